@@ -1,0 +1,12 @@
+//! Rapport's domain: Segment events, customer identities, identity resolution and API roles.
+//!
+//! Architecture invariant: this crate does no I/O, no async and no SQL. Everything here is a pure
+//! function of its inputs (clocks and randomness are passed in), so it is tested without a
+//! database and reused by every storage backend.
+
+pub mod auth;
+pub mod event;
+pub mod identity;
+pub mod ids;
+pub mod problem;
+pub mod resolution;
