@@ -130,6 +130,10 @@ pub fn parse_event(
         return Err(vec![FieldProblem::new(index, "", "an event must be a JSON object")]);
     };
 
+    if let Some(path) = nul_character_path(value, String::new()) {
+        // PostgreSQL cannot store NUL in text or JSONB; refusing it here keeps both backends equal.
+        reader.problem(&path, "contains a NUL character (\\u0000), which cannot be stored");
+    }
     let event_type = reader.event_type(object, implied_type);
     let user_id = reader.id_string(object, "userId");
     let anonymous_id = reader.id_string(object, "anonymousId");
@@ -331,6 +335,22 @@ fn attach_identities(event: &mut Event, index: usize) -> Vec<Warning> {
     identities.dedup();
     event.linked_identities = identities;
     warnings
+}
+
+/// The dotted path of the first string or key holding a NUL character, if any.
+fn nul_character_path(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::String(text) => text.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(position, item)| nul_character_path(item, format!("{path}[{position}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') { Some(child) } else { nul_character_path(item, child) }
+        }),
+        _ => None,
+    }
 }
 
 fn json_id_to_string(value: &Value) -> String {
@@ -559,6 +579,8 @@ mod tests {
         assert_eq!(problems(json!({"userId": ""}), Some(EventType::Identify))[0].0, "userId");
         assert_eq!(problems(json!({"userId": "u", "messageId": 7}), Some(EventType::Identify))[0].0, "messageId");
         assert!(parse(json!([1]), None).is_err());
+        let nul = problems(json!({"userId": "u", "properties": {"note": ["ok", "a\u{0}b"]}}), Some(EventType::Track));
+        assert_eq!(nul[0].0, "properties.note[1]");
     }
 
     #[test]

@@ -1,1 +1,298 @@
+//! Rapport's storage boundary: one [`Store`] handle, chosen once from the database URL, over
+//! SQLite (embedded, the default) or PostgreSQL (scale-out).
+//!
+//! Architecture invariant: all SQL lives in this crate. Callers see records and [`StoreError`],
+//! never a driver type. Both backends run the same statements (`sql_backend.rs`) against their own
+//! migrations, and one conformance suite (`tests/conformance`) runs every test on both.
 
+mod ingest_queue;
+mod postgres;
+pub mod records;
+mod sqlite;
+pub mod testing;
+
+use std::sync::Arc;
+
+use rand::RngCore;
+use rapport_core::auth::{self, Role};
+use rapport_core::event::Event;
+use rapport_core::identity::Identity;
+use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
+use rapport_core::resolution::ResolutionSettings;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ingest_queue::IngestJob;
+use crate::records::{
+    ApiKeyRecord, CustomerProfile, IngestReceipt, MergeRecord, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
+};
+
+/// A failure of the database, as callers need to tell them apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is overloaded: worth retrying.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a broken database.
+    #[error("database error: {0}")]
+    Internal(String),
+    #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        let busy = matches!(&error, sqlx::Error::Database(database) if database.code().as_deref() == Some("5"));
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            _ if busy => StoreError::Unavailable(error.to_string()),
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> StoreError {
+        StoreError::Internal(format!("migration failed: {error}"))
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    rapport_core::resolution::millis(time::OffsetDateTime::now_utc())
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+impl BackendKind {
+    /// The backend a URL names, if any.
+    pub fn of_url(url: &str) -> Option<BackendKind> {
+        if url.starts_with("sqlite:") {
+            Some(BackendKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(BackendKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The events of one ingestion request, validated, for one workspace.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub workspace: WorkspaceId,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
+    pub resolution: ResolutionSettings,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(sqlite::SqlBackend),
+    Postgres(postgres::SqlBackend),
+}
+
+/// Runs the same call on whichever backend the store holds.
+macro_rules! dispatch {
+    ($backend:expr, $sql:ident => $call:expr) => {
+        match $backend {
+            Backend::Sqlite($sql) => $call,
+            Backend::Postgres($sql) => $call,
+        }
+    };
+}
+use dispatch;
+
+/// What became of a request to undo a merge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UndoOutcome {
+    Undone(UndoneMerge),
+    NotFound,
+    /// The merge exists but was refused or is already undone.
+    NotUndoable(MergeRecord),
+}
+
+/// The handle to Rapport's database. Cheap to clone; all clones share one pool and one ingest queue.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+struct StoreInner {
+    backend: Backend,
+    kind: BackendKind,
+    ingest: mpsc::Sender<IngestJob>,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`), runs that backend's migrations and
+    /// starts the ingest queue's writer task.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        let kind = BackendKind::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let backend = match kind {
+            BackendKind::Sqlite => Backend::Sqlite(sqlite::connect(url).await.map_err(connect_error)?),
+            BackendKind::Postgres => Backend::Postgres(postgres::connect(url).await.map_err(connect_error)?),
+        };
+        let ingest = ingest_queue::start(backend.clone(), options.resolution);
+        Ok(Store { inner: Arc::new(StoreInner { backend, kind, ingest }) })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.inner.kind
+    }
+
+    fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.ping().await)?)
+    }
+
+    /// Closes the pool: in-flight ingestion finishes first (callers hold their replies).
+    pub async fn close(&self) {
+        dispatch!(self.backend(), sql => sql.pool.close().await)
+    }
+
+    // ---- workspaces and keys ----
+
+    /// The workspace called `name`, created if it does not exist.
+    pub async fn ensure_workspace(&self, name: &str) -> Result<Workspace, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.ensure_workspace(name).await)?)
+    }
+
+    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.workspace_by_name(name).await)?)
+    }
+
+    /// Creates a key with `role` in `workspace`. The key itself is returned once and stored only
+    /// as its hash.
+    pub async fn create_api_key(
+        &self,
+        workspace: &Workspace,
+        role: Role,
+    ) -> Result<(String, ApiKeyRecord), StoreError> {
+        let mut random = [0_u8; 32];
+        rand::rng().fill_bytes(&mut random);
+        let key = auth::key_from_random_bytes(random);
+        let (hash, prefix) = (auth::hash_key(&key), auth::key_display_prefix(&key));
+        let record = dispatch!(self.backend(), sql => sql.insert_api_key(workspace, role, &hash, &prefix).await)?;
+        Ok((key, record))
+    }
+
+    /// The key record for a presented key, if it exists.
+    pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let hash = auth::hash_key(key);
+        Ok(dispatch!(self.backend(), sql => sql.api_key_by_hash(&hash).await)?)
+    }
+
+    // ---- ingestion ----
+
+    /// Stores a batch durably and resolves its identities. Returns once the batch is committed.
+    pub async fn ingest(&self, batch: IngestBatch) -> Result<IngestReceipt, StoreError> {
+        let (reply, receipt) = oneshot::channel();
+        self.inner
+            .ingest
+            .send(IngestJob { batch, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the ingest queue has stopped".to_owned()))?;
+        receipt.await.map_err(|_| StoreError::Internal("the ingest writer stopped before replying".to_owned()))?
+    }
+
+    /// Inserts events without identity resolution or queueing: the benchmark's ceiling.
+    pub async fn insert_events_raw(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<usize, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.insert_events_raw(workspace, events).await)?)
+    }
+
+    pub async fn count_events(&self, workspace: &WorkspaceId) -> Result<i64, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.count_events(workspace).await)?)
+    }
+
+    /// Every stored message id of a workspace, in storage order.
+    pub async fn message_ids(&self, workspace: &WorkspaceId) -> Result<Vec<String>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.message_ids(workspace).await)?)
+    }
+
+    // ---- customers ----
+
+    /// The customer a given id names now: itself, or the customer it was merged into.
+    pub async fn resolve_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.customer_root(workspace, id).await)?)
+    }
+
+    pub async fn customer_by_identity(
+        &self,
+        workspace: &WorkspaceId,
+        identity: &Identity,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let key = identity.key();
+        Ok(dispatch!(self.backend(), sql => sql.customer_by_identity(workspace, &key).await)?)
+    }
+
+    /// The profile of the customer `id` names (following merges).
+    pub async fn customer_profile(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerProfile>, StoreError> {
+        let Some(root) = self.resolve_customer(workspace, id).await? else {
+            return Ok(None);
+        };
+        Ok(dispatch!(self.backend(), sql => sql.customer_profile(workspace, &root).await)?)
+    }
+
+    pub async fn timeline(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+        after: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<Option<TimelinePage>, StoreError> {
+        let Some(root) = self.resolve_customer(workspace, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(dispatch!(self.backend(), sql => sql.timeline(workspace, &root, after, limit).await)?))
+    }
+
+    pub async fn merges_of(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+    ) -> Result<Option<Vec<MergeRecord>>, StoreError> {
+        let Some(root) = self.resolve_customer(workspace, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(dispatch!(self.backend(), sql => sql.merges_of(workspace, &root).await)?))
+    }
+
+    pub async fn undo_merge(&self, workspace: &WorkspaceId, id: &MergeId) -> Result<UndoOutcome, StoreError> {
+        if let Some(undone) = dispatch!(self.backend(), sql => sql.undo_merge(workspace, id).await)? {
+            return Ok(UndoOutcome::Undone(undone));
+        }
+        match dispatch!(self.backend(), sql => sql.merge_by_id(workspace, id).await)? {
+            Some(merge) => Ok(UndoOutcome::NotUndoable(merge)),
+            None => Ok(UndoOutcome::NotFound),
+        }
+    }
+}
+
+fn connect_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Migrate(migrate) => StoreError::from(*migrate),
+        other => StoreError::Unavailable(format!("cannot open the database: {other}")),
+    }
+}

@@ -1,0 +1,32 @@
+//! The scale-out backend: PostgreSQL, shared by any number of `rapport serve` processes.
+
+use std::time::Duration;
+
+use sqlx::Postgres;
+use sqlx::postgres::PgPoolOptions;
+
+type Db = Postgres;
+
+include!("sql_backend.rs");
+
+/// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
+/// concurrent migrators with an advisory lock, so several processes may start at once).
+pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
+    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(SqlBackend { pool })
+}
+
+async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
+    pool.begin().await
+}
+
+/// Identity resolution reads the graph and then changes it: writers of one workspace, in this or
+/// another process, take turns, so two processes never both create or merge the same customer.
+async fn lock_workspace(tx: &mut Transaction<'static, Db>, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(workspace.as_str())
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,147 @@
+//! What the store returns: plain records, free of any driver type.
+
+use rapport_core::auth::Role;
+use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    pub role: Role,
+    pub display_prefix: String,
+    pub created_at_ms: i64,
+}
+
+/// What one ingestion request stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReceipt {
+    /// Events stored now.
+    pub accepted: usize,
+    /// Events already stored before (same `messageId`), including repeats within the request.
+    pub duplicates: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityRecord {
+    pub kind: String,
+    pub value: String,
+    /// The graph node that holds the identity (the customer's own id unless merged in).
+    pub node: CustomerId,
+    pub first_seen_ms: i64,
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraitRecord {
+    pub key: String,
+    pub value: Value,
+    pub channel: String,
+    pub updated_at_ms: i64,
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelUsage {
+    pub channel: String,
+    pub events: i64,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// One customer as the API shows it: the root of a component of the identity graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerProfile {
+    pub id: CustomerId,
+    pub created_at_ms: i64,
+    /// Graph nodes merged into this customer (its own id included).
+    pub nodes: Vec<CustomerId>,
+    pub identities: Vec<IdentityRecord>,
+    /// The latest value of each trait across the customer's nodes.
+    pub traits: Vec<TraitRecord>,
+    pub channels: Vec<ChannelUsage>,
+}
+
+impl CustomerProfile {
+    pub fn first_seen_ms(&self) -> Option<i64> {
+        self.channels.iter().map(|usage| usage.first_seen_ms).min()
+    }
+
+    pub fn last_seen_ms(&self) -> Option<i64> {
+        self.channels.iter().map(|usage| usage.last_seen_ms).max()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub event_type: String,
+    pub name: Option<String>,
+    pub channel: String,
+    pub timestamp_ms: i64,
+    pub received_at_ms: i64,
+    pub message_id: String,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub group_id: Option<String>,
+    pub properties: Value,
+    pub traits: Value,
+    pub context: Value,
+}
+
+/// Where a timeline page ends: the next page starts strictly after (older than) this entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelineCursor {
+    pub timestamp_ms: i64,
+    pub seq: i64,
+}
+
+impl TimelineCursor {
+    pub fn encode(self) -> String {
+        format!("{}_{}", self.timestamp_ms, self.seq)
+    }
+
+    pub fn decode(text: &str) -> Option<TimelineCursor> {
+        let (timestamp, seq) = text.split_once('_')?;
+        Some(TimelineCursor { timestamp_ms: timestamp.parse().ok()?, seq: seq.parse().ok()? })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelinePage {
+    pub entries: Vec<TimelineEntry>,
+    pub next_cursor: Option<TimelineCursor>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeRecord {
+    pub id: MergeId,
+    pub survivor: CustomerId,
+    pub absorbed: CustomerId,
+    /// `merged` or `refused`.
+    pub outcome: String,
+    /// `identity_shared`, or the refusal's code.
+    pub reason: String,
+    pub explanation: String,
+    pub via_identity: String,
+    pub message_id: String,
+    pub event_type: String,
+    pub created_at_ms: i64,
+    pub undone_at_ms: Option<i64>,
+}
+
+/// The customers a merge undo leaves behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndoneMerge {
+    pub merge: MergeRecord,
+    pub survivor_root: CustomerId,
+    pub absorbed_root: CustomerId,
+}

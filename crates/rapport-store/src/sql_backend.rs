@@ -1,0 +1,750 @@
+// The SQL both backends share, written once. This file is `include!`d by `sqlite.rs` and
+// `postgres.rs`, each of which defines `Db` (the sqlx database) and the two dialect hooks
+// `begin_write` and `lock_workspace`. The schemas differ only in column types (see the two
+// `migrations/` folders), so every statement here runs unchanged on both.
+//
+// Why include! and not generics over `sqlx::Database`: the trait bounds a generic version needs
+// (`Encode`/`Decode`/`Type` for every bound type, `IntoArguments`, executor lifetimes) would be
+// repeated on every function and obscure the SQL; sqlx's `Any` driver was tried and cannot decode
+// PostgreSQL's JSONB and NUMERIC columns (see the dependency survey).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use rapport_core::auth::Role;
+use rapport_core::event::Event;
+use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
+use rapport_core::resolution::{self, GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{Pool, QueryBuilder, Transaction};
+
+use crate::records::{
+    ApiKeyRecord, ChannelUsage, CustomerProfile, IdentityRecord, IngestReceipt, MergeRecord, TimelineCursor,
+    TimelineEntry, TimelinePage, TraitRecord, UndoneMerge, Workspace,
+};
+use crate::{IngestBatch, now_ms};
+
+/// Rows per multi-row statement: well under both backends' bind-parameter limits.
+const CHUNK: usize = 400;
+
+#[derive(Clone, Debug)]
+pub struct SqlBackend {
+    pub pool: Pool<Db>,
+}
+
+type MergeRow = (String, String, String, String, String, String, String, String, String, i64, Option<i64>);
+const MERGE_COLUMNS: &str = "id, survivor_id, absorbed_id, outcome, reason, explanation, via_identity, message_id, \
+     event_type, created_at, undone_at";
+
+fn merge_record(row: MergeRow) -> MergeRecord {
+    let (id, survivor, absorbed, outcome, reason, explanation, via_identity, message_id, event_type, created, undone) =
+        row;
+    MergeRecord {
+        id: MergeId(id),
+        survivor: CustomerId(survivor),
+        absorbed: CustomerId(absorbed),
+        outcome,
+        reason,
+        explanation,
+        via_identity,
+        message_id,
+        event_type,
+        created_at_ms: created,
+        undone_at_ms: undone,
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl SqlBackend {
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    // ---- workspaces and keys ----
+
+    pub async fn ensure_workspace(&self, name: &str) -> Result<Workspace, sqlx::Error> {
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(new_id())
+            .bind(name)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        let workspace = self.workspace_by_name(name).await?;
+        workspace.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>, sqlx::Error> {
+        let row: Option<(String, String, i64)> =
+            sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, name, created_at_ms)| Workspace { id: WorkspaceId(id), name, created_at_ms }))
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        workspace: &Workspace,
+        role: Role,
+        key_hash: &str,
+        display_prefix: &str,
+    ) -> Result<ApiKeyRecord, sqlx::Error> {
+        let record = ApiKeyRecord {
+            id: new_id(),
+            workspace_id: workspace.id.clone(),
+            workspace_name: workspace.name.clone(),
+            role,
+            display_prefix: display_prefix.to_owned(),
+            created_at_ms: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, role, key_hash, display_prefix, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&record.id)
+        .bind(workspace.id.as_str())
+        .bind(role.as_str())
+        .bind(key_hash)
+        .bind(display_prefix)
+        .bind(record.created_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(record)
+    }
+
+    pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, sqlx::Error> {
+        let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT k.id, k.workspace_id, w.name, k.role, k.display_prefix, k.created_at \
+             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(id, workspace_id, workspace_name, role, display_prefix, created_at_ms)| {
+            Some(ApiKeyRecord {
+                id,
+                workspace_id: WorkspaceId(workspace_id),
+                workspace_name,
+                role: Role::parse(&role)?,
+                display_prefix,
+                created_at_ms,
+            })
+        }))
+    }
+
+    // ---- ingestion ----
+
+    /// Stores a group of batches in one transaction: events first (duplicates by `messageId` are
+    /// skipped), then identity resolution for the events that are new. Returns one receipt per
+    /// batch, in order. Nothing is visible (or acknowledged) until the commit.
+    pub async fn ingest_group(
+        &self,
+        batches: &[IngestBatch],
+        settings: ResolutionSettings,
+    ) -> Result<Vec<IngestReceipt>, sqlx::Error> {
+        let mut tx = begin_write(&self.pool).await?;
+        let mut receipts = vec![IngestReceipt::default(); batches.len()];
+        let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
+        for workspace in workspaces {
+            lock_workspace(&mut tx, workspace).await?;
+            let mut new_events: Vec<&Event> = Vec::new();
+            let mut seen_now: HashSet<&str> = HashSet::new();
+            for (position, batch) in batches.iter().enumerate().filter(|(_, batch)| &batch.workspace == workspace) {
+                let inserted = insert_events(&mut tx, workspace, &batch.events).await?;
+                for event in &batch.events {
+                    if inserted.contains(event.message_id.as_str()) && seen_now.insert(event.message_id.as_str()) {
+                        new_events.push(event);
+                        receipts[position].accepted += 1;
+                    } else {
+                        receipts[position].duplicates += 1;
+                    }
+                }
+            }
+            if new_events.is_empty() {
+                continue;
+            }
+            let owned: Vec<Event> = new_events.into_iter().cloned().collect();
+            let snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&owned)).await?;
+            let plan = resolution::plan(&owned, snapshot, settings, &mut || CustomerId(new_id()));
+            apply_plan(&mut tx, workspace, &plan, &owned).await?;
+        }
+        tx.commit().await?;
+        Ok(receipts)
+    }
+
+    /// Inserts raw rows into `events` exactly as ingestion would, without identity resolution:
+    /// the ceiling the ingestion benchmark compares against.
+    pub async fn insert_events_raw(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<usize, sqlx::Error> {
+        let mut tx = begin_write(&self.pool).await?;
+        let inserted = insert_events(&mut tx, workspace, events).await?;
+        tx.commit().await?;
+        Ok(inserted.len())
+    }
+
+    pub async fn count_events(&self, workspace: &WorkspaceId) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE workspace_id = $1")
+            .bind(workspace.as_str())
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    pub async fn message_ids(&self, workspace: &WorkspaceId) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT message_id FROM events WHERE workspace_id = $1 ORDER BY seq")
+            .bind(workspace.as_str())
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    // ---- customers ----
+
+    /// The root of the component a node belongs to.
+    pub async fn customer_root(
+        &self,
+        workspace: &WorkspaceId,
+        node: &CustomerId,
+    ) -> Result<Option<CustomerId>, sqlx::Error> {
+        let root: Option<String> = sqlx::query_scalar("SELECT root_id FROM customers WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.as_str())
+            .bind(node.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(root.map(CustomerId))
+    }
+
+    pub async fn customer_by_identity(
+        &self,
+        workspace: &WorkspaceId,
+        identity_key: &str,
+    ) -> Result<Option<CustomerId>, sqlx::Error> {
+        let root: Option<String> = sqlx::query_scalar(
+            "SELECT c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.workspace_id = $1 AND i.identity_key = $2",
+        )
+        .bind(workspace.as_str())
+        .bind(identity_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(root.map(CustomerId))
+    }
+
+    pub async fn customer_profile(
+        &self,
+        workspace: &WorkspaceId,
+        root: &CustomerId,
+    ) -> Result<Option<CustomerProfile>, sqlx::Error> {
+        let nodes: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, created_at FROM customers WHERE workspace_id = $1 AND root_id = $2 ORDER BY id")
+                .bind(workspace.as_str())
+                .bind(root.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        let Some(created_at_ms) = nodes.iter().map(|(_, created)| *created).min() else {
+            return Ok(None);
+        };
+        let identity_rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT i.kind, i.value, i.customer_id, i.first_seen, i.message_id \
+             FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE c.workspace_id = $1 AND c.root_id = $2 ORDER BY i.first_seen, i.identity_key",
+        )
+        .bind(workspace.as_str())
+        .bind(root.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let identities: Vec<IdentityRecord> = identity_rows
+            .into_iter()
+            .map(|(kind, value, node, first_seen_ms, message_id)| IdentityRecord {
+                kind,
+                value,
+                node: CustomerId(node),
+                first_seen_ms,
+                message_id,
+            })
+            .collect();
+
+        let trait_rows: Vec<(String, Json<Value>, String, i64, String)> = sqlx::query_as(
+            "SELECT t.trait_key, t.value, t.channel, t.updated_at, t.message_id \
+             FROM customer_traits t JOIN customers c ON c.id = t.customer_id \
+             WHERE c.workspace_id = $1 AND c.root_id = $2",
+        )
+        .bind(workspace.as_str())
+        .bind(root.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut latest: BTreeMap<String, TraitRecord> = BTreeMap::new();
+        for (key, Json(value), channel, updated_at_ms, message_id) in trait_rows {
+            let newer = latest.get(&key).is_none_or(|current| updated_at_ms > current.updated_at_ms);
+            if newer {
+                latest.insert(key.clone(), TraitRecord { key, value, channel, updated_at_ms, message_id });
+            }
+        }
+
+        let mut usage = QueryBuilder::<Db>::new(
+            "SELECT channel, COUNT(*), MIN(timestamp), MAX(timestamp) FROM events WHERE workspace_id = ",
+        );
+        usage.push_bind(workspace.as_str().to_owned());
+        push_owner_filter(&mut usage, &identities);
+        usage.push(" GROUP BY channel ORDER BY channel");
+        let channels = usage
+            .build_query_as::<(String, i64, i64, i64)>()
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|(channel, events, first_seen_ms, last_seen_ms)| ChannelUsage {
+                channel,
+                events,
+                first_seen_ms,
+                last_seen_ms,
+            })
+            .collect();
+
+        Ok(Some(CustomerProfile {
+            id: root.clone(),
+            created_at_ms,
+            nodes: nodes.into_iter().map(|(id, _)| CustomerId(id)).collect(),
+            identities,
+            traits: latest.into_values().collect(),
+            channels,
+        }))
+    }
+
+    /// Every event of the customer, newest first, `limit` at a time.
+    pub async fn timeline(
+        &self,
+        workspace: &WorkspaceId,
+        root: &CustomerId,
+        after: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<TimelinePage, sqlx::Error> {
+        let identities: Vec<IdentityRecord> = self
+            .customer_profile_identities(workspace, root)
+            .await?
+            .into_iter()
+            .filter(|identity| identity.kind == "userId" || identity.kind == "anonymousId")
+            .collect();
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT seq, event_type, name, channel, timestamp, received_at, message_id, user_id, anonymous_id, \
+             group_id, properties, traits, context FROM events WHERE workspace_id = ",
+        );
+        query.push_bind(workspace.as_str().to_owned());
+        push_owner_filter(&mut query, &identities);
+        if let Some(cursor) = after {
+            query.push(" AND (timestamp < ");
+            query.push_bind(cursor.timestamp_ms);
+            query.push(" OR (timestamp = ");
+            query.push_bind(cursor.timestamp_ms);
+            query.push(" AND seq < ");
+            query.push_bind(cursor.seq);
+            query.push("))");
+        }
+        query.push(" ORDER BY timestamp DESC, seq DESC LIMIT ");
+        query.push_bind(limit as i64 + 1);
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Json<Value>,
+            Json<Value>,
+            Json<Value>,
+        );
+        let rows: Vec<Row> = query.build_query_as().fetch_all(&self.pool).await?;
+        let mut entries: Vec<TimelineEntry> = rows
+            .into_iter()
+            .map(|row| TimelineEntry {
+                seq: row.0,
+                event_type: row.1,
+                name: row.2,
+                channel: row.3,
+                timestamp_ms: row.4,
+                received_at_ms: row.5,
+                message_id: row.6,
+                user_id: row.7,
+                anonymous_id: row.8,
+                group_id: row.9,
+                properties: row.10.0,
+                traits: row.11.0,
+                context: row.12.0,
+            })
+            .collect();
+        let next_cursor = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|entry| TimelineCursor { timestamp_ms: entry.timestamp_ms, seq: entry.seq })
+        } else {
+            None
+        };
+        Ok(TimelinePage { entries, next_cursor })
+    }
+
+    async fn customer_profile_identities(
+        &self,
+        workspace: &WorkspaceId,
+        root: &CustomerId,
+    ) -> Result<Vec<IdentityRecord>, sqlx::Error> {
+        let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT i.kind, i.value, i.customer_id, i.first_seen, i.message_id \
+             FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE c.workspace_id = $1 AND c.root_id = $2",
+        )
+        .bind(workspace.as_str())
+        .bind(root.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, value, node, first_seen_ms, message_id)| IdentityRecord {
+                kind,
+                value,
+                node: CustomerId(node),
+                first_seen_ms,
+                message_id,
+            })
+            .collect())
+    }
+
+    // ---- merges ----
+
+    pub async fn merges_of(&self, workspace: &WorkspaceId, root: &CustomerId) -> Result<Vec<MergeRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {MERGE_COLUMNS} FROM merges WHERE workspace_id = $1 AND (\
+             survivor_id IN (SELECT id FROM customers WHERE workspace_id = $1 AND root_id = $2) OR \
+             absorbed_id IN (SELECT id FROM customers WHERE workspace_id = $1 AND root_id = $2)) \
+             ORDER BY created_at DESC, id DESC"
+        );
+        let rows: Vec<MergeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(workspace.as_str())
+            .bind(root.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(merge_record).collect())
+    }
+
+    pub async fn merge_by_id(&self, workspace: &WorkspaceId, id: &MergeId) -> Result<Option<MergeRecord>, sqlx::Error> {
+        let sql = format!("SELECT {MERGE_COLUMNS} FROM merges WHERE workspace_id = $1 AND id = $2");
+        let row: Option<MergeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(workspace.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(merge_record))
+    }
+
+    /// Undoes an applied merge: the absorbed customer stops pointing at the survivor, roots are
+    /// recomputed, and the pair is remembered so ingestion does not merge it again.
+    /// Returns `Ok(None)` if there is no such merge or it cannot be undone (refused or undone).
+    pub async fn undo_merge(&self, workspace: &WorkspaceId, id: &MergeId) -> Result<Option<UndoneMerge>, sqlx::Error> {
+        let mut tx = begin_write(&self.pool).await?;
+        lock_workspace(&mut tx, workspace).await?;
+        let sql = format!(
+            "SELECT {MERGE_COLUMNS} FROM merges WHERE workspace_id = $1 AND id = $2 \
+             AND outcome = 'merged' AND undone_at IS NULL"
+        );
+        let row: Option<MergeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(workspace.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(mut merge) = row.map(merge_record) else {
+            return Ok(None);
+        };
+        let component_root: String = sqlx::query_scalar("SELECT root_id FROM customers WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.as_str())
+            .bind(merge.survivor.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let members: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, merged_into FROM customers WHERE workspace_id = $1 AND root_id = $2")
+                .bind(workspace.as_str())
+                .bind(&component_root)
+                .fetch_all(&mut *tx)
+                .await?;
+        let members: Vec<(CustomerId, Option<CustomerId>)> = members
+            .into_iter()
+            .map(|(id, merged_into)| {
+                let merged_into = if id == merge.absorbed.0 { None } else { merged_into.map(CustomerId) };
+                (CustomerId(id), merged_into)
+            })
+            .collect();
+        let new_roots = resolution::recompute_roots(&members);
+        sqlx::query("UPDATE customers SET merged_into = NULL WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.as_str())
+            .bind(merge.absorbed.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for (node, root) in &new_roots {
+            if root.as_str() != component_root {
+                sqlx::query("UPDATE customers SET root_id = $1 WHERE workspace_id = $2 AND id = $3")
+                    .bind(root.as_str())
+                    .bind(workspace.as_str())
+                    .bind(node.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let undone_at = now_ms();
+        sqlx::query("UPDATE merges SET undone_at = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(undone_at)
+            .bind(workspace.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        merge.undone_at_ms = Some(undone_at);
+        let root_of = |node: &CustomerId| {
+            new_roots.iter().find(|(member, _)| member == node).map(|(_, root)| root.clone()).unwrap_or(node.clone())
+        };
+        Ok(Some(UndoneMerge { survivor_root: root_of(&merge.survivor), absorbed_root: root_of(&merge.absorbed), merge }))
+    }
+}
+
+/// Restricts an events query to the events a customer owns: those with one of its user ids, and
+/// those without a user id that carry one of its anonymous ids.
+fn push_owner_filter(query: &mut QueryBuilder<Db>, identities: &[IdentityRecord]) {
+    let values_of = |kind: &str| -> Vec<String> {
+        identities.iter().filter(|identity| identity.kind == kind).map(|identity| identity.value.clone()).collect()
+    };
+    let (user_ids, anonymous_ids) = (values_of("userId"), values_of("anonymousId"));
+    query.push(" AND (");
+    push_in_list(query, "user_id", user_ids);
+    query.push(" OR (user_id IS NULL AND ");
+    push_in_list(query, "anonymous_id", anonymous_ids);
+    query.push("))");
+}
+
+/// `column IN (…)`, or a false condition for an empty list (`IN ()` is not valid SQL).
+fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<String>) {
+    if values.is_empty() {
+        query.push("1 = 0");
+        return;
+    }
+    query.push(column);
+    query.push(" IN (");
+    let mut separated = query.separated(", ");
+    for value in values {
+        separated.push_bind(value);
+    }
+    query.push(")");
+}
+
+/// Inserts events, skipping any whose `messageId` the workspace already holds. Returns the
+/// message ids actually inserted.
+async fn insert_events(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    events: &[Event],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut inserted = HashSet::with_capacity(events.len());
+    for chunk in events.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, group_id, \
+             previous_id, channel, timestamp, original_timestamp, sent_at, received_at, properties, traits, context, \
+             extra) ",
+        );
+        query.push_values(chunk, |mut row, event| {
+            row.push_bind(workspace.as_str().to_owned())
+                .push_bind(event.message_id.clone())
+                .push_bind(event.event_type.as_str())
+                .push_bind(event.name.clone())
+                .push_bind(event.user_id.clone())
+                .push_bind(event.anonymous_id.clone())
+                .push_bind(event.group_id.clone())
+                .push_bind(event.previous_id.clone())
+                .push_bind(event.channel.clone())
+                .push_bind(resolution::millis(event.timestamp))
+                .push_bind(event.original_timestamp.map(resolution::millis))
+                .push_bind(event.sent_at.map(resolution::millis))
+                .push_bind(resolution::millis(event.received_at))
+                .push_bind(Json(Value::Object(event.properties.clone())))
+                .push_bind(Json(Value::Object(event.traits.clone())))
+                .push_bind(Json(Value::Object(event.context.clone())))
+                .push_bind(Json(Value::Object(event.extra.clone())));
+        });
+        query.push(" ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING message_id");
+        let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut **tx).await?;
+        inserted.extend(ids);
+    }
+    Ok(inserted)
+}
+
+/// Reads the part of the graph that `keys` touch: their nodes and roots, each root's summary,
+/// and the admin separations between those roots.
+async fn load_snapshot(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    keys: &[String],
+) -> Result<GraphSnapshot, sqlx::Error> {
+    let mut snapshot = GraphSnapshot::default();
+    for chunk in keys.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT i.identity_key, i.customer_id, c.root_id FROM identities i \
+             JOIN customers c ON c.id = i.customer_id WHERE i.workspace_id = ",
+        );
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "i.identity_key", chunk.to_vec());
+        let rows: Vec<(String, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        for (key, node, root) in rows {
+            snapshot.identity_nodes.insert(key, CustomerId(node.clone()));
+            snapshot.node_roots.insert(CustomerId(node), CustomerId(root));
+        }
+    }
+    let roots: Vec<String> =
+        snapshot.node_roots.values().map(|root| root.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    for chunk in roots.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT c.root_id, MIN(c.created_at), COUNT(i.identity_key), \
+             MAX(CASE WHEN i.kind = 'userId' THEN i.value END) \
+             FROM customers c LEFT JOIN identities i ON i.customer_id = c.id WHERE c.workspace_id = ",
+        );
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "c.root_id", chunk.to_vec());
+        query.push(" GROUP BY c.root_id");
+        let rows: Vec<(String, i64, i64, Option<String>)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        for (root, created_at_ms, identity_count, user_id) in rows {
+            let summary = RootSummary { created_at_ms, identity_count: identity_count as usize, user_id };
+            snapshot.roots.insert(CustomerId(root), summary);
+        }
+    }
+    if !roots.is_empty() {
+        let root_set: HashSet<&str> = roots.iter().map(String::as_str).collect();
+        let separations: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT m.survivor_id, cs.root_id, m.absorbed_id, ca.root_id FROM merges m \
+             JOIN customers cs ON cs.id = m.survivor_id JOIN customers ca ON ca.id = m.absorbed_id \
+             WHERE m.workspace_id = $1 AND m.undone_at IS NOT NULL",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+        for (survivor, survivor_root, absorbed, absorbed_root) in separations {
+            if root_set.contains(survivor_root.as_str()) && root_set.contains(absorbed_root.as_str()) {
+                snapshot.node_roots.insert(CustomerId(survivor.clone()), CustomerId(survivor_root));
+                snapshot.node_roots.insert(CustomerId(absorbed.clone()), CustomerId(absorbed_root));
+                snapshot.separated_pairs.push((CustomerId(survivor), CustomerId(absorbed)));
+            }
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Writes a resolution plan: new customers, identity links, merges in decision order, and the
+/// customer traits the events carry (newest value wins per trait, whatever the arrival order).
+async fn apply_plan(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    plan: &ResolutionPlan,
+    events: &[Event],
+) -> Result<(), sqlx::Error> {
+    for chunk in plan.new_customers.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new("INSERT INTO customers (id, workspace_id, root_id, created_at) ");
+        query.push_values(chunk, |mut row, customer| {
+            row.push_bind(customer.id.0.clone())
+                .push_bind(workspace.as_str().to_owned())
+                .push_bind(customer.id.0.clone())
+                .push_bind(customer.created_at_ms);
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    for chunk in plan.new_links.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO identities (workspace_id, identity_key, kind, value, customer_id, first_seen, message_id) ",
+        );
+        query.push_values(chunk, |mut row, link| {
+            row.push_bind(workspace.as_str().to_owned())
+                .push_bind(link.identity.key())
+                .push_bind(link.identity.kind().as_key_prefix())
+                .push_bind(link.identity.value().to_owned())
+                .push_bind(link.customer.0.clone())
+                .push_bind(link.at_ms)
+                .push_bind(link.message_id.clone());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    for decision in &plan.merges {
+        let (outcome, reason, survivor, absorbed) = match &decision.outcome {
+            MergeOutcome::Merged => {
+                sqlx::query("UPDATE customers SET merged_into = $1 WHERE workspace_id = $2 AND id = $3")
+                    .bind(decision.survivor.as_str())
+                    .bind(workspace.as_str())
+                    .bind(decision.absorbed.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("UPDATE customers SET root_id = $1 WHERE workspace_id = $2 AND root_id = $3")
+                    .bind(decision.survivor.as_str())
+                    .bind(workspace.as_str())
+                    .bind(decision.absorbed.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                ("merged", "identity_shared", &decision.survivor, &decision.absorbed)
+            }
+            // A refusal is about a pair: stored in a fixed order so it is recorded once.
+            MergeOutcome::Refused(reason) => {
+                let (first, second) = if decision.survivor <= decision.absorbed {
+                    (&decision.survivor, &decision.absorbed)
+                } else {
+                    (&decision.absorbed, &decision.survivor)
+                };
+                ("refused", reason.code(), first, second)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO merges (id, workspace_id, survivor_id, absorbed_id, outcome, reason, explanation, \
+             via_identity, message_id, event_type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (workspace_id, survivor_id, absorbed_id) WHERE outcome = 'refused' DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(workspace.as_str())
+        .bind(survivor.as_str())
+        .bind(absorbed.as_str())
+        .bind(outcome)
+        .bind(reason)
+        .bind(decision.explanation())
+        .bind(&decision.via_identity)
+        .bind(&decision.message_id)
+        .bind(decision.event_type.as_str())
+        .bind(decision.at_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    // One row per (node, trait): PostgreSQL refuses to update the same row twice in one statement.
+    let mut traits: HashMap<(&CustomerId, String), (Value, &str, i64, &str)> = HashMap::new();
+    for (event, home) in events.iter().zip(&plan.event_homes) {
+        let at_ms = resolution::millis(event.timestamp);
+        for (key, value) in event.customer_traits() {
+            let entry = traits.entry((home, key)).or_insert((Value::Null, "", i64::MIN, ""));
+            if at_ms >= entry.2 {
+                *entry = (value, event.channel.as_str(), at_ms, event.message_id.as_str());
+            }
+        }
+    }
+    let rows: Vec<_> = traits.into_iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO customer_traits (customer_id, trait_key, value, channel, updated_at, message_id) ",
+        );
+        query.push_values(chunk, |mut row, ((node, key), (value, channel, at_ms, message_id))| {
+            row.push_bind(node.0.clone())
+                .push_bind(key.clone())
+                .push_bind(Json(value.clone()))
+                .push_bind(channel.to_string())
+                .push_bind(*at_ms)
+                .push_bind(message_id.to_string());
+        });
+        query.push(
+            " ON CONFLICT (customer_id, trait_key) DO UPDATE SET value = excluded.value, channel = excluded.channel, \
+             updated_at = excluded.updated_at, message_id = excluded.message_id \
+             WHERE excluded.updated_at >= customer_traits.updated_at",
+        );
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! The embedded backend: SQLite in WAL mode with full fsync at every commit.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Sqlite;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+type Db = Sqlite;
+
+include!("sql_backend.rs");
+
+/// Opens (creating if needed) the database at `url` and runs the SQLite migrations.
+pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: every acknowledged commit survives power loss, not only a process crash.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        create_parent(parent)?;
+    }
+    // Readers run in parallel; the one writer is the ingest queue's task (WAL allows both).
+    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(SqlBackend { pool })
+}
+
+fn create_parent(parent: &Path) -> Result<(), sqlx::Error> {
+    std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)
+}
+
+/// `BEGIN IMMEDIATE` takes the write lock up front, so a write transaction never fails half-way
+/// on a lock upgrade.
+async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// SQLite has one writer at a time already.
+async fn lock_workspace(_tx: &mut Transaction<'static, Db>, _workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Disposable databases for tests of this and other crates: a SQLite file in a temporary
+//! directory, or a PostgreSQL database with a random name that is dropped afterwards.
+//!
+//! PostgreSQL is found at `RAPPORT_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). A test that cannot reach it fails: the suite
+//! never skips a backend silently.
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+use crate::{BackendKind, Store, StoreOptions};
+
+pub const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn postgres_admin_url() -> String {
+    std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.to_owned())
+}
+
+/// A database that exists for as long as this value does.
+pub struct TestDatabase {
+    url: String,
+    kind: BackendKind,
+    postgres_name: Option<String>,
+    _directory: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create(kind: BackendKind) -> TestDatabase {
+        match kind {
+            BackendKind::Sqlite => TestDatabase::sqlite(),
+            BackendKind::Postgres => TestDatabase::postgres().await,
+        }
+    }
+
+    pub fn sqlite() -> TestDatabase {
+        let directory = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", directory.path().join("rapport.db").display());
+        TestDatabase { url, kind: BackendKind::Sqlite, postgres_name: None, _directory: Some(directory) }
+    }
+
+    pub async fn postgres() -> TestDatabase {
+        let admin_url = postgres_admin_url();
+        let name = format!("rapport_test_{}", uuid::Uuid::now_v7().simple());
+        let mut connection = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| panic!("PostgreSQL must be reachable at {admin_url} for the tests: {error}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .expect("create the test database");
+        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
+        TestDatabase {
+            url: format!("{base}/{name}"),
+            kind: BackendKind::Postgres,
+            postgres_name: Some(name),
+            _directory: None,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    pub async fn connect(&self) -> Store {
+        Store::connect(&self.url, StoreOptions::default()).await.expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else { return };
+        // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+        let admin_url = postgres_admin_url();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut connection = PgConnection::connect(&admin_url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut connection)
+                    .await?;
+                Ok::<(), sqlx::Error>(())
+            })?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        });
+        if let Ok(Err(error)) = cleanup.join() {
+            eprintln!("could not drop test database: {error}");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The storage conformance suite: every test here runs once on SQLite and once on PostgreSQL.
+
+mod customers;
+mod ingestion;
+mod keys;
+
+use rapport_core::event::{BatchEnvelope, Event, parse_event};
+use rapport_core::ids::WorkspaceId;
+use rapport_store::{IngestBatch, Store};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// Instantiates each listed test for both backends: `sqlite::name` and `postgres::name`.
+macro_rules! conformance_suite {
+    ($($path:path => $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let database = rapport_store::testing::TestDatabase::sqlite();
+                    $path(database.connect().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let database = rapport_store::testing::TestDatabase::postgres().await;
+                    $path(database.connect().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_suite! {
+    crate::ingestion::resending_a_batch_stores_nothing_twice => resending_a_batch_stores_nothing_twice,
+    crate::ingestion::concurrent_batches_are_all_stored_once => concurrent_batches_are_all_stored_once,
+    crate::ingestion::events_keep_every_field => events_keep_every_field,
+    crate::customers::one_customer_across_channels => one_customer_across_channels,
+    crate::customers::distinct_user_ids_stay_apart => distinct_user_ids_stay_apart,
+    crate::customers::undoing_a_merge_separates_for_good => undoing_a_merge_separates_for_good,
+    crate::customers::latest_trait_wins_whatever_the_arrival_order => latest_trait_wins_whatever_the_arrival_order,
+    crate::customers::timeline_pages_with_a_cursor => timeline_pages_with_a_cursor,
+    crate::keys::keys_authenticate_by_hash_only => keys_authenticate_by_hash_only,
+    crate::keys::workspaces_do_not_see_each_other => workspaces_do_not_see_each_other,
+}
+
+/// Parses Segment JSON the way the API does (items name their own `type`).
+pub fn events(values: &[Value]) -> Vec<Event> {
+    let received_at = OffsetDateTime::now_utc();
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            parse_event(value, index, None, &BatchEnvelope::default(), received_at)
+                .unwrap_or_else(|problems| panic!("bad test event {value}: {problems:?}"))
+                .0
+        })
+        .collect()
+}
+
+pub async fn workspace(store: &Store, name: &str) -> WorkspaceId {
+    store.ensure_workspace(name).await.expect("workspace").id
+}
+
+pub async fn ingest(store: &Store, workspace: &WorkspaceId, values: &[Value]) -> rapport_store::records::IngestReceipt {
+    store.ingest(IngestBatch { workspace: workspace.clone(), events: events(values) }).await.expect("ingest")
+}
