@@ -1,1 +1,187 @@
+//! Rapport's HTTP server: the Segment-compatible ingestion API, the customer API and operations
+//! endpoints, built as an [`Application`] that tests start on port 0.
+//!
+//! Architecture invariant: handlers (`api/`) call services (`services/`) and the store's methods;
+//! no SQL and no driver types appear in this crate. Errors reach clients only through
+//! [`error::ApiError`].
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod services;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use rapport_core::auth::hash_key;
+use rapport_core::event::MAX_BATCH_BYTES;
+use rapport_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// SHA-256 of `RAPPORT_ADMIN_KEY`, if one is set.
+    pub admin_key_hash: Option<String>,
+    pub metrics: PrometheusHandle,
+}
+
+/// What the server needs beyond the store.
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    /// `host:port`; port 0 picks a free port.
+    pub listen: String,
+    /// The master key (`RAPPORT_ADMIN_KEY`).
+    pub admin_key: Option<String>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade allows one per process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &buckets)
+                .expect("static buckets are valid");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    use api::{customers, ingest, keys, ops};
+    let request_id = HeaderName::from_static("x-request-id");
+    // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
+    // headers, never cookies, so this grants a page nothing it does not already hold.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600));
+    let v1 = Router::new()
+        .route("/v1/track", post(ingest::track))
+        .route("/v1/identify", post(ingest::identify))
+        .route("/v1/page", post(ingest::page))
+        .route("/v1/screen", post(ingest::screen))
+        .route("/v1/group", post(ingest::group))
+        .route("/v1/alias", post(ingest::alias))
+        .route("/v1/batch", post(ingest::batch))
+        .route("/v1/customers", get(customers::search_customers))
+        .route("/v1/customers/{id}", get(customers::get_customer))
+        .route("/v1/customers/{id}/timeline", get(customers::timeline))
+        .route("/v1/customers/{id}/merges", get(customers::merges))
+        .route("/v1/merges/{id}/undo", post(customers::undo_merge))
+        .route("/v1/keys", post(keys::create_key))
+        .layer(cors);
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // One byte over the batch limit still reaches the handler, which answers 413 in JSON.
+        .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES + 1))
+        .layer(middleware::from_fn(record_request_metrics))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("handler panicked");
+            ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log").into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint; the API is described at /openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this endpoint")
+}
+
+async fn record_request_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("path", path), ("status", status)];
+    metrics::counter!("rapport_http_requests_total", &labels).increment(1);
+    metrics::histogram!("rapport_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Application {
+    /// Binds `config.listen` (port 0 picks a free port) over `store`.
+    pub async fn build(config: ServerConfig, store: Store) -> anyhow::Result<Application> {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            store: store.clone(),
+            admin_key_hash: config.admin_key.as_deref().filter(|key| !key.is_empty()).map(hash_key),
+            metrics: metrics_handle(),
+        };
+        Ok(Application { listener, router: router(state), store })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (so every acknowledged batch is committed) and closes the database.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.context("server failed")?;
+        self.store.close().await;
+        Ok(())
+    }
+}

@@ -190,6 +190,11 @@ impl Store {
         Ok((key, record))
     }
 
+    /// How many API keys exist across all workspaces.
+    pub async fn count_api_keys(&self) -> Result<i64, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.count_api_keys().await)?)
+    }
+
     /// The key record for a presented key, if it exists.
     pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let hash = auth::hash_key(key);

@@ -115,6 +115,10 @@ impl SqlBackend {
         Ok(record)
     }
 
+    pub async fn count_api_keys(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM api_keys").fetch_one(&self.pool).await
+    }
+
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, sqlx::Error> {
         let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
             "SELECT k.id, k.workspace_id, w.name, k.role, k.display_prefix, k.created_at \

@@ -1,1 +1,132 @@
-fn main() {}
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `config`,
+//! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
+
+mod commands;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::{CliSettings, FileSettings, LogFormat, Settings};
+
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, about = "Rapport: open-source customer experience management")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (SQLite in ./rapport-data by default).
+    Serve(ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the effective settings and where each value came from.
+    Config(DatabaseArgs),
+    /// Print a commented example config file.
+    DefaultConfig,
+}
+
+/// Where the data is: shared by every command that opens the database.
+#[derive(Debug, Clone, clap::Args)]
+struct DatabaseArgs {
+    /// TOML config file.
+    #[arg(long, env = "RAPPORT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded database [default: ./rapport-data].
+    #[arg(long, env = "RAPPORT_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/rapport.db].
+    #[arg(long, env = "RAPPORT_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "RAPPORT_LISTEN", value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Log format on stderr [default: text].
+    #[arg(long, env = "RAPPORT_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// Refuse automatic merges that would give one customer more identities than this [default: 50].
+    #[arg(long, env = "RAPPORT_MAX_IDENTITIES_PER_CUSTOMER", value_name = "N")]
+    max_identities_per_customer: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key and print it alone on stdout (the workspace is created if needed).
+    Create {
+        /// Workspace name: letters, digits, `-`, `_`, `.`.
+        #[arg(long)]
+        workspace: String,
+        /// write: ingest only (safe in a website or app); read: read everything; admin: everything.
+        #[arg(long, value_parser = ["write", "read", "admin"])]
+        role: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Resolves settings from the command line, the environment and the config file.
+fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
+    let file = match &database.config {
+        Some(path) => FileSettings::load(path)?,
+        None => FileSettings::default(),
+    };
+    let cli = CliSettings {
+        data_dir: database.data_dir.clone(),
+        database_url: database.database_url.clone(),
+        listen: serve.and_then(|serve| serve.listen.clone()),
+        log_format: serve.and_then(|serve| serve.log_format),
+        max_identities_per_customer: serve.and_then(|serve| serve.max_identities_per_customer),
+        // Environment only: a flag would show the secret in `ps`.
+        admin_key: std::env::var("RAPPORT_ADMIN_KEY").ok().filter(|key| !key.is_empty()),
+    };
+    Settings::resolve(cli, file)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => {
+                let settings = resolve(&args.database, Some(&args))?;
+                commands::serve::run(settings).await
+            }
+            Command::Keys(KeysCommand::Create { workspace, role, database }) => {
+                let settings = resolve(&database, None)?;
+                commands::keys::create(settings, &workspace, &role).await
+            }
+            Command::Config(database) => {
+                print!("{}", resolve(&database, None)?.describe());
+                Ok(())
+            }
+            Command::DefaultConfig => {
+                print!("{}", settings::DEFAULT_CONFIG);
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The one place errors become HTTP responses.
+//!
+//! Every rejection is JSON: `{"error":{"code":"…","message":"…","details":[…]}}`. Codes are a
+//! closed list ([`ErrorCode`]) so clients can rely on them; messages are for people.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rapport_core::problem::FieldProblem;
+use rapport_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The stable error codes of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// One or more events are invalid; `details` names each by index and field.
+    InvalidEvent,
+    /// The body is not well-formed JSON.
+    MalformedJson,
+    /// A query or path parameter is invalid; `details` names it.
+    InvalidParameter,
+    /// No API key was presented.
+    MissingApiKey,
+    /// The presented API key is unknown.
+    InvalidApiKey,
+    /// The key is valid but its role does not allow this.
+    Forbidden,
+    /// No such resource in this workspace.
+    NotFound,
+    /// The HTTP method is not supported on this path.
+    MethodNotAllowed,
+    /// The request cannot be applied in the resource's current state.
+    Conflict,
+    /// An event is over 32 KB or a batch over 4 MB.
+    PayloadTooLarge,
+    /// The body is not JSON.
+    UnsupportedMediaType,
+    /// The database is unreachable or overloaded; retry later.
+    Unavailable,
+    /// A bug on our side; the cause is in the server log.
+    Internal,
+}
+
+impl ErrorCode {
+    fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidEvent | ErrorCode::MalformedJson | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+            ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// One problem with one field, of one event when `index` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub problem: String,
+}
+
+impl From<FieldProblem> for ErrorDetail {
+    fn from(problem: FieldProblem) -> ErrorDetail {
+        ErrorDetail { index: problem.index, field: problem.field, problem: problem.problem }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorPayload,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorPayload {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ErrorDetail>,
+}
+
+/// An error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<ErrorDetail>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), details: Vec::new() }
+    }
+
+    pub fn with_details(mut self, details: Vec<ErrorDetail>) -> ApiError {
+        self.details = details;
+        self
+    }
+
+    pub fn invalid_parameter(field: &str, problem: impl Into<String>) -> ApiError {
+        let problem = problem.into();
+        ApiError::new(ErrorCode::InvalidParameter, format!("invalid `{field}`: {problem}"))
+            .with_details(vec![ErrorDetail { index: None, field: field.to_owned(), problem }])
+    }
+
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::NotFound, what)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "database unavailable");
+                ApiError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
+            }
+            StoreError::Internal(cause) | StoreError::UnsupportedUrl(cause) => {
+                tracing::error!(cause = %cause, "database error");
+                ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ErrorBody { error: ErrorPayload { code: self.code, message: self.message, details: self.details } };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = HeaderValue::from_static("Bearer realm=\"rapport\", Basic realm=\"rapport\"");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

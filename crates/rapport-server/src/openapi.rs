@@ -1,0 +1,32 @@
+//! The OpenAPI 3.1 document served at `/openapi.json`, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{customers, ingest, keys, ops};
+use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rapport API", description = "Customer experience management: Segment-compatible event ingestion, \
+        one customer across channels. Errors are `{\"error\":{\"code\",\"message\",\"details\"}}`."),
+    paths(
+        ingest::track, ingest::identify, ingest::page, ingest::screen, ingest::group, ingest::alias, ingest::batch,
+        customers::get_customer, customers::search_customers, customers::timeline, customers::merges,
+        customers::undo_merge, keys::create_key, ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+    ),
+    components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),
+    modifiers(&SecuritySchemes),
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        // Segment SDKs send the key as the Basic user name with an empty password.
+        components.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+    }
+}

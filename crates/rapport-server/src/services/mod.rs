@@ -1,0 +1,3 @@
+//! What handlers call: request-shaped operations over the core and the store, free of routing.
+
+pub mod ingest;

@@ -1,0 +1,20 @@
+//! `rapport keys create`: talks to the database directly, so it works before the first server
+//! start and alongside a running server.
+
+use rapport_core::auth::Role;
+use rapport_server::api::keys::validate_workspace_name;
+use rapport_store::{Store, StoreOptions};
+
+use crate::settings::Settings;
+
+pub async fn create(settings: Settings, workspace: &str, role: &str) -> anyhow::Result<()> {
+    validate_workspace_name(workspace).map_err(anyhow::Error::msg)?;
+    let role = Role::parse(role).ok_or_else(|| anyhow::anyhow!("`{role}` is not a role: write, read or admin"))?;
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let workspace = store.ensure_workspace(workspace).await?;
+    let (key, record) = store.create_api_key(&workspace, role).await?;
+    store.close().await;
+    eprintln!("created {} key {}… in workspace `{}`", role.as_str(), record.display_prefix, workspace.name);
+    println!("{key}");
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Settings: defaults, an optional TOML file, environment variables and flags.
+//!
+//! Precedence, highest first: command-line flag, `RAPPORT_*` environment variable, config file
+//! (`--config` / `RAPPORT_CONFIG`), built-in default. The database URL defaults to
+//! `sqlite://<data-dir>/rapport.db`; a URL set at any level wins over that derived default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_DIR: &str = "./rapport-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The config file's shape. Unknown keys are an error, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub admin_key: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub max_identities_per_customer: Option<usize>,
+}
+
+impl FileSettings {
+    pub fn load(path: &Path) -> anyhow::Result<FileSettings> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+/// Values given on the command line or through the environment (clap merges those two).
+#[derive(Debug, Default, Clone)]
+pub struct CliSettings {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub admin_key: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub max_identities_per_customer: Option<usize>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    CommandLineOrEnvironment,
+    ConfigFile,
+    Default,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::CommandLineOrEnvironment => "flag or environment",
+            Source::ConfigFile => "config file",
+            Source::Default => "default",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+fn pick<T>(cli: Option<T>, file: Option<T>, default: impl FnOnce() -> T) -> Sourced<T> {
+    match (cli, file) {
+        (Some(value), _) => Sourced { value, source: Source::CommandLineOrEnvironment },
+        (None, Some(value)) => Sourced { value, source: Source::ConfigFile },
+        (None, None) => Sourced { value: default(), source: Source::Default },
+    }
+}
+
+/// The effective settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub data_dir: Sourced<PathBuf>,
+    pub listen: Sourced<String>,
+    pub database_url: Sourced<String>,
+    pub admin_key: Option<Sourced<String>>,
+    pub log_format: Sourced<LogFormat>,
+    pub max_identities_per_customer: Sourced<usize>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Settings")
+            .field("data_dir", &self.data_dir.value)
+            .field("listen", &self.listen.value)
+            .field("database_url", &redact_url(&self.database_url.value))
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
+            .field("log_format", &self.log_format.value)
+            .field("max_identities_per_customer", &self.max_identities_per_customer.value)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl Settings {
+    pub fn resolve(cli: CliSettings, file: FileSettings) -> anyhow::Result<Settings> {
+        let data_dir = pick(cli.data_dir, file.data_dir, || PathBuf::from(DEFAULT_DATA_DIR));
+        let derived_url = format!("sqlite://{}", data_dir.value.join("rapport.db").display());
+        let settings = Settings {
+            listen: pick(cli.listen, file.listen, || DEFAULT_LISTEN.to_owned()),
+            database_url: pick(cli.database_url, file.database_url, || derived_url),
+            admin_key: match (cli.admin_key, file.admin_key) {
+                (None, None) => None,
+                (cli, file) => Some(pick(cli, file, String::new)),
+            },
+            log_format: pick(cli.log_format, file.log_format, || LogFormat::Text),
+            max_identities_per_customer: pick(
+                cli.max_identities_per_customer,
+                file.max_identities_per_customer,
+                || rapport_core::resolution::DEFAULT_MAX_IDENTITIES,
+            ),
+            data_dir,
+        };
+        if rapport_store::BackendKind::of_url(&settings.database_url.value).is_none() {
+            anyhow::bail!(
+                "database URL `{}` ({}) is not supported: use sqlite://PATH or postgres://USER@HOST/DATABASE",
+                redact_url(&settings.database_url.value),
+                settings.database_url.source.describe()
+            );
+        }
+        if settings.max_identities_per_customer.value < 2 {
+            anyhow::bail!("max_identities_per_customer must be at least 2");
+        }
+        if let Some(admin_key) = &settings.admin_key
+            && admin_key.value.len() < 16
+        {
+            anyhow::bail!("the admin key ({}) must be at least 16 characters", admin_key.source.describe());
+        }
+        Ok(settings)
+    }
+
+    /// The effective settings as TOML, each line saying where its value came from.
+    pub fn describe(&self) -> String {
+        let line = |key: &str, value: String, source: Source| format!("{key} = {value}  # {}\n", source.describe());
+        let quoted = |text: &str| format!("{text:?}");
+        let mut out = String::new();
+        out += &line("data_dir", quoted(&self.data_dir.value.display().to_string()), self.data_dir.source);
+        out += &line("listen", quoted(&self.listen.value), self.listen.source);
+        out += &line("database_url", quoted(&redact_url(&self.database_url.value)), self.database_url.source);
+        match &self.admin_key {
+            Some(admin_key) => out += &line("admin_key", quoted("[redacted]"), admin_key.source),
+            None => out += "# admin_key: not set\n",
+        }
+        let format = match self.log_format.value {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        out += &line("log_format", quoted(format), self.log_format.source);
+        out += &line(
+            "max_identities_per_customer",
+            self.max_identities_per_customer.value.to_string(),
+            self.max_identities_per_customer.source,
+        );
+        out
+    }
+}
+
+/// What `rapport default-config` prints: every setting, commented, with its default.
+pub const DEFAULT_CONFIG: &str = r#"# Rapport configuration (TOML). Every setting is optional.
+#
+# Precedence, highest first:
+#   1. command-line flags            (rapport serve --listen 0.0.0.0:8080)
+#   2. environment variables         (RAPPORT_LISTEN=0.0.0.0:8080)
+#   3. this file                     (rapport serve --config rapport.toml, or RAPPORT_CONFIG)
+#   4. the defaults shown here
+
+# Where the embedded database lives. Env: RAPPORT_DATA_DIR. Flag: --data-dir.
+# data_dir = "./rapport-data"
+
+# Address to serve on. Env: RAPPORT_LISTEN. Flag: --listen.
+# listen = "127.0.0.1:8080"
+
+# The database. Default: sqlite://<data_dir>/rapport.db (SQLite in WAL mode).
+# For scale-out, point every instance at one PostgreSQL database:
+#   database_url = "postgres://rapport@db.internal:5432/rapport"
+# Env: RAPPORT_DATABASE_URL. Flag: --database-url.
+# database_url = "sqlite://./rapport-data/rapport.db"
+
+# Master key: creates workspaces and keys through POST /v1/keys and acts as admin in the
+# workspace named by the X-Rapport-Workspace header. At least 16 characters. Prefer the
+# environment (RAPPORT_ADMIN_KEY) to keep it out of files. No flag, so it never shows in `ps`.
+# admin_key = "change-me-to-a-long-random-secret"
+
+# Log format on stderr: "text" or "json". Env: RAPPORT_LOG_FORMAT. Flag: --log-format.
+# Verbosity follows RUST_LOG (default: info).
+# log_format = "text"
+
+# Identity resolution does not merge two customers automatically if the result would hold more
+# identities than this. Env: RAPPORT_MAX_IDENTITIES_PER_CUSTOMER.
+# max_identities_per_customer = 50
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let file: FileSettings = toml::from_str("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"").unwrap();
+        let cli = CliSettings { listen: Some("127.0.0.1:7000".to_owned()), ..CliSettings::default() };
+        let settings = Settings::resolve(cli, file).unwrap();
+        assert_eq!(
+            settings.listen,
+            Sourced { value: "127.0.0.1:7000".to_owned(), source: Source::CommandLineOrEnvironment }
+        );
+        assert_eq!(settings.data_dir.value, PathBuf::from("/srv/rapport"));
+        assert_eq!(settings.data_dir.source, Source::ConfigFile);
+        assert_eq!(settings.database_url.value, "sqlite:///srv/rapport/rapport.db", "derived from the data dir");
+        assert_eq!(settings.database_url.source, Source::Default);
+        assert_eq!(settings.log_format.value, LogFormat::Text);
+        assert!(settings.admin_key.is_none());
+    }
+
+    #[test]
+    fn an_explicit_url_wins_over_the_derived_one() {
+        let file: FileSettings = toml::from_str("database_url = \"postgres://u:secret@db/rapport\"").unwrap();
+        let cli = CliSettings { data_dir: Some(PathBuf::from("/tmp/x")), ..CliSettings::default() };
+        let settings = Settings::resolve(cli, file).unwrap();
+        assert_eq!(settings.database_url.value, "postgres://u:secret@db/rapport");
+        assert!(!format!("{settings:?}").contains("secret"), "Debug redacts the password");
+        assert!(!settings.describe().contains("secret"));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let error = toml::from_str::<FileSettings>("lissten = \"x\"").unwrap_err().to_string();
+        assert!(error.contains("lissten"), "{error}");
+        let cli = CliSettings { database_url: Some("mysql://x".to_owned()), ..CliSettings::default() };
+        let error = Settings::resolve(cli, FileSettings::default()).unwrap_err().to_string();
+        assert!(error.contains("mysql://x") && error.contains("flag or environment"), "{error}");
+        let cli = CliSettings { admin_key: Some("short".to_owned()), ..CliSettings::default() };
+        assert!(Settings::resolve(cli, FileSettings::default()).is_err());
+    }
+
+    #[test]
+    fn the_default_config_parses_and_documents_every_key() {
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| {
+                line.contains(" = ") && !line.starts_with(' ') && !line.contains("database_url = \"postgres")
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let parsed: FileSettings = toml::from_str(&uncommented).expect("the example is valid TOML");
+        assert_eq!(parsed.listen.as_deref(), Some(DEFAULT_LISTEN));
+        assert_eq!(parsed.data_dir, Some(PathBuf::from(DEFAULT_DATA_DIR)));
+        assert_eq!(parsed.max_identities_per_customer, Some(50));
+        assert!(parsed.admin_key.is_some() && parsed.log_format.is_some() && parsed.database_url.is_some());
+    }
+}
