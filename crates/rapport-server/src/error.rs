@@ -145,6 +145,11 @@ impl IntoResponse for ApiError {
             let challenge = HeaderValue::from_static("Bearer realm=\"rapport\", Basic realm=\"rapport\"");
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of an oversized body is not read: tell the client not to reuse the
+            // connection, or its next request would fail on a half-read stream.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -1,0 +1,130 @@
+use rapport_core::auth::Role;
+use rapport_server::{Application, ServerConfig};
+use rapport_store::testing::TestDatabase;
+use rapport_store::{BackendKind, Store};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub const ADMIN_KEY: &str = "test-master-key-0123456789";
+
+/// A running server on port 0 with a workspace `acme` and one key of each role.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub store: Store,
+    pub write_key: String,
+    pub read_key: String,
+    pub admin_key: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn(kind: BackendKind) -> TestApp {
+        let database = TestDatabase::create(kind).await;
+        let store = database.connect().await;
+        let acme = store.ensure_workspace("acme").await.unwrap();
+        let write_key = store.create_api_key(&acme, Role::Write).await.unwrap().0;
+        let read_key = store.create_api_key(&acme, Role::Read).await.unwrap().0;
+        let admin_key = store.create_api_key(&acme, Role::Admin).await.unwrap().0;
+        let config = ServerConfig { listen: "127.0.0.1:0".to_owned(), admin_key: Some(ADMIN_KEY.to_owned()) };
+        let application = Application::build(config, store.clone()).await.expect("build the application");
+        let address = format!("http://{}", application.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            application.run_until_stopped(async { stopped.await.unwrap_or(()) }).await.expect("server runs");
+        });
+        TestApp {
+            address,
+            client: Client::new(),
+            store,
+            write_key,
+            read_key,
+            admin_key,
+            stop: Some(stop),
+            server: Some(server),
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn post(&self, path: &str, key: &str, body: &Value) -> RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(key).json(body)
+    }
+
+    pub async fn send(&self, path: &str, body: &Value) -> Response {
+        self.post(path, &self.write_key, body).send().await.expect("request")
+    }
+
+    pub async fn read(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).bearer_auth(&self.read_key).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// The one customer holding `identity` (TYPE:VALUE), as the API shows it.
+    pub async fn customer(&self, identity: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url("/v1/customers"))
+            .query(&[("identity", identity)])
+            .bearer_auth(&self.read_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body: Value = response.json().await.unwrap();
+        let list = body["data"].as_array_mut().unwrap();
+        assert_eq!(list.len(), 1, "one customer for {identity}: {list:?}");
+        list.remove(0)
+    }
+
+    pub async fn timeline(&self, customer_id: &str) -> Vec<Value> {
+        let body = self.read(&format!("/v1/customers/{customer_id}/timeline?limit=500")).await;
+        body["data"].as_array().unwrap().clone()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn status_and_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// Asserts an error response: status, code, and the (index, field) pairs named in details.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str, fields: &[(Option<u64>, &str)]) -> Value {
+    let (actual_status, body) = status_and_json(response).await;
+    assert_eq!(actual_status, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|message| !message.is_empty()), "{body}");
+    let named: Vec<(Option<u64>, String)> = body["error"]["details"]
+        .as_array()
+        .map(|details| {
+            details
+                .iter()
+                .map(|detail| (detail["index"].as_u64(), detail["field"].as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected: Vec<(Option<u64>, String)> =
+        fields.iter().map(|(index, field)| (*index, (*field).to_owned())).collect();
+    assert_eq!(named, expected, "{body}");
+    body
+}

@@ -1,0 +1,45 @@
+//! End-to-end tests of the HTTP API: the real server on port 0, once per storage backend.
+
+mod bad_input;
+mod customers;
+mod helpers;
+mod ingestion;
+mod operations;
+
+/// Instantiates each listed test for both backends: `sqlite::name` and `postgres::name`.
+macro_rules! api_suite {
+    ($($path:path => $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $path(crate::helpers::TestApp::spawn(rapport_store::BackendKind::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $path(crate::helpers::TestApp::spawn(rapport_store::BackendKind::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
+
+api_suite! {
+    crate::ingestion::a_customer_across_web_app_and_phone => a_customer_across_web_app_and_phone,
+    crate::ingestion::resending_a_batch_changes_nothing => resending_a_batch_changes_nothing,
+    crate::ingestion::every_call_type_is_accepted => every_call_type_is_accepted,
+    crate::ingestion::client_clock_skew_is_corrected => client_clock_skew_is_corrected,
+    crate::bad_input::invalid_events_are_named_by_index_and_field => invalid_events_are_named_by_index_and_field,
+    crate::bad_input::keys_are_required_and_roles_enforced => keys_are_required_and_roles_enforced,
+    crate::bad_input::oversized_and_non_json_bodies_are_refused => oversized_and_non_json_bodies_are_refused,
+    crate::bad_input::bad_parameters_are_named => bad_parameters_are_named,
+    crate::customers::timeline_pages_through_every_event => timeline_pages_through_every_event,
+    crate::customers::admins_undo_merges => admins_undo_merges,
+    crate::customers::workspaces_are_isolated => workspaces_are_isolated,
+    crate::operations::health_metrics_and_openapi => health_metrics_and_openapi,
+    crate::operations::the_master_key_manages_workspaces_and_keys => the_master_key_manages_workspaces_and_keys,
+}
