@@ -1,0 +1,6 @@
+//! Tests of the built `rapport` binary: commands, settings, durability and scale-out.
+
+mod commands;
+mod durability;
+mod process;
+mod scale_out;
