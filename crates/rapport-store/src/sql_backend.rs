@@ -210,11 +210,12 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         node: &CustomerId,
     ) -> Result<Option<CustomerId>, sqlx::Error> {
-        let root: Option<String> = sqlx::query_scalar("SELECT root_id FROM customers WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace.as_str())
-            .bind(node.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let root: Option<String> =
+            sqlx::query_scalar("SELECT root_id FROM customers WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.as_str())
+                .bind(node.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(root.map(CustomerId))
     }
 
@@ -459,11 +460,12 @@ impl SqlBackend {
         let Some(mut merge) = row.map(merge_record) else {
             return Ok(None);
         };
-        let component_root: String = sqlx::query_scalar("SELECT root_id FROM customers WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace.as_str())
-            .bind(merge.survivor.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+        let component_root: String =
+            sqlx::query_scalar("SELECT root_id FROM customers WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.as_str())
+                .bind(merge.survivor.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
         let members: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT id, merged_into FROM customers WHERE workspace_id = $1 AND root_id = $2")
                 .bind(workspace.as_str())
@@ -505,7 +507,11 @@ impl SqlBackend {
         let root_of = |node: &CustomerId| {
             new_roots.iter().find(|(member, _)| member == node).map(|(_, root)| root.clone()).unwrap_or(node.clone())
         };
-        Ok(Some(UndoneMerge { survivor_root: root_of(&merge.survivor), absorbed_root: root_of(&merge.absorbed), merge }))
+        Ok(Some(UndoneMerge {
+            survivor_root: root_of(&merge.survivor),
+            absorbed_root: root_of(&merge.absorbed),
+            merge,
+        }))
     }
 }
 
