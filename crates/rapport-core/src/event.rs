@@ -196,6 +196,8 @@ pub fn parse_event(
         "timestamp",
         "originalTimestamp",
         "sentAt",
+        // analytics.js sends its write key in the body: a credential, never stored with the event.
+        "writeKey",
     ];
     let extra: Map<String, Value> = object
         .iter()
@@ -528,7 +530,7 @@ mod tests {
                 "userId": 42, "anonymousId": "anon-1", "event": "Order Completed",
                 "messageId": "m-1", "properties": {"total": 30},
                 "context": {"channel": "Mobile", "traits": {"email": "A@B.COM"}},
-                "integrations": {"All": true}
+                "integrations": {"All": true}, "writeKey": "rpk_secret"
             }),
             Some(EventType::Track),
         )
@@ -539,6 +541,7 @@ mod tests {
         assert_eq!(event.channel, "mobile");
         assert_eq!(event.timestamp, RECEIVED);
         assert_eq!(event.extra.get("integrations"), Some(&json!({"All": true})));
+        assert!(!event.extra.contains_key("writeKey"), "a credential is not stored");
         let keys: Vec<String> = event.linked_identities.iter().map(Identity::key).collect();
         assert_eq!(keys, ["userId:42", "anonymousId:anon-1", "email:a@b.com"]);
     }

@@ -91,15 +91,20 @@ impl FromRequestParts<AppState> for Principal {
         if state.admin_key_hash.as_deref() == Some(hash_key(&key).as_str()) {
             return Ok(Principal::Master);
         }
-        match state.store.authenticate(&key).await? {
-            Some(record) => Ok(Principal::Key(Caller {
-                workspace: record.workspace_id,
-                workspace_name: record.workspace_name,
-                role: record.role,
-                is_master: false,
-            })),
-            None => Err(ApiError::new(ErrorCode::InvalidApiKey, "the API key is not valid")),
-        }
+        Ok(Principal::Key(caller_for_workspace_key(state, &key).await?))
+    }
+}
+
+/// The caller a workspace key (not the master key) stands for.
+pub async fn caller_for_workspace_key(state: &AppState, key: &str) -> Result<Caller, ApiError> {
+    match state.store.authenticate(key).await? {
+        Some(record) => Ok(Caller {
+            workspace: record.workspace_id,
+            workspace_name: record.workspace_name,
+            role: record.role,
+            is_master: false,
+        }),
+        None => Err(ApiError::new(ErrorCode::InvalidApiKey, "the API key is not valid")),
     }
 }
 

@@ -9,7 +9,10 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rapport API", description = "Customer experience management: Segment-compatible event ingestion, \
-        one customer across channels. Errors are `{\"error\":{\"code\",\"message\",\"details\"}}`."),
+        one customer across channels. Errors are `{\"error\":{\"code\",\"message\",\"details\"}}`. \
+        For Segment's analytics.js, `/v1/t`, `/v1/i`, `/v1/p`, `/v1/s`, `/v1/g`, `/v1/a` and `/v1/b` are aliases of \
+        track, identify, page, screen, group, alias and batch, and a `writeKey` in the body stands in for the \
+        Authorization header."),
     paths(
         ingest::track, ingest::identify, ingest::page, ingest::screen, ingest::group, ingest::alias, ingest::batch,
         customers::get_customer, customers::search_customers, customers::timeline, customers::merges,

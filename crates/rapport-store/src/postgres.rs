@@ -1,9 +1,10 @@
 //! The scale-out backend: PostgreSQL, shared by any number of `rapport serve` processes.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Postgres;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 type Db = Postgres;
 
@@ -12,7 +13,11 @@ include!("sql_backend.rs");
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).
 pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
-    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+    // Prepared statements would otherwise switch to a generic plan after five runs, chosen while a
+    // table was small (a sequential scan) and kept as it grows: key lookups became full scans.
+    let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+    let pool =
+        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
     Ok(SqlBackend { pool })
 }
@@ -29,4 +34,13 @@ async fn lock_workspace(tx: &mut Transaction<'static, Db>, workspace: &Workspace
         .execute(&mut **tx)
         .await
         .map(|_| ())
+}
+
+/// `column = ANY($n)` with the values as one array parameter: one statement text whatever the
+/// count, planned well (a long `IN (…)` list is re-planned on every execution).
+fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<String>) {
+    query.push(column);
+    query.push(" = ANY(");
+    query.push_bind(values);
+    query.push(")");
 }

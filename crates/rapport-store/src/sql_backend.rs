@@ -1,7 +1,7 @@
 // The SQL both backends share, written once. This file is `include!`d by `sqlite.rs` and
-// `postgres.rs`, each of which defines `Db` (the sqlx database) and the two dialect hooks
-// `begin_write` and `lock_workspace`. The schemas differ only in column types (see the two
-// `migrations/` folders), so every statement here runs unchanged on both.
+// `postgres.rs`, each of which defines `Db` (the sqlx database) and the three dialect hooks
+// `begin_write`, `lock_workspace` and `push_in_list`. The schemas differ only in column types (see
+// the two `migrations/` folders), so every other statement here runs unchanged on both.
 //
 // Why include! and not generics over `sqlx::Database`: the trait bounds a generic version needs
 // (`Encode`/`Decode`/`Type` for every bound type, `IntoArguments`, executor lifetimes) would be
@@ -24,8 +24,25 @@ use crate::records::{
 };
 use crate::{IngestBatch, now_ms};
 
-/// Rows per multi-row statement: well under both backends' bind-parameter limits.
-const CHUNK: usize = 400;
+/// Most rows per multi-row statement: well under both backends' bind-parameter limits.
+const CHUNK: usize = 256;
+
+/// Splits `items` into chunks whose sizes are powers of two (at most `CHUNK`). A multi-row
+/// statement's SQL depends on its row count; with power-of-two counts there are only nine such
+/// statements per query, so they stay in the driver's prepared-statement cache instead of being
+/// parsed anew for every batch size.
+fn cached_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= CHUNK { CHUNK } else { 1 << rest.len().ilog2() };
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 #[derive(Clone, Debug)]
 pub struct SqlBackend {
@@ -154,17 +171,23 @@ impl SqlBackend {
         let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
         for workspace in workspaces {
             lock_workspace(&mut tx, workspace).await?;
+            // The workspace's events of every batch in the group, inserted together.
+            let members: Vec<(usize, &Event)> = batches
+                .iter()
+                .enumerate()
+                .filter(|(_, batch)| &batch.workspace == workspace)
+                .flat_map(|(position, batch)| batch.events.iter().map(move |event| (position, event)))
+                .collect();
+            let all: Vec<&Event> = members.iter().map(|(_, event)| *event).collect();
+            let inserted = insert_events(&mut tx, workspace, &all).await?;
             let mut new_events: Vec<&Event> = Vec::new();
             let mut seen_now: HashSet<&str> = HashSet::new();
-            for (position, batch) in batches.iter().enumerate().filter(|(_, batch)| &batch.workspace == workspace) {
-                let inserted = insert_events(&mut tx, workspace, &batch.events).await?;
-                for event in &batch.events {
-                    if inserted.contains(event.message_id.as_str()) && seen_now.insert(event.message_id.as_str()) {
-                        new_events.push(event);
-                        receipts[position].accepted += 1;
-                    } else {
-                        receipts[position].duplicates += 1;
-                    }
+            for (position, event) in members {
+                if inserted.contains(event.message_id.as_str()) && seen_now.insert(event.message_id.as_str()) {
+                    new_events.push(event);
+                    receipts[position].accepted += 1;
+                } else {
+                    receipts[position].duplicates += 1;
                 }
             }
             if new_events.is_empty() {
@@ -183,9 +206,10 @@ impl SqlBackend {
     /// the ceiling the ingestion benchmark compares against.
     pub async fn insert_events_raw(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<usize, sqlx::Error> {
         let mut tx = begin_write(&self.pool).await?;
-        let inserted = insert_events(&mut tx, workspace, events).await?;
+        let rows: Vec<&Event> = events.iter().collect();
+        insert_event_rows(&mut tx, workspace, &rows).await?;
         tx.commit().await?;
-        Ok(inserted.len())
+        Ok(rows.len())
     }
 
     pub async fn count_events(&self, workspace: &WorkspaceId) -> Result<i64, sqlx::Error> {
@@ -529,30 +553,43 @@ fn push_owner_filter(query: &mut QueryBuilder<Db>, identities: &[IdentityRecord]
     query.push("))");
 }
 
-/// `column IN (…)`, or a false condition for an empty list (`IN ()` is not valid SQL).
-fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<String>) {
-    if values.is_empty() {
-        query.push("1 = 0");
-        return;
-    }
-    query.push(column);
-    query.push(" IN (");
-    let mut separated = query.separated(", ");
-    for value in values {
-        separated.push_bind(value);
-    }
-    query.push(")");
-}
-
-/// Inserts events, skipping any whose `messageId` the workspace already holds. Returns the
-/// message ids actually inserted.
+/// Inserts events, skipping any whose `messageId` the workspace already holds and repeats within
+/// `events`. Returns the message ids inserted.
+///
+/// Callers hold the workspace's write lock (`lock_workspace`, or SQLite's single writer), so the
+/// existence check cannot race another insert. Asking which ids exist returns few rows (usually
+/// none); `RETURNING` on the insert would send every inserted row back through the driver.
 async fn insert_events(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
-    events: &[Event],
+    events: &[&Event],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    let mut inserted = HashSet::with_capacity(events.len());
-    for chunk in events.chunks(CHUNK) {
+    let ids: Vec<String> = events.iter().map(|event| event.message_id.clone()).collect();
+    let mut existing: HashSet<String> = HashSet::new();
+    for chunk in cached_chunks(&ids) {
+        let mut query = QueryBuilder::<Db>::new("SELECT message_id FROM events WHERE workspace_id = ");
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "message_id", chunk.to_vec());
+        existing.extend(query.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
+    }
+    let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
+    let fresh: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|event| !existing.contains(&event.message_id) && inserted.insert(event.message_id.clone()))
+        .collect();
+    insert_event_rows(tx, workspace, &fresh).await?;
+    Ok(inserted)
+}
+
+/// Multi-row inserts of `events` as they are.
+async fn insert_event_rows(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    events: &[&Event],
+) -> Result<(), sqlx::Error> {
+    for chunk in cached_chunks(events) {
         let mut query = QueryBuilder::<Db>::new(
             "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, group_id, \
              previous_id, channel, timestamp, original_timestamp, sent_at, received_at, properties, traits, context, \
@@ -577,11 +614,11 @@ async fn insert_events(
                 .push_bind(Json(Value::Object(event.context.clone())))
                 .push_bind(Json(Value::Object(event.extra.clone())));
         });
-        query.push(" ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING message_id");
-        let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut **tx).await?;
-        inserted.extend(ids);
+        // Belt and braces: callers exclude stored ids beforehand.
+        query.push(" ON CONFLICT (workspace_id, message_id) DO NOTHING");
+        query.build().execute(&mut **tx).await?;
     }
-    Ok(inserted)
+    Ok(())
 }
 
 /// Reads the part of the graph that `keys` touch: their nodes and roots, each root's summary,
@@ -592,7 +629,7 @@ async fn load_snapshot(
     keys: &[String],
 ) -> Result<GraphSnapshot, sqlx::Error> {
     let mut snapshot = GraphSnapshot::default();
-    for chunk in keys.chunks(CHUNK) {
+    for chunk in cached_chunks(keys) {
         let mut query = QueryBuilder::<Db>::new(
             "SELECT i.identity_key, i.customer_id, c.root_id FROM identities i \
              JOIN customers c ON c.id = i.customer_id WHERE i.workspace_id = ",
@@ -608,7 +645,7 @@ async fn load_snapshot(
     }
     let roots: Vec<String> =
         snapshot.node_roots.values().map(|root| root.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    for chunk in roots.chunks(CHUNK) {
+    for chunk in cached_chunks(&roots) {
         let mut query = QueryBuilder::<Db>::new(
             "SELECT c.root_id, MIN(c.created_at), COUNT(i.identity_key), \
              MAX(CASE WHEN i.kind = 'userId' THEN i.value END) \
@@ -653,7 +690,7 @@ async fn apply_plan(
     plan: &ResolutionPlan,
     events: &[Event],
 ) -> Result<(), sqlx::Error> {
-    for chunk in plan.new_customers.chunks(CHUNK) {
+    for chunk in cached_chunks(&plan.new_customers) {
         let mut query = QueryBuilder::<Db>::new("INSERT INTO customers (id, workspace_id, root_id, created_at) ");
         query.push_values(chunk, |mut row, customer| {
             row.push_bind(customer.id.0.clone())
@@ -663,7 +700,7 @@ async fn apply_plan(
         });
         query.build().execute(&mut **tx).await?;
     }
-    for chunk in plan.new_links.chunks(CHUNK) {
+    for chunk in cached_chunks(&plan.new_links) {
         let mut query = QueryBuilder::<Db>::new(
             "INSERT INTO identities (workspace_id, identity_key, kind, value, customer_id, first_seen, message_id) ",
         );
@@ -737,7 +774,7 @@ async fn apply_plan(
         }
     }
     let rows: Vec<_> = traits.into_iter().collect();
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in cached_chunks(&rows) {
         let mut query = QueryBuilder::<Db>::new(
             "INSERT INTO customer_traits (customer_id, trait_key, value, channel, updated_at, message_id) ",
         );

@@ -1,4 +1,8 @@
 //! `POST /v1/track|identify|page|screen|group|alias|batch`: the Segment HTTP Tracking API.
+//!
+//! analytics.js (Segment's browser SDK) posts to one-letter aliases (`/v1/t`, `/v1/i`, `/v1/p`,
+//! `/v1/s`, `/v1/g`, `/v1/a`, and `/v1/b` for batches), as `text/plain`, with its key as
+//! `writeKey` in the body instead of an Authorization header: all three are accepted.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,9 +18,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, caller_for_workspace_key};
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
-use crate::services::ingest::{Endpoint, parse_body};
+use crate::services::ingest::{Endpoint, parse_body, write_key_in_body};
 
 /// The answer to an accepted request: everything in it is durably stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,11 +77,20 @@ pub struct BatchRequest {
 
 async fn ingest(
     state: &AppState,
-    caller: &Caller,
+    caller: Result<Caller, ApiError>,
     endpoint: Endpoint,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
+    let caller = match caller {
+        Ok(caller) => caller,
+        // analytics.js sends no Authorization header: its key is `writeKey` in the body.
+        Err(missing) if missing.code == ErrorCode::MissingApiKey => {
+            let key = body.as_ref().ok().and_then(|body| write_key_in_body(body)).ok_or(missing)?;
+            caller_for_workspace_key(state, &key).await?
+        }
+        Err(other) => return Err(other),
+    };
     caller.require(Permission::Ingest)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -121,11 +134,11 @@ macro_rules! single_call_handler {
                     security(("bearer" = []), ("basic" = [])))]
         pub async fn $handler(
             State(state): State<AppState>,
-            caller: Caller,
+            caller: Result<Caller, ApiError>,
             headers: HeaderMap,
             body: Result<Bytes, BytesRejection>,
         ) -> Result<Json<IngestResponse>, ApiError> {
-            ingest(&state, &caller, Endpoint::Single($event_type), &headers, body).await
+            ingest(&state, caller, Endpoint::Single($event_type), &headers, body).await
         }
     };
 }
@@ -151,9 +164,9 @@ single_call_handler!(alias, EventType::Alias, "/v1/alias", "Link a previous id t
     security(("bearer" = []), ("basic" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    ingest(&state, &caller, Endpoint::Batch, &headers, body).await
+    ingest(&state, caller, Endpoint::Batch, &headers, body).await
 }

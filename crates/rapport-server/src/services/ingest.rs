@@ -63,6 +63,14 @@ pub fn parse_body(
     }
 }
 
+/// The `writeKey` analytics.js puts in the body (it sends no Authorization header): top-level, or
+/// on the first event of a batch.
+pub fn write_key_in_body(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let key = value.get("writeKey").or_else(|| value.get("batch")?.get(0)?.get("writeKey"))?;
+    key.as_str().map(str::to_owned)
+}
+
 fn parse_single(value: &Value, event_type: EventType, received_at: OffsetDateTime) -> Result<ParsedBody, ApiError> {
     let envelope = BatchEnvelope::default();
     match event::parse_event(value, 0, Some(event_type), &envelope, received_at) {

@@ -133,3 +133,33 @@ pub async fn client_clock_skew_is_corrected(app: TestApp) {
     let expected = now - time::Duration::seconds(30);
     assert!((stored - expected).abs() < time::Duration::seconds(5), "stored {stored}, expected about {expected}");
 }
+
+/// Posts `body` the way analytics.js does: `text/plain`, no Authorization header.
+async fn post_like_analytics_js(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    app.client.post(app.url(path)).header("content-type", "text/plain").body(body.to_string()).send().await.unwrap()
+}
+
+/// What Segment's browser SDK (analytics.js) sends: a one-letter path, `text/plain`, no
+/// Authorization header, the key as `writeKey` in the body.
+pub async fn analytics_js_requests_are_accepted(app: TestApp) {
+    let body = json!({"type": "track", "event": "Button Clicked", "anonymousId": "ajs-anon-1", "messageId": "ajs-next-1",
+        "writeKey": app.write_key, "context": {"library": {"name": "analytics.js", "version": "next-1.70.0"}},
+        "sentAt": "2026-11-23T10:00:00.000Z", "timestamp": "2026-11-23T10:00:00.000Z"});
+    let (status, answer) = status_and_json(post_like_analytics_js(&app, "/v1/t", &body).await).await;
+    assert_eq!((status, answer["accepted"].clone()), (StatusCode::OK, json!(1)), "{answer}");
+    let batch =
+        json!({"batch": [{"type": "page", "anonymousId": "ajs-anon-1", "name": "Home", "writeKey": app.write_key}]});
+    assert_eq!(post_like_analytics_js(&app, "/v1/b", &batch).await.status(), StatusCode::OK);
+    let customer = app.customer("anonymousId:ajs-anon-1").await;
+    let timeline = app.timeline(customer["id"].as_str().unwrap()).await;
+    assert_eq!(timeline.len(), 2);
+    assert_eq!(timeline.iter().find(|entry| entry["type"] == "track").unwrap()["channel"], "web");
+    assert!(!timeline.iter().any(|entry| entry.to_string().contains(&app.write_key)), "the key is not stored");
+
+    let wrong = json!({"type": "track", "event": "x", "anonymousId": "a", "writeKey": "rpk_wrong"});
+    let response = post_like_analytics_js(&app, "/v1/t", &wrong).await;
+    crate::helpers::assert_error(response, StatusCode::UNAUTHORIZED, "invalid_api_key", &[]).await;
+    let read_key = json!({"type": "track", "event": "x", "anonymousId": "a", "writeKey": app.read_key});
+    let response = post_like_analytics_js(&app, "/v1/t", &read_key).await;
+    crate::helpers::assert_error(response, StatusCode::FORBIDDEN, "forbidden", &[]).await;
+}

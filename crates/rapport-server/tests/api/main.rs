@@ -33,6 +33,7 @@ api_suite! {
     crate::ingestion::resending_a_batch_changes_nothing => resending_a_batch_changes_nothing,
     crate::ingestion::every_call_type_is_accepted => every_call_type_is_accepted,
     crate::ingestion::client_clock_skew_is_corrected => client_clock_skew_is_corrected,
+    crate::ingestion::analytics_js_requests_are_accepted => analytics_js_requests_are_accepted,
     crate::bad_input::invalid_events_are_named_by_index_and_field => invalid_events_are_named_by_index_and_field,
     crate::bad_input::keys_are_required_and_roles_enforced => keys_are_required_and_roles_enforced,
     crate::bad_input::oversized_and_non_json_bodies_are_refused => oversized_and_non_json_bodies_are_refused,

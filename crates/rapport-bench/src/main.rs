@@ -1,0 +1,312 @@
+//! Ingestion benchmark: `/v1/batch` (100 events per batch, concurrent clients) on SQLite and on
+//! PostgreSQL, next to raw inserts of the same rows into the same database, in one run.
+//!
+//! Run: `cargo run --release -p rapport-bench -- --write BENCHMARKS.md`
+//! (PostgreSQL at RAPPORT_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use rapport_core::auth::Role;
+use rapport_core::event::{BatchEnvelope, Event, parse_event};
+use rapport_server::{Application, ServerConfig};
+use rapport_store::testing::TestDatabase;
+use rapport_store::{BackendKind, Store};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(about = "Ingestion throughput: /v1/batch against raw inserts of the same rows")]
+struct Args {
+    /// Batches per measured run.
+    #[arg(long, default_value_t = 1_500)]
+    batches: usize,
+    /// Events per batch.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Concurrent HTTP clients (and concurrent raw inserters).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Distinct customers the events come from.
+    #[arg(long, default_value_t = 20_000)]
+    customers: usize,
+    /// Backends to measure.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// Replace the ingestion section of this markdown file with the results.
+    #[arg(long)]
+    write: Option<std::path::PathBuf>,
+}
+
+/// A realistic mix of touchpoints: page views, product events, identifies with an e-mail address,
+/// app screens, across channels, from a pool of customers.
+fn generate_batches(args: &Args) -> Vec<Value> {
+    let channels = ["web", "mobile", "email", "chat", "store"];
+    let events = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Help Article Viewed"];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        // xorshift64*: a deterministic mix without a dependency.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    (0..args.batches)
+        .map(|batch| {
+            let items: Vec<Value> = (0..args.batch_size)
+                .map(|position| {
+                    let customer = (next() % args.customers as u64) as usize;
+                    let message_id = format!("bench-{batch}-{position}");
+                    let channel = channels[(next() % channels.len() as u64) as usize];
+                    let context = json!({"channel": channel, "library": {"name": "rapport-bench"}});
+                    match next() % 20 {
+                        0..=1 => json!({"type": "identify", "anonymousId": format!("anon-{customer}"), "messageId": message_id,
+                                        "traits": {"email": format!("customer{customer}@example.com"), "plan": "pro"}, "context": context}),
+                        2..=5 => json!({"type": "page", "anonymousId": format!("anon-{customer}"), "messageId": message_id,
+                                        "name": "Product", "properties": {"path": format!("/p/{}", next() % 500)}, "context": context}),
+                        6 => json!({"type": "screen", "userId": format!("user-{customer}"), "messageId": message_id,
+                                    "name": "Cart", "context": context}),
+                        _ => json!({"type": "track", "anonymousId": format!("anon-{customer}"), "messageId": message_id,
+                                    "event": events[(next() % events.len() as u64) as usize],
+                                    "properties": {"sku": format!("SKU-{}", next() % 2_000), "price": (next() % 20_000) as f64 / 100.0},
+                                    "context": context}),
+                    }
+                })
+                .collect();
+            json!({"batch": items, "sentAt": "2026-11-23T12:00:00Z"})
+        })
+        .collect()
+}
+
+struct Measurement {
+    events_per_second: f64,
+    latency_p50: Duration,
+    latency_p99: Duration,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `/v1/batch` through the real server (port 0), `clients` at a time.
+async fn measure_api(kind: BackendKind, bodies: &Arc<Vec<Vec<u8>>>, args: &Args) -> anyhow::Result<Measurement> {
+    let database = TestDatabase::create(kind).await;
+    let store = database.connect().await;
+    let workspace = store.ensure_workspace("bench").await?;
+    let (key, _) = store.create_api_key(&workspace, Role::Write).await?;
+    let application =
+        Application::build(ServerConfig { listen: "127.0.0.1:0".to_owned(), admin_key: None }, store.clone()).await?;
+    let url = format!("http://{}/v1/batch", application.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async { stopped.await.unwrap_or(()) }));
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (bodies, next, url, key) = (bodies.clone(), next.clone(), url.clone(), key.clone());
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(index) else { return Ok::<_, anyhow::Error>(latencies) };
+                let sent = Instant::now();
+                let response = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status().is_success(), "batch {index}: {}", response.status());
+                latencies.push(sent.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await??);
+    }
+    let elapsed = started.elapsed();
+    let stored = store.count_events(&workspace.id).await? as usize;
+    anyhow::ensure!(stored == bodies.len() * args.batch_size, "stored {stored} events");
+    let _ = stop.send(());
+    server.await??;
+    latencies.sort();
+    Ok(Measurement {
+        events_per_second: stored as f64 / elapsed.as_secs_f64(),
+        latency_p50: latencies[latencies.len() / 2],
+        latency_p99: latencies[latencies.len() * 99 / 100],
+    })
+}
+
+/// The same rows inserted straight into `events`, `rows_per_commit` per transaction: no HTTP, no
+/// validation, no identity resolution, no queue. PostgreSQL runs `clients` transactions at a time;
+/// SQLite one, its best case (concurrent SQLite writers only wait in its busy handler).
+async fn measure_raw(
+    kind: BackendKind,
+    events: &Arc<Vec<Event>>,
+    rows_per_commit: usize,
+    args: &Args,
+) -> anyhow::Result<f64> {
+    let database = TestDatabase::create(kind).await;
+    let store: Store = database.connect().await;
+    let workspace = store.ensure_workspace("bench").await?.id;
+    let chunks = events.len().div_ceil(rows_per_commit);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let writer_count = if kind == BackendKind::Sqlite { 1 } else { args.clients };
+    let mut writers = Vec::new();
+    for _ in 0..writer_count {
+        let (store, events, next, workspace) = (store.clone(), events.clone(), next.clone(), workspace.clone());
+        writers.push(tokio::spawn(async move {
+            loop {
+                let chunk = next.fetch_add(1, Ordering::Relaxed);
+                if chunk >= chunks {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let end = ((chunk + 1) * rows_per_commit).min(events.len());
+                store.insert_events_raw(&workspace, &events[chunk * rows_per_commit..end]).await?;
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await??;
+    }
+    let elapsed = started.elapsed();
+    let stored = store.count_events(&workspace).await? as usize;
+    anyhow::ensure!(stored == events.len(), "stored {stored} rows");
+    Ok(stored as f64 / elapsed.as_secs_f64())
+}
+
+fn machine_description() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split(':').nth(1))
+        .map(str::trim)
+        .unwrap_or("unknown CPU");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|line| line.starts_with("MemTotal"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    format!("{cores} cores ({model}), {:.0} GiB RAM", memory_kb as f64 / 1024.0 / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let batches = generate_batches(&args);
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(batches.iter().map(|batch| serde_json::to_vec(batch).unwrap()).collect());
+    let received_at = time::OffsetDateTime::now_utc();
+    let events: Arc<Vec<Event>> = Arc::new(
+        batches
+            .iter()
+            .flat_map(|batch| batch["batch"].as_array().unwrap().clone())
+            .enumerate()
+            .map(|(index, value)| {
+                parse_event(&value, index, None, &BatchEnvelope::default(), received_at).map(|parsed| parsed.0)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|problems| anyhow::anyhow!("generated an invalid event: {problems:?}"))?,
+    );
+    let total_events = events.len();
+    eprintln!(
+        "{} batches of {} events, {} clients, {} repeats",
+        args.batches, args.batch_size, args.clients, args.repeats
+    );
+
+    let mut rows = String::new();
+    for backend in &args.backends {
+        let kind = match backend.as_str() {
+            "sqlite" => BackendKind::Sqlite,
+            "postgres" => BackendKind::Postgres,
+            other => anyhow::bail!("unknown backend `{other}`: sqlite or postgres"),
+        };
+        let (mut api, mut p50, mut p99, mut raw_batch, mut raw_bulk) = (vec![], vec![], vec![], vec![], vec![]);
+        for repeat in 0..args.repeats {
+            let measured = measure_api(kind, &bodies, &args).await.with_context(|| format!("{backend}: /v1/batch"))?;
+            let per_batch = measure_raw(kind, &events, args.batch_size, &args).await?;
+            let bulk = measure_raw(kind, &events, 5_000, &args).await?;
+            eprintln!(
+                "{backend} run {}: /v1/batch {:.0} events/s (p50 {:?}, p99 {:?}); raw {} rows/commit {:.0}/s; raw 5000 rows/commit {:.0}/s",
+                repeat + 1,
+                measured.events_per_second,
+                measured.latency_p50,
+                measured.latency_p99,
+                args.batch_size,
+                per_batch,
+                bulk
+            );
+            api.push(measured.events_per_second);
+            p50.push(measured.latency_p50.as_secs_f64() * 1000.0);
+            p99.push(measured.latency_p99.as_secs_f64() * 1000.0);
+            raw_batch.push(per_batch);
+            raw_bulk.push(bulk);
+        }
+        let (api, raw_batch, raw_bulk) = (median(api), median(raw_batch), median(raw_bulk));
+        writeln!(
+            rows,
+            "| {backend} | {api:.0} | {:.0} / {:.0} ms | {raw_batch:.0} | {raw_bulk:.0} | {:.2} | {:.2} |",
+            median(p50),
+            median(p99),
+            api / raw_batch,
+            api / raw_bulk
+        )?;
+    }
+
+    let command = format!(
+        "cargo run --release -p rapport-bench -- --batches {} --batch-size {} --clients {} --repeats {}{}",
+        args.batches,
+        args.batch_size,
+        args.clients,
+        args.repeats,
+        args.write.as_ref().map(|path| format!(" --write {}", path.display())).unwrap_or_default()
+    );
+    let section = format!(
+        "## Ingestion\n\n\
+         Measured {date} on {machine}, with `{command}`.\n\n\
+         {total_events} events per run ({batches} batches of {size}) from {customers} customers, {clients} concurrent \
+         clients on the same machine, median of {repeats} runs, each on a fresh database. `/v1/batch` is the real \
+         server: HTTP, validation, idempotency on `messageId`, identity resolution, and a durable commit before each \
+         `200` (SQLite WAL with `synchronous=FULL`; PostgreSQL default `fsync`/`synchronous_commit`). The raw columns \
+         insert the same rows into `events` of the same database and nothing else: {clients} concurrent writers on \
+         PostgreSQL, one on SQLite (its best case).\n\n\
+         | backend | /v1/batch events/s | latency p50 / p99 per batch | raw, {size} rows per commit, rows/s | raw, 5000 rows per commit, rows/s | API ÷ raw {size} | API ÷ raw 5000 |\n\
+         |---|---|---|---|---|---|---|\n{rows}\n",
+        date = time::OffsetDateTime::now_utc().date(),
+        machine = machine_description(),
+        batches = args.batches,
+        size = args.batch_size,
+        customers = args.customers,
+        clients = args.clients,
+        repeats = args.repeats,
+    );
+    print!("{section}");
+    if let Some(path) = &args.write {
+        let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n\n".to_owned());
+        let updated = match existing.find("## Ingestion") {
+            Some(start) => {
+                let end =
+                    existing[start + 1..].find("\n## ").map(|offset| start + 1 + offset + 1).unwrap_or(existing.len());
+                format!("{}{section}{}", &existing[..start], &existing[end..])
+            }
+            None => format!("{}\n{section}", existing.trim_end()),
+        };
+        std::fs::write(path, updated).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
