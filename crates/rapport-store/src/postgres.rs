@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::Postgres;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
 type Db = Postgres;
 
@@ -16,6 +17,8 @@ pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
     // Prepared statements would otherwise switch to a generic plan after five runs, chosen while a
     // table was small (a sequential scan) and kept as it grows: key lookups became full scans.
     let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+    // One connection first: a pool that cannot connect only says "timed out"; this says why.
+    PgConnection::connect_with(&options).await?.close().await?;
     let pool =
         PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
