@@ -57,6 +57,11 @@ pub async fn admins_undo_merges(app: TestApp) {
     );
 
     let undo_path = format!("/v1/merges/{}/undo", merge["id"].as_str().unwrap());
+    // Another workspace's admin cannot see, let alone undo, this merge.
+    let globex = app.store.ensure_workspace("globex").await.unwrap();
+    let (globex_admin, _) = app.store.create_api_key(&globex, rapport_core::auth::Role::Admin).await.unwrap();
+    let foreign = app.client.post(app.url(&undo_path)).bearer_auth(&globex_admin).send().await.unwrap();
+    assert_error(foreign, StatusCode::NOT_FOUND, "not_found", &[]).await;
     let (status, undone) =
         status_and_json(app.client.post(app.url(&undo_path)).bearer_auth(&app.admin_key).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{undone}");
