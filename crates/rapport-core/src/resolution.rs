@@ -149,6 +149,77 @@ impl MergeDecision {
     }
 }
 
+/// How a decision is stored in the merge log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeRow<'a> {
+    /// `merged` or `refused`.
+    pub outcome: &'static str,
+    /// `identity_shared`, or the refusal's code.
+    pub reason: &'static str,
+    pub survivor: &'a CustomerId,
+    pub absorbed: &'a CustomerId,
+}
+
+impl MergeDecision {
+    /// The merge log's row for this decision. A refusal is about a pair, stored in a fixed order
+    /// so the same refusal is recorded once.
+    pub fn row(&self) -> MergeRow<'_> {
+        match &self.outcome {
+            MergeOutcome::Merged => MergeRow {
+                outcome: "merged",
+                reason: "identity_shared",
+                survivor: &self.survivor,
+                absorbed: &self.absorbed,
+            },
+            MergeOutcome::Refused(reason) => {
+                let (first, second) = if self.survivor <= self.absorbed {
+                    (&self.survivor, &self.absorbed)
+                } else {
+                    (&self.absorbed, &self.survivor)
+                };
+                MergeRow { outcome: "refused", reason: reason.code(), survivor: first, absorbed: second }
+            }
+        }
+    }
+}
+
+/// One customer trait to write: the newest value of `key` among the events homed on `node`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraitWrite<'a> {
+    pub node: &'a CustomerId,
+    pub key: String,
+    pub value: serde_json::Value,
+    pub channel: &'a str,
+    pub at_ms: i64,
+    pub message_id: &'a str,
+}
+
+/// The traits `events` set, one per (node, trait): the newest event wins, whatever the arrival
+/// order (the store also refuses to overwrite a newer stored value).
+pub fn trait_writes<'a>(events: &'a [Event], plan: &'a ResolutionPlan) -> Vec<TraitWrite<'a>> {
+    let mut latest: HashMap<(&CustomerId, String), TraitWrite<'a>> = HashMap::new();
+    for (event, node) in events.iter().zip(&plan.event_homes) {
+        let at_ms = millis(event.timestamp);
+        for (key, value) in event.customer_traits() {
+            let write = TraitWrite {
+                node,
+                key: key.clone(),
+                value,
+                channel: &event.channel,
+                at_ms,
+                message_id: &event.message_id,
+            };
+            match latest.get(&(node, key.clone())) {
+                Some(current) if current.at_ms > at_ms => {}
+                _ => {
+                    latest.insert((node, key), write);
+                }
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
 /// Everything the store must write for a group of events, in order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResolutionPlan {
@@ -556,6 +627,35 @@ mod tests {
             lookup_keys(&[event(json!({"type": "alias", "userId": "u", "previousId": "p"}))]),
             ["anonymousId:p", "userId:p", "userId:u"]
         );
+    }
+
+    #[test]
+    fn the_newest_trait_wins_and_refusals_are_stored_in_pair_order() {
+        let mut graph = Graph::new();
+        let events: Vec<Event> = [
+            json!({"type": "identify", "userId": "u", "traits": {"city": "Rome"}, "timestamp": "2026-01-02T00:00:00Z"}),
+            json!({"type": "identify", "userId": "u", "traits": {"city": "Oslo"}, "timestamp": "2026-01-01T00:00:00Z"}),
+            json!({"type": "identify", "userId": "u", "traits": {"city": "Lima", "plan": "pro"}, "timestamp": "2026-01-02T00:00:00Z"}),
+        ]
+        .into_iter()
+        .map(event)
+        .collect();
+        let plan = plan(&events, graph.snapshot.clone(), graph.settings, &mut || CustomerId("c1".to_owned()));
+        let mut writes = trait_writes(&events, &plan);
+        writes.sort_by(|left, right| left.key.cmp(&right.key));
+        let written: Vec<(&str, Value)> =
+            writes.iter().map(|write| (write.key.as_str(), write.value.clone())).collect();
+        assert_eq!(
+            written,
+            [("city", json!("Lima")), ("plan", json!("pro"))],
+            "newest wins; a tie goes to the later event"
+        );
+
+        graph.apply(vec![json!({"type": "identify", "userId": "a", "traits": {"email": "x@x.org"}})]);
+        let refused = graph.apply(vec![json!({"type": "identify", "userId": "b", "traits": {"email": "x@x.org"}})]);
+        let row = refused.merges[0].row();
+        assert_eq!((row.outcome, row.reason), ("refused", "conflicting_user_ids"));
+        assert!(row.survivor <= row.absorbed);
     }
 
     #[test]

@@ -1,12 +1,23 @@
 //! Group commit: ingestion requests queue here and one writer task commits many of them in a
 //! single transaction. SQLite has one writer anyway, and one fsync per group instead of one per
 //! request is what makes durable ingestion fast. A request is answered only after its commit.
+//! SQLite commits through `sqlite_writer.rs`; PostgreSQL through `sql_backend.rs`.
 
 use rapport_core::resolution::ResolutionSettings;
 use tokio::sync::{mpsc, oneshot};
 
+use std::sync::Arc;
+
 use crate::records::IngestReceipt;
-use crate::{Backend, IngestBatch, StoreError, dispatch};
+use crate::sqlite_writer::SqliteWriter;
+use crate::{IngestBatch, StoreError, postgres};
+
+/// Who commits groups: SQLite's dedicated connection, or the PostgreSQL pool.
+#[derive(Clone, Debug)]
+pub(crate) enum Writer {
+    Sqlite(SqliteWriter),
+    Postgres(postgres::SqlBackend),
+}
 
 /// A group stops growing at this many events (one transaction stays short).
 const MAX_GROUP_EVENTS: usize = 5_000;
@@ -19,13 +30,13 @@ pub(crate) struct IngestJob {
     pub reply: oneshot::Sender<Result<IngestReceipt, StoreError>>,
 }
 
-pub(crate) fn start(backend: Backend, settings: ResolutionSettings) -> mpsc::Sender<IngestJob> {
+pub(crate) fn start(writer: Writer, settings: ResolutionSettings) -> mpsc::Sender<IngestJob> {
     let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-    tokio::spawn(run_writer(backend, settings, receiver));
+    tokio::spawn(run_writer(writer, settings, receiver));
     sender
 }
 
-async fn run_writer(backend: Backend, settings: ResolutionSettings, mut receiver: mpsc::Receiver<IngestJob>) {
+async fn run_writer(writer: Writer, settings: ResolutionSettings, mut receiver: mpsc::Receiver<IngestJob>) {
     while let Some(first) = receiver.recv().await {
         let mut group_events = first.batch.events.len();
         let mut jobs = vec![first];
@@ -35,7 +46,8 @@ async fn run_writer(backend: Backend, settings: ResolutionSettings, mut receiver
             jobs.push(job);
         }
         let (batches, replies): (Vec<IngestBatch>, Vec<_>) = jobs.into_iter().map(|job| (job.batch, job.reply)).unzip();
-        match commit(&backend, &batches, settings).await {
+        let batches = Arc::new(batches);
+        match commit(&writer, batches.clone(), settings).await {
             Ok(receipts) => {
                 for (reply, receipt) in replies.into_iter().zip(receipts) {
                     let _ = reply.send(Ok(receipt));
@@ -43,8 +55,8 @@ async fn run_writer(backend: Backend, settings: ResolutionSettings, mut receiver
             }
             // One bad batch must not fail its neighbours: retry each alone.
             Err(_) if batches.len() > 1 => {
-                for (batch, reply) in batches.into_iter().zip(replies) {
-                    let result = commit(&backend, std::slice::from_ref(&batch), settings).await;
+                for (batch, reply) in batches.iter().zip(replies) {
+                    let result = commit(&writer, Arc::new(vec![batch.clone()]), settings).await;
                     let _ = reply.send(result.map(|receipts| receipts[0]));
                 }
             }
@@ -58,13 +70,14 @@ async fn run_writer(backend: Backend, settings: ResolutionSettings, mut receiver
 }
 
 async fn commit(
-    backend: &Backend,
-    batches: &[IngestBatch],
+    writer: &Writer,
+    batches: Arc<Vec<IngestBatch>>,
     settings: ResolutionSettings,
 ) -> Result<Vec<IngestReceipt>, StoreError> {
-    let result = dispatch!(backend, sql => sql.ingest_group(batches, settings).await);
-    result.map_err(|error| {
-        tracing::error!(error = %error, batches = batches.len(), "ingest commit failed");
-        StoreError::from(error)
-    })
+    let count = batches.len();
+    let result = match writer {
+        Writer::Sqlite(sqlite) => sqlite.ingest_group(batches, settings).await,
+        Writer::Postgres(postgres) => postgres.ingest_group(&batches, settings).await.map_err(StoreError::from),
+    };
+    result.inspect_err(|error| tracing::error!(error = %error, batches = count, "ingest commit failed"))
 }

@@ -9,6 +9,7 @@ mod ingest_queue;
 mod postgres;
 pub mod records;
 mod sqlite;
+mod sqlite_writer;
 pub mod testing;
 
 use std::sync::Arc;
@@ -110,7 +111,6 @@ macro_rules! dispatch {
         }
     };
 }
-use dispatch;
 
 /// What became of a request to undo a merge.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,11 +139,18 @@ impl Store {
     /// starts the ingest queue's writer task.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         let kind = BackendKind::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
-        let backend = match kind {
-            BackendKind::Sqlite => Backend::Sqlite(sqlite::connect(url).await.map_err(connect_error)?),
-            BackendKind::Postgres => Backend::Postgres(postgres::connect(url).await.map_err(connect_error)?),
+        let (backend, writer) = match kind {
+            BackendKind::Sqlite => {
+                let (sql, path) = sqlite::connect(url).await.map_err(connect_error)?;
+                let writer = sqlite_writer::SqliteWriter::open(&path)?;
+                (Backend::Sqlite(sql), ingest_queue::Writer::Sqlite(writer))
+            }
+            BackendKind::Postgres => {
+                let sql = postgres::connect(url).await.map_err(connect_error)?;
+                (Backend::Postgres(sql.clone()), ingest_queue::Writer::Postgres(sql))
+            }
         };
-        let ingest = ingest_queue::start(backend.clone(), options.resolution);
+        let ingest = ingest_queue::start(writer, options.resolution);
         Ok(Store { inner: Arc::new(StoreInner { backend, kind, ingest }) })
     }
 

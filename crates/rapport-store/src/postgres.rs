@@ -4,8 +4,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Connection;
+use std::collections::{BTreeSet, HashSet};
+
+use rapport_core::resolution::{GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary};
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+
+use crate::IngestBatch;
+use crate::records::IngestReceipt;
 
 type Db = Postgres;
 
@@ -46,4 +52,236 @@ fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<
     query.push(" = ANY(");
     query.push_bind(values);
     query.push(")");
+}
+
+// ---- ingestion (PostgreSQL only: SQLite ingests through `sqlite_writer.rs`) ----
+
+impl SqlBackend {
+    /// Stores a group of batches in one transaction: events first (duplicates by `messageId` are
+    /// skipped), then identity resolution for the events that are new. Returns one receipt per
+    /// batch, in order. Nothing is visible (or acknowledged) until the commit.
+    pub async fn ingest_group(
+        &self,
+        batches: &[IngestBatch],
+        settings: ResolutionSettings,
+    ) -> Result<Vec<IngestReceipt>, sqlx::Error> {
+        let mut tx = begin_write(&self.pool).await?;
+        let mut receipts = vec![IngestReceipt::default(); batches.len()];
+        let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
+        for workspace in workspaces {
+            lock_workspace(&mut tx, workspace).await?;
+            // The workspace's events of every batch in the group, inserted together.
+            let members: Vec<(usize, &Event)> = batches
+                .iter()
+                .enumerate()
+                .filter(|(_, batch)| &batch.workspace == workspace)
+                .flat_map(|(position, batch)| batch.events.iter().map(move |event| (position, event)))
+                .collect();
+            let all: Vec<&Event> = members.iter().map(|(_, event)| *event).collect();
+            let inserted = insert_events(&mut tx, workspace, &all).await?;
+            let mut new_events: Vec<&Event> = Vec::new();
+            let mut seen_now: HashSet<&str> = HashSet::new();
+            for (position, event) in members {
+                if inserted.contains(event.message_id.as_str()) && seen_now.insert(event.message_id.as_str()) {
+                    new_events.push(event);
+                    receipts[position].accepted += 1;
+                } else {
+                    receipts[position].duplicates += 1;
+                }
+            }
+            if new_events.is_empty() {
+                continue;
+            }
+            let owned: Vec<Event> = new_events.into_iter().cloned().collect();
+            let snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&owned)).await?;
+            let plan = resolution::plan(&owned, snapshot, settings, &mut || CustomerId(new_id()));
+            apply_plan(&mut tx, workspace, &plan, &owned).await?;
+        }
+        tx.commit().await?;
+        Ok(receipts)
+    }
+}
+
+/// Inserts events, skipping any whose `messageId` the workspace already holds and repeats within
+/// `events`. Returns the message ids inserted.
+///
+/// Callers hold the workspace's write lock (`lock_workspace`, or SQLite's single writer), so the
+/// existence check cannot race another insert. Asking which ids exist returns few rows (usually
+/// none); `RETURNING` on the insert would send every inserted row back through the driver.
+async fn insert_events(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    events: &[&Event],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let ids: Vec<String> = events.iter().map(|event| event.message_id.clone()).collect();
+    let mut existing: HashSet<String> = HashSet::new();
+    for chunk in cached_chunks(&ids) {
+        let mut query = QueryBuilder::<Db>::new("SELECT message_id FROM events WHERE workspace_id = ");
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "message_id", chunk.to_vec());
+        existing.extend(query.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
+    }
+    let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
+    let fresh: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|event| !existing.contains(&event.message_id) && inserted.insert(event.message_id.clone()))
+        .collect();
+    insert_event_rows(tx, workspace, &fresh).await?;
+    Ok(inserted)
+}
+
+/// Reads the part of the graph that `keys` touch: their nodes and roots, each root's summary,
+/// and the admin separations between those roots.
+async fn load_snapshot(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    keys: &[String],
+) -> Result<GraphSnapshot, sqlx::Error> {
+    let mut snapshot = GraphSnapshot::default();
+    for chunk in cached_chunks(keys) {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT i.identity_key, i.customer_id, c.root_id FROM identities i \
+             JOIN customers c ON c.id = i.customer_id WHERE i.workspace_id = ",
+        );
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "i.identity_key", chunk.to_vec());
+        let rows: Vec<(String, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        for (key, node, root) in rows {
+            snapshot.identity_nodes.insert(key, CustomerId(node.clone()));
+            snapshot.node_roots.insert(CustomerId(node), CustomerId(root));
+        }
+    }
+    let roots: Vec<String> =
+        snapshot.node_roots.values().map(|root| root.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    for chunk in cached_chunks(&roots) {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT c.root_id, MIN(c.created_at), COUNT(i.identity_key), \
+             MAX(CASE WHEN i.kind = 'userId' THEN i.value END) \
+             FROM customers c LEFT JOIN identities i ON i.customer_id = c.id WHERE c.workspace_id = ",
+        );
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "c.root_id", chunk.to_vec());
+        query.push(" GROUP BY c.root_id");
+        let rows: Vec<(String, i64, i64, Option<String>)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        for (root, created_at_ms, identity_count, user_id) in rows {
+            let summary = RootSummary { created_at_ms, identity_count: identity_count as usize, user_id };
+            snapshot.roots.insert(CustomerId(root), summary);
+        }
+    }
+    if !roots.is_empty() {
+        let root_set: HashSet<&str> = roots.iter().map(String::as_str).collect();
+        let separations: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT m.survivor_id, cs.root_id, m.absorbed_id, ca.root_id FROM merges m \
+             JOIN customers cs ON cs.id = m.survivor_id JOIN customers ca ON ca.id = m.absorbed_id \
+             WHERE m.workspace_id = $1 AND m.undone_at IS NOT NULL",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+        for (survivor, survivor_root, absorbed, absorbed_root) in separations {
+            if root_set.contains(survivor_root.as_str()) && root_set.contains(absorbed_root.as_str()) {
+                snapshot.node_roots.insert(CustomerId(survivor.clone()), CustomerId(survivor_root));
+                snapshot.node_roots.insert(CustomerId(absorbed.clone()), CustomerId(absorbed_root));
+                snapshot.separated_pairs.push((CustomerId(survivor), CustomerId(absorbed)));
+            }
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Writes a resolution plan: new customers, identity links, merges in decision order, and the
+/// customer traits the events carry (newest value wins per trait, whatever the arrival order).
+async fn apply_plan(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    plan: &ResolutionPlan,
+    events: &[Event],
+) -> Result<(), sqlx::Error> {
+    for chunk in cached_chunks(&plan.new_customers) {
+        let mut query = QueryBuilder::<Db>::new("INSERT INTO customers (id, workspace_id, root_id, created_at) ");
+        query.push_values(chunk, |mut row, customer| {
+            row.push_bind(customer.id.0.clone())
+                .push_bind(workspace.as_str().to_owned())
+                .push_bind(customer.id.0.clone())
+                .push_bind(customer.created_at_ms);
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    for chunk in cached_chunks(&plan.new_links) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO identities (workspace_id, identity_key, kind, value, customer_id, first_seen, message_id) ",
+        );
+        query.push_values(chunk, |mut row, link| {
+            row.push_bind(workspace.as_str().to_owned())
+                .push_bind(link.identity.key())
+                .push_bind(link.identity.kind().as_key_prefix())
+                .push_bind(link.identity.value().to_owned())
+                .push_bind(link.customer.0.clone())
+                .push_bind(link.at_ms)
+                .push_bind(link.message_id.clone());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    for decision in &plan.merges {
+        if decision.outcome == MergeOutcome::Merged {
+            sqlx::query("UPDATE customers SET merged_into = $1 WHERE workspace_id = $2 AND id = $3")
+                .bind(decision.survivor.as_str())
+                .bind(workspace.as_str())
+                .bind(decision.absorbed.as_str())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE customers SET root_id = $1 WHERE workspace_id = $2 AND root_id = $3")
+                .bind(decision.survivor.as_str())
+                .bind(workspace.as_str())
+                .bind(decision.absorbed.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        let row = decision.row();
+        sqlx::query(
+            "INSERT INTO merges (id, workspace_id, survivor_id, absorbed_id, outcome, reason, explanation, \
+             via_identity, message_id, event_type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (workspace_id, survivor_id, absorbed_id) WHERE outcome = 'refused' DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(workspace.as_str())
+        .bind(row.survivor.as_str())
+        .bind(row.absorbed.as_str())
+        .bind(row.outcome)
+        .bind(row.reason)
+        .bind(decision.explanation())
+        .bind(&decision.via_identity)
+        .bind(&decision.message_id)
+        .bind(decision.event_type.as_str())
+        .bind(decision.at_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    // One row per (node, trait): PostgreSQL refuses to update the same row twice in one statement.
+    let rows = resolution::trait_writes(events, plan);
+    for chunk in cached_chunks(&rows) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO customer_traits (customer_id, trait_key, value, channel, updated_at, message_id) ",
+        );
+        query.push_values(chunk, |mut row, write| {
+            row.push_bind(write.node.0.clone())
+                .push_bind(write.key.clone())
+                .push_bind(Json(write.value.clone()))
+                .push_bind(write.channel.to_owned())
+                .push_bind(write.at_ms)
+                .push_bind(write.message_id.to_owned());
+        });
+        query.push(
+            " ON CONFLICT (customer_id, trait_key) DO UPDATE SET value = excluded.value, channel = excluded.channel, \
+             updated_at = excluded.updated_at, message_id = excluded.message_id \
+             WHERE excluded.updated_at >= customer_traits.updated_at",
+        );
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }

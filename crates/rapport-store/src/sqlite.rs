@@ -11,8 +11,9 @@ type Db = Sqlite;
 
 include!("sql_backend.rs");
 
-/// Opens (creating if needed) the database at `url` and runs the SQLite migrations.
-pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
+/// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
+/// pool with the database file's path (for the ingest writer's own connection).
+pub async fn connect(url: &str) -> Result<(SqlBackend, std::path::PathBuf), sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -27,10 +28,11 @@ pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
     if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
         create_parent(parent)?;
     }
-    // Readers run in parallel; the one writer is the ingest queue's task (WAL allows both).
+    // Readers run in parallel; ingestion writes through its own connection (`sqlite_writer.rs`).
+    let path = options.get_filename().to_path_buf();
     let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    Ok(SqlBackend { pool })
+    Ok((SqlBackend { pool }, path))
 }
 
 fn create_parent(parent: &Path) -> Result<(), sqlx::Error> {
