@@ -304,7 +304,7 @@ async fn main() -> anyhow::Result<()> {
                     existing[start + 1..].find("\n## ").map(|offset| start + 1 + offset + 1).unwrap_or(existing.len());
                 format!("{}{section}{}", &existing[..start], &existing[end..])
             }
-            None => format!("{}\n{section}", existing.trim_end()),
+            None => format!("{}\n\n{section}", existing.trim_end()),
         };
         std::fs::write(path, updated).with_context(|| format!("write {}", path.display()))?;
     }
