@@ -62,8 +62,9 @@ impl SqliteWriter {
     ) -> Result<Vec<IngestReceipt>, StoreError> {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
-            let mut connection =
-                connection.lock().map_err(|_| StoreError::Internal("the writer connection is poisoned".to_owned()))?;
+            // A panic while holding the lock rolled its transaction back (rusqlite rolls back on
+            // drop), so the connection is sound: recover it rather than fail every later ingest.
+            let mut connection = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             ingest_group(&mut connection, &batches, settings)
         })
         .await
