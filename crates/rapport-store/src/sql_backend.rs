@@ -266,11 +266,8 @@ impl SqlBackend {
             }
         }
 
-        let mut usage = QueryBuilder::<Db>::new(
-            "SELECT channel, COUNT(*), MIN(timestamp), MAX(timestamp) FROM events WHERE workspace_id = ",
-        );
-        usage.push_bind(workspace.as_str().to_owned());
-        push_owner_filter(&mut usage, &identities);
+        let mut usage = QueryBuilder::<Db>::new("SELECT channel, COUNT(*), MIN(timestamp), MAX(timestamp) FROM ");
+        push_owned_events(&mut usage, workspace, &identities);
         usage.push(" GROUP BY channel ORDER BY channel");
         let channels = usage
             .build_query_as::<(String, i64, i64, i64)>()
@@ -311,10 +308,10 @@ impl SqlBackend {
             .collect();
         let mut query = QueryBuilder::<Db>::new(
             "SELECT seq, event_type, name, channel, timestamp, received_at, message_id, user_id, anonymous_id, \
-             group_id, properties, traits, context FROM events WHERE workspace_id = ",
+             group_id, properties, traits, context FROM ",
         );
-        query.push_bind(workspace.as_str().to_owned());
-        push_owner_filter(&mut query, &identities);
+        push_owned_events(&mut query, workspace, &identities);
+        query.push(" WHERE 1 = 1");
         if let Some(cursor) = after {
             query.push(" AND (timestamp < ");
             query.push_bind(cursor.timestamp_ms);
@@ -495,18 +492,24 @@ impl SqlBackend {
     }
 }
 
-/// Restricts an events query to the events a customer owns: those with one of its user ids, and
-/// those without a user id that carry one of its anonymous ids.
-fn push_owner_filter(query: &mut QueryBuilder<Db>, identities: &[IdentityRecord]) {
+/// The events a customer owns, as a subquery named `owned`: those with one of its user ids, and
+/// those without a user id that carry one of its anonymous ids. Two branches joined by
+/// `UNION ALL`, so each searches its own index (`events_by_user`, `events_by_anonymous`); written
+/// with `OR`, SQLite scanned every event of the workspace.
+fn push_owned_events(query: &mut QueryBuilder<Db>, workspace: &WorkspaceId, identities: &[IdentityRecord]) {
     let values_of = |kind: &str| -> Vec<String> {
         identities.iter().filter(|identity| identity.kind == kind).map(|identity| identity.value.clone()).collect()
     };
     let (user_ids, anonymous_ids) = (values_of("userId"), values_of("anonymousId"));
-    query.push(" AND (");
+    query.push("(SELECT * FROM events WHERE workspace_id = ");
+    query.push_bind(workspace.as_str().to_owned());
+    query.push(" AND ");
     push_in_list(query, "user_id", user_ids);
-    query.push(" OR (user_id IS NULL AND ");
+    query.push(" UNION ALL SELECT * FROM events WHERE workspace_id = ");
+    query.push_bind(workspace.as_str().to_owned());
+    query.push(" AND user_id IS NULL AND ");
     push_in_list(query, "anonymous_id", anonymous_ids);
-    query.push("))");
+    query.push(") AS owned");
 }
 
 /// Multi-row inserts of `events` as they are.

@@ -50,17 +50,12 @@ async fn lock_workspace(_tx: &mut Transaction<'static, Db>, _workspace: &Workspa
     Ok(())
 }
 
-/// `column IN (…)`, or a false condition for an empty list (`IN ()` is not valid SQL).
+/// `column IN (SELECT value FROM json_each($n))`: the values travel as one JSON array, so the SQL
+/// text is the same for any count (it stays prepared) and SQLite's limit of 32,766 bound
+/// parameters never applies (a customer with very many anonymous ids is still one query).
 fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<String>) {
-    if values.is_empty() {
-        query.push("1 = 0");
-        return;
-    }
     query.push(column);
-    query.push(" IN (");
-    let mut separated = query.separated(", ");
-    for value in values {
-        separated.push_bind(value);
-    }
-    query.push(")");
+    query.push(" IN (SELECT value FROM json_each(");
+    query.push_bind(serde_json::Value::from(values).to_string());
+    query.push("))");
 }

@@ -212,3 +212,24 @@ pub async fn timeline_pages_with_a_cursor(store: Store) {
     let unique: std::collections::HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), 12);
 }
+
+/// One customer with more anonymous ids than SQLite accepts bound parameters (32,766): a device
+/// farm, or a bot resetting cookies. Its profile and timeline still read.
+pub async fn a_customer_with_very_many_identities_still_reads(store: Store) {
+    let workspace = workspace(&store, "acme").await;
+    const VISITS: usize = 33_000;
+    for chunk in 0..VISITS / 1_000 {
+        let values: Vec<_> = (chunk * 1_000..(chunk + 1) * 1_000)
+            .map(|n| json!({"type": "page", "userId": "bot", "anonymousId": format!("cookie-{n}"), "messageId": format!("v{n}")}))
+            .collect();
+        ingest(&store, &workspace, &values).await;
+    }
+    let bot = customer(&store, &workspace, "userId:bot").await;
+    assert_eq!(customer(&store, &workspace, "anonymousId:cookie-32999").await, bot);
+    let profile = store.customer_profile(&workspace, &bot).await.unwrap().unwrap();
+    assert_eq!(profile.identities.len(), VISITS + 1);
+    assert_eq!(profile.channels.iter().map(|usage| usage.events).sum::<i64>(), VISITS as i64);
+    let page = store.timeline(&workspace, &bot, None, 10).await.unwrap().unwrap();
+    assert_eq!(page.entries.len(), 10);
+    assert!(page.next_cursor.is_some());
+}

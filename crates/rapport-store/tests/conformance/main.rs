@@ -43,6 +43,7 @@ conformance_suite! {
     crate::customers::undoing_a_merge_separates_for_good => undoing_a_merge_separates_for_good,
     crate::customers::latest_trait_wins_whatever_the_arrival_order => latest_trait_wins_whatever_the_arrival_order,
     crate::customers::timeline_pages_with_a_cursor => timeline_pages_with_a_cursor,
+    crate::customers::a_customer_with_very_many_identities_still_reads => a_customer_with_very_many_identities_still_reads,
     crate::keys::keys_authenticate_by_hash_only => keys_authenticate_by_hash_only,
     crate::keys::workspaces_do_not_see_each_other => workspaces_do_not_see_each_other,
 }
