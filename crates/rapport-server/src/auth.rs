@@ -24,8 +24,6 @@ pub struct Caller {
     pub workspace: WorkspaceId,
     pub workspace_name: String,
     pub role: Role,
-    /// Authenticated with the master key rather than a workspace key.
-    pub is_master: bool,
 }
 
 impl Caller {
@@ -98,12 +96,9 @@ impl FromRequestParts<AppState> for Principal {
 /// The caller a workspace key (not the master key) stands for.
 pub async fn caller_for_workspace_key(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     match state.store.authenticate(key).await? {
-        Some(record) => Ok(Caller {
-            workspace: record.workspace_id,
-            workspace_name: record.workspace_name,
-            role: record.role,
-            is_master: false,
-        }),
+        Some(record) => {
+            Ok(Caller { workspace: record.workspace_id, workspace_name: record.workspace_name, role: record.role })
+        }
         None => Err(ApiError::new(ErrorCode::InvalidApiKey, "the API key is not valid")),
     }
 }
@@ -132,5 +127,5 @@ async fn master_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiErr
         .workspace_by_name(name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no workspace named `{name}`")))?;
-    Ok(Caller { workspace: workspace.id, workspace_name: workspace.name, role: Role::Admin, is_master: true })
+    Ok(Caller { workspace: workspace.id, workspace_name: workspace.name, role: Role::Admin })
 }

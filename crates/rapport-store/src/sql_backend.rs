@@ -229,25 +229,7 @@ impl SqlBackend {
         let Some(created_at_ms) = nodes.iter().map(|(_, created)| *created).min() else {
             return Ok(None);
         };
-        let identity_rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT i.kind, i.value, i.customer_id, i.first_seen, i.message_id \
-             FROM identities i JOIN customers c ON c.id = i.customer_id \
-             WHERE c.workspace_id = $1 AND c.root_id = $2 ORDER BY i.first_seen, i.identity_key",
-        )
-        .bind(workspace.as_str())
-        .bind(root.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let identities: Vec<IdentityRecord> = identity_rows
-            .into_iter()
-            .map(|(kind, value, node, first_seen_ms, message_id)| IdentityRecord {
-                kind,
-                value,
-                node: CustomerId(node),
-                first_seen_ms,
-                message_id,
-            })
-            .collect();
+        let identities = self.customer_identities(workspace, root).await?;
 
         let trait_rows: Vec<(String, Json<Value>, String, i64, String)> = sqlx::query_as(
             "SELECT t.trait_key, t.value, t.channel, t.updated_at, t.message_id \
@@ -301,7 +283,7 @@ impl SqlBackend {
         limit: usize,
     ) -> Result<TimelinePage, sqlx::Error> {
         let identities: Vec<IdentityRecord> = self
-            .customer_profile_identities(workspace, root)
+            .customer_identities(workspace, root)
             .await?
             .into_iter()
             .filter(|identity| identity.kind == "userId" || identity.kind == "anonymousId")
@@ -366,7 +348,8 @@ impl SqlBackend {
         Ok(TimelinePage { entries, next_cursor })
     }
 
-    async fn customer_profile_identities(
+    /// Every identity of the customer whose root is `root`, oldest first.
+    async fn customer_identities(
         &self,
         workspace: &WorkspaceId,
         root: &CustomerId,
@@ -374,7 +357,7 @@ impl SqlBackend {
         let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
             "SELECT i.kind, i.value, i.customer_id, i.first_seen, i.message_id \
              FROM identities i JOIN customers c ON c.id = i.customer_id \
-             WHERE c.workspace_id = $1 AND c.root_id = $2",
+             WHERE c.workspace_id = $1 AND c.root_id = $2 ORDER BY i.first_seen, i.identity_key",
         )
         .bind(workspace.as_str())
         .bind(root.as_str())
