@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{CliSettings, FileSettings, LogFormat, Settings};
+use crate::settings::{LogFormat, Settings, SettingsLayer};
 
 #[derive(Debug, Parser)]
 #[command(name = "rapport", version, about = "Rapport: open-source customer experience management")]
@@ -78,10 +78,10 @@ enum KeysCommand {
 /// Resolves settings from the command line, the environment and the config file.
 fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
     let file = match &database.config {
-        Some(path) => FileSettings::load(path)?,
-        None => FileSettings::default(),
+        Some(path) => SettingsLayer::load(path)?,
+        None => SettingsLayer::default(),
     };
-    let cli = CliSettings {
+    let cli = SettingsLayer {
         data_dir: database.data_dir.clone(),
         database_url: database.database_url.clone(),
         listen: serve.and_then(|serve| serve.listen.clone()),

@@ -19,10 +19,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// The config file's shape. Unknown keys are an error, so a typo is not silently ignored.
-#[derive(Debug, Default, Deserialize)]
+/// One source's values, each optional: the config file (where unknown keys are an error, so a
+/// typo is not silently ignored), or the command line and environment (clap merges those two).
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileSettings {
+pub struct SettingsLayer {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub database_url: Option<String>,
@@ -31,23 +32,13 @@ pub struct FileSettings {
     pub max_identities_per_customer: Option<usize>,
 }
 
-impl FileSettings {
-    pub fn load(path: &Path) -> anyhow::Result<FileSettings> {
+impl SettingsLayer {
+    /// Reads a TOML config file.
+    pub fn load(path: &Path) -> anyhow::Result<SettingsLayer> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
-}
-
-/// Values given on the command line or through the environment (clap merges those two).
-#[derive(Debug, Default, Clone)]
-pub struct CliSettings {
-    pub data_dir: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub database_url: Option<String>,
-    pub admin_key: Option<String>,
-    pub log_format: Option<LogFormat>,
-    pub max_identities_per_customer: Option<usize>,
 }
 
 /// Where a setting's value came from.
@@ -118,7 +109,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Settings {
-    pub fn resolve(cli: CliSettings, file: FileSettings) -> anyhow::Result<Settings> {
+    pub fn resolve(cli: SettingsLayer, file: SettingsLayer) -> anyhow::Result<Settings> {
         let data_dir = pick(cli.data_dir, file.data_dir, || PathBuf::from(DEFAULT_DATA_DIR));
         let derived_url = format!("sqlite://{}", data_dir.value.join("rapport.db").display());
         let settings = Settings {
@@ -221,8 +212,8 @@ mod tests {
 
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
-        let file: FileSettings = toml::from_str("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"").unwrap();
-        let cli = CliSettings { listen: Some("127.0.0.1:7000".to_owned()), ..CliSettings::default() };
+        let file: SettingsLayer = toml::from_str("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"").unwrap();
+        let cli = SettingsLayer { listen: Some("127.0.0.1:7000".to_owned()), ..SettingsLayer::default() };
         let settings = Settings::resolve(cli, file).unwrap();
         assert_eq!(
             settings.listen,
@@ -238,8 +229,8 @@ mod tests {
 
     #[test]
     fn an_explicit_url_wins_over_the_derived_one() {
-        let file: FileSettings = toml::from_str("database_url = \"postgres://u:secret@db/rapport\"").unwrap();
-        let cli = CliSettings { data_dir: Some(PathBuf::from("/tmp/x")), ..CliSettings::default() };
+        let file: SettingsLayer = toml::from_str("database_url = \"postgres://u:secret@db/rapport\"").unwrap();
+        let cli = SettingsLayer { data_dir: Some(PathBuf::from("/tmp/x")), ..SettingsLayer::default() };
         let settings = Settings::resolve(cli, file).unwrap();
         assert_eq!(settings.database_url.value, "postgres://u:secret@db/rapport");
         assert!(!format!("{settings:?}").contains("secret"), "Debug redacts the password");
@@ -248,13 +239,13 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let error = toml::from_str::<FileSettings>("lissten = \"x\"").unwrap_err().to_string();
+        let error = toml::from_str::<SettingsLayer>("lissten = \"x\"").unwrap_err().to_string();
         assert!(error.contains("lissten"), "{error}");
-        let cli = CliSettings { database_url: Some("mysql://x".to_owned()), ..CliSettings::default() };
-        let error = Settings::resolve(cli, FileSettings::default()).unwrap_err().to_string();
+        let cli = SettingsLayer { database_url: Some("mysql://x".to_owned()), ..SettingsLayer::default() };
+        let error = Settings::resolve(cli, SettingsLayer::default()).unwrap_err().to_string();
         assert!(error.contains("mysql://x") && error.contains("flag or environment"), "{error}");
-        let cli = CliSettings { admin_key: Some("short".to_owned()), ..CliSettings::default() };
-        assert!(Settings::resolve(cli, FileSettings::default()).is_err());
+        let cli = SettingsLayer { admin_key: Some("short".to_owned()), ..SettingsLayer::default() };
+        assert!(Settings::resolve(cli, SettingsLayer::default()).is_err());
     }
 
     #[test]
@@ -267,7 +258,7 @@ mod tests {
             })
             .map(|line| format!("{line}\n"))
             .collect();
-        let parsed: FileSettings = toml::from_str(&uncommented).expect("the example is valid TOML");
+        let parsed: SettingsLayer = toml::from_str(&uncommented).expect("the example is valid TOML");
         assert_eq!(parsed.listen.as_deref(), Some(DEFAULT_LISTEN));
         assert_eq!(parsed.data_dir, Some(PathBuf::from(DEFAULT_DATA_DIR)));
         assert_eq!(parsed.max_identities_per_customer, Some(50));
