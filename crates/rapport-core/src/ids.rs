@@ -35,3 +35,12 @@ string_id!(
     /// A recorded merge decision (applied or refused).
     MergeId
 );
+
+/// Workspace names, wherever one is given (API or CLI): 1 to 64 letters, digits, `-`, `_`, `.`.
+pub fn validate_workspace_name(name: &str) -> Result<(), String> {
+    let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name.is_empty() || name.len() > 64 || !valid_chars {
+        return Err(format!("`{name}` is not a workspace name: 1 to 64 letters, digits, `-`, `_` or `.`"));
+    }
+    Ok(())
+}

@@ -6,21 +6,13 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use rapport_core::auth::{Permission, Role};
+use rapport_core::ids::validate_workspace_name;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-
-/// Workspace names: what `rapport keys create --workspace` accepts too.
-pub fn validate_workspace_name(name: &str) -> Result<(), String> {
-    let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if name.is_empty() || name.len() > 64 || !valid_chars {
-        return Err(format!("`{name}` is not a workspace name: 1 to 64 letters, digits, `-`, `_` or `.`"));
-    }
-    Ok(())
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -2,7 +2,7 @@
 //! start and alongside a running server.
 
 use rapport_core::auth::Role;
-use rapport_server::api::keys::validate_workspace_name;
+use rapport_core::ids::validate_workspace_name;
 use rapport_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
