@@ -55,7 +55,7 @@ pub struct GraphSnapshot {
 }
 
 /// The identity keys the store must look up before planning `events`.
-pub fn lookup_keys(events: &[Event]) -> Vec<String> {
+pub fn lookup_keys(events: &[&Event]) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for event in events {
         keys.extend(event.linked_identities.iter().map(Identity::key));
@@ -196,9 +196,9 @@ pub struct TraitWrite<'a> {
 
 /// The traits `events` set, one per (node, trait): the newest event wins, whatever the arrival
 /// order (the store also refuses to overwrite a newer stored value).
-pub fn trait_writes<'a>(events: &'a [Event], plan: &'a ResolutionPlan) -> Vec<TraitWrite<'a>> {
+pub fn trait_writes<'a>(events: &[&'a Event], plan: &'a ResolutionPlan) -> Vec<TraitWrite<'a>> {
     let mut latest: HashMap<(&CustomerId, String), TraitWrite<'a>> = HashMap::new();
-    for (event, node) in events.iter().zip(&plan.event_homes) {
+    for (&event, node) in events.iter().zip(&plan.event_homes) {
         let at_ms = millis(event.timestamp);
         for (key, value) in event.customer_traits() {
             let write = TraitWrite {
@@ -233,7 +233,7 @@ pub struct ResolutionPlan {
 
 /// Plans identity resolution for `events` (in order) over `snapshot`. `new_customer_id` mints ids.
 pub fn plan(
-    events: &[Event],
+    events: &[&Event],
     snapshot: GraphSnapshot,
     settings: ResolutionSettings,
     new_customer_id: &mut dyn FnMut() -> CustomerId,
@@ -480,6 +480,7 @@ mod tests {
 
         fn apply(&mut self, events: Vec<Value>) -> ResolutionPlan {
             let events: Vec<Event> = events.into_iter().map(event).collect();
+            let events: Vec<&Event> = events.iter().collect();
             let mut next_id = self.next_id;
             let plan = plan(&events, self.snapshot.clone(), self.settings, &mut || {
                 next_id += 1;
@@ -624,7 +625,7 @@ mod tests {
         assert_eq!(plan.new_customers.len(), 1);
         assert_eq!(plan.event_homes.iter().collect::<HashSet<_>>().len(), 1);
         assert_eq!(
-            lookup_keys(&[event(json!({"type": "alias", "userId": "u", "previousId": "p"}))]),
+            lookup_keys(&[&event(json!({"type": "alias", "userId": "u", "previousId": "p"}))]),
             ["anonymousId:p", "userId:p", "userId:u"]
         );
     }
@@ -640,6 +641,7 @@ mod tests {
         .into_iter()
         .map(event)
         .collect();
+        let events: Vec<&Event> = events.iter().collect();
         let plan = plan(&events, graph.snapshot.clone(), graph.settings, &mut || CustomerId("c1".to_owned()));
         let mut writes = trait_writes(&events, &plan);
         writes.sort_by(|left, right| left.key.cmp(&right.key));

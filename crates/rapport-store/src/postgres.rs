@@ -92,10 +92,9 @@ impl SqlBackend {
             if new_events.is_empty() {
                 continue;
             }
-            let owned: Vec<Event> = new_events.into_iter().cloned().collect();
-            let snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&owned)).await?;
-            let plan = resolution::plan(&owned, snapshot, settings, &mut || CustomerId(new_id()));
-            apply_plan(&mut tx, workspace, &plan, &owned).await?;
+            let snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events)).await?;
+            let plan = resolution::plan(&new_events, snapshot, settings, &mut || CustomerId(new_id()));
+            apply_plan(&mut tx, workspace, &plan, &new_events).await?;
         }
         tx.commit().await?;
         Ok(receipts)
@@ -204,7 +203,7 @@ async fn apply_plan(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
     plan: &ResolutionPlan,
-    events: &[Event],
+    events: &[&Event],
 ) -> Result<(), sqlx::Error> {
     for chunk in cached_chunks(&plan.new_customers) {
         let mut query = QueryBuilder::<Db>::new("INSERT INTO customers (id, workspace_id, root_id, created_at) ");

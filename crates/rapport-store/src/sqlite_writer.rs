@@ -87,7 +87,7 @@ fn ingest_group(
     let mut receipts = vec![IngestReceipt::default(); batches.len()];
     let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
     for workspace in workspaces {
-        let mut new_events: Vec<Event> = Vec::new();
+        let mut new_events: Vec<&Event> = Vec::new();
         {
             let mut exists = tx.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND message_id = ?2")?;
             let mut insert = tx.prepare_cached(
@@ -124,7 +124,7 @@ fn ingest_group(
                         json_text(&event.extra),
                     ])?;
                     receipts[position].accepted += 1;
-                    new_events.push(event.clone());
+                    new_events.push(event);
                 }
             }
         }
@@ -192,7 +192,7 @@ fn apply_plan(
     tx: &Transaction<'_>,
     workspace: &WorkspaceId,
     plan: &ResolutionPlan,
-    events: &[Event],
+    events: &[&Event],
 ) -> Result<(), StoreError> {
     let mut insert_customer =
         tx.prepare_cached("INSERT INTO customers (id, workspace_id, root_id, created_at) VALUES (?1, ?2, ?1, ?3)")?;
