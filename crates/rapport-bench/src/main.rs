@@ -39,6 +39,9 @@ struct Args {
     /// Backends to measure.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
+    /// Measure only `/v1/batch`, not the raw inserts (for profiling the server).
+    #[arg(long)]
+    api_only: bool,
     /// Replace the ingestion section of this markdown file with the results.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
@@ -239,8 +242,14 @@ async fn main() -> anyhow::Result<()> {
         let (mut api, mut p50, mut p99, mut raw_batch, mut raw_bulk) = (vec![], vec![], vec![], vec![], vec![]);
         for repeat in 0..args.repeats {
             let measured = measure_api(kind, &bodies, &args).await.with_context(|| format!("{backend}: /v1/batch"))?;
-            let per_batch = measure_raw(kind, &events, args.batch_size, &args).await?;
-            let bulk = measure_raw(kind, &events, 5_000, &args).await?;
+            let (per_batch, bulk) = if args.api_only {
+                (f64::NAN, f64::NAN)
+            } else {
+                (
+                    measure_raw(kind, &events, args.batch_size, &args).await?,
+                    measure_raw(kind, &events, 5_000, &args).await?,
+                )
+            };
             eprintln!(
                 "{backend} run {}: /v1/batch {:.0} events/s (p50 {:?}, p99 {:?}); raw {} rows/commit {:.0}/s; raw 5000 rows/commit {:.0}/s",
                 repeat + 1,
@@ -297,6 +306,7 @@ async fn main() -> anyhow::Result<()> {
     );
     print!("{section}");
     if let Some(path) = &args.write {
+        anyhow::ensure!(!args.api_only, "--write needs the raw ceilings: drop --api-only");
         let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n\n".to_owned());
         let updated = match existing.find("## Ingestion") {
             Some(start) => {

@@ -130,7 +130,7 @@ pub fn parse_event(
         return Err(vec![FieldProblem::new(index, "", "an event must be a JSON object")]);
     };
 
-    if let Some(path) = nul_character_path(value, String::new()) {
+    if let Some(path) = contains_nul(value).then(|| nul_character_path(value, String::new())).flatten() {
         // PostgreSQL cannot store NUL in text or JSONB; refusing it here keeps both backends equal.
         reader.problem(&path, "contains a NUL character (\\u0000), which cannot be stored");
     }
@@ -337,6 +337,17 @@ fn attach_identities(event: &mut Event, index: usize) -> Vec<Warning> {
     identities.dedup();
     event.linked_identities = identities;
     warnings
+}
+
+/// Whether any string or key holds a NUL character: the check every event pays, so it builds no
+/// paths (`nul_character_path` does, only for an event that has one).
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || contains_nul(item)),
+        _ => false,
+    }
 }
 
 /// The dotted path of the first string or key holding a NUL character, if any.

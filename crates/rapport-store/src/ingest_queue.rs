@@ -4,7 +4,7 @@
 //! SQLite commits through `sqlite_writer.rs`; PostgreSQL through `sql_backend.rs`.
 
 use rapport_core::resolution::ResolutionSettings;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use std::sync::Arc;
 
@@ -30,21 +30,41 @@ pub(crate) struct IngestJob {
     pub reply: oneshot::Sender<Result<IngestReceipt, StoreError>>,
 }
 
+/// Groups committing at once on PostgreSQL: while one group resolves identities under its
+/// workspace's lock and commits, the next one inserts its events (measured: 1 → 2 gave about a
+/// quarter more; 3 and 4 gave nothing more on 2 cores). SQLite has one writer.
+const POSTGRES_WRITERS: usize = 2;
+
 pub(crate) fn start(writer: Writer, settings: ResolutionSettings) -> mpsc::Sender<IngestJob> {
     let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-    tokio::spawn(run_writer(writer, settings, receiver));
+    let receiver = Arc::new(Mutex::new(receiver));
+    let writers = match writer {
+        Writer::Sqlite(_) => 1,
+        Writer::Postgres(_) => POSTGRES_WRITERS,
+    };
+    for _ in 0..writers {
+        tokio::spawn(run_writer(writer.clone(), settings, receiver.clone()));
+    }
     sender
 }
 
-async fn run_writer(writer: Writer, settings: ResolutionSettings, mut receiver: mpsc::Receiver<IngestJob>) {
-    while let Some(first) = receiver.recv().await {
-        let mut group_events = first.batch.events.len();
-        let mut jobs = vec![first];
-        while group_events < MAX_GROUP_EVENTS {
-            let Ok(job) = receiver.try_recv() else { break };
-            group_events += job.batch.events.len();
-            jobs.push(job);
-        }
+/// Takes the next group: the first waiting request and whatever else is queued behind it, up to
+/// `MAX_GROUP_EVENTS`. `None` once the queue is closed and drained.
+async fn next_group(receiver: &Mutex<mpsc::Receiver<IngestJob>>) -> Option<Vec<IngestJob>> {
+    let mut receiver = receiver.lock().await;
+    let first = receiver.recv().await?;
+    let mut group_events = first.batch.events.len();
+    let mut jobs = vec![first];
+    while group_events < MAX_GROUP_EVENTS {
+        let Ok(job) = receiver.try_recv() else { break };
+        group_events += job.batch.events.len();
+        jobs.push(job);
+    }
+    Some(jobs)
+}
+
+async fn run_writer(writer: Writer, settings: ResolutionSettings, receiver: Arc<Mutex<mpsc::Receiver<IngestJob>>>) {
+    while let Some(jobs) = next_group(&receiver).await {
         let (batches, replies): (Vec<IngestBatch>, Vec<_>) = jobs.into_iter().map(|job| (job.batch, job.reply)).unzip();
         let batches = Arc::new(batches);
         match commit(&writer, batches.clone(), settings).await {

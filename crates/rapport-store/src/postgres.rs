@@ -60,6 +60,11 @@ impl SqlBackend {
     /// Stores a group of batches in one transaction: events first (duplicates by `messageId` are
     /// skipped), then identity resolution for the events that are new. Returns one receipt per
     /// batch, in order. Nothing is visible (or acknowledged) until the commit.
+    ///
+    /// Several groups may run at once, in this process and in others: the events insert needs no
+    /// lock (the unique index on `(workspace_id, message_id)` settles a race: the later insert
+    /// waits for the earlier transaction and then skips the row), and resolution takes the
+    /// workspace's lock. So one group's insert overlaps another's resolution and commit.
     pub async fn ingest_group(
         &self,
         batches: &[IngestBatch],
@@ -68,8 +73,8 @@ impl SqlBackend {
         let mut tx = begin_write(&self.pool).await?;
         let mut receipts = vec![IngestReceipt::default(); batches.len()];
         let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
+        let mut resolutions = Vec::new();
         for workspace in workspaces {
-            lock_workspace(&mut tx, workspace).await?;
             // The workspace's events of every batch in the group, inserted together.
             let members: Vec<(usize, &Event)> = batches
                 .iter()
@@ -78,7 +83,7 @@ impl SqlBackend {
                 .flat_map(|(position, batch)| batch.events.iter().map(move |event| (position, event)))
                 .collect();
             let all: Vec<&Event> = members.iter().map(|(_, event)| *event).collect();
-            let inserted = insert_events(&mut tx, workspace, &all).await?;
+            let inserted = insert_new_events(&mut tx, workspace, &all).await?;
             let mut new_events: Vec<&Event> = Vec::new();
             let mut seen_now: HashSet<&str> = HashSet::new();
             for (position, event) in members {
@@ -89,9 +94,13 @@ impl SqlBackend {
                     receipts[position].duplicates += 1;
                 }
             }
-            if new_events.is_empty() {
-                continue;
+            if !new_events.is_empty() {
+                resolutions.push((workspace, new_events));
             }
+        }
+        // Workspaces in name order, so two groups never wait for each other's locks in a cycle.
+        for (workspace, new_events) in resolutions {
+            lock_workspace(&mut tx, workspace).await?;
             let snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events)).await?;
             let plan = resolution::plan(&new_events, snapshot, settings, &mut || CustomerId(new_id()));
             apply_plan(&mut tx, workspace, &plan, &new_events).await?;
@@ -101,36 +110,55 @@ impl SqlBackend {
     }
 }
 
-/// Inserts events, skipping any whose `messageId` the workspace already holds and repeats within
-/// `events`. Returns the message ids inserted.
+/// Inserts the events whose `messageId` the workspace does not hold yet, the first of any repeats
+/// within `events`, and returns the message ids inserted.
 ///
-/// Callers hold the workspace's write lock (`lock_workspace`, or SQLite's single writer), so the
-/// existence check cannot race another insert. Asking which ids exist returns few rows (usually
-/// none); `RETURNING` on the insert would send every inserted row back through the driver.
-async fn insert_events(
+/// One statement whatever the count: each column travels as one array and `unnest` turns them
+/// back into rows. Rows go in `messageId` order, so two concurrent groups sharing ids take their
+/// index locks in the same order and cannot deadlock.
+async fn insert_new_events(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
     events: &[&Event],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    let ids: Vec<String> = events.iter().map(|event| event.message_id.clone()).collect();
-    let existing: HashSet<String> = sqlx::query_scalar(
-        "SELECT m.id FROM unnest($2::text[]) AS m (id) CROSS JOIN LATERAL \
-         (SELECT 1 FROM events e WHERE e.workspace_id = $1 AND e.message_id = m.id LIMIT 1) AS hit",
+    fn column<T>(events: &[&Event], value: impl Fn(&Event) -> T) -> Vec<T> {
+        events.iter().map(|event| value(event)).collect()
+    }
+    fn json_text(map: &serde_json::Map<String, Value>) -> String {
+        // Serialising a map of JSON values cannot fail.
+        serde_json::to_string(map).unwrap_or_else(|_| "{}".to_owned())
+    }
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, group_id, \
+         previous_id, channel, timestamp, original_timestamp, sent_at, received_at, properties, traits, context, \
+         extra) \
+         SELECT $1, m, t, n, u, a, g, p, c, ts, ot, sa, ra, pr::jsonb, tr::jsonb, cx::jsonb, ex::jsonb \
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::text[], $15::text[], $16::text[], \
+         $17::text[]) WITH ORDINALITY AS r (m, t, n, u, a, g, p, c, ts, ot, sa, ra, pr, tr, cx, ex, position) \
+         ORDER BY m, position \
+         ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING message_id",
     )
     .bind(workspace.as_str())
-    .bind(ids)
+    .bind(column(events, |event| event.message_id.clone()))
+    .bind(column(events, |event| event.event_type.as_str()))
+    .bind(column(events, |event| event.name.clone()))
+    .bind(column(events, |event| event.user_id.clone()))
+    .bind(column(events, |event| event.anonymous_id.clone()))
+    .bind(column(events, |event| event.group_id.clone()))
+    .bind(column(events, |event| event.previous_id.clone()))
+    .bind(column(events, |event| event.channel.clone()))
+    .bind(column(events, |event| resolution::millis(event.timestamp)))
+    .bind(column(events, |event| event.original_timestamp.map(resolution::millis)))
+    .bind(column(events, |event| event.sent_at.map(resolution::millis)))
+    .bind(column(events, |event| resolution::millis(event.received_at)))
+    .bind(column(events, |event| json_text(&event.properties)))
+    .bind(column(events, |event| json_text(&event.traits)))
+    .bind(column(events, |event| json_text(&event.context)))
+    .bind(column(events, |event| json_text(&event.extra)))
     .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .collect();
-    let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
-    let fresh: Vec<&Event> = events
-        .iter()
-        .copied()
-        .filter(|event| !existing.contains(&event.message_id) && inserted.insert(event.message_id.clone()))
-        .collect();
-    insert_event_rows(tx, workspace, &fresh).await?;
-    Ok(inserted)
+    .await?;
+    Ok(inserted.into_iter().collect())
 }
 
 /// Reads the part of the graph that `keys` touch: their nodes and roots, each root's summary,

@@ -9,10 +9,11 @@
 //! `ingest_group` writes, and the conformance suite checks the result on both backends.
 //! rusqlite shares sqlx's `libsqlite3-sys`, so there is one SQLite in the binary.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rapport_core::event::Event;
 use rapport_core::ids::{CustomerId, WorkspaceId};
@@ -27,7 +28,16 @@ use crate::{IngestBatch, StoreError};
 #[derive(Clone, Debug)]
 pub(crate) struct SqliteWriter {
     connection: Arc<Mutex<Connection>>,
+    /// Wakes the checkpointer after a commit; the thread ends when the last clone is dropped.
+    checkpoint: SyncSender<()>,
 }
+
+/// Checkpoint at most this often.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+/// A WAL longer than this (frames of one page each, 64 MiB at 4 KiB pages) is checkpointed
+/// with `RESTART`, which waits for the writer between groups, so the file cannot grow without
+/// bound under sustained ingestion.
+const WAL_RESTART_FRAMES: i64 = 16_384;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
@@ -50,8 +60,19 @@ impl SqliteWriter {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
+        // Checkpoints (copying the WAL back into the database file, with its own fsync) run on
+        // a thread of their own instead of inside a commit: profiled, they were 40% of the
+        // writer's commit time, and the writer is what every acknowledgement waits for.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         connection.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteWriter { connection: Arc::new(Mutex::new(connection)) })
+        let checkpointer = Connection::open(path)?;
+        checkpointer.busy_timeout(Duration::from_secs(10))?;
+        let (checkpoint, wakeups) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || run_checkpointer(&checkpointer, &wakeups))
+            .map_err(|error| StoreError::Internal(format!("cannot start the checkpoint thread: {error}")))?;
+        Ok(SqliteWriter { connection: Arc::new(Mutex::new(connection)), checkpoint })
     }
 
     /// Stores a group of batches in one transaction; see `SqlBackend::ingest_group`.
@@ -61,15 +82,46 @@ impl SqliteWriter {
         settings: ResolutionSettings,
     ) -> Result<Vec<IngestReceipt>, StoreError> {
         let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             // A panic while holding the lock rolled its transaction back (rusqlite rolls back on
             // drop), so the connection is sound: recover it rather than fail every later ingest.
             let mut connection = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             ingest_group(&mut connection, &batches, settings)
         })
         .await
-        .map_err(|error| StoreError::Internal(format!("the ingest task failed: {error}")))?
+        .map_err(|error| StoreError::Internal(format!("the ingest task failed: {error}")))?;
+        // A full channel means a wake-up is already pending; that one covers this commit too.
+        if let Err(TrySendError::Disconnected(())) = self.checkpoint.try_send(()) {
+            tracing::warn!("the SQLite checkpoint thread has stopped");
+        }
+        result
     }
+}
+
+/// Copies committed WAL frames into the database file after commits without blocking the writer
+/// (`PASSIVE`), at most once per `CHECKPOINT_INTERVAL` (a page written by many groups is copied
+/// once), and once more when the store closes.
+fn run_checkpointer(connection: &Connection, wakeups: &Receiver<()>) {
+    loop {
+        let closing = wakeups.recv().is_err();
+        let started = Instant::now();
+        if let Err(error) = checkpoint(connection) {
+            tracing::warn!(%error, "SQLite checkpoint failed; the next commit retries it");
+        }
+        if closing {
+            return;
+        }
+        std::thread::sleep(CHECKPOINT_INTERVAL.saturating_sub(started.elapsed()));
+    }
+}
+
+fn checkpoint(connection: &Connection) -> rusqlite::Result<()> {
+    // The row is (busy, frames in the WAL, frames copied).
+    let frames: i64 = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+    if frames > WAL_RESTART_FRAMES {
+        connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+    }
+    Ok(())
 }
 
 fn json_text(map: &Map<String, Value>) -> String {
@@ -89,22 +141,17 @@ fn ingest_group(
     for workspace in workspaces {
         let mut new_events: Vec<&Event> = Vec::new();
         {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM events WHERE workspace_id = ?1 AND message_id = ?2")?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, group_id, \
                  previous_id, channel, timestamp, original_timestamp, sent_at, received_at, properties, traits, \
-                 context, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 context, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+                 ON CONFLICT (workspace_id, message_id) DO NOTHING",
             )?;
-            let mut seen_now: HashSet<&str> = HashSet::new();
             for (position, batch) in batches.iter().enumerate().filter(|(_, batch)| &batch.workspace == workspace) {
                 for event in &batch.events {
-                    let is_new = seen_now.insert(event.message_id.as_str())
-                        && !exists.exists(params![workspace.as_str(), event.message_id])?;
-                    if !is_new {
-                        receipts[position].duplicates += 1;
-                        continue;
-                    }
-                    insert.execute(params![
+                    // One index probe: the insert itself finds an earlier copy (stored before, or
+                    // earlier in this group) and stores nothing.
+                    let inserted = insert.execute(params![
                         workspace.as_str(),
                         event.message_id,
                         event.event_type.as_str(),
@@ -122,7 +169,11 @@ fn ingest_group(
                         json_text(&event.traits),
                         json_text(&event.context),
                         json_text(&event.extra),
-                    ])?;
+                    ])? == 1;
+                    if !inserted {
+                        receipts[position].duplicates += 1;
+                        continue;
+                    }
                     receipts[position].accepted += 1;
                     new_events.push(event);
                 }
