@@ -12,7 +12,7 @@
 //!
 //! Refused merges are recorded like applied ones so an admin can see and review them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::event::{Event, EventType};
 use crate::identity::{Identity, IdentityKind};
@@ -48,7 +48,9 @@ pub struct GraphSnapshot {
     pub identity_nodes: HashMap<String, CustomerId>,
     /// Node → its current root, for every node named anywhere in the snapshot.
     pub node_roots: HashMap<CustomerId, CustomerId>,
-    /// Root → summary, for every root named in `node_roots`.
+    /// Root → summary, for the roots loaded so far. The store loads none up front: most events
+    /// only join a customer already known, which needs no summary, and [`plan`] names the roots
+    /// whose summaries a decision needs ([`SummariesNeeded`]).
     pub roots: HashMap<CustomerId, RootSummary>,
     /// Node pairs an admin separated by undoing a merge.
     pub separated_pairs: Vec<(CustomerId, CustomerId)>,
@@ -231,19 +233,32 @@ pub struct ResolutionPlan {
     pub event_homes: Vec<CustomerId>,
 }
 
+/// A decision needed the summaries of these stored roots, absent from the snapshot: load them
+/// into `GraphSnapshot::roots` and plan again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummariesNeeded(pub Vec<CustomerId>);
+
 /// Plans identity resolution for `events` (in order) over `snapshot`. `new_customer_id` mints ids.
+///
+/// Merge decisions (and an unknown user id joining a known customer) read root summaries; when
+/// one is not in the snapshot, the plan is abandoned and the roots it needed are returned. Each
+/// retry loads at least one more root, so a caller's loop ends.
 pub fn plan(
     events: &[&Event],
-    snapshot: GraphSnapshot,
+    snapshot: &GraphSnapshot,
     settings: ResolutionSettings,
     new_customer_id: &mut dyn FnMut() -> CustomerId,
-) -> ResolutionPlan {
-    let mut graph = WorkingGraph::new(snapshot, settings);
+) -> Result<ResolutionPlan, SummariesNeeded> {
+    let mut graph = WorkingGraph::new(snapshot.clone(), settings);
     for event in events {
         let home = graph.resolve_event(event, new_customer_id);
         graph.plan.event_homes.push(home);
     }
-    graph.plan
+    if graph.missing_summaries.is_empty() {
+        Ok(graph.plan)
+    } else {
+        Err(SummariesNeeded(graph.missing_summaries.into_iter().collect()))
+    }
 }
 
 struct WorkingGraph {
@@ -254,6 +269,8 @@ struct WorkingGraph {
     roots: HashMap<CustomerId, RootSummary>,
     separated_pairs: Vec<(CustomerId, CustomerId)>,
     refused_pairs: HashSet<(CustomerId, CustomerId)>,
+    /// Stored roots a decision needed whose summaries the snapshot lacks.
+    missing_summaries: BTreeSet<CustomerId>,
     settings: ResolutionSettings,
     plan: ResolutionPlan,
 }
@@ -267,6 +284,7 @@ impl WorkingGraph {
             roots: snapshot.roots,
             separated_pairs: snapshot.separated_pairs,
             refused_pairs: HashSet::new(),
+            missing_summaries: BTreeSet::new(),
             settings,
             plan: ResolutionPlan::default(),
         }
@@ -280,8 +298,13 @@ impl WorkingGraph {
         root
     }
 
-    fn summary(&self, root: &CustomerId) -> RootSummary {
-        self.roots.get(root).cloned().unwrap_or(RootSummary { created_at_ms: 0, identity_count: 0, user_id: None })
+    /// The summary a decision reads. A stored root's summary that was not loaded is recorded as
+    /// missing (the plan will be redone), and a stand-in lets this pass finish.
+    fn summary(&mut self, root: &CustomerId) -> RootSummary {
+        self.roots.get(root).cloned().unwrap_or_else(|| {
+            self.missing_summaries.insert(root.clone());
+            RootSummary { created_at_ms: 0, identity_count: 0, user_id: None }
+        })
     }
 
     fn node_of(&self, identity: &Identity) -> Option<CustomerId> {
@@ -330,12 +353,12 @@ impl WorkingGraph {
     }
 
     /// A known node that an unknown primary identity may join without breaking a guard.
-    fn compatible_node_for(&self, primary: &Identity, others: &[Identity]) -> Option<CustomerId> {
-        others.iter().filter_map(|identity| self.node_of(identity)).find(|node| {
-            let summary = self.summary(&self.root_of(node));
-            let user_id_conflict = *primary.kind() == IdentityKind::UserId && summary.user_id.is_some();
-            !user_id_conflict
-        })
+    fn compatible_node_for(&mut self, primary: &Identity, others: &[Identity]) -> Option<CustomerId> {
+        let nodes: Vec<CustomerId> = others.iter().filter_map(|identity| self.node_of(identity)).collect();
+        // Only a user id can conflict: other identities join without reading the summary.
+        nodes
+            .into_iter()
+            .find(|node| *primary.kind() != IdentityKind::UserId || self.summary(&self.root_of(node)).user_id.is_none())
     }
 
     fn create_customer(&mut self, id: CustomerId, at_ms: i64) -> CustomerId {
@@ -346,14 +369,16 @@ impl WorkingGraph {
     }
 
     fn link(&mut self, identity: Identity, node: CustomerId, event: &Event, at_ms: i64) {
+        // Counted only in a loaded summary: one not loaded is read (and this event replayed onto
+        // it) only if a later decision needs it.
         let root = self.root_of(&node);
-        let mut summary = self.summary(&root);
-        summary.identity_count += 1;
-        if *identity.kind() == IdentityKind::UserId {
-            debug_assert!(summary.user_id.is_none(), "a second user id must never join a customer");
-            summary.user_id = Some(identity.value().to_owned());
+        if let Some(summary) = self.roots.get_mut(&root) {
+            summary.identity_count += 1;
+            if *identity.kind() == IdentityKind::UserId {
+                debug_assert!(summary.user_id.is_none(), "a second user id must never join a customer");
+                summary.user_id = Some(identity.value().to_owned());
+            }
         }
-        self.roots.insert(root, summary);
         self.identity_nodes.insert(identity.key(), node.clone());
         self.plan.new_links.push(NewLink { identity, customer: node, message_id: event.message_id.clone(), at_ms });
     }
@@ -482,10 +507,11 @@ mod tests {
             let events: Vec<Event> = events.into_iter().map(event).collect();
             let events: Vec<&Event> = events.iter().collect();
             let mut next_id = self.next_id;
-            let plan = plan(&events, self.snapshot.clone(), self.settings, &mut || {
+            let plan = plan(&events, &self.snapshot, self.settings, &mut || {
                 next_id += 1;
                 CustomerId(format!("c{next_id}"))
-            });
+            })
+            .expect("this graph holds every root's summary");
             self.next_id = next_id;
             for customer in &plan.new_customers {
                 self.snapshot.node_roots.insert(customer.id.clone(), customer.id.clone());
@@ -642,7 +668,7 @@ mod tests {
         .map(event)
         .collect();
         let events: Vec<&Event> = events.iter().collect();
-        let plan = plan(&events, graph.snapshot.clone(), graph.settings, &mut || CustomerId("c1".to_owned()));
+        let plan = plan(&events, &graph.snapshot, graph.settings, &mut || CustomerId("c1".to_owned())).unwrap();
         let mut writes = trait_writes(&events, &plan);
         writes.sort_by(|left, right| left.key.cmp(&right.key));
         let written: Vec<(&str, Value)> =
@@ -658,6 +684,38 @@ mod tests {
         let row = refused.merges[0].row();
         assert_eq!((row.outcome, row.reason), ("refused", "conflicting_user_ids"));
         assert!(row.survivor <= row.absorbed);
+    }
+
+    #[test]
+    fn summaries_are_asked_for_only_when_a_decision_needs_them() {
+        let mut graph = Graph::new();
+        graph.apply(vec![json!({"type": "identify", "anonymousId": "a1", "traits": {"email": "a@x.org"}})]);
+        graph.apply(vec![json!({"type": "identify", "userId": "u2", "traits": {"email": "b@x.org"}})]);
+        let (first, second) = (graph.root_of("anonymousId:a1"), graph.root_of("userId:u2"));
+        // The store's snapshot: the graph's nodes and roots, but no summaries loaded yet.
+        let mut snapshot = GraphSnapshot { roots: HashMap::new(), ..graph.snapshot.clone() };
+        let mut mint = || CustomerId("new".to_owned());
+
+        // Joining a known customer, or linking a new e-mail to one, decides nothing.
+        let known = event(json!({"type": "identify", "anonymousId": "a1", "traits": {"email": "new@x.org"}}));
+        let linked = plan(&[&known], &snapshot, graph.settings, &mut mint).expect("no summary needed");
+        assert_eq!(linked.new_links.len(), 1);
+
+        // A merge reads both sides; the plan names them, and with them loaded it completes.
+        let bridge = event(json!({"type": "identify", "anonymousId": "a1", "traits": {"email": "b@x.org"}}));
+        let SummariesNeeded(needed) = plan(&[&bridge], &snapshot, graph.settings, &mut mint).unwrap_err();
+        assert_eq!(needed.iter().collect::<HashSet<_>>(), HashSet::from([&first, &second]));
+        for root in needed {
+            snapshot.roots.insert(root.clone(), graph.snapshot.roots[&root].clone());
+        }
+        let merged = plan(&[&bridge], &snapshot, graph.settings, &mut mint).expect("summaries loaded");
+        let row = merged.merges[0].row();
+        assert_eq!((row.outcome, row.survivor.clone()), ("merged", second.clone()), "the side with a user id survives");
+
+        // An unknown user id joining a known customer reads that customer's user id.
+        let joining = event(json!({"type": "identify", "userId": "u3", "traits": {"email": "a@x.org"}}));
+        let empty = GraphSnapshot { roots: HashMap::new(), ..graph.snapshot.clone() };
+        assert_eq!(plan(&[&joining], &empty, graph.settings, &mut mint), Err(SummariesNeeded(vec![first])));
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::time::Duration;
 use sqlx::Connection;
 use std::collections::{BTreeSet, HashSet};
 
-use rapport_core::resolution::{GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary};
+use rapport_core::resolution::{
+    GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary, SummariesNeeded,
+};
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
@@ -101,8 +103,13 @@ impl SqlBackend {
         // Workspaces in name order, so two groups never wait for each other's locks in a cycle.
         for (workspace, new_events) in resolutions {
             lock_workspace(&mut tx, workspace).await?;
-            let snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events)).await?;
-            let plan = resolution::plan(&new_events, snapshot, settings, &mut || CustomerId(new_id()));
+            let mut snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events)).await?;
+            let plan = loop {
+                match resolution::plan(&new_events, &snapshot, settings, &mut || CustomerId(new_id())) {
+                    Ok(plan) => break plan,
+                    Err(SummariesNeeded(roots)) => load_summaries(&mut tx, workspace, &roots, &mut snapshot).await?,
+                }
+            };
             apply_plan(&mut tx, workspace, &plan, &new_events).await?;
         }
         tx.commit().await?;
@@ -161,10 +168,10 @@ async fn insert_new_events(
     Ok(inserted.into_iter().collect())
 }
 
-/// Reads the part of the graph that `keys` touch: their nodes and roots, each root's summary,
-/// and the admin separations between those roots.
+/// Reads the part of the graph that `keys` touch: their nodes and roots, and the admin separations
+/// between those roots (summaries come later, only if a decision needs them: `load_summaries`).
 ///
-/// Lookups here and in `insert_events` probe one key at a time (`unnest` + `LATERAL … LIMIT 1`):
+/// Lookups here probe one key at a time (`unnest` + `LATERAL … LIMIT 1`):
 /// with `= ANY(array)` and statistics not yet refreshed on a growing table, PostgreSQL scanned the
 /// whole workspace and filtered (46 ms per group at 150,000 events). Equality on a unique index
 /// is an index probe whatever the statistics say.
@@ -189,21 +196,6 @@ async fn load_snapshot(
     }
     let roots: Vec<String> =
         snapshot.node_roots.values().map(|root| root.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let rows: Vec<(String, Option<i64>, i64, Option<String>)> = sqlx::query_as(
-        "SELECT r.root, s.created_at, s.identity_count, s.user_id FROM unnest($2::text[]) AS r (root) \
-         CROSS JOIN LATERAL (SELECT MIN(c.created_at) AS created_at, COUNT(i.identity_key) AS identity_count, \
-         MAX(CASE WHEN i.kind = 'userId' THEN i.value END) AS user_id FROM customers c \
-         LEFT JOIN identities i ON i.customer_id = c.id WHERE c.workspace_id = $1 AND c.root_id = r.root) AS s",
-    )
-    .bind(workspace.as_str())
-    .bind(&roots)
-    .fetch_all(&mut **tx)
-    .await?;
-    for (root, created_at_ms, identity_count, user_id) in rows {
-        let summary =
-            RootSummary { created_at_ms: created_at_ms.unwrap_or(0), identity_count: identity_count as usize, user_id };
-        snapshot.roots.insert(CustomerId(root), summary);
-    }
     if !roots.is_empty() {
         let root_set: HashSet<&str> = roots.iter().map(String::as_str).collect();
         let separations: Vec<(String, String, String, String)> = sqlx::query_as(
@@ -223,6 +215,32 @@ async fn load_snapshot(
         }
     }
     Ok(snapshot)
+}
+
+/// Adds the summaries of `roots` to `snapshot` (what a merge decision reads).
+async fn load_summaries(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    roots: &[CustomerId],
+    snapshot: &mut GraphSnapshot,
+) -> Result<(), sqlx::Error> {
+    let roots: Vec<&str> = roots.iter().map(CustomerId::as_str).collect();
+    let rows: Vec<(String, Option<i64>, i64, Option<String>)> = sqlx::query_as(
+        "SELECT r.root, s.created_at, s.identity_count, s.user_id FROM unnest($2::text[]) AS r (root) \
+         CROSS JOIN LATERAL (SELECT MIN(c.created_at) AS created_at, COUNT(i.identity_key) AS identity_count, \
+         MAX(CASE WHEN i.kind = 'userId' THEN i.value END) AS user_id FROM customers c \
+         LEFT JOIN identities i ON i.customer_id = c.id WHERE c.workspace_id = $1 AND c.root_id = r.root) AS s",
+    )
+    .bind(workspace.as_str())
+    .bind(roots)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (root, created_at_ms, identity_count, user_id) in rows {
+        let summary =
+            RootSummary { created_at_ms: created_at_ms.unwrap_or(0), identity_count: identity_count as usize, user_id };
+        snapshot.roots.insert(CustomerId(root), summary);
+    }
+    Ok(())
 }
 
 /// Writes a resolution plan: new customers, identity links, merges in decision order, and the

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use rapport_core::event::Event;
 use rapport_core::ids::{CustomerId, WorkspaceId};
-use rapport_core::resolution::{self, GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary};
+use rapport_core::resolution::{
+    self, GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary, SummariesNeeded,
+};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
@@ -33,11 +35,11 @@ pub(crate) struct SqliteWriter {
 }
 
 /// Checkpoint at most this often.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
 /// A WAL longer than this (frames of one page each, 64 MiB at 4 KiB pages) is checkpointed
 /// with `RESTART`, which waits for the writer between groups, so the file cannot grow without
 /// bound under sustained ingestion.
-const WAL_RESTART_FRAMES: i64 = 16_384;
+const WAL_RESTART_FRAMES: i64 = 4_096;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
@@ -182,15 +184,22 @@ fn ingest_group(
         if new_events.is_empty() {
             continue;
         }
-        let snapshot = load_snapshot(&tx, workspace, &resolution::lookup_keys(&new_events))?;
-        let plan =
-            resolution::plan(&new_events, snapshot, settings, &mut || CustomerId(uuid::Uuid::now_v7().to_string()));
+        let mut snapshot = load_snapshot(&tx, workspace, &resolution::lookup_keys(&new_events))?;
+        let mut mint = || CustomerId(uuid::Uuid::now_v7().to_string());
+        let plan = loop {
+            match resolution::plan(&new_events, &snapshot, settings, &mut mint) {
+                Ok(plan) => break plan,
+                Err(SummariesNeeded(roots)) => load_summaries(&tx, workspace, &roots, &mut snapshot)?,
+            }
+        };
         apply_plan(&tx, workspace, &plan, &new_events)?;
     }
     tx.commit()?;
     Ok(receipts)
 }
 
+/// The nodes and roots `keys` touch and the admin separations between those roots; summaries
+/// come later, only if a decision needs them (`load_summaries`).
 fn load_snapshot(tx: &Transaction<'_>, workspace: &WorkspaceId, keys: &[String]) -> Result<GraphSnapshot, StoreError> {
     let mut snapshot = GraphSnapshot::default();
     let mut lookup = tx.prepare_cached(
@@ -206,17 +215,6 @@ fn load_snapshot(tx: &Transaction<'_>, workspace: &WorkspaceId, keys: &[String])
         }
     }
     let roots: BTreeSet<CustomerId> = snapshot.node_roots.values().cloned().collect();
-    let mut summary = tx.prepare_cached(
-        "SELECT MIN(c.created_at), COUNT(i.identity_key), MAX(CASE WHEN i.kind = 'userId' THEN i.value END) \
-         FROM customers c LEFT JOIN identities i ON i.customer_id = c.id WHERE c.workspace_id = ?1 AND c.root_id = ?2",
-    )?;
-    for root in &roots {
-        let (created_at_ms, identity_count, user_id): (Option<i64>, i64, Option<String>) = summary
-            .query_row(params![workspace.as_str(), root.as_str()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-        let summary =
-            RootSummary { created_at_ms: created_at_ms.unwrap_or(0), identity_count: identity_count as usize, user_id };
-        snapshot.roots.insert(root.clone(), summary);
-    }
     if !roots.is_empty() {
         let mut separations = tx.prepare_cached(
             "SELECT m.survivor_id, cs.root_id, m.absorbed_id, ca.root_id FROM merges m \
@@ -237,6 +235,27 @@ fn load_snapshot(tx: &Transaction<'_>, workspace: &WorkspaceId, keys: &[String])
         }
     }
     Ok(snapshot)
+}
+
+/// Adds the summaries of `roots` to `snapshot` (what a merge decision reads).
+fn load_summaries(
+    tx: &Transaction<'_>,
+    workspace: &WorkspaceId,
+    roots: &[CustomerId],
+    snapshot: &mut GraphSnapshot,
+) -> Result<(), StoreError> {
+    let mut summary = tx.prepare_cached(
+        "SELECT MIN(c.created_at), COUNT(i.identity_key), MAX(CASE WHEN i.kind = 'userId' THEN i.value END) \
+         FROM customers c LEFT JOIN identities i ON i.customer_id = c.id WHERE c.workspace_id = ?1 AND c.root_id = ?2",
+    )?;
+    for root in roots {
+        let (created_at_ms, identity_count, user_id): (Option<i64>, i64, Option<String>) = summary
+            .query_row(params![workspace.as_str(), root.as_str()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        let summary =
+            RootSummary { created_at_ms: created_at_ms.unwrap_or(0), identity_count: identity_count as usize, user_id };
+        snapshot.roots.insert(root.clone(), summary);
+    }
+    Ok(())
 }
 
 fn apply_plan(
