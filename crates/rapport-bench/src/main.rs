@@ -27,9 +27,12 @@ struct Args {
     /// Events per batch.
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
-    /// Concurrent HTTP clients (and concurrent raw inserters).
+    /// Concurrent HTTP clients, each with one batch in flight; one row per count.
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    clients: Vec<usize>,
+    /// Concurrent writers of the raw inserts.
     #[arg(long, default_value_t = 8)]
-    clients: usize,
+    raw_writers: usize,
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
@@ -99,7 +102,12 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// `/v1/batch` through the real server (port 0), `clients` at a time.
-async fn measure_api(kind: BackendKind, bodies: &Arc<Vec<Vec<u8>>>, args: &Args) -> anyhow::Result<Measurement> {
+async fn measure_api(
+    kind: BackendKind,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    clients: usize,
+    args: &Args,
+) -> anyhow::Result<Measurement> {
     let database = TestDatabase::create(kind).await;
     let store = database.connect().await;
     let workspace = store.ensure_workspace("bench").await?;
@@ -112,10 +120,10 @@ async fn measure_api(kind: BackendKind, bodies: &Arc<Vec<Vec<u8>>>, args: &Args)
 
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut clients = Vec::new();
-    for _ in 0..args.clients {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
         let (bodies, next, url, key) = (bodies.clone(), next.clone(), url.clone(), key.clone());
-        clients.push(tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut latencies = Vec::new();
             loop {
@@ -135,8 +143,8 @@ async fn measure_api(kind: BackendKind, bodies: &Arc<Vec<Vec<u8>>>, args: &Args)
         }));
     }
     let mut latencies = Vec::new();
-    for client in clients {
-        latencies.extend(client.await??);
+    for task in tasks {
+        latencies.extend(task.await??);
     }
     let elapsed = started.elapsed();
     let stored = store.count_events(&workspace.id).await? as usize;
@@ -151,10 +159,9 @@ async fn measure_api(kind: BackendKind, bodies: &Arc<Vec<Vec<u8>>>, args: &Args)
     })
 }
 
-/// The same rows inserted straight into `events`, `rows_per_commit` per transaction, `clients`
-/// transactions at a time: no HTTP, no validation, no identity resolution, no queue. (On SQLite,
-/// one writer was measured slower than eight: the writers overlap the driver's per-statement
-/// hand-offs between threads even though SQLite commits one at a time.)
+/// The same rows inserted straight into `events`, `rows_per_commit` per transaction, `raw_writers`
+/// transactions at a time: no HTTP, no validation, no identity resolution, no queue. (SQLite
+/// commits one at a time on the ingest writer's connection whatever the count.)
 async fn measure_raw(
     kind: BackendKind,
     events: &Arc<Vec<Event>>,
@@ -168,7 +175,7 @@ async fn measure_raw(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut writers = Vec::new();
-    for _ in 0..args.clients {
+    for _ in 0..args.raw_writers {
         let (store, events, next, workspace) = (store.clone(), events.clone(), next.clone(), workspace.clone());
         writers.push(tokio::spawn(async move {
             loop {
@@ -209,6 +216,11 @@ fn machine_description() -> String {
     format!("{cores} cores ({model}), {:.0} GiB RAM", memory_kb as f64 / 1024.0 / 1024.0)
 }
 
+/// mimalloc instead of the system allocator: ingestion allocates and frees many small JSON values
+/// per event, and glibc's malloc was 16% of the server's profile (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -227,9 +239,10 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|problems| anyhow::anyhow!("generated an invalid event: {problems:?}"))?,
     );
     let total_events = events.len();
+    let client_counts = args.clients.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     eprintln!(
-        "{} batches of {} events, {} clients, {} repeats",
-        args.batches, args.batch_size, args.clients, args.repeats
+        "{} batches of {} events, {client_counts} clients, {} repeats",
+        args.batches, args.batch_size, args.repeats
     );
 
     let mut rows = String::new();
@@ -239,69 +252,78 @@ async fn main() -> anyhow::Result<()> {
             "postgres" => BackendKind::Postgres,
             other => anyhow::bail!("unknown backend `{other}`: sqlite or postgres"),
         };
-        let (mut api, mut p50, mut p99, mut raw_batch, mut raw_bulk) = (vec![], vec![], vec![], vec![], vec![]);
+        // Per client count: events/s, p50 and p99 of each run.
+        let mut api: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); args.clients.len()];
+        let (mut raw_batch, mut raw_bulk) = (vec![], vec![]);
         for repeat in 0..args.repeats {
-            let measured = measure_api(kind, &bodies, &args).await.with_context(|| format!("{backend}: /v1/batch"))?;
-            let (per_batch, bulk) = if args.api_only {
-                (f64::NAN, f64::NAN)
-            } else {
-                (
-                    measure_raw(kind, &events, args.batch_size, &args).await?,
-                    measure_raw(kind, &events, 5_000, &args).await?,
-                )
-            };
-            eprintln!(
-                "{backend} run {}: /v1/batch {:.0} events/s (p50 {:?}, p99 {:?}); raw {} rows/commit {:.0}/s; raw 5000 rows/commit {:.0}/s",
-                repeat + 1,
-                measured.events_per_second,
-                measured.latency_p50,
-                measured.latency_p99,
-                args.batch_size,
-                per_batch,
-                bulk
-            );
-            api.push(measured.events_per_second);
-            p50.push(measured.latency_p50.as_secs_f64() * 1000.0);
-            p99.push(measured.latency_p99.as_secs_f64() * 1000.0);
-            raw_batch.push(per_batch);
-            raw_bulk.push(bulk);
+            for (position, &clients) in args.clients.iter().enumerate() {
+                let measured = measure_api(kind, &bodies, clients, &args)
+                    .await
+                    .with_context(|| format!("{backend}: /v1/batch, {clients} clients"))?;
+                eprintln!(
+                    "{backend} run {}, {clients} clients: /v1/batch {:.0} events/s (p50 {:?}, p99 {:?})",
+                    repeat + 1,
+                    measured.events_per_second,
+                    measured.latency_p50,
+                    measured.latency_p99,
+                );
+                api[position].0.push(measured.events_per_second);
+                api[position].1.push(measured.latency_p50.as_secs_f64() * 1000.0);
+                api[position].2.push(measured.latency_p99.as_secs_f64() * 1000.0);
+            }
+            if !args.api_only {
+                raw_batch.push(measure_raw(kind, &events, args.batch_size, &args).await?);
+                raw_bulk.push(measure_raw(kind, &events, 5_000, &args).await?);
+                eprintln!(
+                    "{backend} run {}: raw {} rows/commit {:.0}/s; raw 5000 rows/commit {:.0}/s",
+                    repeat + 1,
+                    args.batch_size,
+                    raw_batch[repeat],
+                    raw_bulk[repeat]
+                );
+            }
         }
-        let (api, raw_batch, raw_bulk) = (median(api), median(raw_batch), median(raw_bulk));
-        writeln!(
-            rows,
-            "| {backend} | {api:.0} | {:.0} / {:.0} ms | {raw_batch:.0} | {raw_bulk:.0} | {:.2} | {:.2} |",
-            median(p50),
-            median(p99),
-            api / raw_batch,
-            api / raw_bulk
-        )?;
+        let (raw_batch, raw_bulk) =
+            if args.api_only { (f64::NAN, f64::NAN) } else { (median(raw_batch), median(raw_bulk)) };
+        for (&clients, (throughput, p50, p99)) in args.clients.iter().zip(api) {
+            let throughput = median(throughput);
+            writeln!(
+                rows,
+                "| {backend} | {clients} | {throughput:.0} | {:.0} / {:.0} ms | {raw_batch:.0} | {raw_bulk:.0} | {:.2} | {:.2} |",
+                median(p50),
+                median(p99),
+                throughput / raw_batch,
+                throughput / raw_bulk
+            )?;
+        }
     }
 
     let command = format!(
-        "cargo run --release -p rapport-bench -- --batches {} --batch-size {} --clients {} --repeats {}{}",
+        "cargo run --release -p rapport-bench -- --batches {} --batch-size {} --clients {client_counts} \
+         --raw-writers {} --repeats {}{}",
         args.batches,
         args.batch_size,
-        args.clients,
+        args.raw_writers,
         args.repeats,
         args.write.as_ref().map(|path| format!(" --write {}", path.display())).unwrap_or_default()
     );
     let section = format!(
         "## Ingestion\n\n\
          Measured {date} on {machine}, with `{command}`.\n\n\
-         {total_events} events per run ({batches} batches of {size}) from {customers} customers, {clients} concurrent \
-         clients on the same machine, median of {repeats} runs, each on a fresh database. `/v1/batch` is the real \
-         server: HTTP, validation, idempotency on `messageId`, identity resolution, and a durable commit before each \
-         `200` (SQLite WAL with `synchronous=FULL`; PostgreSQL default `fsync`/`synchronous_commit`). The raw columns \
-         insert the same rows into `events` of the same database with the same {clients} concurrent writers and \
-         nothing else.\n\n\
-         | backend | /v1/batch events/s | latency p50 / p99 per batch | raw, {size} rows per commit, rows/s | raw, 5000 rows per commit, rows/s | API ÷ raw {size} | API ÷ raw 5000 |\n\
-         |---|---|---|---|---|---|---|\n{rows}\n",
+         {total_events} events per run ({batches} batches of {size}) from {customers} customers; the clients run on \
+         the same machine, each with one batch in flight; median of {repeats} runs, each on a fresh database. \
+         `/v1/batch` is the real server: HTTP, validation, idempotency on `messageId`, identity resolution, and a \
+         durable commit before each `200` (SQLite WAL with `synchronous=FULL`; PostgreSQL default \
+         `fsync`/`synchronous_commit`). The raw columns insert the same rows into `events` of the same database, \
+         {raw_writers} transactions at a time, and nothing else (SQLite through the ingest writer's connection).\n\n\
+         | backend | clients | /v1/batch events/s | latency p50 / p99 per batch | raw, {size} rows per commit, rows/s | raw, 5000 rows per commit, rows/s | API ÷ raw {size} | API ÷ raw 5000 |\n\
+         |---|---|---|---|---|---|---|---|\n{rows}\n",
         date = time::OffsetDateTime::now_utc().date(),
         machine = machine_description(),
         batches = args.batches,
         size = args.batch_size,
         customers = args.customers,
-        clients = args.clients,
+        raw_writers = args.raw_writers,
         repeats = args.repeats,
     );
     print!("{section}");

@@ -92,10 +92,32 @@ impl SqliteWriter {
         })
         .await
         .map_err(|error| StoreError::Internal(format!("the ingest task failed: {error}")))?;
-        // A full channel means a wake-up is already pending; that one covers this commit too.
+        self.committed();
+        result
+    }
+
+    /// Wakes the checkpointer. A full channel means a wake-up is already pending, and that one
+    /// covers this commit too.
+    fn committed(&self) {
         if let Err(TrySendError::Disconnected(())) = self.checkpoint.try_send(()) {
             tracing::warn!("the SQLite checkpoint thread has stopped");
         }
+    }
+
+    /// See `insert_raw`.
+    pub(crate) async fn insert_events_raw(
+        &self,
+        workspace: &WorkspaceId,
+        events: &[Event],
+    ) -> Result<usize, StoreError> {
+        let (connection, workspace, events) = (self.connection.clone(), workspace.clone(), events.to_vec());
+        let result = tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            insert_raw(&mut connection, &workspace, &events)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(format!("the insert task failed: {error}")))?;
+        self.committed();
         result
     }
 }
@@ -131,6 +153,51 @@ fn json_text(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).unwrap_or_else(|_| "{}".to_owned())
 }
 
+const INSERT_EVENT: &str = "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, \
+     group_id, previous_id, channel, timestamp, original_timestamp, sent_at, received_at, properties, traits, context, \
+     extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+/// Runs `INSERT_EVENT` (or a variant of it) for one event; returns the rows inserted.
+fn insert_event(
+    statement: &mut rusqlite::Statement<'_>,
+    workspace: &WorkspaceId,
+    event: &Event,
+) -> rusqlite::Result<usize> {
+    statement.execute(params![
+        workspace.as_str(),
+        event.message_id,
+        event.event_type.as_str(),
+        event.name,
+        event.user_id,
+        event.anonymous_id,
+        event.group_id,
+        event.previous_id,
+        event.channel,
+        resolution::millis(event.timestamp),
+        event.original_timestamp.map(resolution::millis),
+        event.sent_at.map(resolution::millis),
+        resolution::millis(event.received_at),
+        json_text(&event.properties),
+        json_text(&event.traits),
+        json_text(&event.context),
+        json_text(&event.extra),
+    ])
+}
+
+/// The benchmark's ceiling: `events` inserted in one transaction through the writer's connection,
+/// with no idempotency check, no identity resolution and no queue.
+fn insert_raw(connection: &mut Connection, workspace: &WorkspaceId, events: &[Event]) -> Result<usize, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+        for event in events {
+            insert_event(&mut insert, workspace, event)?;
+        }
+    }
+    tx.commit()?;
+    Ok(events.len())
+}
+
 fn ingest_group(
     connection: &mut Connection,
     batches: &[IngestBatch],
@@ -143,35 +210,13 @@ fn ingest_group(
     for workspace in workspaces {
         let mut new_events: Vec<&Event> = Vec::new();
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, group_id, \
-                 previous_id, channel, timestamp, original_timestamp, sent_at, received_at, properties, traits, \
-                 context, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
-                 ON CONFLICT (workspace_id, message_id) DO NOTHING",
-            )?;
+            let mut insert =
+                tx.prepare_cached(&format!("{INSERT_EVENT} ON CONFLICT (workspace_id, message_id) DO NOTHING"))?;
             for (position, batch) in batches.iter().enumerate().filter(|(_, batch)| &batch.workspace == workspace) {
                 for event in &batch.events {
                     // One index probe: the insert itself finds an earlier copy (stored before, or
                     // earlier in this group) and stores nothing.
-                    let inserted = insert.execute(params![
-                        workspace.as_str(),
-                        event.message_id,
-                        event.event_type.as_str(),
-                        event.name,
-                        event.user_id,
-                        event.anonymous_id,
-                        event.group_id,
-                        event.previous_id,
-                        event.channel,
-                        resolution::millis(event.timestamp),
-                        event.original_timestamp.map(resolution::millis),
-                        event.sent_at.map(resolution::millis),
-                        resolution::millis(event.received_at),
-                        json_text(&event.properties),
-                        json_text(&event.traits),
-                        json_text(&event.context),
-                        json_text(&event.extra),
-                    ])? == 1;
+                    let inserted = insert_event(&mut insert, workspace, event)? == 1;
                     if !inserted {
                         receipts[position].duplicates += 1;
                         continue;

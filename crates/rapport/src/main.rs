@@ -93,6 +93,11 @@ fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result
     Settings::resolve(cli, file)
 }
 
+/// mimalloc instead of the system allocator: ingestion allocates and frees many small JSON values
+/// per event, and glibc's malloc was 16% of the server's profile (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
