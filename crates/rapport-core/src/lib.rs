@@ -1,4 +1,5 @@
-//! Rapport's domain: Segment events, customer identities, identity resolution and API roles.
+//! Rapport's domain: Segment events, customer identities, identity resolution, API roles and
+//! survey definitions and answers.
 //!
 //! Architecture invariant: this crate does no I/O, no async and no SQL. Everything here is a pure
 //! function of its inputs (clocks and randomness are passed in), so it is tested without a
@@ -10,3 +11,4 @@ pub mod identity;
 pub mod ids;
 pub mod problem;
 pub mod resolution;
+pub mod survey;

@@ -2,7 +2,7 @@
 //! SQLite (embedded, the default) or PostgreSQL (scale-out).
 //!
 //! Architecture invariant: all SQL lives in this crate. Callers see records and [`StoreError`],
-//! never a driver type. Both backends run the same statements (`sql_backend.rs`) against their own
+//! never a driver type. Both backends run the same statements (`sql_backend.rs`, `sql_surveys.rs`) against their own
 //! migrations, and one conformance suite (`tests/conformance`) runs every test on both.
 
 mod ingest_queue;
@@ -20,11 +20,13 @@ use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
 use rapport_core::resolution::ResolutionSettings;
+use rapport_core::survey::SurveyDefinition;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ingest_queue::IngestJob;
 use crate::records::{
-    ApiKeyRecord, CustomerProfile, IngestReceipt, MergeRecord, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
+    ApiKeyRecord, CustomerProfile, IngestReceipt, MergeRecord, NewResponse, ResponseCursor, ResponseRecord,
+    SurveyRecord, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -310,6 +312,64 @@ impl Store {
             Some(merge) => Ok(UndoOutcome::NotUndoable(merge)),
             None => Ok(UndoOutcome::NotFound),
         }
+    }
+}
+
+/// Surveys: definitions are versioned (a version never changes once stored) and responses are
+/// stored with their answers typed.
+impl Store {
+    pub async fn create_survey(
+        &self,
+        workspace: &WorkspaceId,
+        definition: &SurveyDefinition,
+    ) -> Result<SurveyRecord, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.create_survey(workspace, definition).await)?)
+    }
+
+    /// Adds `definition` as the survey's next version; `None` if there is no such survey.
+    pub async fn add_survey_version(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        definition: &SurveyDefinition,
+    ) -> Result<Option<SurveyRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.add_survey_version(workspace, survey, definition).await)?)
+    }
+
+    /// The survey at `version`, or at its current version.
+    pub async fn survey(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        version: Option<i64>,
+    ) -> Result<Option<SurveyRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.survey(workspace, survey, version).await)?)
+    }
+
+    pub async fn surveys(&self, workspace: &WorkspaceId) -> Result<Vec<SurveyRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.surveys(workspace).await)?)
+    }
+
+    /// Stores a response; with an idempotency key already used for the survey, returns the earlier
+    /// response and `false` instead.
+    pub async fn insert_response(
+        &self,
+        workspace: &WorkspaceId,
+        response: &NewResponse,
+    ) -> Result<(ResponseRecord, bool), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.insert_response(workspace, response).await)?)
+    }
+
+    /// A page of a survey's responses, oldest first.
+    pub async fn responses(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        after: Option<&ResponseCursor>,
+        limit: usize,
+    ) -> Result<Vec<ResponseRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(dispatch!(self.backend(), sql => sql.responses(workspace, survey, after, limit).await)?)
     }
 }
 

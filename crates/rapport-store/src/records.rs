@@ -2,6 +2,7 @@
 
 use rapport_core::auth::Role;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
+use rapport_core::survey::{Answer, SurveyDefinition};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,4 +145,65 @@ pub struct UndoneMerge {
     pub merge: MergeRecord,
     pub survivor_root: CustomerId,
     pub absorbed_root: CustomerId,
+}
+
+/// One version of a survey: versions are immutable, so a response's version says exactly what it
+/// answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyRecord {
+    pub id: String,
+    pub version: i64,
+    /// The survey's newest version (the one new responses answer unless they name another).
+    pub current_version: i64,
+    pub definition: SurveyDefinition,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// A response to store, its answers already checked against its version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResponse {
+    pub survey_id: String,
+    pub version: i64,
+    /// The respondent's identity key (`email:jane@example.com`).
+    pub identity_key: String,
+    pub channel: Option<String>,
+    pub touchpoint: Option<String>,
+    pub agent: Option<String>,
+    pub submitted_at_ms: i64,
+    pub received_at_ms: i64,
+    pub idempotency_key: Option<String>,
+    pub answers: Vec<Answer>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseRecord {
+    pub id: String,
+    pub survey_id: String,
+    pub version: i64,
+    pub identity_key: String,
+    pub channel: Option<String>,
+    pub touchpoint: Option<String>,
+    pub agent: Option<String>,
+    pub submitted_at_ms: i64,
+    pub received_at_ms: i64,
+    pub answers: Vec<StoredAnswer>,
+}
+
+/// One stored answer row: exactly one of `score`, `choice` and `text` is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub question: String,
+    pub question_type: String,
+    pub dimension: Option<String>,
+    pub score: Option<i64>,
+    pub choice: Option<String>,
+    pub text: Option<String>,
+}
+
+/// Where a page of responses ends: pass it back to continue after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseCursor {
+    pub submitted_at_ms: i64,
+    pub id: String,
 }

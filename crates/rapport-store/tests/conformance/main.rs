@@ -3,6 +3,7 @@
 mod customers;
 mod ingestion;
 mod keys;
+mod surveys;
 
 use rapport_core::event::{BatchEnvelope, Event, parse_event};
 use rapport_core::ids::WorkspaceId;
@@ -46,6 +47,8 @@ conformance_suite! {
     crate::customers::a_customer_with_very_many_identities_still_reads => a_customer_with_very_many_identities_still_reads,
     crate::keys::keys_authenticate_by_hash_only => keys_authenticate_by_hash_only,
     crate::keys::workspaces_do_not_see_each_other => workspaces_do_not_see_each_other,
+    crate::surveys::survey_versions_never_change => survey_versions_never_change,
+    crate::surveys::responses_keep_typed_answers_once => responses_keep_typed_answers_once,
 }
 
 /// Parses Segment JSON the way the API does (items name their own `type`).

@@ -1,0 +1,727 @@
+//! Surveys: what a survey asks (a definition, checked whole before it is stored) and whether a
+//! response fits the version it answers (every problem named by field). Pure: storage keeps the
+//! definition as JSON and the answers typed, one row each.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::problem::FieldProblem;
+
+/// Longest survey name, question text, option or thank-you message, in characters.
+const MAX_TEXT: usize = 1_000;
+/// Longest open-text answer, in characters.
+pub const MAX_ANSWER_TEXT: usize = 5_000;
+const MAX_QUESTIONS: usize = 100;
+const MAX_OPTIONS: usize = 50;
+
+/// Transactional surveys follow a touchpoint; relational ones ask about the whole relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SurveyKind {
+    Transactional,
+    Relational,
+}
+
+/// The service dimensions a CSAT question may ask about, each as its own 1-5 sub-question.
+pub const CSAT_DIMENSIONS: [&str; 7] = [
+    "knowledge",
+    "communication",
+    "professionalism",
+    "responsiveness",
+    "understanding",
+    "timely_resolution",
+    "effectiveness",
+];
+
+/// What a question asks and the answers it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum QuestionKind {
+    /// 0-10: how likely to recommend.
+    Nps,
+    /// 1-5 satisfaction, optionally with one 1-5 sub-question per service dimension.
+    Csat {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dimensions: Vec<String>,
+    },
+    /// 1-7 agreement that the company made it easy to handle the issue.
+    Ces,
+    /// 1-`scale`.
+    Rating {
+        scale: i64,
+    },
+    SingleChoice {
+        options: Vec<String>,
+    },
+    MultipleChoice {
+        options: Vec<String>,
+    },
+    Text,
+}
+
+impl QuestionKind {
+    /// The range of a scored question's answers.
+    pub fn score_range(&self) -> Option<(i64, i64)> {
+        match self {
+            QuestionKind::Nps => Some((0, 10)),
+            QuestionKind::Csat { .. } => Some((1, 5)),
+            QuestionKind::Ces => Some((1, 7)),
+            QuestionKind::Rating { scale } => Some((1, *scale)),
+            QuestionKind::SingleChoice { .. } | QuestionKind::MultipleChoice { .. } | QuestionKind::Text => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            QuestionKind::Nps => "nps",
+            QuestionKind::Csat { .. } => "csat",
+            QuestionKind::Ces => "ces",
+            QuestionKind::Rating { .. } => "rating",
+            QuestionKind::SingleChoice { .. } => "single_choice",
+            QuestionKind::MultipleChoice { .. } => "multiple_choice",
+            QuestionKind::Text => "text",
+        }
+    }
+
+    fn default_text(&self) -> Option<&'static str> {
+        match self {
+            QuestionKind::Nps => Some("How likely are you to recommend us to a friend or colleague?"),
+            QuestionKind::Csat { .. } => Some("How satisfied were you with your experience?"),
+            QuestionKind::Ces => Some("The company made it easy for me to handle my issue."),
+            _ => None,
+        }
+    }
+}
+
+/// A follow-up: the question is shown only when an earlier scored question's answer is in
+/// `min..=max` ("What is the main reason for your score?" for detractors: `nps`, 0, 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShowIf {
+    pub question: String,
+    pub min: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: QuestionKind,
+    pub text: String,
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub show_if: Option<ShowIf>,
+}
+
+/// One version of a survey, as checked by [`parse_definition`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurveyDefinition {
+    pub name: String,
+    pub kind: SurveyKind,
+    /// The touchpoint a transactional survey follows (`delivery`, `support`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touchpoint: Option<String>,
+    pub questions: Vec<Question>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thank_you: Option<String>,
+}
+
+impl SurveyDefinition {
+    pub fn question(&self, id: &str) -> Option<&Question> {
+        self.questions.iter().find(|question| question.id == id)
+    }
+}
+
+/// Collects problems with field paths such as `questions[2].options`.
+#[derive(Default)]
+struct Problems(Vec<FieldProblem>);
+
+impl Problems {
+    fn add(&mut self, field: &str, problem: impl Into<String>) {
+        self.0.push(FieldProblem::envelope(field, &problem.into()));
+    }
+}
+
+fn text_field(object: &Map<String, Value>, field: &str, path: &str, problems: &mut Problems) -> Option<String> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.trim().is_empty() => {
+            problems.add(path, "must not be empty");
+            None
+        }
+        Some(Value::String(text)) if text.chars().count() > MAX_TEXT => {
+            problems.add(path, format!("longer than {MAX_TEXT} characters"));
+            None
+        }
+        Some(Value::String(text)) => Some(text.trim().to_owned()),
+        Some(_) => {
+            problems.add(path, "must be a string");
+            None
+        }
+    }
+}
+
+fn is_question_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-')
+}
+
+/// Checks a survey definition as sent to the API and returns it, or every problem found.
+pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProblem>> {
+    let mut problems = Problems::default();
+    let Some(object) = value.as_object() else {
+        return Err(vec![FieldProblem::envelope("", "a survey definition must be a JSON object")]);
+    };
+    for key in object.keys() {
+        if !["name", "kind", "touchpoint", "questions", "thank_you"].contains(&key.as_str()) {
+            problems.add(key, "unknown field: expected name, kind, touchpoint, questions, thank_you");
+        }
+    }
+    let name = text_field(object, "name", "name", &mut problems);
+    if name.is_none() && !matches!(object.get("name"), Some(Value::String(_))) {
+        problems.add("name", "required: the survey's name");
+    }
+    let kind = match object.get("kind") {
+        Some(Value::String(kind)) if kind == "transactional" => Some(SurveyKind::Transactional),
+        Some(Value::String(kind)) if kind == "relational" => Some(SurveyKind::Relational),
+        None => {
+            problems.add("kind", "required: transactional or relational");
+            None
+        }
+        Some(_) => {
+            problems.add("kind", "must be transactional or relational");
+            None
+        }
+    };
+    let touchpoint = text_field(object, "touchpoint", "touchpoint", &mut problems);
+    let thank_you = text_field(object, "thank_you", "thank_you", &mut problems);
+    let questions = match object.get("questions") {
+        Some(Value::Array(items)) if items.is_empty() => {
+            problems.add("questions", "a survey needs at least one question");
+            Vec::new()
+        }
+        Some(Value::Array(items)) if items.len() > MAX_QUESTIONS => {
+            problems.add("questions", format!("at most {MAX_QUESTIONS} questions"));
+            Vec::new()
+        }
+        Some(Value::Array(items)) => {
+            let mut questions: Vec<Question> = Vec::new();
+            for (position, item) in items.iter().enumerate() {
+                if let Some(question) =
+                    parse_question(item, &format!("questions[{position}]"), &questions, &mut problems)
+                {
+                    questions.push(question);
+                }
+            }
+            questions
+        }
+        None => {
+            problems.add("questions", "required: a list of questions");
+            Vec::new()
+        }
+        Some(_) => {
+            problems.add("questions", "must be a list of questions");
+            Vec::new()
+        }
+    };
+    match (name, kind, problems.0.is_empty()) {
+        (Some(name), Some(kind), true) => Ok(SurveyDefinition { name, kind, touchpoint, questions, thank_you }),
+        _ => Err(problems.0),
+    }
+}
+
+/// One question; `earlier` are the questions before it (a follow-up may only look back).
+fn parse_question(value: &Value, path: &str, earlier: &[Question], problems: &mut Problems) -> Option<Question> {
+    let Some(object) = value.as_object() else {
+        problems.add(path, "a question must be a JSON object");
+        return None;
+    };
+    let before = problems.0.len();
+    for key in object.keys() {
+        if !["id", "type", "text", "required", "show_if", "options", "scale", "dimensions"].contains(&key.as_str()) {
+            problems.add(&format!("{path}.{key}"), "unknown field");
+        }
+    }
+    let id = match object.get("id") {
+        Some(Value::String(id)) if is_question_id(id) => {
+            if earlier.iter().any(|question| &question.id == id) {
+                problems.add(&format!("{path}.id"), format!("`{id}` is used by an earlier question"));
+            }
+            Some(id.clone())
+        }
+        Some(_) => {
+            problems.add(&format!("{path}.id"), "must be 1-64 characters of a-z, 0-9, _ and -");
+            None
+        }
+        None => {
+            problems.add(&format!("{path}.id"), "required: an id such as `nps` or `reason`");
+            None
+        }
+    };
+    let kind = parse_kind(object, path, problems);
+    let text = text_field(object, "text", &format!("{path}.text"), problems)
+        .or_else(|| kind.as_ref().and_then(QuestionKind::default_text).map(str::to_owned));
+    if text.is_none() && kind.is_some() && !object.contains_key("text") {
+        problems.add(&format!("{path}.text"), "required for this question type");
+    }
+    let required = match object.get("required") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(required)) => *required,
+        Some(_) => {
+            problems.add(&format!("{path}.required"), "must be true or false");
+            false
+        }
+    };
+    let show_if = match object.get("show_if") {
+        None | Some(Value::Null) => None,
+        Some(condition) => parse_show_if(condition, &format!("{path}.show_if"), earlier, problems),
+    };
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(Question { id: id?, kind: kind?, text: text?, required, show_if })
+}
+
+fn parse_kind(object: &Map<String, Value>, path: &str, problems: &mut Problems) -> Option<QuestionKind> {
+    let expected = "one of nps, csat, ces, rating, single_choice, multiple_choice, text";
+    let name = match object.get("type") {
+        Some(Value::String(name)) => name.as_str(),
+        None => {
+            problems.add(&format!("{path}.type"), format!("required: {expected}"));
+            return None;
+        }
+        Some(_) => {
+            problems.add(&format!("{path}.type"), format!("must be {expected}"));
+            return None;
+        }
+    };
+    let kind = match name {
+        "nps" => QuestionKind::Nps,
+        "ces" => QuestionKind::Ces,
+        "text" => QuestionKind::Text,
+        "csat" => QuestionKind::Csat { dimensions: parse_dimensions(object.get("dimensions"), path, problems)? },
+        "rating" => match object.get("scale") {
+            Some(Value::Number(scale)) if scale.as_i64().is_some_and(|scale| (2..=10).contains(&scale)) => {
+                QuestionKind::Rating { scale: scale.as_i64()? }
+            }
+            _ => {
+                problems.add(&format!("{path}.scale"), "required for a rating: a whole number from 2 to 10");
+                return None;
+            }
+        },
+        "single_choice" => {
+            QuestionKind::SingleChoice { options: parse_options(object.get("options"), path, problems)? }
+        }
+        "multiple_choice" => {
+            QuestionKind::MultipleChoice { options: parse_options(object.get("options"), path, problems)? }
+        }
+        other => {
+            problems.add(&format!("{path}.type"), format!("`{other}` is not {expected}"));
+            return None;
+        }
+    };
+    for (field, allowed) in
+        [("options", kind_has_options(&kind)), ("scale", name == "rating"), ("dimensions", name == "csat")]
+    {
+        if object.contains_key(field) && !allowed {
+            problems.add(&format!("{path}.{field}"), format!("does not apply to a `{name}` question"));
+        }
+    }
+    Some(kind)
+}
+
+fn kind_has_options(kind: &QuestionKind) -> bool {
+    matches!(kind, QuestionKind::SingleChoice { .. } | QuestionKind::MultipleChoice { .. })
+}
+
+fn parse_options(value: Option<&Value>, path: &str, problems: &mut Problems) -> Option<Vec<String>> {
+    let field = format!("{path}.options");
+    let Some(Value::Array(items)) = value else {
+        problems.add(&field, "required for a choice question: a list of 2 or more options");
+        return None;
+    };
+    if items.len() < 2 || items.len() > MAX_OPTIONS {
+        problems.add(&field, format!("must hold 2 to {MAX_OPTIONS} options"));
+        return None;
+    }
+    let mut options: Vec<String> = Vec::new();
+    for (position, item) in items.iter().enumerate() {
+        match item.as_str().map(str::trim) {
+            Some(option) if !option.is_empty() && option.chars().count() <= MAX_TEXT => {
+                if options.iter().any(|earlier| earlier == option) {
+                    problems.add(&format!("{field}[{position}]"), format!("`{option}` is listed twice"));
+                }
+                options.push(option.to_owned());
+            }
+            _ => problems.add(&format!("{field}[{position}]"), "must be a non-empty string"),
+        }
+    }
+    Some(options)
+}
+
+fn parse_dimensions(value: Option<&Value>, path: &str, problems: &mut Problems) -> Option<Vec<String>> {
+    let field = format!("{path}.dimensions");
+    let items = match value {
+        None | Some(Value::Null) => return Some(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            problems.add(&field, "must be a list of service dimensions");
+            return None;
+        }
+    };
+    let mut dimensions: Vec<String> = Vec::new();
+    for (position, item) in items.iter().enumerate() {
+        match item.as_str() {
+            Some(dimension) if CSAT_DIMENSIONS.contains(&dimension) => {
+                if dimensions.iter().any(|earlier| earlier == dimension) {
+                    problems.add(&format!("{field}[{position}]"), format!("`{dimension}` is listed twice"));
+                }
+                dimensions.push(dimension.to_owned());
+            }
+            _ => {
+                problems.add(&format!("{field}[{position}]"), format!("must be one of {}", CSAT_DIMENSIONS.join(", ")))
+            }
+        }
+    }
+    Some(dimensions)
+}
+
+fn parse_show_if(value: &Value, path: &str, earlier: &[Question], problems: &mut Problems) -> Option<ShowIf> {
+    let Some(object) = value.as_object() else {
+        problems.add(path, "must be an object: {\"question\": …, \"min\": …, \"max\": …}");
+        return None;
+    };
+    let bound = |field: &str, problems: &mut Problems| match object.get(field) {
+        Some(Value::Number(number)) if number.as_i64().is_some() => number.as_i64(),
+        _ => {
+            problems.add(&format!("{path}.{field}"), "required: a whole number");
+            None
+        }
+    };
+    let (min, max) = (bound("min", problems), bound("max", problems));
+    let Some(Value::String(question)) = object.get("question") else {
+        problems.add(&format!("{path}.question"), "required: the id of an earlier scored question");
+        return None;
+    };
+    let Some(target) = earlier.iter().find(|candidate| &candidate.id == question) else {
+        problems.add(&format!("{path}.question"), format!("`{question}` is not an earlier question"));
+        return None;
+    };
+    let Some((low, high)) = target.kind.score_range() else {
+        problems.add(&format!("{path}.question"), format!("`{question}` has no score to compare"));
+        return None;
+    };
+    let (min, max) = (min?, max?);
+    if min > max {
+        problems.add(path, format!("min ({min}) is above max ({max})"));
+        return None;
+    }
+    if max < low || min > high {
+        problems.add(path, format!("{min}-{max} can never occur: `{question}` is scored {low}-{high}"));
+        return None;
+    }
+    Some(ShowIf { question: question.clone(), min, max })
+}
+
+/// One typed answer. A CSAT dimension is its own answer with `dimension` set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub question: String,
+    /// The question's type (`nps`, `csat`…), kept with the answer for reports.
+    pub question_type: &'static str,
+    pub dimension: Option<String>,
+    pub value: AnswerValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AnswerValue {
+    Score(i64),
+    Choice(String),
+    Choices(Vec<String>),
+    Text(String),
+}
+
+/// Checks `answers` (question id → answer) against `definition` and returns them typed, in the
+/// definition's order, or every problem (fields `answers.<id>`). `null` is a skipped answer.
+/// A follow-up whose condition is not met must be left out; a required question must be answered
+/// whenever it is shown.
+pub fn check_answers(
+    definition: &SurveyDefinition,
+    answers: &Map<String, Value>,
+) -> Result<Vec<Answer>, Vec<FieldProblem>> {
+    let mut problems = Problems::default();
+    for id in answers.keys() {
+        if definition.question(id).is_none() {
+            problems.add(&format!("answers.{id}"), "no such question in this survey version");
+        }
+    }
+    let mut typed: Vec<Answer> = Vec::new();
+    for question in &definition.questions {
+        let field = format!("answers.{}", question.id);
+        let given = answers.get(&question.id).filter(|value| !value.is_null());
+        let shown = match &question.show_if {
+            None => true,
+            Some(condition) => typed.iter().any(|answer| {
+                answer.question == condition.question
+                    && answer.dimension.is_none()
+                    && matches!(answer.value, AnswerValue::Score(score) if (condition.min..=condition.max).contains(&score))
+            }),
+        };
+        match (given, shown) {
+            (None, true) if question.required => problems.add(&field, "required"),
+            (None, _) => {}
+            (Some(_), false) => {
+                problems.add(&field, "not asked: its condition on the earlier answer is not met");
+            }
+            (Some(value), true) => typed.extend(check_answer(question, value, &field, &mut problems)),
+        }
+    }
+    if problems.0.is_empty() { Ok(typed) } else { Err(problems.0) }
+}
+
+fn check_answer(question: &Question, value: &Value, field: &str, problems: &mut Problems) -> Vec<Answer> {
+    let answer = |dimension: Option<String>, value| Answer {
+        question: question.id.clone(),
+        question_type: question.kind.name(),
+        dimension,
+        value,
+    };
+    let score = |value: &Value, field: &str, problems: &mut Problems| {
+        let (low, high) = question.kind.score_range()?;
+        match value.as_i64() {
+            Some(score) if (low..=high).contains(&score) => Some(score),
+            Some(score) => {
+                problems.add(field, format!("{score} is outside {low}-{high}"));
+                None
+            }
+            None => {
+                problems.add(field, format!("must be a whole number from {low} to {high}"));
+                None
+            }
+        }
+    };
+    match &question.kind {
+        QuestionKind::Csat { dimensions } if value.is_object() => {
+            let object = value.as_object().expect("checked");
+            let mut answers = Vec::new();
+            for key in object.keys() {
+                if key != "score" && !dimensions.contains(key) {
+                    problems.add(&format!("{field}.{key}"), "not a dimension this question asks about");
+                }
+            }
+            match object.get("score").filter(|value| !value.is_null()) {
+                Some(value) => answers.extend(
+                    score(value, &format!("{field}.score"), problems)
+                        .map(|score| answer(None, AnswerValue::Score(score))),
+                ),
+                None if question.required => problems.add(&format!("{field}.score"), "required"),
+                None => {}
+            }
+            for dimension in dimensions {
+                if let Some(value) = object.get(dimension).filter(|value| !value.is_null()) {
+                    let dimension_score = score(value, &format!("{field}.{dimension}"), problems);
+                    answers.extend(
+                        dimension_score.map(|score| answer(Some(dimension.clone()), AnswerValue::Score(score))),
+                    );
+                }
+            }
+            answers
+        }
+        QuestionKind::Nps | QuestionKind::Csat { .. } | QuestionKind::Ces | QuestionKind::Rating { .. } => {
+            score(value, field, problems).map(|score| answer(None, AnswerValue::Score(score))).into_iter().collect()
+        }
+        QuestionKind::SingleChoice { options } => match value.as_str() {
+            Some(choice) if options.iter().any(|option| option == choice) => {
+                vec![answer(None, AnswerValue::Choice(choice.to_owned()))]
+            }
+            _ => {
+                problems.add(field, format!("must be one of: {}", options.join(", ")));
+                Vec::new()
+            }
+        },
+        QuestionKind::MultipleChoice { options } => {
+            let choices: Option<Vec<String>> = value
+                .as_array()
+                .map(|items| items.iter().map(|item| item.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                .unwrap_or(None);
+            match choices {
+                Some(choices) if choices.is_empty() => {
+                    problems.add(field, "choose at least one option, or send null to skip");
+                    Vec::new()
+                }
+                Some(choices) => {
+                    let mut seen: Vec<&String> = Vec::new();
+                    for choice in &choices {
+                        if !options.contains(choice) {
+                            problems.add(field, format!("`{choice}` is not one of: {}", options.join(", ")));
+                        } else if seen.contains(&choice) {
+                            problems.add(field, format!("`{choice}` is chosen twice"));
+                        }
+                        seen.push(choice);
+                    }
+                    vec![answer(None, AnswerValue::Choices(choices))]
+                }
+                None => {
+                    problems.add(field, "must be a list of options");
+                    Vec::new()
+                }
+            }
+        }
+        QuestionKind::Text => match value.as_str().map(str::trim) {
+            Some("") => {
+                problems.add(field, "empty: send null to skip");
+                Vec::new()
+            }
+            Some(text) if text.chars().count() > MAX_ANSWER_TEXT => {
+                problems.add(field, format!("longer than {MAX_ANSWER_TEXT} characters"));
+                Vec::new()
+            }
+            Some(text) if text.contains('\0') => {
+                problems.add(field, "contains a NUL character (\\u0000), which cannot be stored");
+                Vec::new()
+            }
+            Some(text) => vec![answer(None, AnswerValue::Text(text.to_owned()))],
+            None => {
+                problems.add(field, "must be a string");
+                Vec::new()
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(problems: &[FieldProblem]) -> Vec<&str> {
+        problems.iter().map(|problem| problem.field.as_str()).collect()
+    }
+
+    fn delivery_survey() -> SurveyDefinition {
+        parse_definition(&json!({
+            "name": "After delivery",
+            "kind": "transactional",
+            "touchpoint": "delivery",
+            "questions": [
+                {"id": "nps", "type": "nps", "required": true},
+                {"id": "reason", "type": "text", "text": "What is the main reason for your score?",
+                 "show_if": {"question": "nps", "min": 0, "max": 6}, "required": true},
+                {"id": "csat", "type": "csat", "dimensions": ["knowledge", "timely_resolution"]},
+                {"id": "ces", "type": "ces"},
+                {"id": "stars", "type": "rating", "scale": 5, "text": "Rate the courier"},
+                {"id": "channel", "type": "single_choice", "text": "How did you order?", "options": ["web", "app"]},
+                {"id": "liked", "type": "multiple_choice", "text": "What did you like?", "options": ["speed", "price", "care"]}
+            ],
+            "thank_you": "Thank you!"
+        }))
+        .expect("a valid survey")
+    }
+
+    #[test]
+    fn a_definition_gets_default_texts_and_keeps_its_questions_in_order() {
+        let survey = delivery_survey();
+        assert_eq!(survey.kind, SurveyKind::Transactional);
+        let ids: Vec<&str> = survey.questions.iter().map(|question| question.id.as_str()).collect();
+        assert_eq!(ids, ["nps", "reason", "csat", "ces", "stars", "channel", "liked"]);
+        assert!(survey.questions[0].text.contains("recommend"));
+        assert!(survey.questions[3].text.contains("easy"));
+        // The stored JSON reads back as the same definition.
+        let stored = serde_json::to_value(&survey).unwrap();
+        assert_eq!(serde_json::from_value::<SurveyDefinition>(stored).unwrap(), survey);
+    }
+
+    #[test]
+    fn a_definition_that_makes_no_sense_names_every_problem() {
+        let problems = parse_definition(&json!({"name": " ", "kind": "weekly", "questions": []})).unwrap_err();
+        assert_eq!(fields(&problems), ["name", "kind", "questions"]);
+
+        let problems = parse_definition(&json!({
+            "name": "Broken", "kind": "relational",
+            "questions": [
+                {"id": "nps", "type": "nps"},
+                {"id": "nps", "type": "ces"},
+                {"id": "why", "type": "text", "text": "Why?", "show_if": {"question": "nps", "min": 11, "max": 20}},
+                {"id": "how", "type": "text", "text": "How?", "show_if": {"question": "later", "min": 0, "max": 6}},
+                {"id": "pick", "type": "single_choice", "text": "Pick", "options": ["a"]},
+                {"id": "Bad Id", "type": "stars"},
+                {"id": "stars", "type": "rating", "text": "Stars", "scale": 11},
+                {"id": "csat", "type": "csat", "dimensions": ["charm"]},
+                {"id": "open", "type": "text"}
+            ]
+        }))
+        .unwrap_err();
+        assert_eq!(
+            fields(&problems),
+            [
+                "questions[1].id",
+                "questions[2].show_if",
+                "questions[3].show_if.question",
+                "questions[4].options",
+                "questions[5].id",
+                "questions[5].type",
+                "questions[6].scale",
+                "questions[7].dimensions[0]",
+                "questions[8].text"
+            ]
+        );
+        assert!(problems[1].problem.contains("can never occur"), "{problems:?}");
+    }
+
+    #[test]
+    fn answers_are_typed_and_follow_ups_follow_their_condition() {
+        let survey = delivery_survey();
+        let detractor = json!({"nps": 3, "reason": "Late", "csat": {"score": 2, "timely_resolution": 1},
+                               "ces": 2, "stars": 4, "channel": "app", "liked": ["price", "care"]});
+        let answers = check_answers(&survey, detractor.as_object().unwrap()).expect("valid answers");
+        let summary: Vec<(&str, Option<&str>, &AnswerValue)> = answers
+            .iter()
+            .map(|answer| (answer.question.as_str(), answer.dimension.as_deref(), &answer.value))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("nps", None, &AnswerValue::Score(3)),
+                ("reason", None, &AnswerValue::Text("Late".to_owned())),
+                ("csat", None, &AnswerValue::Score(2)),
+                ("csat", Some("timely_resolution"), &AnswerValue::Score(1)),
+                ("ces", None, &AnswerValue::Score(2)),
+                ("stars", None, &AnswerValue::Score(4)),
+                ("channel", None, &AnswerValue::Choice("app".to_owned())),
+                ("liked", None, &AnswerValue::Choices(vec!["price".to_owned(), "care".to_owned()])),
+            ]
+        );
+
+        // A promoter is not asked for a reason; a detractor must give one; skipped answers are fine.
+        assert!(check_answers(&survey, json!({"nps": 10, "csat": null}).as_object().unwrap()).is_ok());
+        let problems = check_answers(&survey, json!({"nps": 10, "reason": "Great"}).as_object().unwrap()).unwrap_err();
+        assert_eq!(fields(&problems), ["answers.reason"]);
+        let problems = check_answers(&survey, json!({"nps": 2}).as_object().unwrap()).unwrap_err();
+        assert_eq!(fields(&problems), ["answers.reason"]);
+    }
+
+    #[test]
+    fn bad_answers_name_each_field() {
+        let survey = delivery_survey();
+        let answers = json!({"nps": 11, "csat": {"score": "good", "charm": 5}, "ces": 3.5, "stars": 0,
+                             "channel": "fax", "liked": ["speed", "speed"], "color": "blue"});
+        let problems = check_answers(&survey, answers.as_object().unwrap()).unwrap_err();
+        assert_eq!(
+            fields(&problems),
+            [
+                "answers.color",
+                "answers.nps",
+                "answers.csat.charm",
+                "answers.csat.score",
+                "answers.ces",
+                "answers.stars",
+                "answers.channel",
+                "answers.liked"
+            ]
+        );
+        let missing = check_answers(&survey, &Map::new()).unwrap_err();
+        assert_eq!(fields(&missing), ["answers.nps"]);
+    }
+}

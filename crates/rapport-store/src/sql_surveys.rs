@@ -1,0 +1,300 @@
+// Surveys, their versions and responses: SQL both backends share, `include!`d after
+// `sql_backend.rs` by `sqlite.rs` and `postgres.rs` (see the note at the top of that file).
+
+use rapport_core::survey::{Answer, AnswerValue, SurveyDefinition, SurveyKind};
+
+use crate::records::{NewResponse, ResponseCursor, ResponseRecord, StoredAnswer, SurveyRecord};
+
+type SurveyRow = (String, i64, i64, Json<SurveyDefinition>, i64, i64);
+const SURVEY_COLUMNS: &str = "s.id, v.version, s.current_version, v.definition, s.created_at, s.updated_at";
+
+fn survey_record(row: SurveyRow) -> SurveyRecord {
+    let (id, version, current_version, Json(definition), created_at_ms, updated_at_ms) = row;
+    SurveyRecord { id, version, current_version, definition, created_at_ms, updated_at_ms }
+}
+
+type ResponseRow = (String, String, i64, String, Option<String>, Option<String>, Option<String>, i64, i64);
+const RESPONSE_COLUMNS: &str =
+    "id, survey_id, version, identity_key, channel, touchpoint, agent, submitted_at, received_at";
+
+fn response_record(row: ResponseRow) -> ResponseRecord {
+    let (id, survey_id, version, identity_key, channel, touchpoint, agent, submitted_at_ms, received_at_ms) = row;
+    ResponseRecord {
+        id,
+        survey_id,
+        version,
+        identity_key,
+        channel,
+        touchpoint,
+        agent,
+        submitted_at_ms,
+        received_at_ms,
+        answers: Vec::new(),
+    }
+}
+
+/// The columns of one answer row: score, choice, text (a multiple choice is a row per choice).
+fn answer_rows(answer: &Answer) -> Vec<(Option<i64>, Option<String>, Option<String>)> {
+    match &answer.value {
+        AnswerValue::Score(score) => vec![(Some(*score), None, None)],
+        AnswerValue::Choice(choice) => vec![(None, Some(choice.clone()), None)],
+        AnswerValue::Choices(choices) => choices.iter().map(|choice| (None, Some(choice.clone()), None)).collect(),
+        AnswerValue::Text(text) => vec![(None, None, Some(text.clone()))],
+    }
+}
+
+impl SqlBackend {
+    pub async fn create_survey(
+        &self,
+        workspace: &WorkspaceId,
+        definition: &SurveyDefinition,
+    ) -> Result<SurveyRecord, sqlx::Error> {
+        let (id, now) = (new_id(), now_ms());
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO surveys (id, workspace_id, name, kind, current_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $5)",
+        )
+        .bind(&id)
+        .bind(workspace.as_str())
+        .bind(&definition.name)
+        .bind(survey_kind(definition))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_version(&mut tx, &id, 1, definition, now).await?;
+        tx.commit().await?;
+        Ok(SurveyRecord {
+            id,
+            version: 1,
+            current_version: 1,
+            definition: definition.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        })
+    }
+
+    /// Adds `definition` as the survey's next version (versions never change once stored).
+    pub async fn add_survey_version(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        definition: &SurveyDefinition,
+    ) -> Result<Option<SurveyRecord>, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = begin_write(&self.pool).await?;
+        // The update takes the survey's row lock: concurrent edits get consecutive versions.
+        let version: Option<i64> = sqlx::query_scalar(
+            "UPDATE surveys SET current_version = current_version + 1, name = $1, kind = $2, updated_at = $3 \
+             WHERE workspace_id = $4 AND id = $5 RETURNING current_version",
+        )
+        .bind(&definition.name)
+        .bind(survey_kind(definition))
+        .bind(now)
+        .bind(workspace.as_str())
+        .bind(survey)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(version) = version else { return Ok(None) };
+        insert_version(&mut tx, survey, version, definition, now).await?;
+        tx.commit().await?;
+        self.survey(workspace, survey, Some(version)).await
+    }
+
+    /// A survey at `version`, or at its current version.
+    pub async fn survey(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        version: Option<i64>,
+    ) -> Result<Option<SurveyRecord>, sqlx::Error> {
+        let row: Option<SurveyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SURVEY_COLUMNS} FROM surveys s JOIN survey_versions v ON v.survey_id = s.id \
+             WHERE s.workspace_id = $1 AND s.id = $2 AND v.version = COALESCE($3, s.current_version)"
+        )))
+        .bind(workspace.as_str())
+        .bind(survey)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(survey_record))
+    }
+
+    /// Every survey of the workspace at its current version, oldest first.
+    pub async fn surveys(&self, workspace: &WorkspaceId) -> Result<Vec<SurveyRecord>, sqlx::Error> {
+        let rows: Vec<SurveyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SURVEY_COLUMNS} FROM surveys s JOIN survey_versions v \
+             ON v.survey_id = s.id AND v.version = s.current_version \
+             WHERE s.workspace_id = $1 ORDER BY s.created_at, s.id"
+        )))
+        .bind(workspace.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(survey_record).collect())
+    }
+
+    /// Stores a response and its answers in one transaction. With an idempotency key already
+    /// used for this survey, stores nothing and returns the earlier response with `false`.
+    pub async fn insert_response(
+        &self,
+        workspace: &WorkspaceId,
+        response: &NewResponse,
+    ) -> Result<(ResponseRecord, bool), sqlx::Error> {
+        let id = new_id();
+        let mut tx = begin_write(&self.pool).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO survey_responses (id, workspace_id, survey_id, version, identity_key, channel, touchpoint, \
+             agent, submitted_at, received_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (workspace_id, survey_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
+        )
+        .bind(&id)
+        .bind(workspace.as_str())
+        .bind(&response.survey_id)
+        .bind(response.version)
+        .bind(&response.identity_key)
+        .bind(&response.channel)
+        .bind(&response.touchpoint)
+        .bind(&response.agent)
+        .bind(response.submitted_at_ms)
+        .bind(response.received_at_ms)
+        .bind(&response.idempotency_key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            tx.rollback().await?;
+            let earlier: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM survey_responses WHERE workspace_id = $1 AND survey_id = $2 AND idempotency_key = $3",
+            )
+            .bind(workspace.as_str())
+            .bind(&response.survey_id)
+            .bind(&response.idempotency_key)
+            .fetch_optional(&self.pool)
+            .await?;
+            let earlier = match earlier {
+                Some(earlier) => self.response(workspace, &earlier).await?,
+                None => None,
+            };
+            return earlier.map(|record| (record, false)).ok_or(sqlx::Error::RowNotFound);
+        }
+        let mut position: i64 = 0;
+        for answer in &response.answers {
+            for (score, choice, text) in answer_rows(answer) {
+                sqlx::query(
+                    "INSERT INTO survey_answers (response_id, position, question_id, question_type, dimension, score, \
+                     choice, text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&id)
+                .bind(position)
+                .bind(&answer.question)
+                .bind(answer.question_type)
+                .bind(&answer.dimension)
+                .bind(score)
+                .bind(choice)
+                .bind(text)
+                .execute(&mut *tx)
+                .await?;
+                position += 1;
+            }
+        }
+        tx.commit().await?;
+        let stored = self.response(workspace, &id).await?;
+        stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)
+    }
+
+    pub async fn response(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<ResponseRecord>, sqlx::Error> {
+        let row: Option<ResponseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESPONSE_COLUMNS} FROM survey_responses WHERE workspace_id = $1 AND id = $2"
+        )))
+        .bind(workspace.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut records = vec![response_record(row)];
+        self.attach_answers(&mut records).await?;
+        Ok(records.pop())
+    }
+
+    /// A page of a survey's responses, oldest first, after `after` when given.
+    pub async fn responses(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        after: Option<&ResponseCursor>,
+        limit: i64,
+    ) -> Result<Vec<ResponseRecord>, sqlx::Error> {
+        let (after_ms, after_id) = match after {
+            Some(cursor) => (cursor.submitted_at_ms, cursor.id.clone()),
+            None => (i64::MIN, String::new()),
+        };
+        let rows: Vec<ResponseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESPONSE_COLUMNS} FROM survey_responses WHERE workspace_id = $1 AND survey_id = $2 \
+             AND (submitted_at > $3 OR (submitted_at = $3 AND id > $4)) ORDER BY submitted_at, id LIMIT $5"
+        )))
+        .bind(workspace.as_str())
+        .bind(survey)
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records: Vec<ResponseRecord> = rows.into_iter().map(response_record).collect();
+        self.attach_answers(&mut records).await?;
+        Ok(records)
+    }
+
+    async fn attach_answers(&self, records: &mut [ResponseRecord]) -> Result<(), sqlx::Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = records.iter().map(|record| record.id.clone()).collect();
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT response_id, question_id, question_type, dimension, score, choice, text FROM survey_answers WHERE ",
+        );
+        push_in_list(&mut query, "response_id", ids);
+        query.push(" ORDER BY response_id, position");
+        type AnswerRow = (String, String, String, Option<String>, Option<i64>, Option<String>, Option<String>);
+        let rows: Vec<AnswerRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let mut by_response: BTreeMap<String, Vec<StoredAnswer>> = BTreeMap::new();
+        for (response, question, question_type, dimension, score, choice, text) in rows {
+            by_response.entry(response).or_default().push(StoredAnswer {
+                question,
+                question_type,
+                dimension,
+                score,
+                choice,
+                text,
+            });
+        }
+        for record in records {
+            record.answers = by_response.remove(&record.id).unwrap_or_default();
+        }
+        Ok(())
+    }
+}
+
+fn survey_kind(definition: &SurveyDefinition) -> &'static str {
+    match definition.kind {
+        SurveyKind::Transactional => "transactional",
+        SurveyKind::Relational => "relational",
+    }
+}
+
+async fn insert_version(
+    tx: &mut Transaction<'static, Db>,
+    survey: &str,
+    version: i64,
+    definition: &SurveyDefinition,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO survey_versions (survey_id, version, definition, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(survey)
+        .bind(version)
+        .bind(Json(definition))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
