@@ -103,6 +103,7 @@ pub struct ShowIf {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Question {
     pub id: String,
     #[serde(flatten)]
@@ -115,6 +116,7 @@ pub struct Question {
 
 /// One version of a survey, as checked by [`parse_definition`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SurveyDefinition {
     pub name: String,
     pub kind: SurveyKind,
@@ -173,8 +175,8 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         return Err(vec![FieldProblem::envelope("", "a survey definition must be a JSON object")]);
     };
     for key in object.keys() {
-        if !["name", "kind", "touchpoint", "questions", "thank_you"].contains(&key.as_str()) {
-            problems.add(key, "unknown field: expected name, kind, touchpoint, questions, thank_you");
+        if !["name", "kind", "touchpoint", "questions", "thankYou"].contains(&key.as_str()) {
+            problems.add(key, "unknown field: expected name, kind, touchpoint, questions, thankYou");
         }
     }
     let name = text_field(object, "name", "name", &mut problems);
@@ -194,7 +196,7 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         }
     };
     let touchpoint = text_field(object, "touchpoint", "touchpoint", &mut problems);
-    let thank_you = text_field(object, "thank_you", "thank_you", &mut problems);
+    let thank_you = text_field(object, "thankYou", "thankYou", &mut problems);
     let questions = match object.get("questions") {
         Some(Value::Array(items)) if items.is_empty() => {
             problems.add("questions", "a survey needs at least one question");
@@ -238,7 +240,7 @@ fn parse_question(value: &Value, path: &str, earlier: &[Question], problems: &mu
     };
     let before = problems.0.len();
     for key in object.keys() {
-        if !["id", "type", "text", "required", "show_if", "options", "scale", "dimensions"].contains(&key.as_str()) {
+        if !["id", "type", "text", "required", "showIf", "options", "scale", "dimensions"].contains(&key.as_str()) {
             problems.add(&format!("{path}.{key}"), "unknown field");
         }
     }
@@ -272,9 +274,9 @@ fn parse_question(value: &Value, path: &str, earlier: &[Question], problems: &mu
             false
         }
     };
-    let show_if = match object.get("show_if") {
+    let show_if = match object.get("showIf") {
         None | Some(Value::Null) => None,
-        Some(condition) => parse_show_if(condition, &format!("{path}.show_if"), earlier, problems),
+        Some(condition) => parse_show_if(condition, &format!("{path}.showIf"), earlier, problems),
     };
     if problems.0.len() > before {
         return None;
@@ -608,14 +610,14 @@ mod tests {
             "questions": [
                 {"id": "nps", "type": "nps", "required": true},
                 {"id": "reason", "type": "text", "text": "What is the main reason for your score?",
-                 "show_if": {"question": "nps", "min": 0, "max": 6}, "required": true},
+                 "showIf": {"question": "nps", "min": 0, "max": 6}, "required": true},
                 {"id": "csat", "type": "csat", "dimensions": ["knowledge", "timely_resolution"]},
                 {"id": "ces", "type": "ces"},
                 {"id": "stars", "type": "rating", "scale": 5, "text": "Rate the courier"},
                 {"id": "channel", "type": "single_choice", "text": "How did you order?", "options": ["web", "app"]},
                 {"id": "liked", "type": "multiple_choice", "text": "What did you like?", "options": ["speed", "price", "care"]}
             ],
-            "thank_you": "Thank you!"
+            "thankYou": "Thank you!"
         }))
         .expect("a valid survey")
     }
@@ -643,8 +645,8 @@ mod tests {
             "questions": [
                 {"id": "nps", "type": "nps"},
                 {"id": "nps", "type": "ces"},
-                {"id": "why", "type": "text", "text": "Why?", "show_if": {"question": "nps", "min": 11, "max": 20}},
-                {"id": "how", "type": "text", "text": "How?", "show_if": {"question": "later", "min": 0, "max": 6}},
+                {"id": "why", "type": "text", "text": "Why?", "showIf": {"question": "nps", "min": 11, "max": 20}},
+                {"id": "how", "type": "text", "text": "How?", "showIf": {"question": "later", "min": 0, "max": 6}},
                 {"id": "pick", "type": "single_choice", "text": "Pick", "options": ["a"]},
                 {"id": "Bad Id", "type": "stars"},
                 {"id": "stars", "type": "rating", "text": "Stars", "scale": 11},
@@ -657,8 +659,8 @@ mod tests {
             fields(&problems),
             [
                 "questions[1].id",
-                "questions[2].show_if",
-                "questions[3].show_if.question",
+                "questions[2].showIf",
+                "questions[3].showIf.question",
                 "questions[4].options",
                 "questions[5].id",
                 "questions[5].type",

@@ -17,6 +17,11 @@ use utoipa::ToSchema;
 pub enum ErrorCode {
     /// One or more events are invalid; `details` names each by index and field.
     InvalidEvent,
+    /// A survey definition is invalid; `details` names each problem by field.
+    InvalidSurvey,
+    /// A survey response is invalid (answers out of range, unknown questions…); `details` names
+    /// each problem by field.
+    InvalidResponse,
     /// The body is not well-formed JSON.
     MalformedJson,
     /// A query or path parameter is invalid; `details` names it.
@@ -46,7 +51,11 @@ pub enum ErrorCode {
 impl ErrorCode {
     fn status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidEvent | ErrorCode::MalformedJson | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidEvent
+            | ErrorCode::InvalidSurvey
+            | ErrorCode::InvalidResponse
+            | ErrorCode::MalformedJson
+            | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,

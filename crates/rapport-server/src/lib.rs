@@ -83,7 +83,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{customers, ingest, keys, ops};
+    use api::{customers, ingest, keys, ops, surveys};
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -114,6 +114,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/merges", get(customers::merges))
         .route("/v1/merges/{id}/undo", post(customers::undo_merge))
         .route("/v1/keys", post(keys::create_key))
+        .route("/v1/surveys", post(surveys::create_survey).get(surveys::list_surveys))
+        .route("/v1/surveys/{id}", get(surveys::get_survey).put(surveys::update_survey))
+        .route("/v1/surveys/{id}/responses", post(surveys::submit_response).get(surveys::list_responses))
         .layer(cors);
     Router::new()
         .merge(v1)

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{customers, ingest, keys, ops};
+use crate::api::{customers, ingest, keys, ops, surveys};
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
 #[derive(OpenApi)]
@@ -16,7 +16,9 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
     paths(
         ingest::track, ingest::identify, ingest::page, ingest::screen, ingest::group, ingest::alias, ingest::batch,
         customers::get_customer, customers::search_customers, customers::timeline, customers::merges,
-        customers::undo_merge, keys::create_key, ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+        customers::undo_merge, keys::create_key, surveys::create_survey, surveys::list_surveys, surveys::get_survey,
+        surveys::update_survey, surveys::submit_response, surveys::list_responses, ops::healthz, ops::readyz,
+        ops::metrics, ops::openapi,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),
     modifiers(&SecuritySchemes),

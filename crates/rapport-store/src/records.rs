@@ -207,3 +207,15 @@ pub struct ResponseCursor {
     pub submitted_at_ms: i64,
     pub id: String,
 }
+
+impl ResponseCursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.submitted_at_ms, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<ResponseCursor> {
+        let (submitted_at, id) = text.split_once('_')?;
+        Some(ResponseCursor { submitted_at_ms: submitted_at.parse().ok()?, id: id.to_owned() })
+            .filter(|cursor| !cursor.id.is_empty())
+    }
+}

@@ -14,11 +14,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 
 /// Times in responses are RFC 3339 in UTC with milliseconds.
-fn rfc3339(millis: i64) -> String {
+pub fn rfc3339(millis: i64) -> String {
     let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format =
@@ -239,21 +240,8 @@ pub async fn timeline(
     Query(query): Query<TimelineQuery>,
 ) -> Result<Json<TimelineView>, ApiError> {
     caller.require(Permission::Read)?;
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_TIMELINE_LIMIT,
-        Some(text) => {
-            text.parse::<usize>().ok().filter(|limit| (1..=MAX_TIMELINE_LIMIT).contains(limit)).ok_or_else(|| {
-                ApiError::invalid_parameter("limit", format!("`{text}` is not a number from 1 to {MAX_TIMELINE_LIMIT}"))
-            })?
-        }
-    };
-    let cursor = match query.cursor.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(
-            TimelineCursor::decode(text)
-                .ok_or_else(|| ApiError::invalid_parameter("cursor", "not a cursor this API returned"))?,
-        ),
-    };
+    let limit = params::limit(query.limit.as_deref(), DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT)?;
+    let cursor = params::cursor(query.cursor.as_deref(), TimelineCursor::decode)?;
     let page = state.store.timeline(&caller.workspace, &CustomerId(id.clone()), cursor, limit).await?;
     let page = page.ok_or_else(|| customer_not_found(&id))?;
     Ok(Json(TimelineView {

@@ -5,3 +5,5 @@ pub mod customers;
 pub mod ingest;
 pub mod keys;
 pub mod ops;
+pub mod params;
+pub mod surveys;

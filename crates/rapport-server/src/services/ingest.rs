@@ -7,6 +7,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ErrorCode, ErrorDetail};
+use crate::services::json_body::{read_json, too_large};
 
 /// Which endpoint a body arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,12 +23,6 @@ pub struct ParsedBody {
     pub warnings: Vec<Warning>,
 }
 
-/// Media types accepted as JSON. `text/plain` is what analytics.js sends with `sendBeacon`.
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || essence.ends_with("+json") || essence == "text/plain"
-}
-
 /// Checks media type and size, parses the JSON and validates every event. A batch is all or
 /// nothing: one bad event rejects it, and the error names every bad event by index and field.
 pub fn parse_body(
@@ -36,27 +31,11 @@ pub fn parse_body(
     body: &[u8],
     received_at: OffsetDateTime,
 ) -> Result<ParsedBody, ApiError> {
-    let Some(content_type) = content_type.filter(|content_type| is_json_media_type(content_type)) else {
-        let sent = content_type.map(|sent| format!(" (got `{sent}`)")).unwrap_or_default();
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            format!("the body must be JSON sent with `Content-Type: application/json`{sent}"),
-        ));
-    };
     let limit = match endpoint {
         Endpoint::Single(_) => MAX_EVENT_BYTES,
         Endpoint::Batch => MAX_BATCH_BYTES,
     };
-    if body.len() > limit {
-        return Err(too_large(limit, body.len(), Vec::new()));
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|error| {
-        if content_type.trim().to_ascii_lowercase().starts_with("text/plain") {
-            ApiError::new(ErrorCode::UnsupportedMediaType, "the body is not JSON")
-        } else {
-            ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {error}"))
-        }
-    })?;
+    let value = read_json(content_type, body, limit)?;
     match endpoint {
         Endpoint::Single(event_type) => parse_single(&value, event_type, received_at),
         Endpoint::Batch => parse_batch(&value, received_at),
@@ -137,15 +116,6 @@ fn invalid(problems: Vec<FieldProblem>, event_count: usize) -> ApiError {
         format!("{} of {event_count} events are invalid; nothing was stored", bad_events.len())
     };
     ApiError::new(ErrorCode::InvalidEvent, message).with_details(problems.into_iter().map(ErrorDetail::from).collect())
-}
-
-fn too_large(limit: usize, size: usize, details: Vec<ErrorDetail>) -> ApiError {
-    let message = if details.is_empty() {
-        format!("the body is {size} bytes; the limit here is {limit}")
-    } else {
-        format!("{} events are over the {limit}-byte limit; nothing was stored", details.len())
-    };
-    ApiError::new(ErrorCode::PayloadTooLarge, message).with_details(details)
 }
 
 #[cfg(test)]

@@ -1,3 +1,5 @@
 //! What handlers call: request-shaped operations over the core and the store, free of routing.
 
 pub mod ingest;
+pub mod json_body;
+pub mod surveys;

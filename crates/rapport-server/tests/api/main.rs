@@ -5,6 +5,7 @@ mod customers;
 mod helpers;
 mod ingestion;
 mod operations;
+mod surveys;
 
 /// Instantiates each listed test for both backends: `sqlite::name` and `postgres::name`.
 macro_rules! api_suite {
@@ -43,4 +44,6 @@ api_suite! {
     crate::customers::workspaces_are_isolated => workspaces_are_isolated,
     crate::operations::health_metrics_and_openapi => health_metrics_and_openapi,
     crate::operations::the_master_key_manages_workspaces_and_keys => the_master_key_manages_workspaces_and_keys,
+    crate::surveys::responses_land_on_the_customer_once => responses_land_on_the_customer_once,
+    crate::surveys::bad_surveys_and_answers_are_named => bad_surveys_and_answers_are_named,
 }

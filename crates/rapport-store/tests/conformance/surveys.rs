@@ -10,7 +10,7 @@ fn definition(name: &str) -> SurveyDefinition {
         "name": name, "kind": "transactional", "touchpoint": "delivery",
         "questions": [
             {"id": "nps", "type": "nps", "required": true},
-            {"id": "reason", "type": "text", "text": "Why?", "show_if": {"question": "nps", "min": 0, "max": 6}},
+            {"id": "reason", "type": "text", "text": "Why?", "showIf": {"question": "nps", "min": 0, "max": 6}},
             {"id": "csat", "type": "csat", "dimensions": ["knowledge"]},
             {"id": "liked", "type": "multiple_choice", "text": "Liked?", "options": ["speed", "price"]}
         ]
