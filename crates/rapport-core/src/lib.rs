@@ -6,6 +6,7 @@
 //! database and reused by every storage backend.
 
 pub mod auth;
+pub mod contact_policy;
 pub mod event;
 pub mod identity;
 pub mod ids;

@@ -16,15 +16,20 @@ use crate::error::{ApiError, ErrorCode, ErrorDetail};
 /// Longest accepted idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
+/// "1 problem", "3 problems".
+fn problems_phrase(count: usize) -> String {
+    if count == 1 { "1 problem".to_owned() } else { format!("{count} problems") }
+}
+
 fn invalid_response(problems: Vec<FieldProblem>) -> ApiError {
-    let message = format!("the response has {} problem(s); nothing was stored", problems.len());
+    let message = format!("the response has {}; nothing was stored", problems_phrase(problems.len()));
     ApiError::new(ErrorCode::InvalidResponse, message)
         .with_details(problems.into_iter().map(ErrorDetail::from).collect())
 }
 
 /// 400 with every problem of a survey definition.
 pub fn invalid_survey(problems: Vec<FieldProblem>) -> ApiError {
-    let message = format!("the survey definition has {} problem(s); nothing was stored", problems.len());
+    let message = format!("the survey definition has {}; nothing was stored", problems_phrase(problems.len()));
     ApiError::new(ErrorCode::InvalidSurvey, message).with_details(problems.into_iter().map(ErrorDetail::from).collect())
 }
 
