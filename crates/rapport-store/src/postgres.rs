@@ -106,7 +106,7 @@ impl SqlBackend {
             lock_workspace(&mut tx, workspace).await?;
             let mut snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events)).await?;
             let plan = loop {
-                match resolution::plan(&new_events, &snapshot, settings, &mut || CustomerId(new_id())) {
+                match resolution::plan(&new_events, &snapshot, settings, &mut new_customer_id) {
                     Ok(plan) => break plan,
                     Err(SummariesNeeded(roots)) => load_summaries(&mut tx, workspace, &roots, &mut snapshot).await?,
                 }

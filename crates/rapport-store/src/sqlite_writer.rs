@@ -230,7 +230,7 @@ fn ingest_group(
             continue;
         }
         let mut snapshot = load_snapshot(&tx, workspace, &resolution::lookup_keys(&new_events))?;
-        let mut mint = || CustomerId(uuid::Uuid::now_v7().to_string());
+        let mut mint = crate::sqlite::new_customer_id;
         let plan = loop {
             match resolution::plan(&new_events, &snapshot, settings, &mut mint) {
                 Ok(plan) => break plan,
