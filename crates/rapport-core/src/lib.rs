@@ -13,3 +13,4 @@ pub mod ids;
 pub mod problem;
 pub mod resolution;
 pub mod survey;
+pub mod survey_delivery;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::problem::FieldProblem;
+use crate::survey_delivery::{Delivery, parse_delivery};
 
 /// Longest survey name, question text, option or thank-you message, in characters.
 const MAX_TEXT: usize = 1_000;
@@ -126,6 +127,9 @@ pub struct SurveyDefinition {
     pub questions: Vec<Question>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thank_you: Option<String>,
+    /// When and how invitations go out; without it, responses come only through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
 }
 
 impl SurveyDefinition {
@@ -175,8 +179,8 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         return Err(vec![FieldProblem::envelope("", "a survey definition must be a JSON object")]);
     };
     for key in object.keys() {
-        if !["name", "kind", "touchpoint", "questions", "thankYou"].contains(&key.as_str()) {
-            problems.add(key, "unknown field: expected name, kind, touchpoint, questions, thankYou");
+        if !["name", "kind", "touchpoint", "questions", "thankYou", "delivery"].contains(&key.as_str()) {
+            problems.add(key, "unknown field: expected name, kind, touchpoint, questions, thankYou, delivery");
         }
     }
     let name = text_field(object, "name", "name", &mut problems);
@@ -226,8 +230,14 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
             Vec::new()
         }
     };
+    let delivery = match object.get("delivery") {
+        None | Some(Value::Null) => None,
+        Some(delivery) => parse_delivery(delivery, &mut problems.0),
+    };
     match (name, kind, problems.0.is_empty()) {
-        (Some(name), Some(kind), true) => Ok(SurveyDefinition { name, kind, touchpoint, questions, thank_you }),
+        (Some(name), Some(kind), true) => {
+            Ok(SurveyDefinition { name, kind, touchpoint, questions, thank_you, delivery })
+        }
         _ => Err(problems.0),
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 use rapport_core::auth::{self, Role};
+use rapport_core::contact_policy::PastInvitation;
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
@@ -25,8 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::ingest_queue::IngestJob;
 use crate::records::{
-    ApiKeyRecord, CustomerProfile, IngestReceipt, MergeRecord, NewResponse, ResponseCursor, ResponseRecord,
-    SurveyRecord, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
+    ApiKeyRecord, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord, NewInvitation,
+    NewResponse, ResponseCursor, ResponseRecord, SurveyRecord, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -370,6 +371,67 @@ impl Store {
     ) -> Result<Vec<ResponseRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(dispatch!(self.backend(), sql => sql.responses(workspace, survey, after, limit).await)?)
+    }
+}
+
+/// Survey invitations: created by triggers, decided by the contact policy when due.
+impl Store {
+    /// Creates pending invitations, skipping any already made for the same survey and event.
+    pub async fn create_invitations(
+        &self,
+        workspace: &WorkspaceId,
+        invitations: &[NewInvitation],
+    ) -> Result<u64, StoreError> {
+        if invitations.is_empty() {
+            return Ok(0);
+        }
+        Ok(dispatch!(self.backend(), sql => sql.create_invitations(workspace, invitations).await)?)
+    }
+
+    /// Pending invitations due by `now_ms`, in every workspace, oldest first.
+    pub async fn due_invitations(&self, now_ms: i64, limit: usize) -> Result<Vec<InvitationRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(dispatch!(self.backend(), sql => sql.due_invitations(now_ms, limit).await)?)
+    }
+
+    /// Takes a pending invitation for dispatch: false when someone else took it.
+    pub async fn claim_invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.claim_invitation(workspace, id).await)?)
+    }
+
+    pub async fn finish_invitation(
+        &self,
+        workspace: &WorkspaceId,
+        id: &str,
+        outcome: &InvitationOutcome,
+    ) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.finish_invitation(workspace, id, outcome).await)?)
+    }
+
+    pub async fn invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.invitation(workspace, id).await)?)
+    }
+
+    /// A survey's invitations, newest first.
+    pub async fn invitations(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        limit: usize,
+    ) -> Result<Vec<InvitationRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(dispatch!(self.backend(), sql => sql.invitations(workspace, survey, limit).await)?)
+    }
+
+    /// The invitations sent to a customer (any of its `nodes`) and when it last answered a survey
+    /// (as any of its `identity_keys`).
+    pub async fn contact_history(
+        &self,
+        workspace: &WorkspaceId,
+        nodes: &[CustomerId],
+        identity_keys: &[String],
+    ) -> Result<(Vec<PastInvitation>, Option<i64>), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.contact_history(workspace, nodes, identity_keys).await)?)
     }
 }
 

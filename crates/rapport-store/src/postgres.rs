@@ -19,6 +19,7 @@ type Db = Postgres;
 
 include!("sql_backend.rs");
 include!("sql_surveys.rs");
+include!("sql_invitations.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).

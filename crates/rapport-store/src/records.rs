@@ -219,3 +219,48 @@ impl ResponseCursor {
             .filter(|cursor| !cursor.id.is_empty())
     }
 }
+
+/// An invitation to create when a trigger fires; one per (survey, triggering event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInvitation {
+    pub survey_id: String,
+    pub version: i64,
+    pub identity_key: String,
+    pub channel: String,
+    pub trigger_message_id: String,
+    pub due_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationRecord {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub survey_id: String,
+    pub version: i64,
+    pub identity_key: String,
+    pub customer_id: Option<CustomerId>,
+    pub channel: String,
+    pub address: Option<String>,
+    /// `pending`, `dispatching`, `sent`, `responded`, `suppressed` or `failed`.
+    pub state: String,
+    /// For a suppression or a failure: a stable code, and a sentence.
+    pub reason: Option<String>,
+    pub explanation: Option<String>,
+    pub trigger_message_id: String,
+    pub due_at_ms: i64,
+    pub created_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+    pub responded_at_ms: Option<i64>,
+}
+
+/// How a due invitation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationOutcome {
+    /// `sent`, `suppressed` or `failed`.
+    pub state: &'static str,
+    pub customer_id: Option<CustomerId>,
+    pub address: Option<String>,
+    pub reason: Option<String>,
+    pub explanation: Option<String>,
+    pub at_ms: i64,
+}

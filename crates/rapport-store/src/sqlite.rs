@@ -11,6 +11,7 @@ type Db = Sqlite;
 
 include!("sql_backend.rs");
 include!("sql_surveys.rs");
+include!("sql_invitations.rs");
 
 /// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
 /// pool with the database file's path (for the ingest writer's own connection).

@@ -2,6 +2,7 @@
 
 mod customers;
 mod ingestion;
+mod invitations;
 mod keys;
 mod surveys;
 
@@ -49,6 +50,7 @@ conformance_suite! {
     crate::keys::workspaces_do_not_see_each_other => workspaces_do_not_see_each_other,
     crate::surveys::survey_versions_never_change => survey_versions_never_change,
     crate::surveys::responses_keep_typed_answers_once => responses_keep_typed_answers_once,
+    crate::invitations::invitations_are_made_once_and_dispatched_once => invitations_are_made_once_and_dispatched_once,
 }
 
 /// Parses Segment JSON the way the API does (items name their own `type`).

@@ -1,0 +1,295 @@
+//! When and how a survey goes out: its trigger (an event, conditions on the event, a delay), the
+//! channel, and the contact rules it adds to the workspace's policy. Part of a survey definition
+//! (`delivery`), checked with it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::contact_policy::{ContactPolicy, SurveyContactRules};
+use crate::event::Event;
+use crate::problem::FieldProblem;
+
+/// Channels an invitation can go out on.
+pub const INVITATION_CHANNELS: [&str; 2] = ["email", "link"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trigger {
+    /// The track event's name, e.g. `Order Delivered`.
+    pub event: String,
+    /// Dotted paths into the event (`properties.channel`, `context.locale`) and the value each
+    /// must equal.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub r#where: Map<String, Value>,
+    /// Minutes between the event and the invitation.
+    #[serde(default)]
+    pub delay_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    /// `email` (sent to the customer's `email` trait) or `link` (a hosted link, handed out by API).
+    pub channel: String,
+    /// Share of customers asked, 0 to 1 (default 1).
+    #[serde(default = "one")]
+    pub sample_rate: f64,
+    /// The survey is not sent again to a customer within this many days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_again_within_days: Option<u32>,
+    /// Replaces the workspace's contact policy for this survey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyOverride>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyOverride {
+    pub max_invitations: u32,
+    pub window_days: u32,
+    pub min_days_between: u32,
+    pub cooldown_after_response_days: u32,
+}
+
+impl Delivery {
+    /// The contact rules this delivery adds for `survey_id`.
+    pub fn contact_rules(&self, survey_id: &str) -> SurveyContactRules {
+        SurveyContactRules {
+            survey_id: survey_id.to_owned(),
+            not_again_within_days: self.not_again_within_days,
+            sample_rate: self.sample_rate,
+            policy_override: self.policy.map(|policy| ContactPolicy {
+                max_invitations: policy.max_invitations,
+                window_days: policy.window_days,
+                min_days_between: policy.min_days_between,
+                cooldown_after_response_days: policy.cooldown_after_response_days,
+            }),
+        }
+    }
+}
+
+impl Trigger {
+    /// Whether `event` fires this trigger: a track call of that name whose fields equal every
+    /// condition (a missing field never equals).
+    pub fn matches(&self, event: &Event) -> bool {
+        event.event_type == crate::event::EventType::Track
+            && event.name.as_deref() == Some(self.event.as_str())
+            && self.r#where.iter().all(|(path, expected)| field(event, path) == Some(expected))
+    }
+}
+
+fn field<'a>(event: &'a Event, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut value = match parts.next()? {
+        "properties" => event.properties.get(parts.next()?)?,
+        "context" => event.context.get(parts.next()?)?,
+        _ => return None,
+    };
+    for part in parts {
+        value = value.get(part)?;
+    }
+    Some(value)
+}
+
+fn whole_number(
+    object: &Map<String, Value>,
+    field: &str,
+    path: &str,
+    max: u64,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<u32> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(value) => match value.as_u64().filter(|number| *number <= max) {
+            Some(number) => u32::try_from(number).ok(),
+            None => {
+                problems.push(FieldProblem::envelope(
+                    &format!("{path}.{field}"),
+                    &format!("must be a whole number from 0 to {max}"),
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// Checks the `delivery` section of a survey definition.
+pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option<Delivery> {
+    let path = "delivery";
+    let Some(object) = value.as_object() else {
+        problems.push(FieldProblem::envelope(path, "must be an object"));
+        return None;
+    };
+    let before = problems.len();
+    for key in object.keys() {
+        if !["trigger", "channel", "sampleRate", "notAgainWithinDays", "policy"].contains(&key.as_str()) {
+            problems.push(FieldProblem::envelope(
+                &format!("{path}.{key}"),
+                "unknown field: expected trigger, channel, sampleRate, notAgainWithinDays, policy",
+            ));
+        }
+    }
+    let channel = match object.get("channel") {
+        Some(Value::String(channel)) if INVITATION_CHANNELS.contains(&channel.as_str()) => channel.clone(),
+        _ => {
+            problems.push(FieldProblem::envelope(
+                &format!("{path}.channel"),
+                &format!("required: one of {}", INVITATION_CHANNELS.join(", ")),
+            ));
+            String::new()
+        }
+    };
+    let sample_rate = match object.get("sampleRate") {
+        None | Some(Value::Null) => 1.0,
+        Some(value) => match value.as_f64().filter(|rate| (0.0..=1.0).contains(rate)) {
+            Some(rate) => rate,
+            None => {
+                problems.push(FieldProblem::envelope(&format!("{path}.sampleRate"), "must be a number from 0 to 1"));
+                1.0
+            }
+        },
+    };
+    let not_again_within_days = whole_number(object, "notAgainWithinDays", path, 3_650, problems);
+    let trigger = match object.get("trigger") {
+        None | Some(Value::Null) => None,
+        Some(trigger) => parse_trigger(trigger, &format!("{path}.trigger"), problems),
+    };
+    let policy = match object.get("policy") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(policy)) => {
+            let policy_path = format!("{path}.policy");
+            let mut read = |field: &str| {
+                let value = whole_number(policy, field, &policy_path, 3_650, problems);
+                if value.is_none() && !policy.contains_key(field) {
+                    problems.push(FieldProblem::envelope(&format!("{policy_path}.{field}"), "required"));
+                }
+                value.unwrap_or_default()
+            };
+            Some(PolicyOverride {
+                max_invitations: read("maxInvitations"),
+                window_days: read("windowDays"),
+                min_days_between: read("minDaysBetween"),
+                cooldown_after_response_days: read("cooldownAfterResponseDays"),
+            })
+        }
+        Some(_) => {
+            problems.push(FieldProblem::envelope(&format!("{path}.policy"), "must be an object"));
+            None
+        }
+    };
+    (problems.len() == before).then_some(Delivery { trigger, channel, sample_rate, not_again_within_days, policy })
+}
+
+fn parse_trigger(value: &Value, path: &str, problems: &mut Vec<FieldProblem>) -> Option<Trigger> {
+    let Some(object) = value.as_object() else {
+        problems
+            .push(FieldProblem::envelope(path, "must be an object: {\"event\": …, \"where\": …, \"delayMinutes\": …}"));
+        return None;
+    };
+    let before = problems.len();
+    let event = match object.get("event") {
+        Some(Value::String(event)) if !event.trim().is_empty() => event.trim().to_owned(),
+        _ => {
+            problems.push(FieldProblem::envelope(&format!("{path}.event"), "required: the track event's name"));
+            String::new()
+        }
+    };
+    let conditions = match object.get("where") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(conditions)) => {
+            for (field, expected) in conditions {
+                let rooted = field.starts_with("properties.") || field.starts_with("context.");
+                if !rooted || field.split('.').any(str::is_empty) {
+                    problems.push(FieldProblem::envelope(
+                        &format!("{path}.where.{field}"),
+                        "a condition names a field under properties. or context.",
+                    ));
+                } else if expected.is_array() || expected.is_object() {
+                    problems.push(FieldProblem::envelope(
+                        &format!("{path}.where.{field}"),
+                        "must equal a string, number, boolean or null",
+                    ));
+                }
+            }
+            conditions.clone()
+        }
+        Some(_) => {
+            problems.push(FieldProblem::envelope(&format!("{path}.where"), "must be an object of field → value"));
+            Map::new()
+        }
+    };
+    let delay_minutes = whole_number(object, "delayMinutes", path, 525_600, problems).unwrap_or_default();
+    (problems.len() == before).then_some(Trigger { event, r#where: conditions, delay_minutes })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::event::{BatchEnvelope, parse_event};
+
+    fn event(value: Value) -> Event {
+        parse_event(&value, 0, None, &BatchEnvelope::default(), datetime!(2026-01-01 00:00 UTC)).unwrap().0
+    }
+
+    #[test]
+    fn a_trigger_fires_on_its_event_when_every_condition_holds() {
+        let mut problems = Vec::new();
+        let delivery = parse_delivery(
+            &json!({"channel": "email", "sampleRate": 0.5, "notAgainWithinDays": 90,
+                    "trigger": {"event": "Order Delivered", "where": {"properties.channel": "store", "context.app.name": "pos"}, "delayMinutes": 60}}),
+            &mut problems,
+        )
+        .expect("valid delivery");
+        assert!(problems.is_empty());
+        let trigger = delivery.trigger.as_ref().unwrap();
+        let delivered = |channel: &str| {
+            json!({"type": "track", "userId": "u1", "event": "Order Delivered", "properties": {"channel": channel},
+                   "context": {"app": {"name": "pos"}}})
+        };
+        assert!(trigger.matches(&event(delivered("store"))));
+        assert!(!trigger.matches(&event(delivered("web"))));
+        let mut other = delivered("store");
+        other["event"] = json!("Order Shipped");
+        assert!(!trigger.matches(&event(other)));
+        let mut no_app = delivered("store");
+        no_app["context"] = json!({});
+        assert!(!trigger.matches(&event(no_app)), "a missing field never equals");
+        assert_eq!(delivery.contact_rules("s1").sample_rate, 0.5);
+    }
+
+    #[test]
+    fn a_bad_delivery_names_each_field() {
+        let mut problems = Vec::new();
+        let delivery = parse_delivery(
+            &json!({"channel": "fax", "sampleRate": 2, "trigger": {"where": {"traits.plan": "pro", "properties.tags": ["a"]}, "delayMinutes": -5},
+                    "policy": {"maxInvitations": 1}, "speed": "fast"}),
+            &mut problems,
+        );
+        assert!(delivery.is_none());
+        let fields: Vec<&str> = problems.iter().map(|problem| problem.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "delivery.speed",
+                "delivery.channel",
+                "delivery.sampleRate",
+                "delivery.trigger.event",
+                "delivery.trigger.where.properties.tags",
+                "delivery.trigger.where.traits.plan",
+                "delivery.trigger.delayMinutes",
+                "delivery.policy.windowDays",
+                "delivery.policy.minDaysBetween",
+                "delivery.policy.cooldownAfterResponseDays"
+            ]
+        );
+    }
+}

@@ -1,0 +1,194 @@
+// Survey invitations and the contact history the frequency policy reads: SQL both backends share,
+// `include!`d after `sql_backend.rs` by `sqlite.rs` and `postgres.rs`.
+
+use rapport_core::contact_policy::PastInvitation;
+
+use crate::records::{InvitationOutcome, InvitationRecord, NewInvitation};
+
+type InvitationRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+const INVITATION_COLUMNS: &str = "id, workspace_id, survey_id, version, identity_key, customer_id, channel, address, \
+     state, reason, explanation, trigger_message_id, due_at, created_at, sent_at, responded_at";
+
+fn invitation_record(row: InvitationRow) -> InvitationRecord {
+    let (id, workspace, survey_id, version, identity_key, customer, channel, address, state, reason, explanation) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10);
+    InvitationRecord {
+        id,
+        workspace_id: WorkspaceId(workspace),
+        survey_id,
+        version,
+        identity_key,
+        customer_id: customer.map(CustomerId),
+        channel,
+        address,
+        state,
+        reason,
+        explanation,
+        trigger_message_id: row.11,
+        due_at_ms: row.12,
+        created_at_ms: row.13,
+        sent_at_ms: row.14,
+        responded_at_ms: row.15,
+    }
+}
+
+impl SqlBackend {
+    /// Creates pending invitations; one already made for the same survey and triggering event is
+    /// kept as it is (a resent event triggers nothing twice). Returns how many were created.
+    pub async fn create_invitations(
+        &self,
+        workspace: &WorkspaceId,
+        invitations: &[NewInvitation],
+    ) -> Result<u64, sqlx::Error> {
+        let mut created = 0;
+        let mut tx = begin_write(&self.pool).await?;
+        for invitation in invitations {
+            created += sqlx::query(
+                "INSERT INTO invitations (id, workspace_id, survey_id, version, identity_key, channel, state, \
+                 trigger_message_id, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9) \
+                 ON CONFLICT (workspace_id, survey_id, trigger_message_id) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(workspace.as_str())
+            .bind(&invitation.survey_id)
+            .bind(invitation.version)
+            .bind(&invitation.identity_key)
+            .bind(&invitation.channel)
+            .bind(&invitation.trigger_message_id)
+            .bind(invitation.due_at_ms)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Pending invitations due at `now_ms`, oldest first, in every workspace.
+    pub async fn due_invitations(&self, now_ms: i64, limit: i64) -> Result<Vec<InvitationRecord>, sqlx::Error> {
+        let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE state = 'pending' AND due_at <= $1 \
+             ORDER BY due_at, id LIMIT $2"
+        )))
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(invitation_record).collect())
+    }
+
+    /// Takes a pending invitation for dispatch; false if another dispatcher (in this process or
+    /// another) took it first.
+    pub async fn claim_invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, sqlx::Error> {
+        let claimed = sqlx::query(
+            "UPDATE invitations SET state = 'dispatching' WHERE workspace_id = $1 AND id = $2 AND state = 'pending'",
+        )
+        .bind(workspace.as_str())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    pub async fn finish_invitation(
+        &self,
+        workspace: &WorkspaceId,
+        id: &str,
+        outcome: &InvitationOutcome,
+    ) -> Result<(), sqlx::Error> {
+        let sent_at = (outcome.state == "sent").then_some(outcome.at_ms);
+        sqlx::query(
+            "UPDATE invitations SET state = $1, customer_id = $2, address = $3, reason = $4, explanation = $5, \
+             sent_at = $6 WHERE workspace_id = $7 AND id = $8",
+        )
+        .bind(outcome.state)
+        .bind(outcome.customer_id.as_ref().map(CustomerId::as_str))
+        .bind(&outcome.address)
+        .bind(&outcome.reason)
+        .bind(&outcome.explanation)
+        .bind(sent_at)
+        .bind(workspace.as_str())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error> {
+        let row: Option<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE workspace_id = $1 AND id = $2"
+        )))
+        .bind(workspace.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(invitation_record))
+    }
+
+    /// A survey's invitations, newest first.
+    pub async fn invitations(
+        &self,
+        workspace: &WorkspaceId,
+        survey: &str,
+        limit: i64,
+    ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
+        let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE workspace_id = $1 AND survey_id = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        )))
+        .bind(workspace.as_str())
+        .bind(survey)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(invitation_record).collect())
+    }
+
+    /// What the frequency policy reads about one customer: the invitations sent to any of its
+    /// nodes, and when it last answered a survey as any of its identities.
+    pub async fn contact_history(
+        &self,
+        workspace: &WorkspaceId,
+        nodes: &[CustomerId],
+        identity_keys: &[String],
+    ) -> Result<(Vec<PastInvitation>, Option<i64>), sqlx::Error> {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT survey_id, sent_at FROM invitations WHERE state IN ('sent', 'responded') AND workspace_id = ",
+        );
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "customer_id", nodes.iter().map(|node| node.0.clone()).collect());
+        let rows: Vec<(String, Option<i64>)> = query.build_query_as().fetch_all(&self.pool).await?;
+        let invitations = rows
+            .into_iter()
+            .filter_map(|(survey_id, sent_at)| {
+                Some(PastInvitation { survey_id, sent_at_ms: sent_at?, reminder: false })
+            })
+            .collect();
+        let mut query = QueryBuilder::<Db>::new("SELECT MAX(submitted_at) FROM survey_responses WHERE workspace_id = ");
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND ");
+        push_in_list(&mut query, "identity_key", identity_keys.to_vec());
+        let last_response: Option<i64> = query.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok((invitations, last_response))
+    }
+}

@@ -1,0 +1,86 @@
+use rapport_core::ids::CustomerId;
+use rapport_store::Store;
+use rapport_store::records::{InvitationOutcome, NewInvitation, NewResponse};
+
+use crate::workspace;
+
+fn triggered(survey: &str, message_id: &str, due_at_ms: i64) -> NewInvitation {
+    NewInvitation {
+        survey_id: survey.to_owned(),
+        version: 1,
+        identity_key: "userId:u1".to_owned(),
+        channel: "link".to_owned(),
+        trigger_message_id: message_id.to_owned(),
+        due_at_ms,
+    }
+}
+
+pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
+    let acme = workspace(&store, "acme").await;
+    let survey = store
+        .create_survey(
+            &acme,
+            &rapport_core::survey::parse_definition(
+                &serde_json::json!({"name": "NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let batch =
+        [triggered(&survey.id, "m1", 1_000), triggered(&survey.id, "m2", 5_000), triggered(&survey.id, "m1", 1_000)];
+    assert_eq!(store.create_invitations(&acme, &batch).await.unwrap(), 2, "one per triggering event");
+    assert_eq!(store.create_invitations(&acme, &batch[..1]).await.unwrap(), 0, "a resent event triggers nothing");
+
+    let due = store.due_invitations(2_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "only what is due");
+    assert_eq!((due[0].state.as_str(), due[0].trigger_message_id.as_str()), ("pending", "m1"));
+    assert!(store.claim_invitation(&acme, &due[0].id).await.unwrap());
+    assert!(!store.claim_invitation(&acme, &due[0].id).await.unwrap(), "claimed once");
+    assert!(store.due_invitations(2_000, 10).await.unwrap().is_empty());
+
+    let customer = CustomerId("c-1".to_owned());
+    let sent = InvitationOutcome {
+        state: "sent",
+        customer_id: Some(customer.clone()),
+        address: None,
+        reason: None,
+        explanation: None,
+        at_ms: 2_000,
+    };
+    store.finish_invitation(&acme, &due[0].id, &sent).await.unwrap();
+    let stored = store.invitation(&acme, &due[0].id).await.unwrap().unwrap();
+    assert_eq!((stored.state.as_str(), stored.sent_at_ms), ("sent", Some(2_000)));
+
+    store
+        .insert_response(
+            &acme,
+            &NewResponse {
+                survey_id: survey.id.clone(),
+                version: 1,
+                identity_key: "userId:u1".to_owned(),
+                channel: None,
+                touchpoint: None,
+                agent: None,
+                submitted_at_ms: 3_000,
+                received_at_ms: 3_000,
+                idempotency_key: None,
+                answers: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let (history, last_response) = store
+        .contact_history(&acme, &[customer, CustomerId("c-0".to_owned())], &["userId:u1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].survey_id.as_str(), history[0].sent_at_ms), (survey.id.as_str(), 2_000));
+    assert_eq!(last_response, Some(3_000));
+    let (none, never) =
+        store.contact_history(&acme, &[CustomerId("other".to_owned())], &["userId:x".to_owned()]).await.unwrap();
+    assert!(none.is_empty() && never.is_none());
+    assert_eq!(store.invitations(&acme, &survey.id, 10).await.unwrap().len(), 2);
+    let other = workspace(&store, "other").await;
+    assert!(store.invitations(&other, &survey.id, 10).await.unwrap().is_empty());
+}
