@@ -41,6 +41,8 @@ pub struct AppState {
     /// SHA-256 of `RAPPORT_ADMIN_KEY`, if one is set.
     pub admin_key_hash: Option<String>,
     pub metrics: PrometheusHandle,
+    /// Each workspace's survey triggers, checked against every ingested batch.
+    pub triggers: services::invitations::TriggerCache,
 }
 
 /// What the server needs beyond the store.
@@ -117,6 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/surveys", post(surveys::create_survey).get(surveys::list_surveys))
         .route("/v1/surveys/{id}", get(surveys::get_survey).put(surveys::update_survey))
         .route("/v1/surveys/{id}/responses", post(surveys::submit_response).get(surveys::list_responses))
+        .route("/v1/surveys/{id}/invitations", get(surveys::list_invitations))
+        .route("/v1/surveys/{id}/dry-run", post(surveys::dry_run))
         .layer(cors);
     Router::new()
         .merge(v1)
@@ -180,6 +184,7 @@ impl Application {
             store: store.clone(),
             admin_key_hash: config.admin_key.as_deref().filter(|key| !key.is_empty()).map(hash_key),
             metrics: metrics_handle(),
+            triggers: services::invitations::TriggerCache::default(),
         };
         Ok(Application { listener, router: router(state), store })
     }
@@ -191,8 +196,32 @@ impl Application {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
     /// (so every acknowledged batch is committed) and closes the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.context("server failed")?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dispatcher = tokio::spawn(run_dispatcher(self.store.clone(), stopped));
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // The dispatcher finishes the invitation in hand, then stops.
+        let _ = stop.send(true);
+        let _ = dispatcher.await;
+        served.context("server failed")?;
         self.store.close().await;
         Ok(())
+    }
+}
+
+/// How often due survey invitations are looked for.
+const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sends (or suppresses) due survey invitations until `stopped` turns true.
+async fn run_dispatcher(store: Store, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
+            _ = stopped.changed() => return,
+        }
+        match services::invitations::dispatch_due(&store, rapport_store::now_ms()).await {
+            Ok(0) => {}
+            Ok(handled) => tracing::debug!(handled, "survey invitations dispatched"),
+            Err(error) => tracing::warn!(%error, "dispatching survey invitations failed; retrying"),
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::auth::{Caller, caller_for_workspace_key};
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
 use crate::services::ingest::{Endpoint, parse_body, write_key_in_body};
+use crate::services::invitations::triggered_invitations;
 
 /// The answer to an accepted request: everything in it is durably stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,8 +103,13 @@ async fn ingest(
     let content_type = headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok());
     let parsed = parse_body(endpoint, content_type, &body, OffsetDateTime::now_utc())?;
     let event_count = parsed.events.len();
+    let triggers = state.triggers.triggers(&state.store, &caller.workspace).await?;
+    let invitations = triggered_invitations(&triggers, &parsed.events);
     let receipt =
         state.store.ingest(IngestBatch { workspace: caller.workspace.clone(), events: parsed.events }).await?;
+    // After the events: a crash in between loses no event, and the client's retry (it got no
+    // 200) triggers again; an invitation is made once per survey and event however often.
+    state.store.create_invitations(&caller.workspace, &invitations).await?;
     metrics::counter!("rapport_events_accepted_total").increment(receipt.accepted as u64);
     metrics::counter!("rapport_events_duplicate_total").increment(receipt.duplicates as u64);
     tracing::debug!(workspace = %caller.workspace_name, events = event_count, accepted = receipt.accepted, "ingested");

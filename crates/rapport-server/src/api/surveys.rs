@@ -7,9 +7,10 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rapport_core::auth::Permission;
+use rapport_core::identity::Identity;
 use rapport_core::survey::{SurveyDefinition, parse_definition};
 use rapport_store::IngestBatch;
-use rapport_store::records::{ResponseCursor, ResponseRecord, SurveyRecord};
+use rapport_store::records::{InvitationRecord, ResponseCursor, ResponseRecord, SurveyRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -20,6 +21,7 @@ use crate::api::customers::rfc3339;
 use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::services::invitations::decide;
 use crate::services::json_body::read_json;
 use crate::services::surveys::{
     MAX_IDEMPOTENCY_KEY, answered_event, answers_json, check_response, csv_columns, csv_header, csv_row,
@@ -88,6 +90,7 @@ pub async fn create_survey(
     caller.require(Permission::Administer)?;
     let definition = definition_from(&headers, &body)?;
     let record = state.store.create_survey(&caller.workspace, &definition).await?;
+    state.triggers.forget(&caller.workspace);
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -157,6 +160,7 @@ pub async fn update_survey(
     caller.require(Permission::Administer)?;
     let definition = definition_from(&headers, &body)?;
     let record = state.store.add_survey_version(&caller.workspace, &id, &definition).await?;
+    state.triggers.forget(&caller.workspace);
     Ok(Json(record.ok_or_else(|| survey_not_found(&id))?.into()))
 }
 
@@ -333,4 +337,157 @@ pub async fn list_responses(
         }
         other => Err(ApiError::invalid_parameter("format", format!("`{other}` is not json or csv"))),
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    pub id: String,
+    pub survey_id: String,
+    pub version: i64,
+    /// Who the triggering event belonged to.
+    pub identity: String,
+    pub customer_id: Option<String>,
+    pub channel: String,
+    /// `pending`, `dispatching`, `sent`, `responded`, `suppressed` or `failed`.
+    pub state: String,
+    /// For a suppression or failure: the rule's stable code, and a sentence.
+    pub reason: Option<String>,
+    pub explanation: Option<String>,
+    /// The event that triggered it.
+    pub message_id: String,
+    pub due_at: String,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+impl From<InvitationRecord> for InvitationView {
+    fn from(record: InvitationRecord) -> InvitationView {
+        InvitationView {
+            id: record.id,
+            survey_id: record.survey_id,
+            version: record.version,
+            identity: record.identity_key,
+            customer_id: record.customer_id.map(|customer| customer.0),
+            channel: record.channel,
+            state: record.state,
+            reason: record.reason,
+            explanation: record.explanation,
+            message_id: record.trigger_message_id,
+            due_at: rfc3339(record.due_at_ms),
+            created_at: rfc3339(record.created_at_ms),
+            sent_at: record.sent_at_ms.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList {
+    pub data: Vec<InvitationView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InvitationsQuery {
+    /// Invitations to return, newest first, 1 to 1000 (default 100).
+    pub limit: Option<String>,
+}
+
+/// A survey's invitations, newest first, each with its state and, when suppressed, the rule.
+#[utoipa::path(get, path = "/v1/surveys/{id}/invitations", tag = "surveys",
+    params(("id" = String, Path, description = "A survey id"), InvitationsQuery),
+    responses((status = 200, body = InvitationList), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn list_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<InvitationsQuery>,
+) -> Result<Json<InvitationList>, ApiError> {
+    caller.require(Permission::Read)?;
+    let limit = params::limit(query.limit.as_deref(), DEFAULT_RESPONSES_LIMIT, MAX_RESPONSES_LIMIT)?;
+    if state.store.survey(&caller.workspace, &id, None).await?.is_none() {
+        return Err(survey_not_found(&id));
+    }
+    let invitations = state.store.invitations(&caller.workspace, &id, limit).await?;
+    Ok(Json(InvitationList { data: invitations.into_iter().map(InvitationView::from).collect() }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunRequest {
+    /// The audience: identities as `TYPE:VALUE` (at most 1000).
+    pub customers: Vec<String>,
+    /// The channel to decide for; the survey's delivery channel by default.
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunEntry {
+    pub customer: String,
+    /// The customer holding the identity, if any yet.
+    pub customer_id: Option<String>,
+    pub invite: bool,
+    /// Why not: the first rule that suppressed the invitation.
+    pub reason: Option<String>,
+    pub explanation: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunResult {
+    pub data: Vec<DryRunEntry>,
+}
+
+const MAX_DRY_RUN_AUDIENCE: usize = 1_000;
+
+/// Who would be invited to this survey now, and for each one suppressed, the rule that
+/// suppressed them. Nothing is sent or recorded.
+#[utoipa::path(post, path = "/v1/surveys/{id}/dry-run", tag = "surveys",
+    params(("id" = String, Path, description = "A survey id")), request_body = DryRunRequest,
+    responses((status = 200, body = DryRunResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn dry_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<DryRunResult>, ApiError> {
+    caller.require(Permission::Read)?;
+    let value = read_json(content_type(&headers), &body, MAX_SURVEY_BYTES)?;
+    let request: DryRunRequest = serde_json::from_value(value)
+        .map_err(|error| ApiError::new(ErrorCode::InvalidParameter, format!("invalid dry run: {error}")))?;
+    if request.customers.len() > MAX_DRY_RUN_AUDIENCE {
+        return Err(ApiError::invalid_parameter("customers", format!("at most {MAX_DRY_RUN_AUDIENCE} per dry run")));
+    }
+    let Some(survey) = state.store.survey(&caller.workspace, &id, None).await? else {
+        return Err(survey_not_found(&id));
+    };
+    let Some(delivery) = survey.definition.delivery else {
+        return Err(ApiError::new(ErrorCode::Conflict, format!("survey `{id}` has no delivery settings to check")));
+    };
+    let channel = request.channel.unwrap_or_else(|| delivery.channel.clone());
+    let mut identities = Vec::with_capacity(request.customers.len());
+    for (position, typed) in request.customers.iter().enumerate() {
+        let identity = Identity::parse_typed(typed)
+            .map_err(|error| ApiError::invalid_parameter(&format!("customers[{position}]"), error.to_string()))?;
+        identities.push(identity);
+    }
+    let now_ms = rapport_store::now_ms();
+    let mut data = Vec::with_capacity(identities.len());
+    for (typed, identity) in request.customers.into_iter().zip(identities) {
+        let decision = decide(&state.store, &caller.workspace, &id, &delivery, &channel, &identity, now_ms).await?;
+        let (reason, explanation) = match &decision.outcome {
+            Ok(()) => (None, None),
+            Err(suppression) => (Some(suppression.code().to_owned()), Some(suppression.explanation())),
+        };
+        data.push(DryRunEntry {
+            customer: typed,
+            customer_id: decision.customer.map(|customer| customer.0),
+            invite: decision.outcome.is_ok(),
+            reason,
+            explanation,
+        });
+    }
+    Ok(Json(DryRunResult { data }))
 }

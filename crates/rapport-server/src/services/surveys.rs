@@ -158,7 +158,7 @@ pub fn check_response(
 }
 
 fn millis(time: OffsetDateTime) -> i64 {
-    (time.unix_timestamp_nanos() / 1_000_000) as i64
+    rapport_core::resolution::millis(time)
 }
 
 /// The answers of a stored response shaped as they are sent: a score, a choice, a list of

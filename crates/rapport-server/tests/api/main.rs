@@ -4,6 +4,7 @@ mod bad_input;
 mod customers;
 mod helpers;
 mod ingestion;
+mod invitations;
 mod operations;
 mod surveys;
 
@@ -46,4 +47,5 @@ api_suite! {
     crate::operations::the_master_key_manages_workspaces_and_keys => the_master_key_manages_workspaces_and_keys,
     crate::surveys::responses_land_on_the_customer_once => responses_land_on_the_customer_once,
     crate::surveys::bad_surveys_and_answers_are_named => bad_surveys_and_answers_are_named,
+    crate::invitations::triggers_invite_and_the_policy_suppresses_with_reasons => triggers_invite_and_the_policy_suppresses_with_reasons,
 }

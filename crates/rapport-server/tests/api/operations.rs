@@ -40,6 +40,8 @@ pub async fn health_metrics_and_openapi(app: TestApp) {
         "/v1/surveys",
         "/v1/surveys/{id}",
         "/v1/surveys/{id}/responses",
+        "/v1/surveys/{id}/invitations",
+        "/v1/surveys/{id}/dry-run",
         "/healthz",
         "/readyz",
         "/metrics",
