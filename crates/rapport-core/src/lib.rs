@@ -14,3 +14,4 @@ pub mod problem;
 pub mod resolution;
 pub mod survey;
 pub mod survey_delivery;
+pub mod survey_link;

@@ -13,7 +13,7 @@ pub mod services;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -43,6 +43,17 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Each workspace's survey triggers, checked against every ingested batch.
     pub triggers: services::invitations::TriggerCache,
+    /// The secret that signs survey links, read from the store once.
+    link_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+}
+
+impl AppState {
+    /// The secret that signs survey links (made on first use, shared by every process).
+    pub async fn link_secret(&self) -> Result<Vec<u8>, rapport_store::StoreError> {
+        let secret =
+            self.link_secret.get_or_try_init(|| self.store.secret(services::hosted_survey::LINK_SECRET)).await?;
+        Ok(secret.clone())
+    }
 }
 
 /// What the server needs beyond the store.
@@ -85,7 +96,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{customers, ingest, keys, ops, surveys};
+    use api::{customers, hosted, ingest, keys, ops, surveys};
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -121,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/surveys/{id}/responses", post(surveys::submit_response).get(surveys::list_responses))
         .route("/v1/surveys/{id}/invitations", get(surveys::list_invitations))
         .route("/v1/surveys/{id}/dry-run", post(surveys::dry_run))
+        .route("/s/{token}", get(hosted::show).post(hosted::submit))
         .layer(cors);
     Router::new()
         .merge(v1)
@@ -185,6 +197,7 @@ impl Application {
             admin_key_hash: config.admin_key.as_deref().filter(|key| !key.is_empty()).map(hash_key),
             metrics: metrics_handle(),
             triggers: services::invitations::TriggerCache::default(),
+            link_secret: Arc::default(),
         };
         Ok(Application { listener, router: router(state), store })
     }

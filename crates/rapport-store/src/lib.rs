@@ -423,6 +423,31 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.invitations(workspace, survey, limit).await)?)
     }
 
+    /// The invitation with this id in whichever workspace holds it.
+    pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.invitation_anywhere(id).await)?)
+    }
+
+    /// Marks a sent invitation answered; false if it was answered already (or never sent).
+    pub async fn mark_invitation_responded(
+        &self,
+        workspace: &WorkspaceId,
+        id: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.mark_invitation_responded(workspace, id, at_ms).await)?)
+    }
+
+    /// The installation's 256-bit secret called `name`, made on first use and shared by every
+    /// process on this database.
+    pub async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let mut random = [0_u8; 32];
+        rand::rng().fill_bytes(&mut random);
+        let candidate: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+        let stored = dispatch!(self.backend(), sql => sql.secret(name, &candidate).await)?;
+        Ok(stored.into_bytes())
+    }
+
     /// The invitations sent to a customer (any of its `nodes`) and when it last answered a survey
     /// (as any of its `identity_keys`).
     pub async fn contact_history(

@@ -192,3 +192,48 @@ impl SqlBackend {
         Ok((invitations, last_response))
     }
 }
+
+impl SqlBackend {
+    /// The invitation with this id, in whichever workspace (a signed link names only the id).
+    pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error> {
+        let row: Option<InvitationRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(invitation_record))
+    }
+
+    /// Marks a sent invitation answered; false if it was not in the `sent` state (answered
+    /// already, or never sent).
+    pub async fn mark_invitation_responded(
+        &self,
+        workspace: &WorkspaceId,
+        id: &str,
+        at_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let updated = sqlx::query(
+            "UPDATE invitations SET state = 'responded', responded_at = $1 \
+             WHERE workspace_id = $2 AND id = $3 AND state = 'sent'",
+        )
+        .bind(at_ms)
+        .bind(workspace.as_str())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// The secret called `name`, made from `candidate` the first time it is asked for (every
+    /// process sharing the database then reads the same one).
+    pub async fn secret(&self, name: &str, candidate: &str) -> Result<String, sqlx::Error> {
+        sqlx::query("INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await
+    }
+}

@@ -2,6 +2,7 @@
 //! call a service or the store, and shape the response; they never write SQL.
 
 pub mod customers;
+pub mod hosted;
 pub mod ingest;
 pub mod keys;
 pub mod ops;

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use rapport_core::auth::Permission;
 use rapport_core::identity::Identity;
 use rapport_core::survey::{SurveyDefinition, parse_definition};
-use rapport_store::IngestBatch;
 use rapport_store::records::{InvitationRecord, ResponseCursor, ResponseRecord, SurveyRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -21,11 +20,12 @@ use crate::api::customers::rfc3339;
 use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::services::hosted_survey::link_path;
 use crate::services::invitations::decide;
 use crate::services::json_body::read_json;
 use crate::services::surveys::{
-    MAX_IDEMPOTENCY_KEY, answered_event, answers_json, check_response, csv_columns, csv_header, csv_row,
-    invalid_survey, requested_version,
+    MAX_IDEMPOTENCY_KEY, answers_json, check_response, csv_columns, csv_header, csv_row, invalid_survey,
+    record_response, requested_version,
 };
 
 /// Largest survey definition or response body, in bytes.
@@ -242,13 +242,7 @@ pub async fn submit_response(
         });
     };
     let checked = check_response(&survey, &value, idempotency_key, received_at)?;
-    let (record, created) = state.store.insert_response(&caller.workspace, &checked.response).await?;
-    // Stored before the event: if the event fails, the client's retry (same Idempotency-Key)
-    // finds the response and sends the event again, which stores it once.
-    let answered_version = state.store.survey(&caller.workspace, &id, Some(record.version)).await?;
-    let definition = answered_version.map(|version| version.definition).unwrap_or(survey.definition);
-    let event = answered_event(&definition, &record, &checked.respondent)?;
-    state.store.ingest(IngestBatch { workspace: caller.workspace.clone(), events: vec![event] }).await?;
+    let (record, created) = record_response(&state.store, &caller.workspace, &survey.definition, &checked).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(record.into())))
 }
@@ -359,6 +353,8 @@ pub struct InvitationView {
     pub due_at: String,
     pub created_at: String,
     pub sent_at: Option<String>,
+    /// The hosted survey page of a sent invitation (a signed link, valid for 14 days).
+    pub url: Option<String>,
 }
 
 impl From<InvitationRecord> for InvitationView {
@@ -377,6 +373,7 @@ impl From<InvitationRecord> for InvitationView {
             due_at: rfc3339(record.due_at_ms),
             created_at: rfc3339(record.created_at_ms),
             sent_at: record.sent_at_ms.map(rfc3339),
+            url: None,
         }
     }
 }
@@ -409,7 +406,15 @@ pub async fn list_invitations(
         return Err(survey_not_found(&id));
     }
     let invitations = state.store.invitations(&caller.workspace, &id, limit).await?;
-    Ok(Json(InvitationList { data: invitations.into_iter().map(InvitationView::from).collect() }))
+    let secret = state.link_secret().await?;
+    let data = invitations
+        .into_iter()
+        .map(|record| {
+            let url = link_path(&secret, &record).filter(|_| record.state == "sent");
+            InvitationView { url, ..InvitationView::from(record) }
+        })
+        .collect();
+    Ok(Json(InvitationList { data }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! What handlers call: request-shaped operations over the core and the store, free of routing.
 
+pub mod hosted_survey;
 pub mod ingest;
 pub mod invitations;
 pub mod json_body;

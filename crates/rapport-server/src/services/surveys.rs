@@ -4,9 +4,11 @@
 
 use rapport_core::event::{self, BatchEnvelope, EventType};
 use rapport_core::identity::{Identity, IdentityKind};
+use rapport_core::ids::WorkspaceId;
 use rapport_core::problem::FieldProblem;
 use rapport_core::survey::{self, SurveyDefinition};
 use rapport_store::records::{NewResponse, ResponseRecord, StoredAnswer, SurveyRecord};
+use rapport_store::{IngestBatch, Store};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -159,6 +161,26 @@ pub fn check_response(
 
 fn millis(time: OffsetDateTime) -> i64 {
     rapport_core::resolution::millis(time)
+}
+
+/// Stores a checked response and puts it on the respondent's timeline (`answered_event`). Returns
+/// the response and whether it is new (false: its idempotency key was used before).
+///
+/// The response is stored before its event: if the event fails, a retry with the same
+/// idempotency key finds the response and sends the event again, which stores it once.
+pub async fn record_response(
+    store: &Store,
+    workspace: &WorkspaceId,
+    definition: &SurveyDefinition,
+    checked: &CheckedResponse,
+) -> Result<(ResponseRecord, bool), ApiError> {
+    let (record, created) = store.insert_response(workspace, &checked.response).await?;
+    // A replay answers with the version the first response answered.
+    let answered = store.survey(workspace, &record.survey_id, Some(record.version)).await?;
+    let definition = answered.as_ref().map(|survey| &survey.definition).unwrap_or(definition);
+    let event = answered_event(definition, &record, &checked.respondent)?;
+    store.ingest(IngestBatch { workspace: workspace.clone(), events: vec![event] }).await?;
+    Ok((record, created))
 }
 
 /// The answers of a stored response shaped as they are sent: a score, a choice, a list of

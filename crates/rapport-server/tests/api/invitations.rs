@@ -118,3 +118,74 @@ pub async fn triggers_invite_and_the_policy_suppresses_with_reasons(app: TestApp
     )
     .await;
 }
+
+/// The whole loop on the hosted page: an event invites, the link opens the survey, the answers
+/// land on the customer's timeline, the link is answered once, and the next invitation waits out
+/// the cooldown with its reason.
+pub async fn a_link_invitation_is_answered_once_on_the_hosted_page(app: TestApp) {
+    let survey = |name: &str, event: &str| {
+        json!({"name": name, "kind": "transactional", "thankYou": "Thanks, see you soon!",
+               "questions": [{"id": "nps", "type": "nps", "required": true},
+                             {"id": "why", "type": "text", "text": "What is the main reason for your score?",
+                              "showIf": {"question": "nps", "min": 0, "max": 6}}],
+               "delivery": {"channel": "link", "trigger": {"event": event}}})
+    };
+    let app = &app;
+    let create = |definition: Value| async move {
+        let response = app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap();
+        status_and_json(response).await.1["id"].as_str().unwrap().to_owned()
+    };
+    let delivery = create(survey("After delivery", "Order Delivered")).await;
+    let support = create(survey("After support", "Ticket Closed")).await;
+    app.send("/v1/identify", &json!({"userId": "jane", "traits": {"email": "jane@example.com"}})).await;
+    app.send("/v1/track", &json!({"userId": "jane", "event": "Order Delivered", "messageId": "order-9"})).await;
+    let invitation = settled_invitations(app, &delivery, 1).await.remove(0);
+    assert_eq!(invitation["state"], "sent", "{invitation}");
+    let link = app.url(invitation["url"].as_str().expect("a sent invitation has a link"));
+
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("How likely are you to recommend us") && html.contains("name=\"q.nps\""), "{html}");
+    assert!(html.contains("<label for=\"q.why\">"), "the text box is labelled: {html}");
+
+    // A bad answer re-shows the form with the problem; nothing is stored.
+    let bad = app.client.post(&link).form(&[("q.nps", "11")]).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("outside 0-10"));
+
+    let sent = app.client.post(&link).form(&[("q.nps", "4"), ("q.why", "Late")]).send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert!(sent.text().await.unwrap().contains("Thanks, see you soon!"));
+    let again = app.client.post(&link).form(&[("q.nps", "10")]).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again.text().await.unwrap().contains("already answered"));
+    assert_eq!(app.client.get(&link).send().await.unwrap().status(), StatusCode::CONFLICT);
+    let forged = app.client.get(app.url("/s/not-a-token")).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+
+    let responses = app.read(&format!("/v1/surveys/{delivery}/responses")).await;
+    let data = responses["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "answered once: {responses}");
+    assert_eq!(
+        (data[0]["answers"].clone(), data[0]["channel"].as_str()),
+        (json!({"nps": 4, "why": "Late"}), Some("link"))
+    );
+    let jane = app.customer("userId:jane").await;
+    let timeline = app.timeline(jane["id"].as_str().unwrap()).await;
+    assert!(
+        timeline
+            .iter()
+            .any(|entry| entry["name"] == "Survey Answered" && entry["properties"]["answers"]["why"] == "Late")
+    );
+    let answered = settled_invitations(app, &delivery, 1).await.remove(0);
+    assert_eq!((answered["state"].as_str(), answered["url"].as_str()), (Some("responded"), None));
+
+    // Another survey's trigger right after: suppressed by the cooldown after an answer.
+    app.send("/v1/track", &json!({"userId": "jane", "event": "Ticket Closed", "messageId": "ticket-1"})).await;
+    let suppressed = settled_invitations(app, &support, 1).await.remove(0);
+    assert_eq!(
+        (suppressed["state"].as_str(), suppressed["reason"].as_str()),
+        (Some("suppressed"), Some("cooling_down_after_response"))
+    );
+}

@@ -48,4 +48,5 @@ api_suite! {
     crate::surveys::responses_land_on_the_customer_once => responses_land_on_the_customer_once,
     crate::surveys::bad_surveys_and_answers_are_named => bad_surveys_and_answers_are_named,
     crate::invitations::triggers_invite_and_the_policy_suppresses_with_reasons => triggers_invite_and_the_policy_suppresses_with_reasons,
+    crate::invitations::a_link_invitation_is_answered_once_on_the_hosted_page => a_link_invitation_is_answered_once_on_the_hosted_page,
 }

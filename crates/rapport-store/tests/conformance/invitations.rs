@@ -81,6 +81,21 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
         store.contact_history(&acme, &[CustomerId("other".to_owned())], &["userId:x".to_owned()]).await.unwrap();
     assert!(none.is_empty() && never.is_none());
     assert_eq!(store.invitations(&acme, &survey.id, 10).await.unwrap().len(), 2);
+
+    // A link names only the invitation; it is answered once.
+    let found = store.invitation_anywhere(&due[0].id).await.unwrap().expect("found without a workspace");
+    assert_eq!(found.workspace_id, acme);
+    assert!(store.mark_invitation_responded(&acme, &due[0].id, 4_000).await.unwrap());
+    assert!(!store.mark_invitation_responded(&acme, &due[0].id, 5_000).await.unwrap(), "answered once");
+    let answered = store.invitation(&acme, &due[0].id).await.unwrap().unwrap();
+    assert_eq!((answered.state.as_str(), answered.responded_at_ms), ("responded", Some(4_000)));
+    assert!(store.invitation_anywhere("nope").await.unwrap().is_none());
+
+    // The installation secret is made once and then always the same.
+    let secret = store.secret("survey-links").await.unwrap();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(store.secret("survey-links").await.unwrap(), secret);
+    assert_ne!(store.secret("another").await.unwrap(), secret);
     let other = workspace(&store, "other").await;
     assert!(store.invitations(&other, &survey.id, 10).await.unwrap().is_empty());
 }

@@ -1,0 +1,6 @@
+-- Installation secrets, made on first use: e.g. the key that signs survey links.
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
