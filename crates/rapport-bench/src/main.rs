@@ -113,7 +113,8 @@ async fn measure_api(
     let workspace = store.ensure_workspace("bench").await?;
     let (key, _) = store.create_api_key(&workspace, Role::Write).await?;
     let application =
-        Application::build(ServerConfig { listen: "127.0.0.1:0".to_owned(), admin_key: None }, store.clone()).await?;
+        Application::build(ServerConfig { listen: "127.0.0.1:0".to_owned(), ..ServerConfig::default() }, store.clone())
+            .await?;
     let url = format!("http://{}/v1/batch", application.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async { stopped.await.unwrap_or(()) }));

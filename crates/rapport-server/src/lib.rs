@@ -63,6 +63,11 @@ pub struct ServerConfig {
     pub listen: String,
     /// The master key (`RAPPORT_ADMIN_KEY`).
     pub admin_key: Option<String>,
+    /// SMTP for e-mail invitations; without it they fail with `no_mail_server`.
+    pub mail: Option<services::mail::MailConfig>,
+    /// The base URL customers reach this server at, for links in e-mails (default
+    /// `http://<listen address>`).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -71,6 +76,8 @@ impl std::fmt::Debug for ServerConfig {
             .debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
+            .field("mail", &self.mail)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -133,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/surveys/{id}/invitations", get(surveys::list_invitations))
         .route("/v1/surveys/{id}/dry-run", post(surveys::dry_run))
         .route("/s/{token}", get(hosted::show).post(hosted::submit))
+        .route("/u/{token}", get(hosted::unsubscribe_page).post(hosted::unsubscribe))
         .layer(cors);
     Router::new()
         .merge(v1)
@@ -184,6 +192,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     store: Store,
+    dispatcher: services::invitations::Dispatcher,
 }
 
 impl Application {
@@ -199,7 +208,15 @@ impl Application {
             triggers: services::invitations::TriggerCache::default(),
             link_secret: Arc::default(),
         };
-        Ok(Application { listener, router: router(state), store })
+        let mailer = config.mail.as_ref().map(services::mail::Mailer::new).transpose()?;
+        let local = listener.local_addr().context("the listener has no address")?;
+        let dispatcher = services::invitations::Dispatcher {
+            store: store.clone(),
+            mailer,
+            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
+            link_secret: state.link_secret().await?,
+        };
+        Ok(Application { listener, router: router(state), store, dispatcher })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -210,7 +227,7 @@ impl Application {
     /// (so every acknowledged batch is committed) and closes the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let dispatcher = tokio::spawn(run_dispatcher(self.store.clone(), stopped));
+        let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
         let _ = stop.send(true);
@@ -225,13 +242,16 @@ impl Application {
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Sends (or suppresses) due survey invitations until `stopped` turns true.
-async fn run_dispatcher(store: Store, mut stopped: tokio::sync::watch::Receiver<bool>) {
+async fn run_dispatcher(
+    dispatcher: services::invitations::Dispatcher,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
             _ = stopped.changed() => return,
         }
-        match services::invitations::dispatch_due(&store, rapport_store::now_ms()).await {
+        match dispatcher.run_once(rapport_store::now_ms()).await {
             Ok(0) => {}
             Ok(handled) => tracing::debug!(handled, "survey invitations dispatched"),
             Err(error) => tracing::warn!(%error, "dispatching survey invitations failed; retrying"),

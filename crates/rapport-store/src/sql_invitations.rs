@@ -109,6 +109,8 @@ impl SqlBackend {
         Ok(claimed == 1)
     }
 
+    /// Records how a dispatch ended. The state changes only from `dispatching`: an answer that
+    /// arrived first (`responded`) stays.
     pub async fn finish_invitation(
         &self,
         workspace: &WorkspaceId,
@@ -117,8 +119,9 @@ impl SqlBackend {
     ) -> Result<(), sqlx::Error> {
         let sent_at = (outcome.state == "sent").then_some(outcome.at_ms);
         sqlx::query(
-            "UPDATE invitations SET state = $1, customer_id = $2, address = $3, reason = $4, explanation = $5, \
-             sent_at = $6 WHERE workspace_id = $7 AND id = $8",
+            "UPDATE invitations SET state = CASE WHEN state = 'dispatching' THEN $1 ELSE state END, \
+             customer_id = $2, address = $3, reason = $4, explanation = $5, sent_at = $6 \
+             WHERE workspace_id = $7 AND id = $8",
         )
         .bind(outcome.state)
         .bind(outcome.customer_id.as_ref().map(CustomerId::as_str))
@@ -204,8 +207,9 @@ impl SqlBackend {
         Ok(row.map(invitation_record))
     }
 
-    /// Marks a sent invitation answered; false if it was not in the `sent` state (answered
-    /// already, or never sent).
+    /// Marks a sent invitation answered; false if it was answered already (or never sent). An
+    /// invitation still `dispatching` counts as sent: its e-mail can arrive (and be answered)
+    /// before the dispatcher records it.
     pub async fn mark_invitation_responded(
         &self,
         workspace: &WorkspaceId,
@@ -214,7 +218,7 @@ impl SqlBackend {
     ) -> Result<bool, sqlx::Error> {
         let updated = sqlx::query(
             "UPDATE invitations SET state = 'responded', responded_at = $1 \
-             WHERE workspace_id = $2 AND id = $3 AND state = 'sent'",
+             WHERE workspace_id = $2 AND id = $3 AND state IN ('sent', 'dispatching')",
         )
         .bind(at_ms)
         .bind(workspace.as_str())

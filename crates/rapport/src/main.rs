@@ -58,6 +58,15 @@ struct ServeArgs {
     /// Refuse automatic merges that would give one customer more identities than this [default: 50].
     #[arg(long, env = "RAPPORT_MAX_IDENTITIES_PER_CUSTOMER", value_name = "N")]
     max_identities_per_customer: Option<usize>,
+    /// SMTP relay for e-mail survey invitations, smtp://HOST:PORT [default: none].
+    #[arg(long, env = "RAPPORT_SMTP_URL", value_name = "URL")]
+    smtp_url: Option<String>,
+    /// From address of survey e-mails [default: Rapport <surveys@localhost>].
+    #[arg(long, env = "RAPPORT_MAIL_FROM", value_name = "ADDRESS")]
+    mail_from: Option<String>,
+    /// Base URL customers reach this server at, for links in e-mails [default: http://<listen>].
+    #[arg(long, env = "RAPPORT_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +96,9 @@ fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result
         listen: serve.and_then(|serve| serve.listen.clone()),
         log_format: serve.and_then(|serve| serve.log_format),
         max_identities_per_customer: serve.and_then(|serve| serve.max_identities_per_customer),
+        smtp_url: serve.and_then(|serve| serve.smtp_url.clone()),
+        mail_from: serve.and_then(|serve| serve.mail_from.clone()),
+        public_url: serve.and_then(|serve| serve.public_url.clone()),
         // Environment only: a flag would show the secret in `ps`.
         admin_key: std::env::var("RAPPORT_ADMIN_KEY").ok().filter(|key| !key.is_empty()),
     };

@@ -30,6 +30,9 @@ pub struct SettingsLayer {
     pub admin_key: Option<String>,
     pub log_format: Option<LogFormat>,
     pub max_identities_per_customer: Option<usize>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub public_url: Option<String>,
 }
 
 impl SettingsLayer {
@@ -82,6 +85,19 @@ pub struct Settings {
     pub admin_key: Option<Sourced<String>>,
     pub log_format: Sourced<LogFormat>,
     pub max_identities_per_customer: Sourced<usize>,
+    pub smtp_url: Option<Sourced<String>>,
+    pub mail_from: Sourced<String>,
+    pub public_url: Option<Sourced<String>>,
+}
+
+/// The From address of survey e-mails unless set.
+pub const DEFAULT_MAIL_FROM: &str = "Rapport <surveys@localhost>";
+
+fn optional(cli: Option<String>, file: Option<String>) -> Option<Sourced<String>> {
+    match (cli, file) {
+        (None, None) => None,
+        (cli, file) => Some(pick(cli, file, String::new)),
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -94,6 +110,9 @@ impl std::fmt::Debug for Settings {
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
             .field("log_format", &self.log_format.value)
             .field("max_identities_per_customer", &self.max_identities_per_customer.value)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|url| redact_url(&url.value)))
+            .field("mail_from", &self.mail_from.value)
+            .field("public_url", &self.public_url.as_ref().map(|url| &url.value))
             .finish()
     }
 }
@@ -125,6 +144,9 @@ impl Settings {
                 file.max_identities_per_customer,
                 || rapport_core::resolution::DEFAULT_MAX_IDENTITIES,
             ),
+            smtp_url: optional(cli.smtp_url, file.smtp_url),
+            mail_from: pick(cli.mail_from, file.mail_from, || DEFAULT_MAIL_FROM.to_owned()),
+            public_url: optional(cli.public_url, file.public_url),
             data_dir,
         };
         if rapport_store::BackendKind::of_url(&settings.database_url.value).is_none() {
@@ -167,6 +189,15 @@ impl Settings {
             self.max_identities_per_customer.value.to_string(),
             self.max_identities_per_customer.source,
         );
+        match &self.smtp_url {
+            Some(url) => out += &line("smtp_url", quoted(&redact_url(&url.value)), url.source),
+            None => out += "# smtp_url: not set (e-mail invitations fail with no_mail_server)\n",
+        }
+        out += &line("mail_from", quoted(&self.mail_from.value), self.mail_from.source);
+        match &self.public_url {
+            Some(url) => out += &line("public_url", quoted(&url.value), url.source),
+            None => out += "# public_url: not set (links use http://<listen>)\n",
+        }
         out
     }
 }
@@ -204,6 +235,18 @@ pub const DEFAULT_CONFIG: &str = r#"# Rapport configuration (TOML). Every settin
 # Identity resolution does not merge two customers automatically if the result would hold more
 # identities than this. Env: RAPPORT_MAX_IDENTITIES_PER_CUSTOMER.
 # max_identities_per_customer = 50
+
+# SMTP relay for e-mail survey invitations: smtp://HOST:PORT (plain SMTP to a relay such as a
+# local Postfix; TLS is not supported yet). Without it, e-mail invitations are recorded as failed
+# with the reason no_mail_server. Env: RAPPORT_SMTP_URL. Flag: --smtp-url.
+# smtp_url = "smtp://127.0.0.1:25"
+
+# From address of survey e-mails. Env: RAPPORT_MAIL_FROM. Flag: --mail-from.
+# mail_from = "Rapport <surveys@localhost>"
+
+# The base URL customers reach this server at, used in the links of survey e-mails.
+# Default: http://<listen>. Env: RAPPORT_PUBLIC_URL. Flag: --public-url.
+# public_url = "https://cx.example.com"
 "#;
 
 #[cfg(test)]

@@ -1,20 +1,22 @@
 //! `/s/{token}`: the hosted survey page. Server-rendered, works without JavaScript, one column that
 //! fits a phone, every control labelled. A link is answered once; a second submission gets a
-//! friendly page (409).
+//! friendly page (409). `/u/{token}`: the unsubscribe link of survey e-mails.
 
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use rapport_core::identity::Identity;
 use rapport_core::problem::FieldProblem;
 use rapport_core::survey::{Question, QuestionKind, SurveyDefinition};
+use rapport_store::IngestBatch;
 use rapport_store::records::InvitationRecord;
 use serde_json::json;
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::services::hosted_survey::{LinkProblem, form_answers, open_link};
+use crate::error::{ApiError, ErrorCode};
+use crate::services::hosted_survey::{LinkProblem, form_answers, open_link, unsubscribe_event, unsubscribe_invitation};
 use crate::services::surveys::{check_response, record_response};
 
 const STYLE: &str = "body{font:17px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
@@ -206,4 +208,34 @@ pub async fn submit(
     }
     let thanks = survey.definition.thank_you.clone().unwrap_or_else(|| "Your answers help us do better.".to_owned());
     Ok(notice(StatusCode::OK, "Thank you!", &thanks))
+}
+
+/// `/u/{token}`: asks before unsubscribing (mail scanners open links; only the button acts).
+pub async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let secret = state.link_secret().await?;
+    if unsubscribe_invitation(&state.store, &secret, &token, rapport_store::now_ms()).await?.is_none() {
+        return Ok(link_problem(LinkProblem::Invalid));
+    }
+    Ok(page(
+        StatusCode::OK,
+        "Stop receiving surveys?",
+        html! {
+            h1 { "Stop receiving surveys?" }
+            p { "We will not ask you for feedback again, on any channel." }
+            form method="post" { button type="submit" { "Unsubscribe" } }
+        },
+    ))
+}
+
+/// Records the unsubscribe as the customer's `unsubscribed` trait, which the contact policy reads.
+pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let secret = state.link_secret().await?;
+    let Some(invitation) = unsubscribe_invitation(&state.store, &secret, &token, rapport_store::now_ms()).await? else {
+        return Ok(link_problem(LinkProblem::Invalid));
+    };
+    let identity = Identity::parse_typed(&invitation.identity_key)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log"))?;
+    let event = unsubscribe_event(&invitation.id, &identity)?;
+    state.store.ingest(IngestBatch { workspace: invitation.workspace_id.clone(), events: vec![event] }).await?;
+    Ok(notice(StatusCode::OK, "You are unsubscribed", "You will not receive surveys from us anymore."))
 }

@@ -1,11 +1,16 @@
 //! The hosted survey page as a service: a signed link to its invitation, and a submitted HTML
 //! form to the answers a survey version checks.
 
+use rapport_core::event::{self, BatchEnvelope, Event, EventType};
+use rapport_core::identity::Identity;
 use rapport_core::survey::{QuestionKind, SurveyDefinition};
 use rapport_core::survey_link;
 use rapport_store::records::InvitationRecord;
 use rapport_store::{Store, StoreError};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::services::surveys::address_call;
 
 /// The installation secret that signs survey links.
 pub const LINK_SECRET: &str = "survey-links";
@@ -17,6 +22,43 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub fn link_path(secret: &[u8], invitation: &InvitationRecord) -> Option<String> {
     let sent_at = invitation.sent_at_ms?;
     Some(format!("/s/{}", survey_link::sign(secret, &invitation.id, sent_at + LINK_VALID_DAYS * DAY_MS)))
+}
+
+/// The path that stops surveys for the customer an invitation went to. It names the invitation
+/// under a prefix a survey link never has, and works for a year.
+pub fn unsubscribe_path(secret: &[u8], invitation_id: &str) -> String {
+    let expires = rapport_store::now_ms() + 365 * DAY_MS;
+    format!("/u/{}", survey_link::sign(secret, &format!("{UNSUBSCRIBE_PREFIX}{invitation_id}"), expires))
+}
+
+const UNSUBSCRIBE_PREFIX: &str = "unsubscribe:";
+
+/// The invitation an unsubscribe link names, if the link is genuine and current.
+pub async fn unsubscribe_invitation(
+    store: &Store,
+    secret: &[u8],
+    token: &str,
+    now_ms: i64,
+) -> Result<Option<InvitationRecord>, StoreError> {
+    let Ok(named) = survey_link::verify(secret, token, now_ms) else { return Ok(None) };
+    let Some(id) = named.strip_prefix(UNSUBSCRIBE_PREFIX) else { return Ok(None) };
+    store.invitation_anywhere(id).await
+}
+
+/// The identify call that marks the invitation's customer `unsubscribed`.
+pub fn unsubscribe_event(invitation_id: &str, identity: &Identity) -> Result<Event, ApiError> {
+    let mut call = json!({"type": "identify", "messageId": format!("unsubscribe-{invitation_id}"),
+                          "traits": {"unsubscribed": true}});
+    let mut context = Map::new();
+    address_call(&mut call, &mut context, identity);
+    call["context"] = Value::Object(context);
+    let now = time::OffsetDateTime::now_utc();
+    event::parse_event(&call, 0, Some(EventType::Identify), &BatchEnvelope::default(), now)
+        .map(|(event, _)| event)
+        .map_err(|problems| {
+            tracing::error!(?problems, "an unsubscribe did not make a valid event");
+            ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
+        })
 }
 
 /// Why a link does not open a survey.
@@ -42,7 +84,8 @@ pub async fn open_link(
     Ok(match store.invitation_anywhere(&id).await? {
         None => Err(LinkProblem::Invalid),
         Some(invitation) if invitation.state == "responded" => Err(LinkProblem::AlreadyAnswered),
-        Some(invitation) if invitation.state != "sent" => Err(LinkProblem::Invalid),
+        // `dispatching`: the e-mail is out, the dispatcher has not recorded it yet.
+        Some(invitation) if !["sent", "dispatching"].contains(&invitation.state.as_str()) => Err(LinkProblem::Invalid),
         Some(invitation) => Ok(invitation),
     })
 }

@@ -11,6 +11,9 @@ use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{Delivery, Trigger};
 use rapport_store::records::{CustomerProfile, InvitationOutcome, InvitationRecord, NewInvitation};
+
+use crate::services::hosted_survey::{link_path, unsubscribe_path};
+use crate::services::mail::Mailer;
 use rapport_store::{Store, StoreError};
 use serde_json::Value;
 
@@ -185,85 +188,105 @@ pub async fn decide(
     Ok(Decision { customer: profile.map(|profile| profile.id), address, outcome })
 }
 
-/// One dispatcher pass: every due invitation is claimed, decided and finished. Returns how many
-/// were handled.
-pub async fn dispatch_due(store: &Store, now_ms: i64) -> Result<usize, StoreError> {
-    let due = store.due_invitations(now_ms, DISPATCH_BATCH).await?;
-    let mut handled = 0;
-    for invitation in due {
-        if !store.claim_invitation(&invitation.workspace_id, &invitation.id).await? {
-            continue;
-        }
-        let outcome = dispatch_one(store, &invitation, now_ms).await?;
-        store.finish_invitation(&invitation.workspace_id, &invitation.id, &outcome).await?;
-        metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
-        handled += 1;
-    }
-    Ok(handled)
+/// Sends due invitations: decides each by the contact policy, then delivers it on its channel.
+#[derive(Clone, Debug)]
+pub struct Dispatcher {
+    pub store: Store,
+    /// `None` when no SMTP server is configured: e-mail invitations then fail with a reason.
+    pub mailer: Option<Mailer>,
+    /// The server's public base URL, for links in e-mails (`https://cx.acme.example`).
+    pub public_url: String,
+    /// The secret that signs survey links.
+    pub link_secret: Vec<u8>,
 }
 
-async fn dispatch_one(
-    store: &Store,
-    invitation: &InvitationRecord,
-    now_ms: i64,
-) -> Result<InvitationOutcome, StoreError> {
-    let failed = |reason: &str, explanation: &str| InvitationOutcome {
-        state: "failed",
-        customer_id: None,
-        address: None,
-        reason: Some(reason.to_owned()),
-        explanation: Some(explanation.to_owned()),
-        at_ms: now_ms,
-    };
-    let survey = store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
-    let Some(delivery) = survey.and_then(|survey| survey.definition.delivery) else {
-        return Ok(failed("no_delivery", "the survey version has no delivery settings"));
-    };
-    let Ok(identity) = Identity::parse_typed(&invitation.identity_key) else {
-        return Ok(failed("bad_identity", "the triggering identity cannot be read"));
-    };
-    let decision = decide(
-        store,
-        &invitation.workspace_id,
-        &invitation.survey_id,
-        &delivery,
-        &invitation.channel,
-        &identity,
-        now_ms,
-    )
-    .await?;
-    Ok(match decision.outcome {
-        Err(suppression) => InvitationOutcome {
-            state: "suppressed",
-            customer_id: decision.customer,
-            address: None,
-            reason: Some(suppression.code().to_owned()),
-            explanation: Some(suppression.explanation()),
-            at_ms: now_ms,
-        },
-        Ok(()) if invitation.channel == "email" => InvitationOutcome {
-            // E-mail delivery over SMTP is not built yet (see the closing note of this work).
-            reason: Some(if decision.address.is_some() { "no_mail_server" } else { "no_address" }.to_owned()),
-            explanation: Some(
-                if decision.address.is_some() {
-                    "e-mail delivery is not available: no SMTP server is configured"
-                } else {
-                    "the customer has no `email` trait to send to"
-                }
-                .to_owned(),
-            ),
-            state: "failed",
-            customer_id: decision.customer,
-            address: decision.address,
-            at_ms: now_ms,
-        },
-        Ok(()) => InvitationOutcome {
-            state: "sent",
-            customer_id: decision.customer,
-            address: None,
-            reason: None,
-            explanation: None,
-            at_ms: now_ms,
-        },
-    })
+impl Dispatcher {
+    /// One pass: every due invitation is claimed, decided, delivered and finished. Returns how
+    /// many were handled.
+    pub async fn run_once(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let due = self.store.due_invitations(now_ms, DISPATCH_BATCH).await?;
+        let mut handled = 0;
+        for invitation in due {
+            if !self.store.claim_invitation(&invitation.workspace_id, &invitation.id).await? {
+                continue;
+            }
+            let outcome = self.dispatch_one(&invitation, now_ms).await?;
+            self.store.finish_invitation(&invitation.workspace_id, &invitation.id, &outcome).await?;
+            metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    async fn dispatch_one(&self, invitation: &InvitationRecord, now_ms: i64) -> Result<InvitationOutcome, StoreError> {
+        let store = &self.store;
+        let outcome = |state: &'static str,
+                       customer: Option<CustomerId>,
+                       address: Option<String>,
+                       why: Option<(&str, String)>| {
+            InvitationOutcome {
+                state,
+                customer_id: customer,
+                address,
+                reason: why.as_ref().map(|(code, _)| (*code).to_owned()),
+                explanation: why.map(|(_, sentence)| sentence),
+                at_ms: now_ms,
+            }
+        };
+        let survey = store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
+        let Some((name, delivery)) =
+            survey.and_then(|survey| Some((survey.definition.name, survey.definition.delivery?)))
+        else {
+            return Ok(outcome(
+                "failed",
+                None,
+                None,
+                Some(("no_delivery", "the survey version has no delivery settings".to_owned())),
+            ));
+        };
+        let Ok(identity) = Identity::parse_typed(&invitation.identity_key) else {
+            return Ok(outcome(
+                "failed",
+                None,
+                None,
+                Some(("bad_identity", "the triggering identity cannot be read".to_owned())),
+            ));
+        };
+        let decision = decide(
+            store,
+            &invitation.workspace_id,
+            &invitation.survey_id,
+            &delivery,
+            &invitation.channel,
+            &identity,
+            now_ms,
+        )
+        .await?;
+        if let Err(suppression) = decision.outcome {
+            let why = Some((suppression.code(), suppression.explanation()));
+            return Ok(outcome("suppressed", decision.customer, None, why));
+        }
+        if invitation.channel != "email" {
+            return Ok(outcome("sent", decision.customer, None, None));
+        }
+        let Some(address) = decision.address else {
+            let why = Some(("no_address", "the customer has no `email` trait to send to".to_owned()));
+            return Ok(outcome("failed", decision.customer, None, why));
+        };
+        let Some(mailer) = &self.mailer else {
+            let why = Some(("no_mail_server", "no SMTP server is configured (RAPPORT_SMTP_URL)".to_owned()));
+            return Ok(outcome("failed", decision.customer, Some(address), why));
+        };
+        let sent = InvitationRecord { sent_at_ms: Some(now_ms), ..invitation.clone() };
+        let base = self.public_url.trim_end_matches('/');
+        let survey_url = format!("{base}{}", link_path(&self.link_secret, &sent).unwrap_or_default());
+        let unsubscribe_url = format!("{base}{}", unsubscribe_path(&self.link_secret, &invitation.id));
+        Ok(match mailer.send_invitation(&address, &name, &survey_url, &unsubscribe_url).await {
+            Ok(()) => outcome("sent", decision.customer, Some(address), None),
+            Err(error) => {
+                tracing::warn!(invitation = %invitation.id, %error, "sending a survey invitation failed");
+                outcome("failed", decision.customer, Some(address), Some(("smtp_error", error)))
+            }
+        })
+    }
 }

@@ -4,4 +4,5 @@ pub mod hosted_survey;
 pub mod ingest;
 pub mod invitations;
 pub mod json_body;
+pub mod mail;
 pub mod surveys;

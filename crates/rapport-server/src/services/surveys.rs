@@ -254,25 +254,7 @@ pub fn answered_event(
             "answers": answers_json(&response.answers),
         },
     });
-    match respondent.kind() {
-        IdentityKind::UserId => call["userId"] = Value::from(respondent.value()),
-        IdentityKind::AnonymousId => call["anonymousId"] = Value::from(respondent.value()),
-        other => {
-            call["anonymousId"] = Value::from(format!("survey-respondent:{}", respondent.key()));
-            let linked = match other {
-                IdentityKind::Email => json!({"traits": {"email": respondent.value()}}),
-                IdentityKind::Phone => json!({"traits": {"phone": respondent.value()}}),
-                IdentityKind::External(system) => json!({"externalIds": [{"type": system, "id": respondent.value()}]}),
-                IdentityKind::Social(platform) => {
-                    json!({"traits": {"social": {platform.as_str(): respondent.value()}}})
-                }
-                IdentityKind::UserId | IdentityKind::AnonymousId => json!({}),
-            };
-            if let Value::Object(linked) = linked {
-                context.extend(linked);
-            }
-        }
-    }
+    address_call(&mut call, &mut context, respondent);
     call["context"] = Value::Object(context);
     let submitted = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(response.submitted_at_ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -284,6 +266,32 @@ pub fn answered_event(
         tracing::error!(?problems, "a stored response did not make a valid event");
         ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
     })
+}
+
+/// Makes a Segment call about `identity`: a user id or anonymous id is the call's own; an
+/// e-mail, phone, external id or social handle travels in `context` (traits or `externalIds`)
+/// under an anonymous id derived from it, and links the call to the customer who holds it, as
+/// ingestion links any event.
+pub fn address_call(call: &mut Value, context: &mut Map<String, Value>, identity: &Identity) {
+    match identity.kind() {
+        IdentityKind::UserId => call["userId"] = Value::from(identity.value()),
+        IdentityKind::AnonymousId => call["anonymousId"] = Value::from(identity.value()),
+        other => {
+            call["anonymousId"] = Value::from(format!("survey-identity:{}", identity.key()));
+            let linked = match other {
+                IdentityKind::Email => json!({"traits": {"email": identity.value()}}),
+                IdentityKind::Phone => json!({"traits": {"phone": identity.value()}}),
+                IdentityKind::External(system) => json!({"externalIds": [{"type": system, "id": identity.value()}]}),
+                IdentityKind::Social(platform) => {
+                    json!({"traits": {"social": {platform.as_str(): identity.value()}}})
+                }
+                IdentityKind::UserId | IdentityKind::AnonymousId => json!({}),
+            };
+            if let Value::Object(linked) = linked {
+                context.extend(linked);
+            }
+        }
+    }
 }
 
 /// One CSV row per response: its fields, then one column per question (and per CSAT dimension)

@@ -1,4 +1,5 @@
 use rapport_core::auth::Role;
+use rapport_server::services::mail::MailConfig;
 use rapport_server::{Application, ServerConfig};
 use rapport_store::testing::TestDatabase;
 use rapport_store::{BackendKind, Store};
@@ -23,13 +24,25 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(kind: BackendKind) -> TestApp {
+        TestApp::spawn_with(kind, None).await
+    }
+
+    /// A server whose e-mail invitations go through `smtp_url`.
+    pub async fn spawn_with(kind: BackendKind, smtp_url: Option<String>) -> TestApp {
         let database = TestDatabase::create(kind).await;
         let store = database.connect().await;
         let acme = store.ensure_workspace("acme").await.unwrap();
         let write_key = store.create_api_key(&acme, Role::Write).await.unwrap().0;
         let read_key = store.create_api_key(&acme, Role::Read).await.unwrap().0;
         let admin_key = store.create_api_key(&acme, Role::Admin).await.unwrap().0;
-        let config = ServerConfig { listen: "127.0.0.1:0".to_owned(), admin_key: Some(ADMIN_KEY.to_owned()) };
+        let mail =
+            smtp_url.map(|smtp_url| MailConfig { smtp_url, from: "Acme Surveys <surveys@acme.example>".to_owned() });
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".to_owned(),
+            admin_key: Some(ADMIN_KEY.to_owned()),
+            mail,
+            public_url: None,
+        };
         let application = Application::build(config, store.clone()).await.expect("build the application");
         let address = format!("http://{}", application.local_addr());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -82,6 +95,12 @@ impl TestApp {
         let list = body["data"].as_array_mut().unwrap();
         assert_eq!(list.len(), 1, "one customer for {identity}: {list:?}");
         list.remove(0)
+    }
+
+    /// `POST /v1/surveys/{survey}/dry-run` with a read key.
+    pub async fn dry_run(&self, survey: &str, body: &Value) -> Response {
+        let url = self.url(&format!("/v1/surveys/{survey}/dry-run"));
+        self.client.post(url).bearer_auth(&self.read_key).json(body).send().await.expect("request")
     }
 
     pub async fn timeline(&self, customer_id: &str) -> Vec<Value> {

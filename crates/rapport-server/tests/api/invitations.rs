@@ -68,14 +68,7 @@ pub async fn triggers_invite_and_the_policy_suppresses_with_reasons(app: TestApp
     let response = app.post(&format!("/v1/surveys/{id}/responses"), &app.write_key, &answered).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let audience = json!({"customers": ["userId:u1", "userId:u2", "userId:u3", "userId:u4", "userId:newcomer"]});
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/surveys/{id}/dry-run")))
-        .bearer_auth(&app.read_key)
-        .json(&audience)
-        .send()
-        .await
-        .unwrap();
+    let response = app.dry_run(&id, &audience).await;
     let (status, result) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     let reasons: Vec<(bool, Option<&str>)> = result["data"]
@@ -98,14 +91,7 @@ pub async fn triggers_invite_and_the_policy_suppresses_with_reasons(app: TestApp
     assert_eq!(settled_invitations(&app, &id, 2).await.len(), 2, "a dry run records nothing");
 
     let bad = json!({"customers": ["nonsense"]});
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/surveys/{id}/dry-run")))
-        .bearer_auth(&app.read_key)
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let response = app.dry_run(&id, &bad).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "customers[0]")]).await;
     let broken = json!({"name": "x", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}],
                         "delivery": {"channel": "pigeon", "trigger": {"event": "Order Delivered", "delayMinutes": "soon"}}});

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod customers;
+mod email;
 mod helpers;
 mod ingestion;
 mod invitations;
@@ -49,4 +50,14 @@ api_suite! {
     crate::surveys::bad_surveys_and_answers_are_named => bad_surveys_and_answers_are_named,
     crate::invitations::triggers_invite_and_the_policy_suppresses_with_reasons => triggers_invite_and_the_policy_suppresses_with_reasons,
     crate::invitations::a_link_invitation_is_answered_once_on_the_hosted_page => a_link_invitation_is_answered_once_on_the_hosted_page,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_invitations_on_sqlite() {
+    email::email_invitations_sqlite().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_invitations_on_postgres() {
+    email::email_invitations_postgres().await;
 }

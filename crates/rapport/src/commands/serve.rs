@@ -1,6 +1,7 @@
 //! `rapport serve`: migrate, bind, serve until SIGTERM or ctrl-c, then shut down cleanly.
 
 use rapport_core::resolution::ResolutionSettings;
+use rapport_server::services::mail::MailConfig;
 use rapport_server::{Application, ServerConfig};
 use rapport_store::{Store, StoreOptions};
 use tracing_subscriber::EnvFilter;
@@ -25,6 +26,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let config = ServerConfig {
         listen: settings.listen.value.clone(),
         admin_key: settings.admin_key.as_ref().map(|key| key.value.clone()),
+        mail: settings
+            .smtp_url
+            .as_ref()
+            .map(|url| MailConfig { smtp_url: url.value.clone(), from: settings.mail_from.value.clone() }),
+        public_url: settings.public_url.as_ref().map(|url| url.value.clone()),
     };
     let has_keys = store.count_api_keys().await? > 0;
     let application = Application::build(config, store).await?;

@@ -1,0 +1,152 @@
+//! E-mail invitations end to end, through a real SMTP server started by the test.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailin_embedded::{Handler, Server, SslConfig};
+use rapport_store::BackendKind;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, status_and_json};
+
+/// Every message the SMTP server accepted: its recipients and the raw message.
+type Messages = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+/// Keeps every message the SMTP server accepts.
+#[derive(Clone, Default)]
+struct Inbox {
+    messages: Messages,
+    current: Vec<u8>,
+    recipients: Vec<String>,
+}
+
+impl Handler for Inbox {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.recipients = to.to_vec();
+        self.current.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let message = String::from_utf8_lossy(&self.current).into_owned();
+        self.messages.lock().unwrap().push((self.recipients.clone(), message));
+        mailin_embedded::response::OK
+    }
+}
+
+/// Starts an SMTP server on a free port; returns its URL and its inbox.
+fn smtp_server() -> (String, Messages) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let inbox = Inbox::default();
+    let messages = inbox.messages.clone();
+    let mut server = Server::new(inbox);
+    server.with_name("mail.test").with_ssl(SslConfig::None).unwrap().with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        // The server runs until the test process ends; an error here fails the test by silence.
+        if let Err(error) = server.serve() {
+            eprintln!("the test SMTP server stopped: {error}");
+        }
+    });
+    (url, messages)
+}
+
+async fn invitations(app: &TestApp, survey: &str) -> Vec<Value> {
+    app.read(&format!("/v1/surveys/{survey}/invitations")).await["data"].as_array().unwrap().clone()
+}
+
+async fn wait_for<T>(mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting");
+}
+
+fn link_after<'a>(message: &'a str, base: &str, prefix: &str) -> &'a str {
+    let start = message.find(&format!("{base}{prefix}")).unwrap_or_else(|| panic!("no {prefix} link in {message}"));
+    let rest = &message[start..];
+    &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())]
+}
+
+async fn an_email_invitation_goes_out_after_its_delay(kind: BackendKind) {
+    let (smtp_url, inbox) = smtp_server();
+    let app = TestApp::spawn_with(kind, Some(smtp_url)).await;
+    let definition = json!({"name": "After delivery", "kind": "transactional",
+        "questions": [{"id": "nps", "type": "nps", "required": true}],
+        "delivery": {"channel": "email", "trigger": {"event": "Order Delivered", "delayMinutes": 60}}});
+    let (_, survey) = status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/identify", &json!({"userId": "jane", "traits": {"email": "jane@example.com"}})).await;
+    let ago = |minutes: i64| {
+        (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    // Delivered 61 minutes ago: due now. Delivered just now: due in an hour.
+    app.send(
+        "/v1/track",
+        &json!({"userId": "jane", "event": "Order Delivered", "messageId": "order-1", "timestamp": ago(61)}),
+    )
+    .await;
+    app.send(
+        "/v1/track",
+        &json!({"userId": "jane", "event": "Order Delivered", "messageId": "order-2", "timestamp": ago(0)}),
+    )
+    .await;
+
+    let (to, message) = wait_for(async || inbox.lock().unwrap().first().cloned()).await;
+    assert_eq!(to, ["jane@example.com"]);
+    assert!(message.contains("Subject: After delivery: tell us how we did"), "{message}");
+    let base = app.url("");
+    let survey_link = link_after(&message, &base, "/s/").to_owned();
+    let unsubscribe_link = link_after(&message, &base, "/u/").to_owned();
+    let states = invitations(&app, &id).await;
+    let state_of = |message_id: &str| {
+        states.iter().find(|invitation| invitation["messageId"] == message_id).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!((state_of("order-1"), state_of("order-2")), ("sent".to_owned(), "pending".to_owned()));
+
+    // The link in the e-mail opens the survey; the answer lands once.
+    assert_eq!(app.client.get(&survey_link).send().await.unwrap().status(), StatusCode::OK);
+    let answered = app.client.post(&survey_link).form(&[("q.nps", "9")]).send().await.unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(
+        app.client.post(&survey_link).form(&[("q.nps", "9")]).send().await.unwrap().status(),
+        StatusCode::CONFLICT
+    );
+    let jane = app.customer("userId:jane").await;
+    let timeline = app.timeline(jane["id"].as_str().unwrap()).await;
+    let answer =
+        timeline.iter().find(|entry| entry["name"] == "Survey Answered").expect("the answer is on the timeline");
+    assert_eq!((answer["channel"].as_str(), &answer["properties"]["answers"]["nps"]), (Some("email"), &json!(9)));
+
+    // The unsubscribe link asks first, then records the wish, which the policy then honours.
+    let confirm = app.client.get(&unsubscribe_link).send().await.unwrap();
+    assert!(confirm.text().await.unwrap().contains("Stop receiving surveys?"));
+    assert_eq!(app.client.post(&unsubscribe_link).send().await.unwrap().status(), StatusCode::OK);
+    let audience = json!({"customers": ["userId:jane"]});
+    let response = app.dry_run(&id, &audience).await;
+    assert_eq!(status_and_json(response).await.1["data"][0]["reason"], "unsubscribed");
+    assert_eq!(inbox.lock().unwrap().len(), 1, "one e-mail only");
+    app.stop().await;
+}
+
+pub async fn email_invitations_sqlite() {
+    an_email_invitation_goes_out_after_its_delay(BackendKind::Sqlite).await;
+}
+
+pub async fn email_invitations_postgres() {
+    an_email_invitation_goes_out_after_its_delay(BackendKind::Postgres).await;
+}
