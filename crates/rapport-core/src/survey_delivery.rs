@@ -42,6 +42,10 @@ pub struct Delivery {
     /// Replaces the workspace's contact policy for this survey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyOverride>,
+    /// One reminder this many days after an unanswered e-mail invitation (1 to 13: links work
+    /// for 14 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder_after_days: Option<u32>,
 }
 
 fn one() -> f64 {
@@ -128,10 +132,12 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
     };
     let before = problems.len();
     for key in object.keys() {
-        if !["trigger", "channel", "sampleRate", "notAgainWithinDays", "policy"].contains(&key.as_str()) {
+        if !["trigger", "channel", "sampleRate", "notAgainWithinDays", "policy", "reminderAfterDays"]
+            .contains(&key.as_str())
+        {
             problems.push(FieldProblem::envelope(
                 &format!("{path}.{key}"),
-                "unknown field: expected trigger, channel, sampleRate, notAgainWithinDays, policy",
+                "unknown field: expected trigger, channel, sampleRate, notAgainWithinDays, policy, reminderAfterDays",
             ));
         }
     }
@@ -156,6 +162,19 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
         },
     };
     let not_again_within_days = whole_number(object, "notAgainWithinDays", path, 3_650, problems);
+    let reminder_after_days = match object.get("reminderAfterDays") {
+        None | Some(Value::Null) => None,
+        Some(value) => match value.as_u64().filter(|days| (1..=13).contains(days)) {
+            Some(days) => u32::try_from(days).ok(),
+            None => {
+                problems.push(FieldProblem::envelope(
+                    &format!("{path}.reminderAfterDays"),
+                    "must be a whole number from 1 to 13 (survey links work for 14 days)",
+                ));
+                None
+            }
+        },
+    };
     let trigger = match object.get("trigger") {
         None | Some(Value::Null) => None,
         Some(trigger) => parse_trigger(trigger, &format!("{path}.trigger"), problems),
@@ -183,7 +202,14 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
             None
         }
     };
-    (problems.len() == before).then_some(Delivery { trigger, channel, sample_rate, not_again_within_days, policy })
+    (problems.len() == before).then_some(Delivery {
+        trigger,
+        channel,
+        sample_rate,
+        not_again_within_days,
+        policy,
+        reminder_after_days,
+    })
 }
 
 fn parse_trigger(value: &Value, path: &str, problems: &mut Vec<FieldProblem>) -> Option<Trigger> {

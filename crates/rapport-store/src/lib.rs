@@ -423,6 +423,22 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.invitations(workspace, survey, limit).await)?)
     }
 
+    /// Sent invitations whose one reminder is due by `now_ms`, in every workspace.
+    pub async fn reminders_due(&self, now_ms: i64, limit: usize) -> Result<Vec<InvitationRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(dispatch!(self.backend(), sql => sql.reminders_due(now_ms, limit).await)?)
+    }
+
+    /// Takes a due reminder (false when someone else took it) and records it as sent.
+    pub async fn claim_reminder(&self, workspace: &WorkspaceId, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.claim_reminder(workspace, id, now_ms).await)?)
+    }
+
+    /// Marks invitations sent before `sent_before_ms` and never answered as `expired`.
+    pub async fn expire_invitations(&self, sent_before_ms: i64) -> Result<u64, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.expire_invitations(sent_before_ms).await)?)
+    }
+
     /// The invitation with this id in whichever workspace holds it.
     pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.invitation_anywhere(id).await)?)

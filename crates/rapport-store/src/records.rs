@@ -251,6 +251,9 @@ pub struct InvitationRecord {
     pub created_at_ms: i64,
     pub sent_at_ms: Option<i64>,
     pub responded_at_ms: Option<i64>,
+    /// When the one reminder is due (e-mail invitations whose survey asks for one).
+    pub remind_at_ms: Option<i64>,
+    pub reminded_at_ms: Option<i64>,
 }
 
 /// How a due invitation ended.
@@ -263,4 +266,6 @@ pub struct InvitationOutcome {
     pub reason: Option<String>,
     pub explanation: Option<String>,
     pub at_ms: i64,
+    /// For a sent invitation: when its reminder is due, if it gets one.
+    pub remind_at_ms: Option<i64>,
 }

@@ -5,47 +5,50 @@ use rapport_core::contact_policy::PastInvitation;
 
 use crate::records::{InvitationOutcome, InvitationRecord, NewInvitation};
 
-type InvitationRow = (
-    String,
-    String,
-    String,
-    i64,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    id: String,
+    workspace_id: String,
+    survey_id: String,
+    version: i64,
+    identity_key: String,
+    customer_id: Option<String>,
+    channel: String,
+    address: Option<String>,
+    state: String,
+    reason: Option<String>,
+    explanation: Option<String>,
+    trigger_message_id: String,
+    due_at: i64,
+    created_at: i64,
+    sent_at: Option<i64>,
+    responded_at: Option<i64>,
+    remind_at: Option<i64>,
+    reminded_at: Option<i64>,
+}
 const INVITATION_COLUMNS: &str = "id, workspace_id, survey_id, version, identity_key, customer_id, channel, address, \
-     state, reason, explanation, trigger_message_id, due_at, created_at, sent_at, responded_at";
+     state, reason, explanation, trigger_message_id, due_at, created_at, sent_at, responded_at, remind_at, reminded_at";
 
 fn invitation_record(row: InvitationRow) -> InvitationRecord {
-    let (id, workspace, survey_id, version, identity_key, customer, channel, address, state, reason, explanation) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10);
     InvitationRecord {
-        id,
-        workspace_id: WorkspaceId(workspace),
-        survey_id,
-        version,
-        identity_key,
-        customer_id: customer.map(CustomerId),
-        channel,
-        address,
-        state,
-        reason,
-        explanation,
-        trigger_message_id: row.11,
-        due_at_ms: row.12,
-        created_at_ms: row.13,
-        sent_at_ms: row.14,
-        responded_at_ms: row.15,
+        id: row.id,
+        workspace_id: WorkspaceId(row.workspace_id),
+        survey_id: row.survey_id,
+        version: row.version,
+        identity_key: row.identity_key,
+        customer_id: row.customer_id.map(CustomerId),
+        channel: row.channel,
+        address: row.address,
+        state: row.state,
+        reason: row.reason,
+        explanation: row.explanation,
+        trigger_message_id: row.trigger_message_id,
+        due_at_ms: row.due_at,
+        created_at_ms: row.created_at,
+        sent_at_ms: row.sent_at,
+        responded_at_ms: row.responded_at,
+        remind_at_ms: row.remind_at,
+        reminded_at_ms: row.reminded_at,
     }
 }
 
@@ -120,7 +123,7 @@ impl SqlBackend {
         let sent_at = (outcome.state == "sent").then_some(outcome.at_ms);
         sqlx::query(
             "UPDATE invitations SET state = CASE WHEN state = 'dispatching' THEN $1 ELSE state END, \
-             customer_id = $2, address = $3, reason = $4, explanation = $5, sent_at = $6 \
+             customer_id = $2, address = $3, reason = $4, explanation = $5, sent_at = $6, remind_at = $9 \
              WHERE workspace_id = $7 AND id = $8",
         )
         .bind(outcome.state)
@@ -131,9 +134,43 @@ impl SqlBackend {
         .bind(sent_at)
         .bind(workspace.as_str())
         .bind(id)
+        .bind(outcome.remind_at_ms)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Sent invitations whose reminder is due at `now_ms`, in every workspace.
+    pub async fn reminders_due(&self, now_ms: i64, limit: i64) -> Result<Vec<InvitationRecord>, sqlx::Error> {
+        let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE remind_at IS NOT NULL AND remind_at <= $1 \
+             AND state = 'sent' ORDER BY remind_at, id LIMIT $2"
+        )))
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(invitation_record).collect())
+    }
+
+    /// Takes a due reminder for sending (once, whoever asks first) and records it as sent.
+    pub async fn claim_reminder(&self, workspace: &WorkspaceId, id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+        let sql = "UPDATE invitations SET remind_at = NULL, reminded_at = $1 \
+             WHERE workspace_id = $2 AND id = $3 AND remind_at IS NOT NULL AND state = 'sent'";
+        self.update_one_invitation(sql, now_ms, workspace, id).await
+    }
+
+    /// Sent invitations not answered by `sent_before_ms` become `expired` (their links no longer
+    /// work). Returns how many.
+    pub async fn expire_invitations(&self, sent_before_ms: i64) -> Result<u64, sqlx::Error> {
+        let expired = sqlx::query(
+            "UPDATE invitations SET state = 'expired', remind_at = NULL WHERE state = 'sent' AND sent_at <= $1",
+        )
+        .bind(sent_before_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(expired)
     }
 
     pub async fn invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error> {
@@ -216,16 +253,22 @@ impl SqlBackend {
         id: &str,
         at_ms: i64,
     ) -> Result<bool, sqlx::Error> {
-        let updated = sqlx::query(
-            "UPDATE invitations SET state = 'responded', responded_at = $1 \
-             WHERE workspace_id = $2 AND id = $3 AND state IN ('sent', 'dispatching')",
-        )
-        .bind(at_ms)
-        .bind(workspace.as_str())
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let sql = "UPDATE invitations SET state = 'responded', responded_at = $1 \
+             WHERE workspace_id = $2 AND id = $3 AND state IN ('sent', 'dispatching')";
+        self.update_one_invitation(sql, at_ms, workspace, id).await
+    }
+
+    /// Runs a conditional update of one invitation (`$1` a time, `$2` the workspace, `$3` the id);
+    /// true if it applied.
+    async fn update_one_invitation(
+        &self,
+        sql: &'static str,
+        at_ms: i64,
+        workspace: &WorkspaceId,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let updated =
+            sqlx::query(sql).bind(at_ms).bind(workspace.as_str()).bind(id).execute(&self.pool).await?.rows_affected();
         Ok(updated == 1)
     }
 

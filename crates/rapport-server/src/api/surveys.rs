@@ -21,7 +21,7 @@ use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::services::hosted_survey::link_path;
-use crate::services::invitations::decide;
+use crate::services::invitations::{Ask, decide};
 use crate::services::json_body::read_json;
 use crate::services::surveys::{
     MAX_IDEMPOTENCY_KEY, answers_json, check_response, csv_columns, csv_header, csv_row, invalid_survey,
@@ -481,7 +481,16 @@ pub async fn dry_run(
     let now_ms = rapport_store::now_ms();
     let mut data = Vec::with_capacity(identities.len());
     for (typed, identity) in request.customers.into_iter().zip(identities) {
-        let decision = decide(&state.store, &caller.workspace, &id, &delivery, &channel, &identity, now_ms).await?;
+        let ask = Ask {
+            workspace: &caller.workspace,
+            survey_id: &id,
+            delivery: &delivery,
+            channel: &channel,
+            identity: &identity,
+            now_ms,
+            reminder: false,
+        };
+        let decision = decide(&state.store, ask).await?;
         let (reason, explanation) = match &decision.outcome {
             Ok(()) => (None, None),
             Err(suppression) => (Some(suppression.code().to_owned()), Some(suppression.explanation())),

@@ -16,7 +16,7 @@ use crate::services::surveys::address_call;
 pub const LINK_SECRET: &str = "survey-links";
 /// How long a survey link works after its invitation is sent.
 pub const LINK_VALID_DAYS: i64 = 14;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The path of the hosted page for a sent invitation.
 pub fn link_path(secret: &[u8], invitation: &InvitationRecord) -> Option<String> {

@@ -12,7 +12,7 @@ use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{Delivery, Trigger};
 use rapport_store::records::{CustomerProfile, InvitationOutcome, InvitationRecord, NewInvitation};
 
-use crate::services::hosted_survey::{link_path, unsubscribe_path};
+use crate::services::hosted_survey::{DAY_MS, LINK_VALID_DAYS, link_path, unsubscribe_path};
 use crate::services::mail::Mailer;
 use rapport_store::{Store, StoreError};
 use serde_json::Value;
@@ -142,17 +142,23 @@ fn history_of(
     }
 }
 
-/// Decides whether `identity` may be invited to a survey with `delivery` on `channel` at `now_ms`,
-/// reading the customer's contact history. An identity no customer holds yet has no history.
-pub async fn decide(
-    store: &Store,
-    workspace: &WorkspaceId,
-    survey_id: &str,
-    delivery: &Delivery,
-    channel: &str,
-    identity: &Identity,
-    now_ms: i64,
-) -> Result<Decision, StoreError> {
+/// What to decide: may `identity` be contacted about a survey on `channel` at `now_ms`?
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub workspace: &'a WorkspaceId,
+    pub survey_id: &'a str,
+    pub delivery: &'a Delivery,
+    pub channel: &'a str,
+    pub identity: &'a Identity,
+    pub now_ms: i64,
+    /// A reminder of an invitation already sent: exempt from the frequency rules.
+    pub reminder: bool,
+}
+
+/// Decides an [`Ask`], reading the customer's contact history. An identity no customer holds yet
+/// has no history.
+pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError> {
+    let Ask { workspace, survey_id, delivery, channel, identity, now_ms, reminder } = ask;
     let customer = store.customer_by_identity(workspace, identity).await?;
     let profile = match &customer {
         Some(customer) => store.customer_profile(workspace, customer).await?,
@@ -179,7 +185,7 @@ pub async fn decide(
         &ContactPolicy::default(),
         &delivery.contact_rules(survey_id),
         &history,
-        false,
+        reminder,
     );
     let address = profile
         .as_ref()
@@ -215,7 +221,52 @@ impl Dispatcher {
             metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
             handled += 1;
         }
+        for invitation in self.store.reminders_due(now_ms, DISPATCH_BATCH).await? {
+            if self.store.claim_reminder(&invitation.workspace_id, &invitation.id, now_ms).await? {
+                self.remind(&invitation, now_ms).await?;
+                handled += 1;
+            }
+        }
+        let expired = self.store.expire_invitations(now_ms - LINK_VALID_DAYS * DAY_MS).await?;
+        if expired > 0 {
+            metrics::counter!("rapport_invitations_total", "state" => "expired").increment(expired);
+        }
         Ok(handled)
+    }
+
+    /// Sends the one reminder of an unanswered e-mail invitation, with the same link. Reminders
+    /// skip the frequency rules, never consent or an unsubscribe.
+    async fn remind(&self, invitation: &InvitationRecord, now_ms: i64) -> Result<(), StoreError> {
+        let survey =
+            self.store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
+        let (Some(survey), Some(mailer), Ok(identity)) =
+            (survey, &self.mailer, Identity::parse_typed(&invitation.identity_key))
+        else {
+            return Ok(());
+        };
+        let Some(delivery) = &survey.definition.delivery else { return Ok(()) };
+        let ask = Ask {
+            workspace: &invitation.workspace_id,
+            survey_id: &invitation.survey_id,
+            delivery,
+            channel: &invitation.channel,
+            identity: &identity,
+            now_ms,
+            reminder: true,
+        };
+        let decision = decide(&self.store, ask).await?;
+        let (Ok(()), Some(address)) = (decision.outcome, decision.address) else {
+            tracing::info!(invitation = %invitation.id, "reminder not sent: suppressed or no address");
+            return Ok(());
+        };
+        let base = self.public_url.trim_end_matches('/');
+        let survey_url = format!("{base}{}", link_path(&self.link_secret, invitation).unwrap_or_default());
+        let unsubscribe_url = format!("{base}{}", unsubscribe_path(&self.link_secret, &invitation.id));
+        match mailer.send_invitation(&address, &survey.definition.name, &survey_url, &unsubscribe_url, true).await {
+            Ok(()) => metrics::counter!("rapport_invitations_total", "state" => "reminded").increment(1),
+            Err(error) => tracing::warn!(invitation = %invitation.id, %error, "sending a survey reminder failed"),
+        }
+        Ok(())
     }
 
     async fn dispatch_one(&self, invitation: &InvitationRecord, now_ms: i64) -> Result<InvitationOutcome, StoreError> {
@@ -231,6 +282,7 @@ impl Dispatcher {
                 reason: why.as_ref().map(|(code, _)| (*code).to_owned()),
                 explanation: why.map(|(_, sentence)| sentence),
                 at_ms: now_ms,
+                remind_at_ms: None,
             }
         };
         let survey = store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
@@ -252,16 +304,16 @@ impl Dispatcher {
                 Some(("bad_identity", "the triggering identity cannot be read".to_owned())),
             ));
         };
-        let decision = decide(
-            store,
-            &invitation.workspace_id,
-            &invitation.survey_id,
-            &delivery,
-            &invitation.channel,
-            &identity,
+        let ask = Ask {
+            workspace: &invitation.workspace_id,
+            survey_id: &invitation.survey_id,
+            delivery: &delivery,
+            channel: &invitation.channel,
+            identity: &identity,
             now_ms,
-        )
-        .await?;
+            reminder: false,
+        };
+        let decision = decide(store, ask).await?;
         if let Err(suppression) = decision.outcome {
             let why = Some((suppression.code(), suppression.explanation()));
             return Ok(outcome("suppressed", decision.customer, None, why));
@@ -281,8 +333,11 @@ impl Dispatcher {
         let base = self.public_url.trim_end_matches('/');
         let survey_url = format!("{base}{}", link_path(&self.link_secret, &sent).unwrap_or_default());
         let unsubscribe_url = format!("{base}{}", unsubscribe_path(&self.link_secret, &invitation.id));
-        Ok(match mailer.send_invitation(&address, &name, &survey_url, &unsubscribe_url).await {
-            Ok(()) => outcome("sent", decision.customer, Some(address), None),
+        Ok(match mailer.send_invitation(&address, &name, &survey_url, &unsubscribe_url, false).await {
+            Ok(()) => InvitationOutcome {
+                remind_at_ms: delivery.reminder_after_days.map(|days| now_ms + i64::from(days) * DAY_MS),
+                ..outcome("sent", decision.customer, Some(address), None)
+            },
             Err(error) => {
                 tracing::warn!(invitation = %invitation.id, %error, "sending a survey invitation failed");
                 outcome("failed", decision.customer, Some(address), Some(("smtp_error", error)))

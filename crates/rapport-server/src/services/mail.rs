@@ -57,12 +57,21 @@ impl Mailer {
         survey_name: &str,
         survey_url: &str,
         unsubscribe_url: &str,
+        reminder: bool,
     ) -> Result<(), String> {
         let to: Mailbox = to.parse().map_err(|error| format!("`{to}` is not an address: {error}"))?;
+        let opening = if reminder {
+            "A short reminder: we would still value your opinion. It takes about a minute:"
+        } else {
+            "We would value your opinion. It takes about a minute:"
+        };
         let body = format!(
-            "Hello,\n\nWe would value your opinion. It takes about a minute:\n\n{survey_url}\n\n\
-             The link works for 14 days.\n\nThank you!\n\n--\nTo stop receiving surveys: {unsubscribe_url}\n"
+            "Hello,\n\n{opening}\n\n{survey_url}\n\n\
+             The link works for 14 days after our first message.\n\nThank you!\n\n--\n\
+             To stop receiving surveys: {unsubscribe_url}\n"
         );
+        let subject =
+            if reminder { format!("Reminder: {survey_name}") } else { format!("{survey_name}: tell us how we did") };
         // Sent as 7-bit text with CRLF line ends, as written: lettre would choose quoted-printable
         // for lines over 76 characters and wrap the long signed links with soft line breaks, which
         // some mail clients show broken. RFC 5322 allows lines up to 998 characters; ours are ASCII
@@ -75,7 +84,7 @@ impl Mailer {
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(format!("{survey_name}: tell us how we did"))
+            .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|error| format!("the message could not be built: {error}"))?;

@@ -8,6 +8,10 @@ use rapport_store::BackendKind;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use rapport_server::services::hosted_survey::LINK_SECRET;
+use rapport_server::services::invitations::Dispatcher;
+use rapport_server::services::mail::{MailConfig, Mailer};
+
 use crate::helpers::{TestApp, status_and_json};
 
 /// Every message the SMTP server accepted: its recipients and the raw message.
@@ -149,4 +153,52 @@ pub async fn email_invitations_sqlite() {
 
 pub async fn email_invitations_postgres() {
     an_email_invitation_goes_out_after_its_delay(BackendKind::Postgres).await;
+}
+
+/// One reminder after its days, with the same link, then expiry: the dispatcher is run with a
+/// clock days ahead instead of waiting.
+async fn an_unanswered_invitation_is_reminded_once_then_expires(kind: BackendKind) {
+    let (smtp_url, inbox) = smtp_server();
+    let app = TestApp::spawn_with(kind, Some(smtp_url.clone())).await;
+    let definition = json!({"name": "Onboarding", "kind": "transactional",
+        "questions": [{"id": "ces", "type": "ces"}],
+        "delivery": {"channel": "email", "reminderAfterDays": 3, "trigger": {"event": "Account Created"}}});
+    let (_, survey) = status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/identify", &json!({"userId": "bob", "traits": {"email": "bob@example.com"}})).await;
+    app.send("/v1/track", &json!({"userId": "bob", "event": "Account Created"})).await;
+    let (_, first) = wait_for(async || inbox.lock().unwrap().first().cloned()).await;
+    let base = app.url("");
+    let link = link_after(&first, &base, "/s/").to_owned();
+
+    let dispatcher = Dispatcher {
+        store: app.store.clone(),
+        mailer: Some(Mailer::new(&MailConfig { smtp_url, from: "surveys@acme.example".to_owned() }).unwrap()),
+        public_url: base.clone(),
+        link_secret: app.store.secret(LINK_SECRET).await.unwrap(),
+    };
+    let now = rapport_store::now_ms();
+    let day = 24 * 60 * 60 * 1000;
+    dispatcher.run_once(now + 2 * day).await.unwrap();
+    assert_eq!(inbox.lock().unwrap().len(), 1, "not yet");
+    dispatcher.run_once(now + 3 * day + 60_000).await.unwrap();
+    dispatcher.run_once(now + 4 * day).await.unwrap();
+    let messages = inbox.lock().unwrap().clone();
+    assert_eq!(messages.len(), 2, "one reminder, once");
+    assert!(messages[1].1.contains("Subject: Reminder: Onboarding"), "{}", messages[1].1);
+    assert_eq!(link_after(&messages[1].1, &base, "/s/"), link, "the reminder carries the same link");
+    assert_eq!(app.client.get(&link).send().await.unwrap().status(), StatusCode::OK);
+
+    dispatcher.run_once(now + 15 * day).await.unwrap();
+    let invitation = invitations(&app, &id).await.remove(0);
+    assert_eq!(invitation["state"], "expired");
+    app.stop().await;
+}
+
+pub async fn reminders_sqlite() {
+    an_unanswered_invitation_is_reminded_once_then_expires(BackendKind::Sqlite).await;
+}
+
+pub async fn reminders_postgres() {
+    an_unanswered_invitation_is_reminded_once_then_expires(BackendKind::Postgres).await;
 }

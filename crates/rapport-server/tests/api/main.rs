@@ -61,3 +61,13 @@ async fn email_invitations_on_sqlite() {
 async fn email_invitations_on_postgres() {
     email::email_invitations_postgres().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_on_sqlite() {
+    email::reminders_sqlite().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_on_postgres() {
+    email::reminders_postgres().await;
+}

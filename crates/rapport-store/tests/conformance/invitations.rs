@@ -47,10 +47,17 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
         reason: None,
         explanation: None,
         at_ms: 2_000,
+        remind_at_ms: Some(2_500),
     };
     store.finish_invitation(&acme, &due[0].id, &sent).await.unwrap();
     let stored = store.invitation(&acme, &due[0].id).await.unwrap().unwrap();
     assert_eq!((stored.state.as_str(), stored.sent_at_ms), ("sent", Some(2_000)));
+    assert!(store.reminders_due(2_499, 10).await.unwrap().is_empty());
+    assert_eq!(store.reminders_due(2_500, 10).await.unwrap().len(), 1);
+    assert!(store.claim_reminder(&acme, &due[0].id, 2_600).await.unwrap());
+    assert!(!store.claim_reminder(&acme, &due[0].id, 2_700).await.unwrap(), "one reminder");
+    assert!(store.reminders_due(9_999, 10).await.unwrap().is_empty());
+    assert_eq!(store.invitation(&acme, &due[0].id).await.unwrap().unwrap().reminded_at_ms, Some(2_600));
 
     store
         .insert_response(
@@ -90,6 +97,15 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     let answered = store.invitation(&acme, &due[0].id).await.unwrap().unwrap();
     assert_eq!((answered.state.as_str(), answered.responded_at_ms), ("responded", Some(4_000)));
     assert!(store.invitation_anywhere("nope").await.unwrap().is_none());
+
+    // An invitation sent and never answered expires; an answered one does not.
+    let second = store.due_invitations(10_000, 10).await.unwrap().remove(0);
+    assert!(store.claim_invitation(&acme, &second.id).await.unwrap());
+    store.finish_invitation(&acme, &second.id, &InvitationOutcome { at_ms: 6_000, ..sent.clone() }).await.unwrap();
+    assert_eq!(store.expire_invitations(5_999).await.unwrap(), 0);
+    assert_eq!(store.expire_invitations(6_000).await.unwrap(), 1);
+    assert_eq!(store.invitation(&acme, &second.id).await.unwrap().unwrap().state, "expired");
+    assert_eq!(store.invitation(&acme, &due[0].id).await.unwrap().unwrap().state, "responded");
 
     // The installation secret is made once and then always the same.
     let secret = store.secret("survey-links").await.unwrap();
