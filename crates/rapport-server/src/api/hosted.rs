@@ -22,12 +22,13 @@ use crate::services::surveys::{check_response, record_response};
 const STYLE: &str = "body{font:17px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
 main{max-width:40rem;margin:0 auto;padding:1.5rem 1rem 3rem}h1{font-size:1.5rem}\
 fieldset{border:1px solid #c9ced6;border-radius:.5rem;background:#fff;margin:0 0 1rem;padding:1rem}\
-legend{font-weight:600;padding:0 .25rem}.scale{display:flex;flex-wrap:wrap;gap:.25rem}\
-.scale label{display:inline-flex;flex-direction:column;align-items:center;min-width:2.5rem;padding:.25rem;\
-border:1px solid #c9ced6;border-radius:.375rem;cursor:pointer}.scale input{margin:0 0 .25rem}\
+legend{float:left;width:100%;padding:0;margin:0 0 .75rem;font-weight:600}legend+*{clear:both}\
+.scale{display:flex;gap:.2rem}.scale label{flex:1 1 0;min-width:0;display:flex;flex-direction:column;\
+align-items:center;padding:.3rem 0;border:1px solid #c9ced6;border-radius:.375rem;cursor:pointer}\
+.scale label:has(input:checked){background:#e3eefb;border-color:#0b5cad}.scale input{margin:0 0 .25rem}\
 .ends{display:flex;justify-content:space-between;font-size:.85rem;color:#4a5260}\
 .choice{display:block;padding:.25rem 0}textarea{width:100%;min-height:6rem;font:inherit;box-sizing:border-box}\
-.hint{font-size:.9rem;color:#4a5260}.errors{background:#fdecec;border:1px solid #b3261e;color:#6b0f0a;\
+.hint{font-size:.9rem;color:#4a5260;margin:0 0 .5rem;clear:both}.errors{background:#fdecec;border:1px solid #b3261e;color:#6b0f0a;\
 border-radius:.5rem;padding:.75rem 1rem;margin-bottom:1rem}button{font:inherit;font-weight:600;color:#fff;\
 background:#0b5cad;border:0;border-radius:.5rem;padding:.75rem 1.5rem;cursor:pointer}\
 button:focus,input:focus,textarea:focus{outline:3px solid #f2b600;outline-offset:2px}";
@@ -122,9 +123,10 @@ fn question_markup(question: &Question, definition: &SurveyDefinition) -> Markup
             }
         },
     };
-    html! {
-        @if let Some(hint) = follow_up { p class="hint" id=(format!("hint-{}", question.id)) { (hint) } }
-        (body)
+    match follow_up {
+        // The condition is said in the question's own box, under its text.
+        Some(hint) => html! { div class="follow-up" { p class="hint" { (hint) } (body) } },
+        None => body,
     }
 }
 
