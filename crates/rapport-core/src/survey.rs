@@ -234,6 +234,14 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         None | Some(Value::Null) => None,
         Some(delivery) => parse_delivery(delivery, &mut problems.0),
     };
+    if kind == Some(SurveyKind::Transactional)
+        && delivery.as_ref().is_some_and(|delivery| delivery.cadence_days.is_some())
+    {
+        problems.add(
+            "delivery.cadenceDays",
+            "only relational surveys go out on a cadence; transactional ones on a trigger",
+        );
+    }
     match (name, kind, problems.0.is_empty()) {
         (Some(name), Some(kind), true) => {
             Ok(SurveyDefinition { name, kind, touchpoint, questions, thank_you, delivery })

@@ -42,6 +42,9 @@ pub struct Delivery {
     /// Replaces the workspace's contact policy for this survey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyOverride>,
+    /// Relational surveys: every this many days per customer (default 90: quarterly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cadence_days: Option<u32>,
     /// One reminder this many days after an unanswered e-mail invitation (1 to 13: links work
     /// for 14 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,22 @@ pub struct PolicyOverride {
     pub window_days: u32,
     pub min_days_between: u32,
     pub cooldown_after_response_days: u32,
+}
+
+/// How often a relational survey goes out per customer unless `cadenceDays` says otherwise.
+pub const DEFAULT_CADENCE_DAYS: u32 = 90;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A relational survey's invitation for one customer in the cadence period holding `now_ms`: its
+/// idempotency id (one per survey, customer and period) and when it is due. Customers are spread
+/// over the period by a hash of customer and survey, so a quarterly NPS goes out evenly, not to
+/// everyone on the first day.
+pub fn cadence_invitation(survey_id: &str, customer_id: &str, cadence_days: u32, now_ms: i64) -> (String, i64) {
+    let period_ms = i64::from(cadence_days.max(1)) * DAY_MS;
+    let period = now_ms.div_euclid(period_ms);
+    let spread = crate::contact_policy::sample_point(customer_id, &format!("{survey_id}/cadence"));
+    let due_at_ms = period * period_ms + (spread * period_ms as f64) as i64;
+    (format!("cadence:{period}:{customer_id}"), due_at_ms)
 }
 
 impl Delivery {
@@ -132,12 +151,12 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
     };
     let before = problems.len();
     for key in object.keys() {
-        if !["trigger", "channel", "sampleRate", "notAgainWithinDays", "policy", "reminderAfterDays"]
-            .contains(&key.as_str())
-        {
+        const KNOWN: [&str; 7] =
+            ["trigger", "channel", "sampleRate", "notAgainWithinDays", "policy", "reminderAfterDays", "cadenceDays"];
+        if !KNOWN.contains(&key.as_str()) {
             problems.push(FieldProblem::envelope(
                 &format!("{path}.{key}"),
-                "unknown field: expected trigger, channel, sampleRate, notAgainWithinDays, policy, reminderAfterDays",
+                &format!("unknown field: expected {}", KNOWN.join(", ")),
             ));
         }
     }
@@ -162,6 +181,10 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
         },
     };
     let not_again_within_days = whole_number(object, "notAgainWithinDays", path, 3_650, problems);
+    let cadence_days = whole_number(object, "cadenceDays", path, 3_650, problems);
+    if cadence_days == Some(0) {
+        problems.push(FieldProblem::envelope(&format!("{path}.cadenceDays"), "must be at least 1"));
+    }
     let reminder_after_days = match object.get("reminderAfterDays") {
         None | Some(Value::Null) => None,
         Some(value) => match value.as_u64().filter(|days| (1..=13).contains(days)) {
@@ -208,6 +231,7 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
         sample_rate,
         not_again_within_days,
         policy,
+        cadence_days,
         reminder_after_days,
     })
 }
@@ -317,5 +341,34 @@ mod tests {
                 "delivery.policy.cooldownAfterResponseDays"
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod cadence_tests {
+    use super::*;
+
+    #[test]
+    fn a_cadence_invites_each_customer_once_per_period_spread_over_it() {
+        let quarter = 90 * DAY_MS;
+        let now = 1_000 * DAY_MS + 5;
+        let (id, due) = cadence_invitation("nps", "c1", 90, now);
+        assert_eq!(
+            cadence_invitation("nps", "c1", 90, now + DAY_MS),
+            (id.clone(), due),
+            "same period, same invitation"
+        );
+        let period_start = now.div_euclid(quarter) * quarter;
+        assert!((period_start..period_start + quarter).contains(&due));
+        let (next, next_due) = cadence_invitation("nps", "c1", 90, now + quarter);
+        assert_ne!(next, id);
+        assert_eq!(next_due - due, quarter, "the same point of every period");
+        // 1,000 customers spread across the period: each tenth of it holds 70 to 130 of them.
+        let mut tenths = [0_u32; 10];
+        for customer in 0..1_000 {
+            let (_, due) = cadence_invitation("nps", &format!("c{customer}"), 90, now);
+            tenths[((due - period_start) * 10 / quarter) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|count| (70..=130).contains(count)), "{tenths:?}");
     }
 }

@@ -210,12 +210,12 @@ impl Application {
         };
         let mailer = config.mail.as_ref().map(services::mail::Mailer::new).transpose()?;
         let local = listener.local_addr().context("the listener has no address")?;
-        let dispatcher = services::invitations::Dispatcher {
-            store: store.clone(),
+        let dispatcher = services::invitations::Dispatcher::new(
+            store.clone(),
             mailer,
-            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
-            link_secret: state.link_secret().await?,
-        };
+            config.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
+            state.link_secret().await?,
+        );
         Ok(Application { listener, router: router(state), store, dispatcher })
     }
 
@@ -238,6 +238,8 @@ impl Application {
     }
 }
 
+/// How often relational surveys' cadences are planned (each plan covers a whole period).
+const CADENCE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often due survey invitations are looked for.
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -246,10 +248,19 @@ async fn run_dispatcher(
     dispatcher: services::invitations::Dispatcher,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut cadence_planned: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
             _ = stopped.changed() => return,
+        }
+        if cadence_planned.is_none_or(|planned| planned.elapsed() >= CADENCE_INTERVAL) {
+            cadence_planned = Some(Instant::now());
+            match dispatcher.plan_cadence(rapport_store::now_ms()).await {
+                Ok(0) => {}
+                Ok(created) => tracing::info!(created, "relational survey invitations planned"),
+                Err(error) => tracing::warn!(%error, "planning relational survey invitations failed; retrying"),
+            }
         }
         match dispatcher.run_once(rapport_store::now_ms()).await {
             Ok(0) => {}

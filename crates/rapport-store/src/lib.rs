@@ -439,6 +439,23 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.expire_invitations(sent_before_ms).await)?)
     }
 
+    /// Every relational survey at its current version, with its workspace.
+    pub async fn relational_surveys(&self) -> Result<Vec<(WorkspaceId, SurveyRecord)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.relational_surveys().await)?)
+    }
+
+    /// A page of a workspace's customers after `after` (by id), each with the identity to
+    /// address it by (user id, else e-mail, else any), if it has one.
+    pub async fn customer_contacts(
+        &self,
+        workspace: &WorkspaceId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<(CustomerId, Option<String>)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(dispatch!(self.backend(), sql => sql.customer_contacts(workspace, after, limit).await)?)
+    }
+
     /// The invitation with this id in whichever workspace holds it.
     pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.invitation_anywhere(id).await)?)

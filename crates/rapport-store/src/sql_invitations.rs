@@ -5,6 +5,8 @@ use rapport_core::contact_policy::PastInvitation;
 
 use crate::records::{InvitationOutcome, InvitationRecord, NewInvitation};
 
+// `SurveyDefinition` and `SurveyRecord` come from `sql_surveys.rs`, included alongside.
+
 #[derive(sqlx::FromRow)]
 struct InvitationRow {
     id: String,
@@ -282,5 +284,64 @@ impl SqlBackend {
             .execute(&self.pool)
             .await?;
         sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await
+    }
+}
+
+impl SqlBackend {
+    /// Every relational survey, at its current version, in every workspace.
+    pub async fn relational_surveys(&self) -> Result<Vec<(WorkspaceId, SurveyRecord)>, sqlx::Error> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            workspace_id: String,
+            id: String,
+            version: i64,
+            current_version: i64,
+            definition: Json<SurveyDefinition>,
+            created_at: i64,
+            updated_at: i64,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT s.workspace_id, s.id, v.version, s.current_version, v.definition, s.created_at, s.updated_at \
+             FROM surveys s JOIN survey_versions v ON v.survey_id = s.id AND v.version = s.current_version \
+             WHERE s.kind = 'relational' ORDER BY s.created_at, s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let record = SurveyRecord {
+                    id: row.id,
+                    version: row.version,
+                    current_version: row.current_version,
+                    definition: row.definition.0,
+                    created_at_ms: row.created_at,
+                    updated_at_ms: row.updated_at,
+                };
+                (WorkspaceId(row.workspace_id), record)
+            })
+            .collect())
+    }
+
+    /// A page of a workspace's customers (roots, by id after `after`), each with the identity to
+    /// address it by: a user id if it has one, else an e-mail, else any.
+    pub async fn customer_contacts(
+        &self,
+        workspace: &WorkspaceId,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(CustomerId, Option<String>)>, sqlx::Error> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT c.id, (SELECT i.kind || ':' || i.value FROM identities i JOIN customers n ON n.id = i.customer_id \
+             WHERE n.workspace_id = c.workspace_id AND n.root_id = c.id \
+             ORDER BY CASE i.kind WHEN 'userId' THEN 0 WHEN 'email' THEN 1 ELSE 2 END, i.identity_key LIMIT 1) \
+             FROM customers c WHERE c.workspace_id = $1 AND c.root_id = c.id AND c.id > $2 ORDER BY c.id LIMIT $3",
+        )
+        .bind(workspace.as_str())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id, identity)| (CustomerId(id), identity)).collect())
     }
 }

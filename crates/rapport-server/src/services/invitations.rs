@@ -9,7 +9,7 @@ use rapport_core::contact_policy::{self, ContactHistory, ContactPolicy, Suppress
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, WorkspaceId};
-use rapport_core::survey_delivery::{Delivery, Trigger};
+use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery, Trigger, cadence_invitation};
 use rapport_store::records::{CustomerProfile, InvitationOutcome, InvitationRecord, NewInvitation};
 
 use crate::services::hosted_survey::{DAY_MS, LINK_VALID_DAYS, link_path, unsubscribe_path};
@@ -23,6 +23,8 @@ const TRIGGER_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Events older than this when they arrive (imports, backfills) trigger nothing: an invitation
 /// about an order delivered last year would surprise the customer.
 const MAX_TRIGGER_AGE: time::Duration = time::Duration::hours(24);
+/// Customers read per page when planning a relational survey's cadence.
+const CADENCE_PAGE: usize = 500;
 /// Due invitations handled per dispatcher pass.
 const DISPATCH_BATCH: usize = 200;
 
@@ -204,9 +206,15 @@ pub struct Dispatcher {
     pub public_url: String,
     /// The secret that signs survey links.
     pub link_secret: Vec<u8>,
+    /// (survey, version) → the cadence period this process planned last.
+    planned: Arc<Mutex<HashMap<(String, i64), i64>>>,
 }
 
 impl Dispatcher {
+    pub fn new(store: Store, mailer: Option<Mailer>, public_url: String, link_secret: Vec<u8>) -> Dispatcher {
+        Dispatcher { store, mailer, public_url, link_secret, planned: Arc::default() }
+    }
+
     /// One pass: every due invitation is claimed, decided, delivered and finished. Returns how
     /// many were handled.
     pub async fn run_once(&self, now_ms: i64) -> Result<usize, StoreError> {
@@ -232,6 +240,54 @@ impl Dispatcher {
             metrics::counter!("rapport_invitations_total", "state" => "expired").increment(expired);
         }
         Ok(handled)
+    }
+
+    /// Creates this period's invitation for every customer of every relational survey with
+    /// delivery settings (one per survey, customer and period; repeats create nothing). The
+    /// invitations then wait for their spread-out due time and the contact policy. Returns how
+    /// many were created.
+    pub async fn plan_cadence(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let mut created = 0;
+        for (workspace, survey) in self.store.relational_surveys().await? {
+            let Some(delivery) = &survey.definition.delivery else { continue };
+            let cadence_days = delivery.cadence_days.unwrap_or(DEFAULT_CADENCE_DAYS);
+            // Once per period per survey version: customers created later in a period are asked
+            // from the next one.
+            let period = now_ms.div_euclid(i64::from(cadence_days) * 24 * 60 * 60 * 1000);
+            let key = (survey.id.clone(), survey.version);
+            {
+                let mut planned = self.planned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if planned.get(&key) == Some(&period) {
+                    continue;
+                }
+                planned.insert(key, period);
+            }
+            let mut after = String::new();
+            loop {
+                let page = self.store.customer_contacts(&workspace, &after, CADENCE_PAGE).await?;
+                let invitations: Vec<NewInvitation> = page
+                    .iter()
+                    .filter_map(|(customer, identity)| {
+                        let (trigger_message_id, due_at_ms) =
+                            cadence_invitation(&survey.id, customer.as_str(), cadence_days, now_ms);
+                        Some(NewInvitation {
+                            survey_id: survey.id.clone(),
+                            version: survey.version,
+                            identity_key: identity.clone()?,
+                            channel: delivery.channel.clone(),
+                            trigger_message_id,
+                            due_at_ms,
+                        })
+                    })
+                    .collect();
+                created += self.store.create_invitations(&workspace, &invitations).await?;
+                match page.last() {
+                    Some((last, _)) if page.len() == CADENCE_PAGE => after = last.0.clone(),
+                    _ => break,
+                }
+            }
+        }
+        Ok(created)
     }
 
     /// Sends the one reminder of an unanswered e-mail invitation, with the same link. Reminders

@@ -171,12 +171,12 @@ async fn an_unanswered_invitation_is_reminded_once_then_expires(kind: BackendKin
     let base = app.url("");
     let link = link_after(&first, &base, "/s/").to_owned();
 
-    let dispatcher = Dispatcher {
-        store: app.store.clone(),
-        mailer: Some(Mailer::new(&MailConfig { smtp_url, from: "surveys@acme.example".to_owned() }).unwrap()),
-        public_url: base.clone(),
-        link_secret: app.store.secret(LINK_SECRET).await.unwrap(),
-    };
+    let dispatcher = Dispatcher::new(
+        app.store.clone(),
+        Some(Mailer::new(&MailConfig { smtp_url, from: "surveys@acme.example".to_owned() }).unwrap()),
+        base.clone(),
+        app.store.secret(LINK_SECRET).await.unwrap(),
+    );
     let now = rapport_store::now_ms();
     let day = 24 * 60 * 60 * 1000;
     dispatcher.run_once(now + 2 * day).await.unwrap();

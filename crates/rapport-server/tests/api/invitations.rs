@@ -175,3 +175,51 @@ pub async fn a_link_invitation_is_answered_once_on_the_hosted_page(app: TestApp)
         (Some("suppressed"), Some("cooling_down_after_response"))
     );
 }
+
+/// A relational survey goes out on its cadence: one invitation per customer and period, spread
+/// over the period, and the next period's once the clock gets there.
+pub async fn a_relational_survey_invites_every_customer_once_per_period(app: TestApp) {
+    let definition = json!({"name": "Quarterly NPS", "kind": "relational",
+        "questions": [{"id": "nps", "type": "nps", "required": true}],
+        "delivery": {"channel": "link", "cadenceDays": 30}});
+    let (status, survey) =
+        status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{survey}");
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/identify", &json!({"userId": "u1", "traits": {"email": "u1@example.com"}})).await;
+    app.send("/v1/identify", &json!({"anonymousId": "a2", "traits": {"email": "two@example.com"}})).await;
+    app.send("/v1/page", &json!({"anonymousId": "visitor-3"})).await;
+
+    let secret = app.store.secret(rapport_server::services::hosted_survey::LINK_SECRET).await.unwrap();
+    let dispatcher =
+        rapport_server::services::invitations::Dispatcher::new(app.store.clone(), None, app.url(""), secret);
+    let now = rapport_store::now_ms();
+    dispatcher.plan_cadence(now).await.unwrap();
+    let planned = app.read(&format!("/v1/surveys/{id}/invitations")).await["data"].as_array().unwrap().clone();
+    let mut identities: Vec<&str> = planned.iter().map(|invitation| invitation["identity"].as_str().unwrap()).collect();
+    identities.sort();
+    assert_eq!(
+        identities,
+        ["anonymousId:visitor-3", "email:two@example.com", "userId:u1"],
+        "a user id is preferred, then an e-mail"
+    );
+    assert_eq!(dispatcher.plan_cadence(now).await.unwrap(), 0, "once per period");
+    let period = 30 * 24 * 60 * 60 * 1000_i64;
+    let period_start = now.div_euclid(period) * period;
+    for invitation in &planned {
+        let due = time::OffsetDateTime::parse(
+            invitation["dueAt"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let due_ms = rapport_core::resolution::millis(due);
+        assert!((period_start..period_start + period).contains(&due_ms), "{invitation}");
+    }
+    assert_eq!(dispatcher.plan_cadence(now + period).await.unwrap(), 3, "the next period asks again");
+
+    // A transactional survey cannot have a cadence.
+    let wrong = json!({"name": "x", "kind": "transactional", "questions": [{"id": "nps", "type": "nps"}],
+                       "delivery": {"channel": "link", "cadenceDays": 30}});
+    let response = app.post("/v1/surveys", &app.admin_key, &wrong).send().await.unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_survey", &[(None, "delivery.cadenceDays")]).await;
+}

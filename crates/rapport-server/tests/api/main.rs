@@ -50,6 +50,7 @@ api_suite! {
     crate::surveys::bad_surveys_and_answers_are_named => bad_surveys_and_answers_are_named,
     crate::invitations::triggers_invite_and_the_policy_suppresses_with_reasons => triggers_invite_and_the_policy_suppresses_with_reasons,
     crate::invitations::a_link_invitation_is_answered_once_on_the_hosted_page => a_link_invitation_is_answered_once_on_the_hosted_page,
+    crate::invitations::a_relational_survey_invites_every_customer_once_per_period => a_relational_survey_invites_every_customer_once_per_period,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
