@@ -17,8 +17,8 @@ pub const INVITATION_CHANNELS: [&str; 2] = ["email", "link"];
 pub struct Trigger {
     /// The track event's name, e.g. `Order Delivered`.
     pub event: String,
-    /// Dotted paths into the event (`properties.channel`, `context.locale`) and the value each
-    /// must equal.
+    /// Dotted paths into the event (`properties.channel`, `context.locale`) or the customer's
+    /// traits as they are after the event (`traits.plan`), and the value each must equal.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub r#where: Map<String, Value>,
     /// Minutes between the event and the invitation.
@@ -98,22 +98,39 @@ impl Delivery {
 }
 
 impl Trigger {
-    /// Whether `event` fires this trigger: a track call of that name whose fields equal every
-    /// condition (a missing field never equals).
+    /// Whether `event` fires this trigger as far as the event itself tells: a track call of that
+    /// name whose `properties.` and `context.` fields equal their conditions (a missing field
+    /// never equals). Conditions on `traits.` are checked by [`Trigger::matches_traits`].
     pub fn matches(&self, event: &Event) -> bool {
         event.event_type == crate::event::EventType::Track
             && event.name.as_deref() == Some(self.event.as_str())
-            && self.r#where.iter().all(|(path, expected)| field(event, path) == Some(expected))
+            && self.r#where.iter().filter(|(path, _)| !path.starts_with("traits.")).all(|(path, expected)| {
+                let mut parts = path.split('.');
+                let root = match parts.next() {
+                    Some("properties") => &event.properties,
+                    Some("context") => &event.context,
+                    _ => return false,
+                };
+                lookup(root, parts) == Some(expected)
+            })
+    }
+
+    /// Whether the trigger has conditions on the customer's traits.
+    pub fn has_trait_conditions(&self) -> bool {
+        self.r#where.keys().any(|path| path.starts_with("traits."))
+    }
+
+    /// Whether the customer's current `traits` meet every `traits.` condition.
+    pub fn matches_traits(&self, traits: &Map<String, Value>) -> bool {
+        self.r#where
+            .iter()
+            .filter_map(|(path, expected)| path.strip_prefix("traits.").map(|path| (path, expected)))
+            .all(|(path, expected)| lookup(traits, path.split('.')) == Some(expected))
     }
 }
 
-fn field<'a>(event: &'a Event, path: &str) -> Option<&'a Value> {
-    let mut parts = path.split('.');
-    let mut value = match parts.next()? {
-        "properties" => event.properties.get(parts.next()?)?,
-        "context" => event.context.get(parts.next()?)?,
-        _ => return None,
-    };
+fn lookup<'a, 'p>(root: &'a Map<String, Value>, mut parts: impl Iterator<Item = &'p str>) -> Option<&'a Value> {
+    let mut value = root.get(parts.next()?)?;
     for part in parts {
         value = value.get(part)?;
     }
@@ -254,11 +271,11 @@ fn parse_trigger(value: &Value, path: &str, problems: &mut Vec<FieldProblem>) ->
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(conditions)) => {
             for (field, expected) in conditions {
-                let rooted = field.starts_with("properties.") || field.starts_with("context.");
+                let rooted = ["properties.", "context.", "traits."].iter().any(|root| field.starts_with(root));
                 if !rooted || field.split('.').any(str::is_empty) {
                     problems.push(FieldProblem::envelope(
                         &format!("{path}.where.{field}"),
-                        "a condition names a field under properties. or context.",
+                        "a condition names a field under properties., context. or traits. (the customer's)",
                     ));
                 } else if expected.is_array() || expected.is_object() {
                     problems.push(FieldProblem::envelope(
@@ -320,7 +337,7 @@ mod tests {
     fn a_bad_delivery_names_each_field() {
         let mut problems = Vec::new();
         let delivery = parse_delivery(
-            &json!({"channel": "fax", "sampleRate": 2, "trigger": {"where": {"traits.plan": "pro", "properties.tags": ["a"]}, "delayMinutes": -5},
+            &json!({"channel": "fax", "sampleRate": 2, "trigger": {"where": {"user.plan": "pro", "properties.tags": ["a"]}, "delayMinutes": -5},
                     "policy": {"maxInvitations": 1}, "speed": "fast"}),
             &mut problems,
         );
@@ -334,7 +351,7 @@ mod tests {
                 "delivery.sampleRate",
                 "delivery.trigger.event",
                 "delivery.trigger.where.properties.tags",
-                "delivery.trigger.where.traits.plan",
+                "delivery.trigger.where.user.plan",
                 "delivery.trigger.delayMinutes",
                 "delivery.policy.windowDays",
                 "delivery.policy.minDaysBetween",

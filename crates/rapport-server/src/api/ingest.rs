@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::auth::{Caller, caller_for_workspace_key};
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
 use crate::services::ingest::{Endpoint, parse_body, write_key_in_body};
-use crate::services::invitations::triggered_invitations;
+use crate::services::invitations::{confirm_trait_conditions, triggered_invitations};
 
 /// The answer to an accepted request: everything in it is durably stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,12 +104,16 @@ async fn ingest(
     let parsed = parse_body(endpoint, content_type, &body, OffsetDateTime::now_utc())?;
     let event_count = parsed.events.len();
     let triggers = state.triggers.triggers(&state.store, &caller.workspace).await?;
-    let invitations = triggered_invitations(&triggers, &parsed.events);
+    let triggered = triggered_invitations(&triggers, &parsed.events);
     let receipt =
         state.store.ingest(IngestBatch { workspace: caller.workspace.clone(), events: parsed.events }).await?;
-    // After the events: a crash in between loses no event, and the client's retry (it got no
-    // 200) triggers again; an invitation is made once per survey and event however often.
-    state.store.create_invitations(&caller.workspace, &invitations).await?;
+    // After the events: trait conditions see the traits this batch set; a crash in between loses
+    // no event, and the client's retry (it got no 200) triggers again; an invitation is made once
+    // per survey and event however often.
+    if !triggered.is_empty() {
+        let invitations = confirm_trait_conditions(&state.store, &caller.workspace, triggered).await?;
+        state.store.create_invitations(&caller.workspace, &invitations).await?;
+    }
     metrics::counter!("rapport_events_accepted_total").increment(receipt.accepted as u64);
     metrics::counter!("rapport_events_duplicate_total").increment(receipt.duplicates as u64);
     tracing::debug!(workspace = %caller.workspace_name, events = event_count, accepted = receipt.accepted, "ingested");

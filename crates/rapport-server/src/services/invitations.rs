@@ -86,9 +86,13 @@ impl TriggerCache {
     }
 }
 
+/// An invitation a batch triggers, with the trigger when it also has conditions on the
+/// customer's traits (checked once the batch is stored: `confirm_trait_conditions`).
+pub type Triggered = (NewInvitation, Option<Trigger>);
+
 /// The invitations `events` trigger: one per matching survey and event, due the trigger's delay
 /// after the event.
-pub fn triggered_invitations(triggers: &[SurveyTrigger], events: &[Event]) -> Vec<NewInvitation> {
+pub fn triggered_invitations(triggers: &[SurveyTrigger], events: &[Event]) -> Vec<Triggered> {
     let mut invitations = Vec::new();
     for event in events {
         if event.received_at - event.timestamp > MAX_TRIGGER_AGE {
@@ -96,17 +100,46 @@ pub fn triggered_invitations(triggers: &[SurveyTrigger], events: &[Event]) -> Ve
         }
         for survey in triggers.iter().filter(|survey| survey.trigger.matches(event)) {
             let due = event.timestamp + time::Duration::minutes(i64::from(survey.trigger.delay_minutes));
-            invitations.push(NewInvitation {
+            let invitation = NewInvitation {
                 survey_id: survey.survey_id.clone(),
                 version: survey.version,
                 identity_key: event.primary_identity().key(),
                 channel: survey.channel.clone(),
                 trigger_message_id: event.message_id.clone(),
                 due_at_ms: rapport_core::resolution::millis(due),
-            });
+            };
+            let trait_check = survey.trigger.has_trait_conditions().then(|| survey.trigger.clone());
+            invitations.push((invitation, trait_check));
         }
     }
     invitations
+}
+
+/// Keeps the triggered invitations whose customer's traits, as stored now (after the batch that
+/// triggered them), meet the trigger's `traits.` conditions.
+pub async fn confirm_trait_conditions(
+    store: &Store,
+    workspace: &WorkspaceId,
+    triggered: Vec<Triggered>,
+) -> Result<Vec<NewInvitation>, StoreError> {
+    let mut confirmed = Vec::with_capacity(triggered.len());
+    for (invitation, trait_check) in triggered {
+        if let Some(trigger) = trait_check {
+            let Ok(identity) = Identity::parse_typed(&invitation.identity_key) else { continue };
+            let profile = match store.customer_by_identity(workspace, &identity).await? {
+                Some(customer) => store.customer_profile(workspace, &customer).await?,
+                None => None,
+            };
+            let traits: serde_json::Map<String, Value> = profile
+                .map(|profile| profile.traits.into_iter().map(|record| (record.key, record.value)).collect())
+                .unwrap_or_default();
+            if !trigger.matches_traits(&traits) {
+                continue;
+            }
+        }
+        confirmed.push(invitation);
+    }
+    Ok(confirmed)
 }
 
 /// What the policy decided about one customer.

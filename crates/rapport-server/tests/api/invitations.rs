@@ -223,3 +223,22 @@ pub async fn a_relational_survey_invites_every_customer_once_per_period(app: Tes
     let response = app.post("/v1/surveys", &app.admin_key, &wrong).send().await.unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_survey", &[(None, "delivery.cadenceDays")]).await;
 }
+
+/// A trigger may ask about the customer's traits as they are after the triggering batch.
+pub async fn a_trigger_can_require_customer_traits(app: TestApp) {
+    let definition = json!({"name": "Pro onboarding", "kind": "transactional",
+        "questions": [{"id": "ces", "type": "ces"}],
+        "delivery": {"channel": "link", "trigger": {"event": "Setup Finished", "where": {"traits.plan": "pro"}}}});
+    let (_, survey) = status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/identify", &json!({"userId": "free-1", "traits": {"plan": "free"}})).await;
+    app.send("/v1/track", &json!({"userId": "free-1", "event": "Setup Finished", "messageId": "s1"})).await;
+    app.send("/v1/track", &json!({"userId": "nobody", "event": "Setup Finished", "messageId": "s2"})).await;
+    // The plan is set in the same batch as the event.
+    let batch = json!({"batch": [
+        {"type": "identify", "userId": "pro-1", "traits": {"plan": "pro"}},
+        {"type": "track", "userId": "pro-1", "event": "Setup Finished", "messageId": "s3"}]});
+    assert_eq!(app.send("/v1/batch", &batch).await.status(), StatusCode::OK);
+    let invitations = settled_invitations(&app, &id, 1).await;
+    assert_eq!(invitations[0]["messageId"], "s3", "{invitations:?}");
+}

@@ -51,6 +51,7 @@ api_suite! {
     crate::invitations::triggers_invite_and_the_policy_suppresses_with_reasons => triggers_invite_and_the_policy_suppresses_with_reasons,
     crate::invitations::a_link_invitation_is_answered_once_on_the_hosted_page => a_link_invitation_is_answered_once_on_the_hosted_page,
     crate::invitations::a_relational_survey_invites_every_customer_once_per_period => a_relational_survey_invites_every_customer_once_per_period,
+    crate::invitations::a_trigger_can_require_customer_traits => a_trigger_can_require_customer_traits,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
