@@ -4,6 +4,8 @@
 //! Run: `cargo run --release -p rapport-bench -- --write BENCHMARKS.md`
 //! (PostgreSQL at RAPPORT_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 
+mod decisions;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +47,20 @@ struct Args {
     /// Measure only `/v1/batch`, not the raw inserts (for profiling the server).
     #[arg(long)]
     api_only: bool,
-    /// Replace the ingestion section of this markdown file with the results.
+    /// `ingestion` (/v1/batch against raw inserts) or `decisions` (survey invitation decisions
+    /// against a store of past invitations).
+    #[arg(long, default_value = "ingestion", value_parser = ["ingestion", "decisions"])]
+    suite: String,
+    /// Decisions suite: past invitations in the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    invitations: usize,
+    /// Decisions suite: customers the invitations went to.
+    #[arg(long, default_value_t = 100_000)]
+    decision_customers: usize,
+    /// Decisions suite: decisions measured.
+    #[arg(long, default_value_t = 20_000)]
+    decisions: usize,
+    /// Replace this suite's section of this markdown file with the results.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
 }
@@ -55,14 +70,7 @@ struct Args {
 fn generate_batches(args: &Args) -> Vec<Value> {
     let channels = ["web", "mobile", "email", "chat", "store"];
     let events = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Help Article Viewed"];
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        // xorshift64*: a deterministic mix without a dependency.
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     (0..args.batches)
         .map(|batch| {
             let items: Vec<Value> = (0..args.batch_size)
@@ -225,6 +233,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.suite == "decisions" {
+        return run_decisions(&args).await;
+    }
     let batches = generate_batches(&args);
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(batches.iter().map(|batch| serde_json::to_vec(batch).unwrap()).collect());
     let received_at = time::OffsetDateTime::now_utc();
@@ -248,11 +259,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rows = String::new();
     for backend in &args.backends {
-        let kind = match backend.as_str() {
-            "sqlite" => BackendKind::Sqlite,
-            "postgres" => BackendKind::Postgres,
-            other => anyhow::bail!("unknown backend `{other}`: sqlite or postgres"),
-        };
+        let kind = backend_kind(backend)?;
         // Per client count: events/s, p50 and p99 of each run.
         let mut api: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); args.clients.len()];
         let (mut raw_batch, mut raw_bulk) = (vec![], vec![]);
@@ -330,16 +337,81 @@ async fn main() -> anyhow::Result<()> {
     print!("{section}");
     if let Some(path) = &args.write {
         anyhow::ensure!(!args.api_only, "--write needs the raw ceilings: drop --api-only");
-        let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n\n".to_owned());
-        let updated = match existing.find("## Ingestion") {
-            Some(start) => {
-                let end =
-                    existing[start + 1..].find("\n## ").map(|offset| start + 1 + offset + 1).unwrap_or(existing.len());
-                format!("{}{section}{}", &existing[..start], &existing[end..])
-            }
-            None => format!("{}\n\n{section}", existing.trim_end()),
-        };
-        std::fs::write(path, updated).with_context(|| format!("write {}", path.display()))?;
+        write_section(path, "## Ingestion", &section)?;
+    }
+    Ok(())
+}
+
+fn backend_kind(name: &str) -> anyhow::Result<BackendKind> {
+    match name {
+        "sqlite" => Ok(BackendKind::Sqlite),
+        "postgres" => Ok(BackendKind::Postgres),
+        other => anyhow::bail!("unknown backend `{other}`: sqlite or postgres"),
+    }
+}
+
+/// A deterministic stream of pseudo-random numbers (xorshift64*), so every run measures the
+/// same data without a dependency.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Replaces the section starting at `heading` (up to the next `## `) in the markdown file at
+/// `path`, or appends it.
+fn write_section(path: &std::path::Path, heading: &str, section: &str) -> anyhow::Result<()> {
+    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n\n".to_owned());
+    let updated = match existing.find(heading) {
+        Some(start) => {
+            let end =
+                existing[start + 1..].find("\n## ").map(|offset| start + 1 + offset + 1).unwrap_or(existing.len());
+            format!("{}{section}{}", &existing[..start], &existing[end..])
+        }
+        None => format!("{}\n\n{section}", existing.trim_end()),
+    };
+    std::fs::write(path, updated).with_context(|| format!("write {}", path.display()))
+}
+
+async fn run_decisions(args: &Args) -> anyhow::Result<()> {
+    let decision_args = decisions::DecisionArgs {
+        customers: args.decision_customers,
+        invitations: args.invitations,
+        decisions: args.decisions,
+    };
+    let mut rows = String::new();
+    for backend in &args.backends {
+        let kind = backend_kind(backend)?;
+        writeln!(rows, "{}", decisions::measure(kind, &decision_args).await?)?;
+    }
+    let command = format!(
+        "cargo run --release -p rapport-bench -- --suite decisions --backends {} --decision-customers {} \
+         --invitations {} --decisions {}{}",
+        args.backends.join(","),
+        args.decision_customers,
+        args.invitations,
+        args.decisions,
+        args.write.as_ref().map(|path| format!(" --write {}", path.display())).unwrap_or_default()
+    );
+    let section = format!(
+        "## Survey decisions\n\n\
+         Measured {date} on {machine}, with `{command}`.\n\n\
+         One decision at a time, on one task: may this customer be invited to a survey now? Each reads the \
+         customer (by identity), its profile, and its contact history (invitations sent to any of its nodes, its \
+         last answer) from a store holding the past invitations, then applies the contact policy. The target for \
+         this machine is 20,000 decisions/s on one core against 1,000,000 past invitations.\n\n\
+         | backend | customers | past invitations | decisions/s | latency p50 / p99 | invited |\n\
+         |---|---|---|---|---|---|\n{rows}\n",
+        date = time::OffsetDateTime::now_utc().date(),
+        machine = machine_description(),
+    );
+    print!("{section}");
+    if let Some(path) = &args.write {
+        write_section(path, "## Survey decisions", &section)?;
     }
     Ok(())
 }

@@ -456,6 +456,16 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.customer_contacts(workspace, after, limit).await)?)
     }
 
+    /// Benchmark seeding: invitations already sent, as (survey, customer, identity key, sent at),
+    /// stored without checks.
+    pub async fn seed_sent_invitations(
+        &self,
+        workspace: &WorkspaceId,
+        rows: &[(String, CustomerId, String, i64)],
+    ) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.seed_sent_invitations(workspace, rows).await)?)
+    }
+
     /// The invitation with this id in whichever workspace holds it.
     pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.invitation_anywhere(id).await)?)

@@ -345,3 +345,37 @@ impl SqlBackend {
         Ok(rows.into_iter().map(|(id, identity)| (CustomerId(id), identity)).collect())
     }
 }
+
+impl SqlBackend {
+    /// Benchmark seeding: stores invitations already sent to `customer` at `sent_at`, in one
+    /// transaction, with no checks.
+    pub async fn seed_sent_invitations(
+        &self,
+        workspace: &WorkspaceId,
+        rows: &[(String, CustomerId, String, i64)],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = begin_write(&self.pool).await?;
+        for chunk in cached_chunks(rows) {
+            let mut query = QueryBuilder::<Db>::new(
+                "INSERT INTO invitations (id, workspace_id, survey_id, version, identity_key, customer_id, channel, \
+                 state, trigger_message_id, due_at, created_at, sent_at) ",
+            );
+            query.push_values(chunk, |mut row, (survey, customer, identity, sent_at)| {
+                row.push_bind(new_id())
+                    .push_bind(workspace.as_str().to_owned())
+                    .push_bind(survey.clone())
+                    .push_bind(1_i64)
+                    .push_bind(identity.clone())
+                    .push_bind(customer.0.clone())
+                    .push_bind("link")
+                    .push_bind("sent")
+                    .push_bind(new_id())
+                    .push_bind(*sent_at)
+                    .push_bind(*sent_at)
+                    .push_bind(*sent_at);
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+}
