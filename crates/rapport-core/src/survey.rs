@@ -84,14 +84,31 @@ impl QuestionKind {
         }
     }
 
-    fn default_text(&self) -> Option<&'static str> {
-        match self {
-            QuestionKind::Nps => Some("How likely are you to recommend us to a friend or colleague?"),
-            QuestionKind::Csat { .. } => Some("How satisfied were you with your experience?"),
-            QuestionKind::Ces => Some("The company made it easy for me to handle my issue."),
-            _ => None,
-        }
+    fn default_text(&self, language: Language) -> Option<&'static str> {
+        Some(match (self, language) {
+            (QuestionKind::Nps, Language::En) => "How likely are you to recommend us to a friend or colleague?",
+            (QuestionKind::Nps, Language::De) => {
+                "Wie wahrscheinlich ist es, dass Sie uns einem Freund oder Kollegen empfehlen?"
+            }
+            (QuestionKind::Csat { .. }, Language::En) => "How satisfied were you with your experience?",
+            (QuestionKind::Csat { .. }, Language::De) => "Wie zufrieden waren Sie insgesamt?",
+            (QuestionKind::Ces, Language::En) => "The company made it easy for me to handle my issue.",
+            (QuestionKind::Ces, Language::De) => {
+                "Das Unternehmen hat es mir leicht gemacht, mein Anliegen zu erledigen."
+            }
+            _ => return None,
+        })
     }
+}
+
+/// The language a survey speaks to respondents in: its standard question texts and the hosted
+/// page's own words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    De,
 }
 
 /// A follow-up: the question is shown only when an earlier scored question's answer is in
@@ -127,6 +144,9 @@ pub struct SurveyDefinition {
     pub questions: Vec<Question>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thank_you: Option<String>,
+    /// `en` (default) or `de`.
+    #[serde(default)]
+    pub language: Language,
     /// When and how invitations go out; without it, responses come only through the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
@@ -179,8 +199,9 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         return Err(vec![FieldProblem::envelope("", "a survey definition must be a JSON object")]);
     };
     for key in object.keys() {
-        if !["name", "kind", "touchpoint", "questions", "thankYou", "delivery"].contains(&key.as_str()) {
-            problems.add(key, "unknown field: expected name, kind, touchpoint, questions, thankYou, delivery");
+        if !["name", "kind", "language", "touchpoint", "questions", "thankYou", "delivery"].contains(&key.as_str()) {
+            problems
+                .add(key, "unknown field: expected name, kind, language, touchpoint, questions, thankYou, delivery");
         }
     }
     let name = text_field(object, "name", "name", &mut problems);
@@ -199,6 +220,15 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
             None
         }
     };
+    let language = match object.get("language") {
+        None | Some(Value::Null) => Language::En,
+        Some(Value::String(code)) if code == "en" => Language::En,
+        Some(Value::String(code)) if code == "de" => Language::De,
+        Some(_) => {
+            problems.add("language", "must be en or de");
+            Language::En
+        }
+    };
     let touchpoint = text_field(object, "touchpoint", "touchpoint", &mut problems);
     let thank_you = text_field(object, "thankYou", "thankYou", &mut problems);
     let questions = match object.get("questions") {
@@ -214,7 +244,7 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
             let mut questions: Vec<Question> = Vec::new();
             for (position, item) in items.iter().enumerate() {
                 if let Some(question) =
-                    parse_question(item, &format!("questions[{position}]"), &questions, &mut problems)
+                    parse_question(item, &format!("questions[{position}]"), &questions, language, &mut problems)
                 {
                     questions.push(question);
                 }
@@ -244,14 +274,20 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
     }
     match (name, kind, problems.0.is_empty()) {
         (Some(name), Some(kind), true) => {
-            Ok(SurveyDefinition { name, kind, touchpoint, questions, thank_you, delivery })
+            Ok(SurveyDefinition { name, kind, language, touchpoint, questions, thank_you, delivery })
         }
         _ => Err(problems.0),
     }
 }
 
 /// One question; `earlier` are the questions before it (a follow-up may only look back).
-fn parse_question(value: &Value, path: &str, earlier: &[Question], problems: &mut Problems) -> Option<Question> {
+fn parse_question(
+    value: &Value,
+    path: &str,
+    earlier: &[Question],
+    language: Language,
+    problems: &mut Problems,
+) -> Option<Question> {
     let Some(object) = value.as_object() else {
         problems.add(path, "a question must be a JSON object");
         return None;
@@ -280,7 +316,7 @@ fn parse_question(value: &Value, path: &str, earlier: &[Question], problems: &mu
     };
     let kind = parse_kind(object, path, problems);
     let text = text_field(object, "text", &format!("{path}.text"), problems)
-        .or_else(|| kind.as_ref().and_then(QuestionKind::default_text).map(str::to_owned));
+        .or_else(|| kind.as_ref().and_then(|kind| kind.default_text(language)).map(str::to_owned));
     if text.is_none() && kind.is_some() && !object.contains_key("text") {
         problems.add(&format!("{path}.text"), "required for this question type");
     }

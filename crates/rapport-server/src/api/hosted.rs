@@ -4,12 +4,13 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::ACCEPT_LANGUAGE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use rapport_core::identity::Identity;
 use rapport_core::problem::FieldProblem;
-use rapport_core::survey::{Question, QuestionKind, SurveyDefinition};
+use rapport_core::survey::{Language, Question, QuestionKind, SurveyDefinition};
 use rapport_store::IngestBatch;
 use rapport_store::records::InvitationRecord;
 use serde_json::json;
@@ -33,10 +34,95 @@ border-radius:.5rem;padding:.75rem 1rem;margin-bottom:1rem}button{font:inherit;f
 background:#0b5cad;border:0;border-radius:.5rem;padding:.75rem 1.5rem;cursor:pointer}\
 button:focus,input:focus,textarea:focus{outline:3px solid #f2b600;outline-offset:2px}";
 
-fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+/// The hosted page's own words, per survey language (the survey's questions are its own).
+struct Texts {
+    lang: &'static str,
+    required: &'static str,
+    send: &'static str,
+    check_answers: &'static str,
+    /// `{min}` and `{max}` are replaced.
+    follow_up: &'static str,
+    nps_ends: (&'static str, &'static str),
+    ces_ends: (&'static str, &'static str),
+    rating_ends: (&'static str, &'static str),
+    csat_ends: (&'static str, &'static str),
+    /// `{dimension}` is replaced.
+    dimension_question: &'static str,
+    thanks_title: &'static str,
+    thanks_text: &'static str,
+    invalid: (&'static str, &'static str),
+    expired: (&'static str, &'static str),
+    answered: (&'static str, &'static str),
+    unsubscribe_title: &'static str,
+    unsubscribe_text: &'static str,
+    unsubscribe_button: &'static str,
+    unsubscribed: (&'static str, &'static str),
+}
+
+const ENGLISH: Texts = Texts {
+    lang: "en",
+    required: " (required)",
+    send: "Send my answers",
+    check_answers: "Please check your answers:",
+    follow_up: "Answer this if you chose {min} to {max} above.",
+    nps_ends: ("Not at all likely", "Extremely likely"),
+    ces_ends: ("Strongly disagree", "Strongly agree"),
+    rating_ends: ("Lowest", "Highest"),
+    csat_ends: ("Very dissatisfied", "Very satisfied"),
+    dimension_question: "How satisfied were you with our {dimension}?",
+    thanks_title: "Thank you!",
+    thanks_text: "Your answers help us do better.",
+    invalid: ("This survey link is not valid", "Please check that the whole link was copied from your message."),
+    expired: ("This survey has closed", "The link has expired. Thank you for your interest."),
+    answered: ("You have already answered", "We have your answers from this link. Thank you for taking the time."),
+    unsubscribe_title: "Stop receiving surveys?",
+    unsubscribe_text: "We will not ask you for feedback again, on any channel.",
+    unsubscribe_button: "Unsubscribe",
+    unsubscribed: ("You are unsubscribed", "You will not receive surveys from us anymore."),
+};
+
+const GERMAN: Texts = Texts {
+    lang: "de",
+    required: " (Pflichtfeld)",
+    send: "Antworten senden",
+    check_answers: "Bitte prüfen Sie Ihre Antworten:",
+    follow_up: "Bitte beantworten, wenn Sie oben {min} bis {max} gewählt haben.",
+    nps_ends: ("Sehr unwahrscheinlich", "Sehr wahrscheinlich"),
+    ces_ends: ("Stimme überhaupt nicht zu", "Stimme voll zu"),
+    rating_ends: ("Niedrigste", "Höchste"),
+    csat_ends: ("Sehr unzufrieden", "Sehr zufrieden"),
+    dimension_question: "Wie zufrieden waren Sie in diesem Punkt: {dimension}?",
+    thanks_title: "Vielen Dank!",
+    thanks_text: "Ihre Antworten helfen uns, besser zu werden.",
+    invalid: (
+        "Dieser Umfragelink ist ungültig",
+        "Bitte prüfen Sie, ob der ganze Link aus Ihrer Nachricht kopiert wurde.",
+    ),
+    expired: ("Diese Umfrage ist beendet", "Der Link ist abgelaufen. Vielen Dank für Ihr Interesse."),
+    answered: ("Sie haben bereits geantwortet", "Wir haben Ihre Antworten zu diesem Link. Vielen Dank für Ihre Zeit."),
+    unsubscribe_title: "Keine Umfragen mehr erhalten?",
+    unsubscribe_text: "Wir werden Sie auf keinem Kanal mehr um Feedback bitten.",
+    unsubscribe_button: "Abmelden",
+    unsubscribed: ("Sie sind abgemeldet", "Sie erhalten keine Umfragen mehr von uns."),
+};
+
+fn texts_for(language: Language) -> &'static Texts {
+    match language {
+        Language::En => &ENGLISH,
+        Language::De => &GERMAN,
+    }
+}
+
+/// For pages shown before the survey is known (a bad link): the browser's first language.
+fn texts_from_headers(headers: &HeaderMap) -> &'static Texts {
+    let preferred = headers.get(ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if preferred.trim_start().to_ascii_lowercase().starts_with("de") { &GERMAN } else { &ENGLISH }
+}
+
+fn page(t: &Texts, status: StatusCode, title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(t.lang) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -49,34 +135,24 @@ fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
 
-fn notice(status: StatusCode, title: &str, text: &str) -> Response {
-    page(status, title, html! { h1 { (title) } p { (text) } })
+fn notice(t: &Texts, status: StatusCode, (title, text): (&str, &str)) -> Response {
+    page(t, status, title, html! { h1 { (title) } p { (text) } })
 }
 
-fn link_problem(problem: LinkProblem) -> Response {
+fn link_problem(t: &Texts, problem: LinkProblem) -> Response {
     match problem {
-        LinkProblem::Invalid => notice(
-            StatusCode::NOT_FOUND,
-            "This survey link is not valid",
-            "Please check that the whole link was copied from your message.",
-        ),
-        LinkProblem::Expired => {
-            notice(StatusCode::GONE, "This survey has closed", "The link has expired. Thank you for your interest.")
-        }
-        LinkProblem::AlreadyAnswered => notice(
-            StatusCode::CONFLICT,
-            "You have already answered",
-            "We have your answers from this link. Thank you for taking the time.",
-        ),
+        LinkProblem::Invalid => notice(t, StatusCode::NOT_FOUND, t.invalid),
+        LinkProblem::Expired => notice(t, StatusCode::GONE, t.expired),
+        LinkProblem::AlreadyAnswered => notice(t, StatusCode::CONFLICT, t.answered),
     }
 }
 
 /// A row of radio buttons from `low` to `high`. `required` makes the browser insist (a follow-up
 /// is never marked so: it may not apply).
-fn scale(name: &str, legend: &str, required: bool, low: i64, high: i64, ends: (&str, &str)) -> Markup {
+fn scale(t: &Texts, name: &str, legend: &str, required: bool, (low, high): (i64, i64), ends: (&str, &str)) -> Markup {
     html! {
         fieldset {
-            legend { (legend) @if required { " (required)" } }
+            legend { (legend) @if required { (t.required) } }
             div class="scale" role="radiogroup" {
                 @for score in low..=high {
                     label { input type="radio" name=(name) value=(score) required[required]; (score) }
@@ -87,29 +163,26 @@ fn scale(name: &str, legend: &str, required: bool, low: i64, high: i64, ends: (&
     }
 }
 
-fn question_markup(question: &Question, definition: &SurveyDefinition) -> Markup {
+fn question_markup(t: &Texts, question: &Question) -> Markup {
     let name = format!("q.{}", question.id);
     let required = question.required && question.show_if.is_none();
-    let follow_up = question.show_if.as_ref().and_then(|condition| {
-        definition
-            .question(&condition.question)
-            .map(|_| format!("Answer this if you chose {} to {} above.", condition.min, condition.max))
-    });
+    let text = question.text.as_str();
     let body = match &question.kind {
-        QuestionKind::Nps => scale(&name, &question.text, required, 0, 10, ("Not at all likely", "Extremely likely")),
-        QuestionKind::Ces => scale(&name, &question.text, required, 1, 7, ("Strongly disagree", "Strongly agree")),
-        QuestionKind::Rating { scale: top } => scale(&name, &question.text, required, 1, *top, ("Lowest", "Highest")),
+        QuestionKind::Nps => scale(t, &name, text, required, (0, 10), t.nps_ends),
+        QuestionKind::Ces => scale(t, &name, text, required, (1, 7), t.ces_ends),
+        QuestionKind::Rating { scale: top } => scale(t, &name, text, required, (1, *top), t.rating_ends),
         QuestionKind::Csat { dimensions } => html! {
-            (scale(&name, &question.text, required, 1, 5, ("Very dissatisfied", "Very satisfied")))
+            (scale(t, &name, text, required, (1, 5), t.csat_ends))
             @for dimension in dimensions {
-                (scale(&format!("{name}.{dimension}"), &format!("How satisfied were you with our {}?", dimension.replace('_', " ")), false, 1, 5, ("Very dissatisfied", "Very satisfied")))
+                @let legend = t.dimension_question.replace("{dimension}", &dimension.replace('_', " "));
+                (scale(t, &format!("{name}.{dimension}"), &legend, false, (1, 5), t.csat_ends))
             }
         },
         QuestionKind::SingleChoice { options } | QuestionKind::MultipleChoice { options } => {
             let kind = if matches!(question.kind, QuestionKind::SingleChoice { .. }) { "radio" } else { "checkbox" };
             html! {
                 fieldset {
-                    legend { (question.text) @if question.required { " (required)" } }
+                    legend { (text) @if question.required { (t.required) } }
                     @for option in options {
                         label class="choice" { input type=(kind) name=(name) value=(option); " " (option) }
                     }
@@ -118,71 +191,74 @@ fn question_markup(question: &Question, definition: &SurveyDefinition) -> Markup
         }
         QuestionKind::Text => html! {
             fieldset {
-                legend { label for=(name) { (question.text) @if question.required { " (required)" } } }
+                legend { label for=(name) { (text) @if question.required { (t.required) } } }
                 textarea id=(name) name=(name) maxlength="5000" {}
             }
         },
     };
-    match follow_up {
-        // The condition is said in the question's own box, under its text.
-        Some(hint) => html! { div class="follow-up" { p class="hint" { (hint) } (body) } },
+    match &question.show_if {
+        // The condition is said right above the question.
+        Some(condition) => {
+            let hint =
+                t.follow_up.replace("{min}", &condition.min.to_string()).replace("{max}", &condition.max.to_string());
+            html! { div class="follow-up" { p class="hint" { (hint) } (body) } }
+        }
         None => body,
     }
 }
 
-fn survey_form(definition: &SurveyDefinition, problems: &[FieldProblem]) -> Markup {
+fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProblem]) -> Markup {
     html! {
         h1 { (definition.name) }
         @if !problems.is_empty() {
             div class="errors" role="alert" {
-                p { "Please check your answers:" }
+                p { (t.check_answers) }
                 ul { @for problem in problems { li { (problem.field.trim_start_matches("answers.")) ": " (problem.problem) } } }
             }
         }
         form method="post" {
-            @for question in &definition.questions { (question_markup(question, definition)) }
-            button type="submit" { "Send my answers" }
+            @for question in &definition.questions { (question_markup(t, question)) }
+            button type="submit" { (t.send) }
         }
     }
 }
 
-/// The survey an invitation asks, at the version it was made for.
-async fn invitation_survey(
-    state: &AppState,
-    invitation: &InvitationRecord,
-) -> Result<Option<SurveyDefinition>, ApiError> {
-    let survey = state.store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
-    Ok(survey.map(|survey| survey.definition))
-}
-
-pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let secret = state.link_secret().await?;
     let invitation = match open_link(&state.store, &secret, &token, rapport_store::now_ms()).await? {
         Ok(invitation) => invitation,
-        Err(problem) => return Ok(link_problem(problem)),
+        Err(problem) => return Ok(link_problem(texts_from_headers(&headers), problem)),
     };
-    let Some(definition) = invitation_survey(&state, &invitation).await? else {
-        return Ok(link_problem(LinkProblem::Invalid));
+    let survey = state.store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
+    let Some(definition) = survey.map(|survey| survey.definition) else {
+        return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
-    Ok(page(StatusCode::OK, &definition.name, survey_form(&definition, &[])))
+    let t = texts_for(definition.language);
+    Ok(page(t, StatusCode::OK, &definition.name, survey_form(t, &definition, &[])))
 }
 
 pub async fn submit(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let secret = state.link_secret().await?;
     let now = time::OffsetDateTime::now_utc();
     let invitation = match open_link(&state.store, &secret, &token, rapport_core::resolution::millis(now)).await? {
         Ok(invitation) => invitation,
-        Err(problem) => return Ok(link_problem(problem)),
+        Err(problem) => return Ok(link_problem(texts_from_headers(&headers), problem)),
     };
     let Some(survey) =
         state.store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?
     else {
-        return Ok(link_problem(LinkProblem::Invalid));
+        return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
+    let t = texts_for(survey.definition.language);
     let answers = form_answers(&survey.definition, &form);
     let body = json!({"customer": invitation.identity_key, "channel": invitation.channel, "answers": answers});
     let checked = match check_response(&survey, &body, Some(format!("invitation:{}", invitation.id)), now) {
@@ -193,51 +269,59 @@ pub async fn submit(
                 .into_iter()
                 .map(|detail| FieldProblem::envelope(&detail.field, &detail.problem))
                 .collect();
-            return Ok(page(
-                StatusCode::BAD_REQUEST,
-                &survey.definition.name,
-                survey_form(&survey.definition, &problems),
-            ));
+            let form = survey_form(t, &survey.definition, &problems);
+            return Ok(page(t, StatusCode::BAD_REQUEST, &survey.definition.name, form));
         }
     };
     let (_, created) = record_response(&state.store, &invitation.workspace_id, &survey.definition, &checked).await?;
-    let first = state
-        .store
-        .mark_invitation_responded(&invitation.workspace_id, &invitation.id, rapport_core::resolution::millis(now))
-        .await?;
+    let at = rapport_core::resolution::millis(now);
+    let first = state.store.mark_invitation_responded(&invitation.workspace_id, &invitation.id, at).await?;
     if !created || !first {
-        return Ok(link_problem(LinkProblem::AlreadyAnswered));
+        return Ok(link_problem(t, LinkProblem::AlreadyAnswered));
     }
-    let thanks = survey.definition.thank_you.clone().unwrap_or_else(|| "Your answers help us do better.".to_owned());
-    Ok(notice(StatusCode::OK, "Thank you!", &thanks))
+    let thanks = survey.definition.thank_you.as_deref().unwrap_or(t.thanks_text);
+    Ok(notice(t, StatusCode::OK, (t.thanks_title, thanks)))
+}
+
+/// The texts of the survey an unsubscribe link's invitation belongs to.
+async fn invitation_texts(state: &AppState, invitation: &InvitationRecord) -> Result<&'static Texts, ApiError> {
+    let survey = state.store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
+    Ok(texts_for(survey.map(|survey| survey.definition.language).unwrap_or_default()))
 }
 
 /// `/u/{token}`: asks before unsubscribing (mail scanners open links; only the button acts).
-pub async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let secret = state.link_secret().await?;
-    if unsubscribe_invitation(&state.store, &secret, &token, rapport_store::now_ms()).await?.is_none() {
-        return Ok(link_problem(LinkProblem::Invalid));
-    }
-    Ok(page(
-        StatusCode::OK,
-        "Stop receiving surveys?",
-        html! {
-            h1 { "Stop receiving surveys?" }
-            p { "We will not ask you for feedback again, on any channel." }
-            form method="post" { button type="submit" { "Unsubscribe" } }
-        },
-    ))
+    let Some(invitation) = unsubscribe_invitation(&state.store, &secret, &token, rapport_store::now_ms()).await? else {
+        return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
+    };
+    let t = invitation_texts(&state, &invitation).await?;
+    let body = html! {
+        h1 { (t.unsubscribe_title) }
+        p { (t.unsubscribe_text) }
+        form method="post" { button type="submit" { (t.unsubscribe_button) } }
+    };
+    Ok(page(t, StatusCode::OK, t.unsubscribe_title, body))
 }
 
 /// Records the unsubscribe as the customer's `unsubscribed` trait, which the contact policy reads.
-pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let secret = state.link_secret().await?;
     let Some(invitation) = unsubscribe_invitation(&state.store, &secret, &token, rapport_store::now_ms()).await? else {
-        return Ok(link_problem(LinkProblem::Invalid));
+        return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
     let identity = Identity::parse_typed(&invitation.identity_key)
         .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log"))?;
     let event = unsubscribe_event(&invitation.id, &identity)?;
     state.store.ingest(IngestBatch { workspace: invitation.workspace_id.clone(), events: vec![event] }).await?;
-    Ok(notice(StatusCode::OK, "You are unsubscribed", "You will not receive surveys from us anymore."))
+    let t = invitation_texts(&state, &invitation).await?;
+    Ok(notice(t, StatusCode::OK, t.unsubscribed))
 }

@@ -242,3 +242,30 @@ pub async fn a_trigger_can_require_customer_traits(app: TestApp) {
     let invitations = settled_invitations(&app, &id, 1).await;
     assert_eq!(invitations[0]["messageId"], "s3", "{invitations:?}");
 }
+
+/// A survey in German gets German standard questions and a German page; a bad link follows the
+/// browser's language.
+pub async fn the_hosted_page_speaks_the_survey_language(app: TestApp) {
+    let definition = json!({"name": "Lieferung", "kind": "transactional", "language": "de",
+        "questions": [{"id": "nps", "type": "nps", "required": true}],
+        "delivery": {"channel": "link", "trigger": {"event": "Order Delivered"}}});
+    let (status, survey) =
+        status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{survey}");
+    assert!(survey["definition"]["questions"][0]["text"].as_str().unwrap().starts_with("Wie wahrscheinlich"));
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/track", &json!({"userId": "k1", "event": "Order Delivered"})).await;
+    let invitation = settled_invitations(&app, &id, 1).await.remove(0);
+    let page = app.client.get(app.url(invitation["url"].as_str().unwrap())).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("lang=\"de\"") && page.contains("Antworten senden") && page.contains("Sehr wahrscheinlich"),
+        "{page}"
+    );
+    let bad = app.client.get(app.url("/s/forged")).header("Accept-Language", "de-DE,de;q=0.9").send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+    assert!(bad.text().await.unwrap().contains("ungültig"));
+    let wrong =
+        json!({"name": "x", "kind": "relational", "language": "fr", "questions": [{"id": "nps", "type": "nps"}]});
+    let response = app.post("/v1/surveys", &app.admin_key, &wrong).send().await.unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_survey", &[(None, "language")]).await;
+}

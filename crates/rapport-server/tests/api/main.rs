@@ -52,6 +52,7 @@ api_suite! {
     crate::invitations::a_link_invitation_is_answered_once_on_the_hosted_page => a_link_invitation_is_answered_once_on_the_hosted_page,
     crate::invitations::a_relational_survey_invites_every_customer_once_per_period => a_relational_survey_invites_every_customer_once_per_period,
     crate::invitations::a_trigger_can_require_customer_traits => a_trigger_can_require_customer_traits,
+    crate::invitations::the_hosted_page_speaks_the_survey_language => the_hosted_page_speaks_the_survey_language,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
