@@ -26,8 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::ingest_queue::IngestJob;
 use crate::records::{
-    ApiKeyRecord, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord, NewInvitation,
-    NewResponse, ResponseCursor, ResponseRecord, SurveyRecord, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
+    ApiKeyRecord, ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord,
+    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, SurveyRecord, TimelineCursor, TimelinePage,
+    UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -464,6 +465,16 @@ impl Store {
         rows: &[(String, CustomerId, String, i64)],
     ) -> Result<(), StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.seed_sent_invitations(workspace, rows).await)?)
+    }
+
+    /// What a contact decision reads about the customer holding `identity`, if any does.
+    pub async fn contact_subject(
+        &self,
+        workspace: &WorkspaceId,
+        identity: &Identity,
+    ) -> Result<Option<ContactSubject>, StoreError> {
+        let key = identity.key();
+        Ok(dispatch!(self.backend(), sql => sql.contact_subject(workspace, &key).await)?)
     }
 
     /// The invitation with this id in whichever workspace holds it.

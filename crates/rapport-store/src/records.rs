@@ -269,3 +269,14 @@ pub struct InvitationOutcome {
     /// For a sent invitation: when its reminder is due, if it gets one.
     pub remind_at_ms: Option<i64>,
 }
+
+/// What a contact decision reads about one customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactSubject {
+    pub root: CustomerId,
+    pub nodes: Vec<CustomerId>,
+    /// `kind:value` of every identity the customer holds.
+    pub identity_keys: Vec<String>,
+    /// Only `email`, `unsubscribed` and `consent`, each at its latest value.
+    pub traits: serde_json::Map<String, Value>,
+}

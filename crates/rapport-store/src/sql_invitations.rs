@@ -3,7 +3,7 @@
 
 use rapport_core::contact_policy::PastInvitation;
 
-use crate::records::{InvitationOutcome, InvitationRecord, NewInvitation};
+use crate::records::{ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
 
 // `SurveyDefinition` and `SurveyRecord` come from `sql_surveys.rs`, included alongside.
 
@@ -377,5 +377,45 @@ impl SqlBackend {
             query.build().execute(&mut *tx).await?;
         }
         tx.commit().await
+    }
+}
+
+impl SqlBackend {
+    /// What a contact decision reads about the customer holding `identity_key`: its root, nodes,
+    /// identity keys and the traits the policy reads (`email`, `unsubscribed`, `consent`), in
+    /// three statements; the customer profile's per-channel aggregates over events are not needed.
+    pub async fn contact_subject(
+        &self,
+        workspace: &WorkspaceId,
+        identity_key: &str,
+    ) -> Result<Option<ContactSubject>, sqlx::Error> {
+        let Some(root) = self.customer_by_identity(workspace, identity_key).await? else { return Ok(None) };
+        let identities: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT c.id, i.identity_key FROM customers c LEFT JOIN identities i ON i.customer_id = c.id \
+             WHERE c.workspace_id = $1 AND c.root_id = $2 ORDER BY c.id",
+        )
+        .bind(workspace.as_str())
+        .bind(root.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut nodes: Vec<CustomerId> = identities.iter().map(|(node, _)| CustomerId(node.clone())).collect();
+        nodes.dedup();
+        let identity_keys = identities.into_iter().filter_map(|(_, key)| key).collect();
+        let rows: Vec<(String, Json<Value>, i64)> = sqlx::query_as(
+            "SELECT t.trait_key, t.value, t.updated_at FROM customer_traits t JOIN customers c ON c.id = t.customer_id \
+             WHERE c.workspace_id = $1 AND c.root_id = $2 AND t.trait_key IN ('email', 'unsubscribed', 'consent')",
+        )
+        .bind(workspace.as_str())
+        .bind(root.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut latest: BTreeMap<String, (i64, Value)> = BTreeMap::new();
+        for (key, Json(value), updated_at) in rows {
+            if latest.get(&key).is_none_or(|(current, _)| updated_at > *current) {
+                latest.insert(key, (updated_at, value));
+            }
+        }
+        let traits = latest.into_iter().map(|(key, (_, value))| (key, value)).collect();
+        Ok(Some(ContactSubject { root, nodes, identity_keys, traits }))
     }
 }

@@ -10,7 +10,7 @@ use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery, Trigger, cadence_invitation};
-use rapport_store::records::{CustomerProfile, InvitationOutcome, InvitationRecord, NewInvitation};
+use rapport_store::records::{InvitationOutcome, InvitationRecord, NewInvitation};
 
 use crate::services::hosted_survey::{DAY_MS, LINK_VALID_DAYS, link_path, unsubscribe_path};
 use crate::services::mail::Mailer;
@@ -154,13 +154,11 @@ pub struct Decision {
 /// Unsubscribe and consent come from the customer's traits: `unsubscribed: true`, and
 /// `consent: {"email": false}` to refuse a channel.
 fn history_of(
-    profile: Option<&CustomerProfile>,
+    traits: Option<&serde_json::Map<String, Value>>,
     invitations: Vec<contact_policy::PastInvitation>,
     last_response: Option<i64>,
 ) -> ContactHistory {
-    let trait_value = |key: &str| {
-        profile.and_then(|profile| profile.traits.iter().find(|record| record.key == key)).map(|record| &record.value)
-    };
+    let trait_value = |key: &str| traits.and_then(|traits| traits.get(key));
     let no_consent_channels = match trait_value("consent") {
         Some(Value::Object(consent)) => consent
             .iter()
@@ -194,27 +192,16 @@ pub struct Ask<'a> {
 /// has no history.
 pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError> {
     let Ask { workspace, survey_id, delivery, channel, identity, now_ms, reminder } = ask;
-    let customer = store.customer_by_identity(workspace, identity).await?;
-    let profile = match &customer {
-        Some(customer) => store.customer_profile(workspace, customer).await?,
-        None => None,
-    };
-    let (nodes, keys): (Vec<CustomerId>, Vec<String>) = match &profile {
-        Some(profile) => (
-            profile.nodes.clone(),
-            profile.identities.iter().map(|identity| format!("{}:{}", identity.kind, identity.value)).collect(),
-        ),
+    let subject = store.contact_subject(workspace, identity).await?;
+    let (nodes, keys) = match &subject {
+        Some(subject) => (subject.nodes.clone(), subject.identity_keys.clone()),
         None => (Vec::new(), vec![identity.key()]),
     };
-    let (invitations, last_response) = if nodes.is_empty() && keys.is_empty() {
-        (Vec::new(), None)
-    } else {
-        store.contact_history(workspace, &nodes, &keys).await?
-    };
-    let history = history_of(profile.as_ref(), invitations, last_response);
-    let subject = profile.as_ref().map(|profile| profile.id.0.clone()).unwrap_or_else(|| identity.key());
+    let (invitations, last_response) = store.contact_history(workspace, &nodes, &keys).await?;
+    let history = history_of(subject.as_ref().map(|subject| &subject.traits), invitations, last_response);
+    let sampled = subject.as_ref().map(|subject| subject.root.0.clone()).unwrap_or_else(|| identity.key());
     let outcome = contact_policy::decide(
-        &subject,
+        &sampled,
         channel,
         now_ms,
         &ContactPolicy::default(),
@@ -222,11 +209,11 @@ pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError>
         &history,
         reminder,
     );
-    let address = profile
+    let address = subject
         .as_ref()
-        .and_then(|profile| profile.traits.iter().find(|record| record.key == "email"))
-        .and_then(|record| record.value.as_str().map(str::to_owned));
-    Ok(Decision { customer: profile.map(|profile| profile.id), address, outcome })
+        .and_then(|subject| subject.traits.get("email"))
+        .and_then(|email| email.as_str().map(str::to_owned));
+    Ok(Decision { customer: subject.map(|subject| subject.root), address, outcome })
 }
 
 /// Sends due invitations: decides each by the contact policy, then delivers it on its channel.
