@@ -101,10 +101,7 @@ pub async fn measure(kind: BackendKind, args: &DecisionArgs) -> anyhow::Result<S
     );
     Ok(format!(
         "| {} | {} | {} | {per_second:.0} | {:.2} / {:.2} ms | {:.0}% |",
-        match kind {
-            BackendKind::Sqlite => "sqlite",
-            BackendKind::Postgres => "postgres",
-        },
+        crate::backend_name(kind),
         args.customers,
         args.invitations,
         percentile(50),
