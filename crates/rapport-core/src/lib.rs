@@ -13,5 +13,6 @@ pub mod ids;
 pub mod problem;
 pub mod resolution;
 pub mod survey;
+pub mod survey_answers;
 pub mod survey_delivery;
 pub mod survey_link;

@@ -2,7 +2,8 @@
 
 use rapport_core::auth::Role;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
-use rapport_core::survey::{Answer, SurveyDefinition};
+use rapport_core::survey::SurveyDefinition;
+use rapport_core::survey_answers::Answer;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,8 @@
 // Surveys, their versions and responses: SQL both backends share, `include!`d after
 // `sql_backend.rs` by `sqlite.rs` and `postgres.rs` (see the note at the top of that file).
 
-use rapport_core::survey::{Answer, AnswerValue, SurveyDefinition, SurveyKind};
+use rapport_core::survey::{SurveyDefinition, SurveyKind};
+use rapport_core::survey_answers::{Answer, AnswerValue};
 
 use crate::records::{NewResponse, ResponseCursor, ResponseRecord, StoredAnswer, SurveyRecord};
 

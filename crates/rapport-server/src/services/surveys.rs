@@ -7,6 +7,7 @@ use rapport_core::identity::{Identity, IdentityKind};
 use rapport_core::ids::WorkspaceId;
 use rapport_core::problem::FieldProblem;
 use rapport_core::survey::{self, SurveyDefinition};
+use rapport_core::survey_answers;
 use rapport_store::records::{NewResponse, ResponseRecord, StoredAnswer, SurveyRecord};
 use rapport_store::{IngestBatch, Store};
 use serde_json::{Map, Value, json};
@@ -127,7 +128,7 @@ pub fn check_response(
         }
     };
     let answers = match object.get("answers") {
-        Some(Value::Object(answers)) => match survey::check_answers(&survey.definition, answers) {
+        Some(Value::Object(answers)) => match survey_answers::check_answers(&survey.definition, answers) {
             Ok(answers) => Some(answers),
             Err(answer_problems) => {
                 problems.extend(answer_problems);

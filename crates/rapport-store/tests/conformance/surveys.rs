@@ -1,4 +1,5 @@
-use rapport_core::survey::{SurveyDefinition, check_answers, parse_definition};
+use rapport_core::survey::{SurveyDefinition, parse_definition};
+use rapport_core::survey_answers::check_answers;
 use rapport_store::Store;
 use rapport_store::records::{NewResponse, ResponseCursor, StoredAnswer};
 use serde_json::{Value, json};
