@@ -178,7 +178,10 @@ impl Store {
 
     /// Closes the pool: in-flight ingestion finishes first (callers hold their replies).
     pub async fn close(&self) {
-        dispatch!(self.backend(), sql => sql.pool.close().await)
+        dispatch!(self.backend(), sql => {
+            sql.write_pool.close().await;
+            sql.pool.close().await
+        })
     }
 
     // ---- workspaces and keys ----

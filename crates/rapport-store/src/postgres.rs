@@ -32,7 +32,7 @@ pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
     let pool =
         PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-    Ok(SqlBackend { pool })
+    Ok(SqlBackend { write_pool: pool.clone(), pool })
 }
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
@@ -74,7 +74,7 @@ impl SqlBackend {
         batches: &[IngestBatch],
         settings: ResolutionSettings,
     ) -> Result<Vec<IngestReceipt>, sqlx::Error> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         let mut receipts = vec![IngestReceipt::default(); batches.len()];
         let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
         let mut resolutions = Vec::new();

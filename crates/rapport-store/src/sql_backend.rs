@@ -46,7 +46,13 @@ fn cached_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
 
 #[derive(Clone, Debug)]
 pub struct SqlBackend {
+    /// Reads.
     pub pool: Pool<Db>,
+    /// Writes. On SQLite a pool of one connection: writers wait their turn in the pool's queue and
+    /// are woken when it frees, instead of in SQLite's busy handler, which sleeps in growing steps
+    /// of up to 100 ms (measured: hosted-page submissions, BENCHMARKS.md). On PostgreSQL the same
+    /// pool as reads.
+    pub write_pool: Pool<Db>,
 }
 
 type MergeRow = (String, String, String, String, String, String, String, String, String, i64, Option<i64>);
@@ -95,7 +101,7 @@ fn new_workspace_id() -> String {
 
 impl SqlBackend {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await.map(|_| ())
     }
 
     // ---- workspaces and keys ----
@@ -105,7 +111,7 @@ impl SqlBackend {
             .bind(new_workspace_id())
             .bind(name)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.write_pool)
             .await?;
         let workspace = self.workspace_by_name(name).await?;
         workspace.ok_or(sqlx::Error::RowNotFound)
@@ -145,7 +151,7 @@ impl SqlBackend {
         .bind(key_hash)
         .bind(display_prefix)
         .bind(record.created_at_ms)
-        .execute(&self.pool)
+        .execute(&self.write_pool)
         .await?;
         Ok(record)
     }
@@ -179,7 +185,7 @@ impl SqlBackend {
     /// Inserts raw rows into `events` exactly as ingestion would, without identity resolution:
     /// the ceiling the ingestion benchmark compares against.
     pub async fn insert_events_raw(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<usize, sqlx::Error> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         let rows: Vec<&Event> = events.iter().collect();
         insert_event_rows(&mut tx, workspace, &rows).await?;
         tx.commit().await?;
@@ -424,7 +430,7 @@ impl SqlBackend {
     /// recomputed, and the pair is remembered so ingestion does not merge it again.
     /// Returns `Ok(None)` if there is no such merge or it cannot be undone (refused or undone).
     pub async fn undo_merge(&self, workspace: &WorkspaceId, id: &MergeId) -> Result<Option<UndoneMerge>, sqlx::Error> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         lock_workspace(&mut tx, workspace).await?;
         let sql = format!(
             "SELECT {MERGE_COLUMNS} FROM merges WHERE workspace_id = $1 AND id = $2 \

@@ -63,7 +63,7 @@ impl SqlBackend {
         invitations: &[NewInvitation],
     ) -> Result<u64, sqlx::Error> {
         let mut created = 0;
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         for invitation in invitations {
             created += sqlx::query(
                 "INSERT INTO invitations (id, workspace_id, survey_id, version, identity_key, channel, state, \
@@ -108,7 +108,7 @@ impl SqlBackend {
         )
         .bind(workspace.as_str())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.write_pool)
         .await?
         .rows_affected();
         Ok(claimed == 1)
@@ -137,7 +137,7 @@ impl SqlBackend {
         .bind(workspace.as_str())
         .bind(id)
         .bind(outcome.remind_at_ms)
-        .execute(&self.pool)
+        .execute(&self.write_pool)
         .await?;
         Ok(())
     }
@@ -169,7 +169,7 @@ impl SqlBackend {
             "UPDATE invitations SET state = 'expired', remind_at = NULL WHERE state = 'sent' AND sent_at <= $1",
         )
         .bind(sent_before_ms)
-        .execute(&self.pool)
+        .execute(&self.write_pool)
         .await?
         .rows_affected();
         Ok(expired)
@@ -269,8 +269,13 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         id: &str,
     ) -> Result<bool, sqlx::Error> {
-        let updated =
-            sqlx::query(sql).bind(at_ms).bind(workspace.as_str()).bind(id).execute(&self.pool).await?.rows_affected();
+        let updated = sqlx::query(sql)
+            .bind(at_ms)
+            .bind(workspace.as_str())
+            .bind(id)
+            .execute(&self.write_pool)
+            .await?
+            .rows_affected();
         Ok(updated == 1)
     }
 
@@ -281,7 +286,7 @@ impl SqlBackend {
             .bind(name)
             .bind(candidate)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.write_pool)
             .await?;
         sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await
     }
@@ -354,7 +359,7 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         rows: &[(String, CustomerId, String, i64)],
     ) -> Result<(), sqlx::Error> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         for chunk in cached_chunks(rows) {
             let mut query = QueryBuilder::<Db>::new(
                 "INSERT INTO invitations (id, workspace_id, survey_id, version, identity_key, customer_id, channel, \

@@ -51,7 +51,7 @@ impl SqlBackend {
         definition: &SurveyDefinition,
     ) -> Result<SurveyRecord, sqlx::Error> {
         let (id, now) = (new_id(), now_ms());
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         sqlx::query(
             "INSERT INTO surveys (id, workspace_id, name, kind, current_version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 1, $5, $5)",
@@ -83,7 +83,7 @@ impl SqlBackend {
         definition: &SurveyDefinition,
     ) -> Result<Option<SurveyRecord>, sqlx::Error> {
         let now = now_ms();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         // The update takes the survey's row lock: concurrent edits get consecutive versions.
         let version: Option<i64> = sqlx::query_scalar(
             "UPDATE surveys SET current_version = current_version + 1, name = $1, kind = $2, updated_at = $3 \
@@ -142,7 +142,7 @@ impl SqlBackend {
         response: &NewResponse,
     ) -> Result<(ResponseRecord, bool), sqlx::Error> {
         let id = new_id();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.write_pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO survey_responses (id, workspace_id, survey_id, version, identity_key, channel, touchpoint, \
              agent, submitted_at, received_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \

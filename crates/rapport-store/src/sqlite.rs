@@ -32,9 +32,10 @@ pub async fn connect(url: &str) -> Result<(SqlBackend, std::path::PathBuf), sqlx
     }
     // Readers run in parallel; ingestion writes through its own connection (`sqlite_writer.rs`).
     let path = options.get_filename().to_path_buf();
-    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    Ok((SqlBackend { pool }, path))
+    let write_pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+    Ok((SqlBackend { pool, write_pool }, path))
 }
 
 fn create_parent(parent: &Path) -> Result<(), sqlx::Error> {
