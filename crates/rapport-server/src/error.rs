@@ -121,6 +121,12 @@ impl ApiError {
             .with_details(vec![ErrorDetail { index: None, field: field.to_owned(), problem }])
     }
 
+    /// A bug on our side: `cause` goes to the log, the client gets the stable `internal` error.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(cause = %cause, "internal error");
+        ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
+    }
+
     pub fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::NotFound, what)
     }
@@ -138,8 +144,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
             }
             StoreError::Internal(cause) | StoreError::UnsupportedUrl(cause) => {
-                tracing::error!(cause = %cause, "database error");
-                ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
+                ApiError::internal(format!("database error: {cause}"))
             }
         }
     }

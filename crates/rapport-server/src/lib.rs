@@ -153,10 +153,7 @@ pub fn router(state: AppState) -> Router {
         // One byte over the batch limit still reaches the handler, which answers 413 in JSON.
         .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES + 1))
         .layer(middleware::from_fn(record_request_metrics))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            tracing::error!("handler panicked");
-            ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log").into_response()
-        }))
+        .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("a handler panicked").into_response()))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

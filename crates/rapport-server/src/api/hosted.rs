@@ -16,7 +16,7 @@ use rapport_store::records::InvitationRecord;
 use serde_json::json;
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::services::hosted_survey::{LinkProblem, form_answers, open_link, unsubscribe_event, unsubscribe_invitation};
 use crate::services::surveys::{check_response, record_response};
 
@@ -273,7 +273,7 @@ pub async fn submit(
             return Ok(page(t, StatusCode::BAD_REQUEST, &survey.definition.name, form));
         }
     };
-    let (_, created) = record_response(&state.store, &invitation.workspace_id, &survey.definition, &checked).await?;
+    let (_, created) = record_response(&state.store, &invitation.workspace_id, &survey, &checked).await?;
     let at = rapport_core::resolution::millis(now);
     let first = state.store.mark_invitation_responded(&invitation.workspace_id, &invitation.id, at).await?;
     if !created || !first {
@@ -319,7 +319,7 @@ pub async fn unsubscribe(
         return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
     let identity = Identity::parse_typed(&invitation.identity_key)
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log"))?;
+        .map_err(|error| ApiError::internal(format!("an invitation holds an unreadable identity: {error}")))?;
     let event = unsubscribe_event(&invitation.id, &identity)?;
     state.store.ingest(IngestBatch { workspace: invitation.workspace_id.clone(), events: vec![event] }).await?;
     let t = invitation_texts(&state, &invitation).await?;

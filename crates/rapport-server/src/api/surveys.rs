@@ -242,7 +242,7 @@ pub async fn submit_response(
         });
     };
     let checked = check_response(&survey, &value, idempotency_key, received_at)?;
-    let (record, created) = record_response(&state.store, &caller.workspace, &survey.definition, &checked).await?;
+    let (record, created) = record_response(&state.store, &caller.workspace, &survey, &checked).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(record.into())))
 }
@@ -301,10 +301,7 @@ pub async fn list_responses(
         "csv" => {
             let columns = csv_columns(&survey.definition);
             let mut writer = csv::Writer::from_writer(Vec::new());
-            let csv_error = |error: csv::Error| {
-                tracing::error!(%error, "writing CSV failed");
-                ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
-            };
+            let csv_error = |error: csv::Error| ApiError::internal(format!("writing CSV failed: {error}"));
             writer.write_record(csv_header(&columns)).map_err(csv_error)?;
             loop {
                 let page = state.store.responses(&caller.workspace, &id, cursor.as_ref(), MAX_RESPONSES_LIMIT).await?;

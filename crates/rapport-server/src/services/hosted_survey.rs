@@ -1,7 +1,7 @@
 //! The hosted survey page as a service: a signed link to its invitation, and a submitted HTML
 //! form to the answers a survey version checks.
 
-use rapport_core::event::{self, BatchEnvelope, Event, EventType};
+use rapport_core::event::{Event, EventType};
 use rapport_core::identity::Identity;
 use rapport_core::survey::{QuestionKind, SurveyDefinition};
 use rapport_core::survey_link;
@@ -9,8 +9,8 @@ use rapport_store::records::InvitationRecord;
 use rapport_store::{Store, StoreError};
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ErrorCode};
-use crate::services::surveys::address_call;
+use crate::error::ApiError;
+use crate::services::surveys::{address_call, event_from_call};
 
 /// The installation secret that signs survey links.
 pub const LINK_SECRET: &str = "survey-links";
@@ -52,13 +52,7 @@ pub fn unsubscribe_event(invitation_id: &str, identity: &Identity) -> Result<Eve
     let mut context = Map::new();
     address_call(&mut call, &mut context, identity);
     call["context"] = Value::Object(context);
-    let now = time::OffsetDateTime::now_utc();
-    event::parse_event(&call, 0, Some(EventType::Identify), &BatchEnvelope::default(), now)
-        .map(|(event, _)| event)
-        .map_err(|problems| {
-            tracing::error!(?problems, "an unsubscribe did not make a valid event");
-            ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
-        })
+    event_from_call(&call, EventType::Identify, time::OffsetDateTime::now_utc())
 }
 
 /// Why a link does not open a survey.

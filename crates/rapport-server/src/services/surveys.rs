@@ -2,7 +2,7 @@
 //! Answered` event that puts it on the customer's timeline, and the shapes responses are read in
 //! (JSON answers as they were sent, CSV rows).
 
-use rapport_core::event::{self, BatchEnvelope, EventType};
+use rapport_core::event::{self, BatchEnvelope, Event, EventType};
 use rapport_core::identity::{Identity, IdentityKind};
 use rapport_core::ids::WorkspaceId;
 use rapport_core::problem::FieldProblem;
@@ -172,13 +172,17 @@ fn millis(time: OffsetDateTime) -> i64 {
 pub async fn record_response(
     store: &Store,
     workspace: &WorkspaceId,
-    definition: &SurveyDefinition,
+    survey: &SurveyRecord,
     checked: &CheckedResponse,
 ) -> Result<(ResponseRecord, bool), ApiError> {
     let (record, created) = store.insert_response(workspace, &checked.response).await?;
-    // A replay answers with the version the first response answered.
-    let answered = store.survey(workspace, &record.survey_id, Some(record.version)).await?;
-    let definition = answered.as_ref().map(|survey| &survey.definition).unwrap_or(definition);
+    // A replay returns the first response, which may have answered an older version.
+    let older = if record.version == survey.version {
+        None
+    } else {
+        store.survey(workspace, &record.survey_id, Some(record.version)).await?
+    };
+    let definition = older.as_ref().map_or(&survey.definition, |older| &older.definition);
     let event = answered_event(definition, &record, &checked.respondent)?;
     store.ingest(IngestBatch { workspace: workspace.clone(), events: vec![event] }).await?;
     Ok((record, created))
@@ -262,11 +266,15 @@ pub fn answered_event(
     call["timestamp"] = Value::from(submitted.format(&Rfc3339).unwrap_or_default());
     let received = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(response.received_at_ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let parsed = event::parse_event(&call, 0, Some(EventType::Track), &BatchEnvelope::default(), received);
-    parsed.map(|(event, _)| event).map_err(|problems| {
-        tracing::error!(?problems, "a stored response did not make a valid event");
-        ApiError::new(ErrorCode::Internal, "internal error; the cause is in the server log")
-    })
+    event_from_call(&call, EventType::Track, received)
+}
+
+/// An event Rapport makes itself (a response, an unsubscribe), parsed as ingestion parses any.
+/// A problem here is a bug: the calls are built by this module.
+pub fn event_from_call(call: &Value, event_type: EventType, received_at: OffsetDateTime) -> Result<Event, ApiError> {
+    event::parse_event(call, 0, Some(event_type), &BatchEnvelope::default(), received_at)
+        .map(|(event, _)| event)
+        .map_err(|problems| ApiError::internal(format!("an event Rapport made is invalid: {problems:?}")))
 }
 
 /// Makes a Segment call about `identity`: a user id or anonymous id is the call's own; an
