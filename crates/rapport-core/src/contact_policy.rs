@@ -7,7 +7,8 @@
 
 use sha2::{Digest, Sha256};
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// A day in milliseconds, the store's unit of time.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Workspace-wide limits, which a survey may override.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

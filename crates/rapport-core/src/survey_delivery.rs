@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::contact_policy::{ContactPolicy, SurveyContactRules};
+use crate::contact_policy::{ContactPolicy, DAY_MS, SurveyContactRules};
 use crate::event::Event;
 use crate::problem::FieldProblem;
 
@@ -66,7 +66,6 @@ pub struct PolicyOverride {
 
 /// How often a relational survey goes out per customer unless `cadenceDays` says otherwise.
 pub const DEFAULT_CADENCE_DAYS: u32 = 90;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A relational survey's invitation for one customer in the cadence period holding `now_ms`: its
 /// idempotency id (one per survey, customer and period) and when it is due. Customers are spread
@@ -137,21 +136,23 @@ fn lookup<'a, 'p>(root: &'a Map<String, Value>, mut parts: impl Iterator<Item = 
     Some(value)
 }
 
+/// An optional whole number in `range` (ranges here end well inside `u32`).
 fn whole_number(
     object: &Map<String, Value>,
     field: &str,
     path: &str,
-    max: u64,
+    range: std::ops::RangeInclusive<u32>,
     problems: &mut Vec<FieldProblem>,
 ) -> Option<u32> {
     match object.get(field) {
         None | Some(Value::Null) => None,
-        Some(value) => match value.as_u64().filter(|number| *number <= max) {
-            Some(number) => u32::try_from(number).ok(),
+        Some(value) => match value.as_u64().and_then(|number| u32::try_from(number).ok()).filter(|n| range.contains(n))
+        {
+            Some(number) => Some(number),
             None => {
                 problems.push(FieldProblem::envelope(
                     &format!("{path}.{field}"),
-                    &format!("must be a whole number from 0 to {max}"),
+                    &format!("must be a whole number from {} to {}", range.start(), range.end()),
                 ));
                 None
             }
@@ -197,24 +198,10 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
             }
         },
     };
-    let not_again_within_days = whole_number(object, "notAgainWithinDays", path, 3_650, problems);
-    let cadence_days = whole_number(object, "cadenceDays", path, 3_650, problems);
-    if cadence_days == Some(0) {
-        problems.push(FieldProblem::envelope(&format!("{path}.cadenceDays"), "must be at least 1"));
-    }
-    let reminder_after_days = match object.get("reminderAfterDays") {
-        None | Some(Value::Null) => None,
-        Some(value) => match value.as_u64().filter(|days| (1..=13).contains(days)) {
-            Some(days) => u32::try_from(days).ok(),
-            None => {
-                problems.push(FieldProblem::envelope(
-                    &format!("{path}.reminderAfterDays"),
-                    "must be a whole number from 1 to 13 (survey links work for 14 days)",
-                ));
-                None
-            }
-        },
-    };
+    let not_again_within_days = whole_number(object, "notAgainWithinDays", path, 0..=3_650, problems);
+    let cadence_days = whole_number(object, "cadenceDays", path, 1..=3_650, problems);
+    // Survey links work for 14 days: a later reminder would carry a dead link.
+    let reminder_after_days = whole_number(object, "reminderAfterDays", path, 1..=13, problems);
     let trigger = match object.get("trigger") {
         None | Some(Value::Null) => None,
         Some(trigger) => parse_trigger(trigger, &format!("{path}.trigger"), problems),
@@ -224,7 +211,7 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
         Some(Value::Object(policy)) => {
             let policy_path = format!("{path}.policy");
             let mut read = |field: &str| {
-                let value = whole_number(policy, field, &policy_path, 3_650, problems);
+                let value = whole_number(policy, field, &policy_path, 0..=3_650, problems);
                 if value.is_none() && !policy.contains_key(field) {
                     problems.push(FieldProblem::envelope(&format!("{policy_path}.{field}"), "required"));
                 }
@@ -291,7 +278,7 @@ fn parse_trigger(value: &Value, path: &str, problems: &mut Vec<FieldProblem>) ->
             Map::new()
         }
     };
-    let delay_minutes = whole_number(object, "delayMinutes", path, 525_600, problems).unwrap_or_default();
+    let delay_minutes = whole_number(object, "delayMinutes", path, 0..=525_600, problems).unwrap_or_default();
     (problems.len() == before).then_some(Trigger { event, r#where: conditions, delay_minutes })
 }
 
@@ -359,11 +346,6 @@ mod tests {
             ]
         );
     }
-}
-
-#[cfg(test)]
-mod cadence_tests {
-    use super::*;
 
     #[test]
     fn a_cadence_invites_each_customer_once_per_period_spread_over_it() {

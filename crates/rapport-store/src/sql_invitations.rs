@@ -233,9 +233,7 @@ impl SqlBackend {
         let last_response: Option<i64> = query.build_query_scalar().fetch_one(&self.pool).await?;
         Ok((invitations, last_response))
     }
-}
 
-impl SqlBackend {
     /// The invitation with this id, in whichever workspace (a signed link names only the id).
     pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error> {
         let row: Option<InvitationRow> =
@@ -290,9 +288,7 @@ impl SqlBackend {
             .await?;
         sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await
     }
-}
 
-impl SqlBackend {
     /// Every relational survey, at its current version, in every workspace.
     pub async fn relational_surveys(&self) -> Result<Vec<(WorkspaceId, SurveyRecord)>, sqlx::Error> {
         #[derive(sqlx::FromRow)]
@@ -349,9 +345,7 @@ impl SqlBackend {
         .await?;
         Ok(rows.into_iter().map(|(id, identity)| (CustomerId(id), identity)).collect())
     }
-}
 
-impl SqlBackend {
     /// Benchmark seeding: stores invitations already sent to `customer` at `sent_at`, in one
     /// transaction, with no checks.
     pub async fn seed_sent_invitations(
@@ -383,9 +377,7 @@ impl SqlBackend {
         }
         tx.commit().await
     }
-}
 
-impl SqlBackend {
     /// What a contact decision reads about the customer holding `identity_key`: its root, nodes,
     /// identity keys and the traits the policy reads (`email`, `unsubscribed`, `consent`), in
     /// three statements; the customer profile's per-channel aggregates over events are not needed.

@@ -1,6 +1,7 @@
 //! The hosted survey page as a service: a signed link to its invitation, and a submitted HTML
 //! form to the answers a survey version checks.
 
+use rapport_core::contact_policy::DAY_MS;
 use rapport_core::event::{Event, EventType};
 use rapport_core::identity::Identity;
 use rapport_core::survey::{QuestionKind, SurveyDefinition};
@@ -16,7 +17,6 @@ use crate::services::surveys::{address_call, event_from_call};
 pub const LINK_SECRET: &str = "survey-links";
 /// How long a survey link works after its invitation is sent.
 pub const LINK_VALID_DAYS: i64 = 14;
-pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The path of the hosted page for a sent invitation.
 pub fn link_path(secret: &[u8], invitation: &InvitationRecord) -> Option<String> {

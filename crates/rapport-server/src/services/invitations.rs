@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rapport_core::contact_policy::{self, ContactHistory, ContactPolicy, Suppression};
+use rapport_core::contact_policy::{self, ContactHistory, ContactPolicy, DAY_MS, Suppression};
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery, Trigger, cadence_invitation};
 use rapport_store::records::{InvitationOutcome, InvitationRecord, NewInvitation};
 
-use crate::services::hosted_survey::{DAY_MS, LINK_VALID_DAYS, link_path, unsubscribe_path};
+use crate::services::hosted_survey::{LINK_VALID_DAYS, link_path, unsubscribe_path};
 use crate::services::mail::Mailer;
 use rapport_store::{Store, StoreError};
 use serde_json::Value;
@@ -262,6 +262,14 @@ impl Dispatcher {
         Ok(handled)
     }
 
+    /// The absolute survey and unsubscribe links of a sent invitation (the survey link is signed
+    /// with its sending time, so an invitation's e-mail and reminder carry the same one).
+    fn links(&self, invitation: &InvitationRecord) -> (String, String) {
+        let base = self.public_url.trim_end_matches('/');
+        let survey = link_path(&self.link_secret, invitation).unwrap_or_default();
+        (format!("{base}{survey}"), format!("{base}{}", unsubscribe_path(&self.link_secret, &invitation.id)))
+    }
+
     /// Creates this period's invitation for every customer of every relational survey with
     /// delivery settings (one per survey, customer and period; repeats create nothing). The
     /// invitations then wait for their spread-out due time and the contact policy. Returns how
@@ -273,7 +281,7 @@ impl Dispatcher {
             let cadence_days = delivery.cadence_days.unwrap_or(DEFAULT_CADENCE_DAYS);
             // Once per period per survey version: customers created later in a period are asked
             // from the next one.
-            let period = now_ms.div_euclid(i64::from(cadence_days) * 24 * 60 * 60 * 1000);
+            let period = now_ms.div_euclid(i64::from(cadence_days) * DAY_MS);
             let key = (survey.id.clone(), survey.version);
             {
                 let mut planned = self.planned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -335,9 +343,7 @@ impl Dispatcher {
             tracing::info!(invitation = %invitation.id, "reminder not sent: suppressed or no address");
             return Ok(());
         };
-        let base = self.public_url.trim_end_matches('/');
-        let survey_url = format!("{base}{}", link_path(&self.link_secret, invitation).unwrap_or_default());
-        let unsubscribe_url = format!("{base}{}", unsubscribe_path(&self.link_secret, &invitation.id));
+        let (survey_url, unsubscribe_url) = self.links(invitation);
         match mailer.send_invitation(&address, &survey.definition.name, &survey_url, &unsubscribe_url, true).await {
             Ok(()) => metrics::counter!("rapport_invitations_total", "state" => "reminded").increment(1),
             Err(error) => tracing::warn!(invitation = %invitation.id, %error, "sending a survey reminder failed"),
@@ -405,10 +411,8 @@ impl Dispatcher {
             let why = Some(("no_mail_server", "no SMTP server is configured (RAPPORT_SMTP_URL)".to_owned()));
             return Ok(outcome("failed", decision.customer, Some(address), why));
         };
-        let sent = InvitationRecord { sent_at_ms: Some(now_ms), ..invitation.clone() };
-        let base = self.public_url.trim_end_matches('/');
-        let survey_url = format!("{base}{}", link_path(&self.link_secret, &sent).unwrap_or_default());
-        let unsubscribe_url = format!("{base}{}", unsubscribe_path(&self.link_secret, &invitation.id));
+        let (survey_url, unsubscribe_url) =
+            self.links(&InvitationRecord { sent_at_ms: Some(now_ms), ..invitation.clone() });
         Ok(match mailer.send_invitation(&address, &name, &survey_url, &unsubscribe_url, false).await {
             Ok(()) => InvitationOutcome {
                 remind_at_ms: delivery.reminder_after_days.map(|days| now_ms + i64::from(days) * DAY_MS),

@@ -6,6 +6,7 @@ use rapport_core::event::{self, BatchEnvelope, Event, EventType};
 use rapport_core::identity::{Identity, IdentityKind};
 use rapport_core::ids::WorkspaceId;
 use rapport_core::problem::FieldProblem;
+use rapport_core::resolution;
 use rapport_core::survey::{self, SurveyDefinition};
 use rapport_core::survey_answers;
 use rapport_store::records::{NewResponse, ResponseRecord, StoredAnswer, SurveyRecord};
@@ -149,8 +150,8 @@ pub fn check_response(
                 channel,
                 touchpoint,
                 agent,
-                submitted_at_ms: millis(submitted_at),
-                received_at_ms: millis(received_at),
+                submitted_at_ms: resolution::millis(submitted_at),
+                received_at_ms: resolution::millis(received_at),
                 idempotency_key,
                 answers,
             },
@@ -158,10 +159,6 @@ pub fn check_response(
         }),
         _ => Err(invalid_response(problems)),
     }
-}
-
-fn millis(time: OffsetDateTime) -> i64 {
-    rapport_core::resolution::millis(time)
 }
 
 /// Stores a checked response and puts it on the respondent's timeline (`answered_event`). Returns
