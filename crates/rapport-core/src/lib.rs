@@ -10,6 +10,7 @@ pub mod contact_policy;
 pub mod event;
 pub mod identity;
 pub mod ids;
+pub mod metrics;
 pub mod problem;
 pub mod resolution;
 pub mod survey;

@@ -111,6 +111,21 @@ pub enum Language {
     De,
 }
 
+/// Who a survey asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    #[default]
+    Customers,
+    Employees,
+}
+
+impl Audience {
+    fn is_customers(&self) -> bool {
+        *self == Audience::Customers
+    }
+}
+
 /// A follow-up: the question is shown only when an earlier scored question's answer is in
 /// `min..=max` ("What is the main reason for your score?" for detractors: `nps`, 0, 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +153,9 @@ pub struct Question {
 pub struct SurveyDefinition {
     pub name: String,
     pub kind: SurveyKind,
+    /// Who answers: customers (NPS) or employees (eNPS); metrics never mix the two.
+    #[serde(default, skip_serializing_if = "Audience::is_customers")]
+    pub audience: Audience,
     /// The touchpoint a transactional survey follows (`delivery`, `support`…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub touchpoint: Option<String>,
@@ -199,9 +217,13 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         return Err(vec![FieldProblem::envelope("", "a survey definition must be a JSON object")]);
     };
     for key in object.keys() {
-        if !["name", "kind", "language", "touchpoint", "questions", "thankYou", "delivery"].contains(&key.as_str()) {
-            problems
-                .add(key, "unknown field: expected name, kind, language, touchpoint, questions, thankYou, delivery");
+        if !["name", "kind", "audience", "language", "touchpoint", "questions", "thankYou", "delivery"]
+            .contains(&key.as_str())
+        {
+            problems.add(
+                key,
+                "unknown field: expected name, kind, audience, language, touchpoint, questions, thankYou, delivery",
+            );
         }
     }
     let name = text_field(object, "name", "name", &mut problems);
@@ -227,6 +249,15 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
         Some(_) => {
             problems.add("language", "must be en or de");
             Language::En
+        }
+    };
+    let audience = match object.get("audience") {
+        None | Some(Value::Null) => Audience::Customers,
+        Some(Value::String(audience)) if audience == "customers" => Audience::Customers,
+        Some(Value::String(audience)) if audience == "employees" => Audience::Employees,
+        Some(_) => {
+            problems.add("audience", "must be customers or employees");
+            Audience::Customers
         }
     };
     let touchpoint = text_field(object, "touchpoint", "touchpoint", &mut problems);
@@ -274,7 +305,7 @@ pub fn parse_definition(value: &Value) -> Result<SurveyDefinition, Vec<FieldProb
     }
     match (name, kind, problems.0.is_empty()) {
         (Some(name), Some(kind), true) => {
-            Ok(SurveyDefinition { name, kind, language, touchpoint, questions, thank_you, delivery })
+            Ok(SurveyDefinition { name, kind, audience, language, touchpoint, questions, thank_you, delivery })
         }
         _ => Err(problems.0),
     }
@@ -527,6 +558,7 @@ mod tests {
         assert_eq!(ids, ["nps", "reason", "csat", "ces", "stars", "channel", "liked"]);
         assert!(survey.questions[0].text.contains("recommend"));
         assert!(survey.questions[3].text.contains("easy"));
+        assert_eq!(survey.audience, Audience::Customers);
         // The stored JSON reads back as the same definition.
         let stored = serde_json::to_value(&survey).unwrap();
         assert_eq!(serde_json::from_value::<SurveyDefinition>(stored).unwrap(), survey);
@@ -534,8 +566,9 @@ mod tests {
 
     #[test]
     fn a_definition_that_makes_no_sense_names_every_problem() {
-        let problems = parse_definition(&json!({"name": " ", "kind": "weekly", "questions": []})).unwrap_err();
-        assert_eq!(fields(&problems), ["name", "kind", "questions"]);
+        let problems = parse_definition(&json!({"name": " ", "kind": "weekly", "audience": "staff", "questions": []}))
+            .unwrap_err();
+        assert_eq!(fields(&problems), ["name", "kind", "audience", "questions"]);
 
         let problems = parse_definition(&json!({
             "name": "Broken", "kind": "relational",
