@@ -20,6 +20,9 @@ use rapport_core::contact_policy::PastInvitation;
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
+use rapport_core::metrics::query::MetricQuery;
+use rapport_core::metrics::report::TallyRow;
+use rapport_core::metrics::settings::MetricSettings;
 use rapport_core::resolution::ResolutionSettings;
 use rapport_core::survey::SurveyDefinition;
 use tokio::sync::{mpsc, oneshot};
@@ -27,8 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::ingest_queue::IngestJob;
 use crate::records::{
     ApiKeyRecord, ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord,
-    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, SurveyRecord, TimelineCursor, TimelinePage,
-    UndoneMerge, Workspace,
+    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, SurveyRecord, TallySource, TimelineCursor,
+    TimelinePage, UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -363,6 +366,44 @@ impl Store {
         response: &NewResponse,
     ) -> Result<(ResponseRecord, bool), StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.insert_response(workspace, response).await)?)
+    }
+
+    /// Counts of scored answers of `question_type` by day, `query`'s dimensions and score, over
+    /// the days the query reads (see `MetricQuery::read_range`), only in `surveys` when given.
+    pub async fn answer_tallies(
+        &self,
+        workspace: &WorkspaceId,
+        question_type: &str,
+        query: &MetricQuery,
+        surveys: Option<&[String]>,
+        source: TallySource,
+    ) -> Result<Vec<TallyRow>, StoreError> {
+        Ok(
+            dispatch!(self.backend(), sql => sql.answer_tallies(workspace, question_type, query, surveys, source).await)?,
+        )
+    }
+
+    /// Delivered invitations by day and `query`'s dimensions, score 1 when answered, else 0.
+    pub async fn invitation_tallies(
+        &self,
+        workspace: &WorkspaceId,
+        query: &MetricQuery,
+    ) -> Result<Vec<TallyRow>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.invitation_tallies(workspace, query).await)?)
+    }
+
+    /// The workspace's metric settings; the defaults when none were saved.
+    pub async fn metric_settings(&self, workspace: &WorkspaceId) -> Result<MetricSettings, StoreError> {
+        let saved = dispatch!(self.backend(), sql => sql.metric_settings(workspace).await)?;
+        Ok(saved.unwrap_or_else(MetricSettings::defaults))
+    }
+
+    pub async fn put_metric_settings(
+        &self,
+        workspace: &WorkspaceId,
+        settings: &MetricSettings,
+    ) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.put_metric_settings(workspace, settings).await)?)
     }
 
     /// A page of a survey's responses, oldest first.

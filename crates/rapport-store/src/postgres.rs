@@ -20,6 +20,7 @@ type Db = Postgres;
 include!("sql_backend.rs");
 include!("sql_surveys.rs");
 include!("sql_invitations.rs");
+include!("sql_metrics.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).
@@ -49,9 +50,14 @@ async fn lock_workspace(tx: &mut Transaction<'static, Db>, workspace: &Workspace
         .map(|_| ())
 }
 
+/// A JSONB column as its JSON text.
+fn json_text(column: &str) -> String {
+    format!("{column}::text")
+}
+
 /// `column = ANY($n)` with the values as one array parameter: one statement text whatever the
 /// count, planned well (a long `IN (…)` list is re-planned on every execution).
-fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<String>) {
+fn push_in_list(query: &mut QueryBuilder<Db>, column: &str, values: Vec<String>) {
     query.push(column);
     query.push(" = ANY(");
     query.push_bind(values);

@@ -281,3 +281,12 @@ pub struct ContactSubject {
     /// Only `email`, `unsubscribed` and `consent`, each at its latest value.
     pub traits: serde_json::Map<String, Value>,
 }
+
+/// Where metric counts are read from: the fastest source that holds every dimension the query
+/// reads (the daily rollup, else the raw answers), or always the raw answers (the reference the
+/// rollup is tested against, and the benchmark's baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TallySource {
+    Fastest,
+    RawAnswers,
+}

@@ -199,6 +199,7 @@ impl SqlBackend {
                 position += 1;
             }
         }
+        add_to_rollup(&mut tx, workspace, response).await?;
         tx.commit().await?;
         let stored = self.response(workspace, &id).await?;
         stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)
@@ -274,6 +275,49 @@ impl SqlBackend {
         }
         Ok(())
     }
+}
+
+/// Counts the response's scored answers into the daily rollup (`sql_metrics.rs` reads it).
+async fn add_to_rollup(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    response: &NewResponse,
+) -> Result<(), sqlx::Error> {
+    let scored: Vec<(&Answer, i64)> = response
+        .answers
+        .iter()
+        .filter_map(|answer| match answer.value {
+            AnswerValue::Score(score) => Some((answer, score)),
+            _ => None,
+        })
+        .collect();
+    if scored.is_empty() {
+        return Ok(());
+    }
+    let day = rapport_core::metrics::query::day_of_ms(response.submitted_at_ms);
+    let mut sql = QueryBuilder::<Db>::new(
+        "INSERT INTO answer_rollups (workspace_id, question_type, survey_id, day, question_id, dimension, channel, \
+         touchpoint, score, answers) ",
+    );
+    // One row per (question, dimension) of one response: no two rows of this statement collide.
+    sql.push_values(scored, |mut row, (answer, score)| {
+        row.push_bind(workspace.as_str().to_owned())
+            .push_bind(answer.question_type)
+            .push_bind(response.survey_id.clone())
+            .push_bind(day)
+            .push_bind(answer.question.clone())
+            .push_bind(answer.dimension.clone().unwrap_or_default())
+            .push_bind(response.channel.clone().unwrap_or_default())
+            .push_bind(response.touchpoint.clone().unwrap_or_default())
+            .push_bind(score)
+            .push_bind(1_i64);
+    });
+    sql.push(
+        " ON CONFLICT (workspace_id, question_type, survey_id, day, question_id, dimension, channel, touchpoint, score) \
+         DO UPDATE SET answers = answer_rollups.answers + 1",
+    );
+    sql.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn survey_kind(definition: &SurveyDefinition) -> &'static str {

@@ -12,6 +12,7 @@ type Db = Sqlite;
 include!("sql_backend.rs");
 include!("sql_surveys.rs");
 include!("sql_invitations.rs");
+include!("sql_metrics.rs");
 
 /// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
 /// pool with the database file's path (for the ingest writer's own connection).
@@ -53,10 +54,15 @@ async fn lock_workspace(_tx: &mut Transaction<'static, Db>, _workspace: &Workspa
     Ok(())
 }
 
+/// A JSON column as its JSON text (SQLite stores JSON as text already).
+fn json_text(column: &str) -> String {
+    column.to_owned()
+}
+
 /// `column IN (SELECT value FROM json_each($n))`: the values travel as one JSON array, so the SQL
 /// text is the same for any count (it stays prepared) and SQLite's limit of 32,766 bound
 /// parameters never applies (a customer with very many anonymous ids is still one query).
-fn push_in_list(query: &mut QueryBuilder<Db>, column: &'static str, values: Vec<String>) {
+fn push_in_list(query: &mut QueryBuilder<Db>, column: &str, values: Vec<String>) {
     query.push(column);
     query.push(" IN (SELECT value FROM json_each(");
     query.push_bind(serde_json::Value::from(values).to_string());

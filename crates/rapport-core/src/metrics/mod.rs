@@ -6,4 +6,5 @@
 pub mod figures;
 pub mod query;
 pub mod report;
+pub mod settings;
 pub mod stats;

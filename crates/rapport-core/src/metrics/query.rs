@@ -13,6 +13,8 @@ const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 /// A query's range is capped so that a day-bucketed report stays a sensible size.
 pub const MAX_RANGE_DAYS: i64 = 3_700;
 pub const MAX_GROUP_BYS: usize = 4;
+/// Each trait read is a join through the identity graph: a query reads at most this many.
+pub const MAX_TRAITS: usize = 4;
 
 /// The UTC day of a time in milliseconds since the epoch.
 pub fn day_of_ms(ms: i64) -> i64 {
@@ -188,6 +190,19 @@ impl MetricQuery {
     pub fn dimensions_read(&self) -> impl Iterator<Item = &Dimension> {
         self.dimensions.iter().chain(self.filters.iter().map(|filter| &filter.dimension))
     }
+
+    /// The distinct trait keys the query reads, in first-use order.
+    pub fn traits_read(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        for dimension in self.dimensions_read() {
+            if let Dimension::Trait(key) = dimension
+                && !keys.contains(&key.as_str())
+            {
+                keys.push(key);
+            }
+        }
+        keys
+    }
 }
 
 fn parse_day(field: &str, value: &str, problems: &mut Vec<FieldProblem>) -> Option<i64> {
@@ -301,6 +316,15 @@ pub fn parse_query(
         } else {
             filters.push(Filter { dimension, values });
         }
+    }
+
+    let traits: std::collections::BTreeSet<&Dimension> = dimensions
+        .iter()
+        .chain(filters.iter().map(|filter| &filter.dimension))
+        .filter(|dimension| matches!(dimension, Dimension::Trait(_)))
+        .collect();
+    if traits.len() > MAX_TRAITS {
+        problems.push(FieldProblem::envelope("filter", &format!("at most {MAX_TRAITS} different traits per query")));
     }
 
     if metric == Some(Metric::ResponseRate) {

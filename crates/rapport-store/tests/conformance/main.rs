@@ -4,6 +4,7 @@ mod customers;
 mod ingestion;
 mod invitations;
 mod keys;
+mod metrics;
 mod surveys;
 
 use rapport_core::event::{BatchEnvelope, Event, parse_event};
@@ -51,6 +52,9 @@ conformance_suite! {
     crate::surveys::survey_versions_never_change => survey_versions_never_change,
     crate::surveys::responses_keep_typed_answers_once => responses_keep_typed_answers_once,
     crate::invitations::invitations_are_made_once_and_dispatched_once => invitations_are_made_once_and_dispatched_once,
+    crate::metrics::rollups_return_exactly_what_the_raw_answers_return => rollups_return_exactly_what_the_raw_answers_return,
+    crate::metrics::trait_groups_follow_the_identity_graph => trait_groups_follow_the_identity_graph,
+    crate::metrics::metric_settings_are_kept_per_workspace => metric_settings_are_kept_per_workspace,
 }
 
 /// Parses Segment JSON the way the API does (items name their own `type`).

@@ -1,0 +1,254 @@
+// The metrics engine's reads: counts of scored answers by day and dimension values, from the
+// daily rollup when it holds every dimension a query reads, else from the raw answers (traits
+// resolved through the identity graph); counts of invitations for the response rate; and the
+// workspace's metric settings. `include!`d after `sql_backend.rs` by `sqlite.rs` and
+// `postgres.rs` (see the note at the top of that file). The rollup is written by
+// `insert_response` (`sql_surveys.rs`), in the response's transaction.
+
+use rapport_core::metrics::query::{Dimension, MS_PER_DAY, MetricQuery};
+use rapport_core::metrics::report::TallyRow;
+use rapport_core::metrics::settings::MetricSettings;
+
+use sqlx::Row;
+
+use crate::records::TallySource;
+
+/// The rollup's column for a dimension, or `None` when the rollup does not hold it.
+fn rollup_column(dimension: &Dimension) -> Option<&'static str> {
+    match dimension {
+        Dimension::Survey => Some("survey_id"),
+        Dimension::Question => Some("question_id"),
+        Dimension::ServiceDimension => Some("dimension"),
+        Dimension::Channel => Some("channel"),
+        Dimension::Touchpoint => Some("touchpoint"),
+        Dimension::Agent | Dimension::Trait(_) => None,
+    }
+}
+
+/// The raw answers' column for a dimension (`traits` are the joined `t<i>` tables).
+fn raw_column(dimension: &Dimension, traits: &[&str]) -> String {
+    match dimension {
+        Dimension::Survey => "r.survey_id".into(),
+        Dimension::Question => "a.question_id".into(),
+        Dimension::ServiceDimension => "a.dimension".into(),
+        Dimension::Channel => "r.channel".into(),
+        Dimension::Touchpoint => "r.touchpoint".into(),
+        Dimension::Agent => "r.agent".into(),
+        Dimension::Trait(key) => {
+            let index = traits.iter().position(|candidate| candidate == key).unwrap_or_default();
+            json_text(&format!("t{index}.value"))
+        }
+    }
+}
+
+/// The JSON texts a trait filter value may be stored as: the string, and the value itself when it
+/// reads as a number or boolean (`traits.seats:5`).
+fn trait_candidates(value: &str) -> Vec<String> {
+    let mut candidates = vec![Value::String(value.to_owned()).to_string()];
+    if let Ok(scalar @ (Value::Number(_) | Value::Bool(_))) = serde_json::from_str::<Value>(value) {
+        candidates.push(scalar.to_string());
+    }
+    candidates
+}
+
+/// A trait value as the report shows it: strings without their quotes, anything else as JSON.
+fn trait_display(text: String) -> String {
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::String(string)) => string,
+        Ok(other) => other.to_string(),
+        Err(_) => text,
+    }
+}
+
+type TallyTuple = (i64, Vec<Option<String>>, i64, i64);
+
+impl SqlBackend {
+    /// Counts of the scored answers of `question_type` over the days `query` reads, by day, the
+    /// query's dimensions (in order) and score; only surveys in `surveys` when given.
+    pub async fn answer_tallies(
+        &self,
+        workspace: &WorkspaceId,
+        question_type: &str,
+        query: &MetricQuery,
+        surveys: Option<&[String]>,
+        source: TallySource,
+    ) -> Result<Vec<TallyRow>, sqlx::Error> {
+        let rollup = source == TallySource::Fastest && query.dimensions_read().all(|d| rollup_column(d).is_some());
+        let (from_day, to_day) = query.read_range();
+        let mut sql = QueryBuilder::<Db>::new("SELECT ");
+        let traits = query.traits_read();
+        let columns: Vec<String> = if rollup {
+            query
+                .dimensions
+                .iter()
+                .map(|dimension| format!("NULLIF({}, '')", rollup_column(dimension).unwrap_or_default()))
+                .collect()
+        } else {
+            query.dimensions.iter().map(|dimension| raw_column(dimension, &traits)).collect()
+        };
+        if rollup {
+            sql.push("day");
+        } else {
+            sql.push("r.submitted_at / 86400000");
+        }
+        for column in &columns {
+            sql.push(", ");
+            sql.push(column);
+        }
+        if rollup {
+            sql.push(", score, CAST(SUM(answers) AS BIGINT) FROM answer_rollups WHERE workspace_id = ");
+            sql.push_bind(workspace.as_str().to_owned());
+            sql.push(" AND question_type = ");
+            sql.push_bind(question_type.to_owned());
+            sql.push(" AND day >= ");
+            sql.push_bind(from_day);
+            sql.push(" AND day <= ");
+            sql.push_bind(to_day);
+            if let Some(surveys) = surveys {
+                sql.push(" AND ");
+                push_in_list(&mut sql, "survey_id", surveys.to_vec());
+            }
+            for filter in &query.filters {
+                sql.push(" AND ");
+                push_in_list(&mut sql, rollup_column(&filter.dimension).unwrap_or_default(), filter.values.clone());
+            }
+        } else {
+            sql.push(", a.score, COUNT(*) FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id");
+            if !traits.is_empty() {
+                sql.push(
+                    " LEFT JOIN identities i ON i.workspace_id = r.workspace_id AND i.identity_key = r.identity_key \
+                     LEFT JOIN customers c ON c.id = i.customer_id",
+                );
+            }
+            for (index, key) in traits.iter().enumerate() {
+                // The customer's trait is the latest value set on any of its merged nodes.
+                sql.push(
+                    " LEFT JOIN (SELECT root_id, value FROM (SELECT c2.root_id, t.value, ROW_NUMBER() OVER \
+                     (PARTITION BY c2.root_id ORDER BY t.updated_at DESC, t.message_id DESC) AS latest \
+                     FROM customer_traits t JOIN customers c2 ON c2.id = t.customer_id WHERE c2.workspace_id = ",
+                );
+                sql.push_bind(workspace.as_str().to_owned());
+                sql.push(" AND t.trait_key = ");
+                sql.push_bind((*key).to_owned());
+                sql.push(format!(") ranked WHERE latest = 1) t{index} ON t{index}.root_id = c.root_id"));
+            }
+            sql.push(" WHERE r.workspace_id = ");
+            sql.push_bind(workspace.as_str().to_owned());
+            sql.push(" AND r.submitted_at >= ");
+            sql.push_bind(from_day * MS_PER_DAY);
+            sql.push(" AND r.submitted_at < ");
+            sql.push_bind((to_day + 1) * MS_PER_DAY);
+            sql.push(" AND a.question_type = ");
+            sql.push_bind(question_type.to_owned());
+            sql.push(" AND a.score IS NOT NULL");
+            if let Some(surveys) = surveys {
+                sql.push(" AND ");
+                push_in_list(&mut sql, "r.survey_id", surveys.to_vec());
+            }
+            for filter in &query.filters {
+                sql.push(" AND ");
+                let column = raw_column(&filter.dimension, &traits);
+                let values = match filter.dimension {
+                    Dimension::Trait(_) => filter.values.iter().flat_map(|value| trait_candidates(value)).collect(),
+                    _ => filter.values.clone(),
+                };
+                push_in_list(&mut sql, &column, values);
+            }
+        }
+        sql.push(" GROUP BY ");
+        let positions: Vec<String> = (1..=columns.len() + 2).map(|position| position.to_string()).collect();
+        sql.push(positions.join(", "));
+
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        let dimension_count = query.dimensions.len();
+        let mut tallies = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut tuple: TallyTuple = (row.try_get(0)?, Vec::with_capacity(dimension_count), 0, 0);
+            for (offset, dimension) in query.dimensions.iter().enumerate() {
+                let value: Option<String> = row.try_get(offset + 1)?;
+                tuple.1.push(match dimension {
+                    Dimension::Trait(_) => value.map(trait_display),
+                    _ => value,
+                });
+            }
+            tuple.2 = row.try_get(dimension_count + 1)?;
+            tuple.3 = row.try_get(dimension_count + 2)?;
+            let (day, values, score, count) = tuple;
+            tallies.push(TallyRow { day, values, score, count: count.max(0) as u64 });
+        }
+        Ok(tallies)
+    }
+
+    /// Invitations delivered (sent) on the days `query` reads, by day and the query's dimensions
+    /// (survey, channel), counted as score 1 when answered and 0 when not.
+    pub async fn invitation_tallies(
+        &self,
+        workspace: &WorkspaceId,
+        query: &MetricQuery,
+    ) -> Result<Vec<TallyRow>, sqlx::Error> {
+        let (from_day, to_day) = query.read_range();
+        let column = |dimension: &Dimension| match dimension {
+            Dimension::Survey => "survey_id",
+            _ => "channel",
+        };
+        let mut sql = QueryBuilder::<Db>::new("SELECT sent_at / 86400000");
+        for dimension in &query.dimensions {
+            sql.push(", ");
+            sql.push(column(dimension));
+        }
+        sql.push(
+            ", CAST(CASE WHEN responded_at IS NULL THEN 0 ELSE 1 END AS BIGINT), COUNT(*) FROM invitations \
+             WHERE sent_at IS NOT NULL AND workspace_id = ",
+        );
+        sql.push_bind(workspace.as_str().to_owned());
+        sql.push(" AND sent_at >= ");
+        sql.push_bind(from_day * MS_PER_DAY);
+        sql.push(" AND sent_at < ");
+        sql.push_bind((to_day + 1) * MS_PER_DAY);
+        for filter in &query.filters {
+            sql.push(" AND ");
+            push_in_list(&mut sql, column(&filter.dimension), filter.values.clone());
+        }
+        sql.push(" GROUP BY ");
+        let positions: Vec<String> = (1..=query.dimensions.len() + 2).map(|position| position.to_string()).collect();
+        sql.push(positions.join(", "));
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        let mut tallies = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(query.dimensions.len());
+            for offset in 0..query.dimensions.len() {
+                values.push(row.try_get::<Option<String>, _>(offset + 1)?);
+            }
+            let score: i64 = row.try_get(query.dimensions.len() + 1)?;
+            let count: i64 = row.try_get(query.dimensions.len() + 2)?;
+            tallies.push(TallyRow { day: row.try_get(0)?, values, score, count: count.max(0) as u64 });
+        }
+        Ok(tallies)
+    }
+
+    pub async fn metric_settings(&self, workspace: &WorkspaceId) -> Result<Option<MetricSettings>, sqlx::Error> {
+        let row: Option<Json<MetricSettings>> =
+            sqlx::query_scalar("SELECT settings FROM metric_settings WHERE workspace_id = $1")
+                .bind(workspace.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|Json(settings)| settings))
+    }
+
+    pub async fn put_metric_settings(
+        &self,
+        workspace: &WorkspaceId,
+        settings: &MetricSettings,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO metric_settings (workspace_id, settings, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (workspace_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+        )
+        .bind(workspace.as_str())
+        .bind(Json(settings))
+        .bind(now_ms())
+        .execute(&self.write_pool)
+        .await?;
+        Ok(())
+    }
+}
