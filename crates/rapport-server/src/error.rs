@@ -26,6 +26,8 @@ pub enum ErrorCode {
     MalformedJson,
     /// A query or path parameter is invalid; `details` names it.
     InvalidParameter,
+    /// Metric settings are invalid; `details` names each problem by field.
+    InvalidSettings,
     /// No API key was presented.
     MissingApiKey,
     /// The presented API key is unknown.
@@ -55,7 +57,8 @@ impl ErrorCode {
             | ErrorCode::InvalidSurvey
             | ErrorCode::InvalidResponse
             | ErrorCode::MalformedJson
-            | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidSettings => StatusCode::BAD_REQUEST,
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -134,6 +137,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }
+}
+
+/// "1 problem", "3 problems": how rejection messages count what they found.
+pub fn problems_phrase(count: usize) -> String {
+    if count == 1 { "1 problem".to_owned() } else { format!("{count} problems") }
 }
 
 impl From<StoreError> for ApiError {

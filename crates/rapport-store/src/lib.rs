@@ -20,7 +20,7 @@ use rapport_core::contact_policy::PastInvitation;
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
-use rapport_core::metrics::query::MetricQuery;
+use rapport_core::metrics::query::{Dimension, MetricQuery};
 use rapport_core::metrics::report::TallyRow;
 use rapport_core::metrics::settings::MetricSettings;
 use rapport_core::resolution::ResolutionSettings;
@@ -366,6 +366,12 @@ impl Store {
         response: &NewResponse,
     ) -> Result<(ResponseRecord, bool), StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.insert_response(workspace, response).await)?)
+    }
+
+    /// Whether the daily answer rollup holds every dimension `query` reads (agent and traits it
+    /// does not: those queries read every answer).
+    pub fn rollup_serves(query: &MetricQuery) -> bool {
+        query.dimensions_read().all(|dimension| !matches!(dimension, Dimension::Agent | Dimension::Trait(_)))
     }
 
     /// Counts of scored answers of `question_type` by day, `query`'s dimensions and score, over

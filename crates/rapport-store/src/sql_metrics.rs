@@ -73,7 +73,7 @@ impl SqlBackend {
         surveys: Option<&[String]>,
         source: TallySource,
     ) -> Result<Vec<TallyRow>, sqlx::Error> {
-        let rollup = source == TallySource::Fastest && query.dimensions_read().all(|d| rollup_column(d).is_some());
+        let rollup = source == TallySource::Fastest && crate::Store::rollup_serves(query);
         let (from_day, to_day) = query.read_range();
         let mut sql = QueryBuilder::<Db>::new("SELECT ");
         let traits = query.traits_read();

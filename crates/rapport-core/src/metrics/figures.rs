@@ -94,7 +94,7 @@ pub struct Estimate {
 
 /// One metric over one group: its n, score and 95% interval, the counts behind it, and whether n
 /// is below the minimum. `score` is `None` when n is 0.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Figure {
     pub n: u64,
     pub score: Option<f64>,

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod hosted;
 pub mod ingest;
 pub mod keys;
+pub mod metrics;
 pub mod ops;
 pub mod params;
 pub mod surveys;

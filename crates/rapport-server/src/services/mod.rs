@@ -5,4 +5,5 @@ pub mod ingest;
 pub mod invitations;
 pub mod json_body;
 pub mod mail;
+pub mod metrics;
 pub mod surveys;

@@ -15,16 +15,12 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{ApiError, ErrorCode, ErrorDetail};
+use crate::error::{ApiError, ErrorCode, ErrorDetail, problems_phrase};
 
 /// Longest accepted idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 /// "1 problem", "3 problems".
-fn problems_phrase(count: usize) -> String {
-    if count == 1 { "1 problem".to_owned() } else { format!("{count} problems") }
-}
-
 fn invalid_response(problems: Vec<FieldProblem>) -> ApiError {
     let message = format!("the response has {}; nothing was stored", problems_phrase(problems.len()));
     ApiError::new(ErrorCode::InvalidResponse, message)

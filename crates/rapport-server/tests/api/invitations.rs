@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_error, status_and_json};
 
 /// The survey's invitations once none is waiting for the dispatcher.
-async fn settled_invitations(app: &TestApp, survey: &str, expected: usize) -> Vec<Value> {
+pub async fn settled_invitations(app: &TestApp, survey: &str, expected: usize) -> Vec<Value> {
     for _ in 0..100 {
         let body = app.read(&format!("/v1/surveys/{survey}/invitations")).await;
         let invitations = body["data"].as_array().unwrap().clone();

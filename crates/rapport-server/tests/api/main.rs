@@ -6,6 +6,7 @@ mod email;
 mod helpers;
 mod ingestion;
 mod invitations;
+mod metrics;
 mod operations;
 mod surveys;
 
@@ -53,6 +54,9 @@ api_suite! {
     crate::invitations::a_relational_survey_invites_every_customer_once_per_period => a_relational_survey_invites_every_customer_once_per_period,
     crate::invitations::a_trigger_can_require_customer_traits => a_trigger_can_require_customer_traits,
     crate::invitations::the_hosted_page_speaks_the_survey_language => the_hosted_page_speaks_the_survey_language,
+    crate::metrics::nps_by_month_and_channel_with_intervals_and_changes => nps_by_month_and_channel_with_intervals_and_changes,
+    crate::metrics::enps_and_response_rate_read_their_own_data => enps_and_response_rate_read_their_own_data,
+    crate::metrics::bad_metric_queries_are_named => bad_metric_queries_are_named,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
