@@ -1,4 +1,4 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `metrics`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
@@ -25,6 +25,8 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// A CX metric with its n, 95% interval and change, as `GET /v1/metrics/{metric}` reports it.
+    Metrics(MetricsCommand),
     /// Print the effective settings and where each value came from.
     Config(DatabaseArgs),
     /// Print a commented example config file.
@@ -67,6 +69,39 @@ struct ServeArgs {
     /// Base URL customers reach this server at, for links in e-mails [default: http://<listen>].
     #[arg(long, env = "RAPPORT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct MetricsCommand {
+    /// nps, enps, csat, ces, rating or response_rate.
+    metric: String,
+    /// The workspace's name.
+    #[arg(long)]
+    workspace: String,
+    /// First day, YYYY-MM-DD (UTC) [default: 364 days before --to].
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC) [default: today].
+    #[arg(long)]
+    to: Option<String>,
+    /// Comma-separated: day|week|month|quarter, survey, question, dimension, touchpoint, channel,
+    /// agent, traits.<key>.
+    #[arg(long, value_name = "LIST")]
+    group_by: Option<String>,
+    /// Comma-separated field:value|value (same fields as --group-by).
+    #[arg(long, value_name = "LIST")]
+    filter: Option<String>,
+    /// Flag figures on fewer answers [default: the workspace's setting, 30].
+    #[arg(long, value_name = "N")]
+    min_n: Option<String>,
+    /// CSAT: lowest satisfied score [default: the workspace's setting, 4].
+    #[arg(long, value_name = "SCORE")]
+    satisfied_from: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +163,24 @@ fn main() -> ExitCode {
             Command::Keys(KeysCommand::Create { workspace, role, database }) => {
                 let settings = resolve(&database, None)?;
                 commands::keys::create(settings, &workspace, &role).await
+            }
+            Command::Metrics(args) => {
+                let settings = resolve(&args.database, None)?;
+                let query = rapport_core::metrics::query::RawQuery {
+                    from: args.from,
+                    to: args.to,
+                    group_by: args.group_by,
+                    filter: args.filter,
+                    min_n: args.min_n,
+                    satisfied_from: args.satisfied_from,
+                };
+                let metrics = commands::metrics::MetricsArgs {
+                    metric: args.metric,
+                    workspace: args.workspace,
+                    query,
+                    json: args.json,
+                };
+                commands::metrics::run(settings, metrics).await
             }
             Command::Config(database) => {
                 print!("{}", resolve(&database, None)?.describe());

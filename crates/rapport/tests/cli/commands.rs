@@ -104,3 +104,68 @@ async fn serve_runs_with_zero_configuration_and_stops_on_sigterm() {
     assert!(directory.path().join("rapport-data/rapport.db-wal").exists(), "SQLite runs in WAL mode");
     assert_eq!(server.terminate(), Some(0), "a clean exit on SIGTERM");
 }
+
+/// `rapport metrics` reads the database directly: a table by default, the API's JSON with --json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_prints_a_table_or_json() {
+    use rapport_core::survey::parse_definition;
+    use rapport_core::survey_answers::check_answers;
+    use rapport_store::records::NewResponse;
+    use rapport_store::{Store, StoreOptions};
+
+    let directory = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/rapport-data/rapport.db", directory.path().display());
+    let store = Store::connect(&url, StoreOptions::default()).await.unwrap();
+    let shop = store.ensure_workspace("shop").await.unwrap();
+    let definition = parse_definition(
+        &serde_json::json!({"name": "NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]}),
+    )
+    .unwrap();
+    let survey = store.create_survey(&shop.id, &definition).await.unwrap();
+    // March: 10, 10, 0 → NPS 33.3; April: 9 → NPS 100.
+    for (day, score) in [("2025-03-02", 10), ("2025-03-03", 10), ("2025-03-04", 0), ("2025-04-01", 9)] {
+        let at =
+            time::OffsetDateTime::parse(&format!("{day}T10:00:00Z"), &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        let answers = serde_json::json!({"nps": score});
+        let response = NewResponse {
+            survey_id: survey.id.clone(),
+            version: 1,
+            identity_key: format!("email:{day}@example.com"),
+            channel: Some("email".into()),
+            touchpoint: None,
+            agent: None,
+            submitted_at_ms: (at.unix_timestamp_nanos() / 1_000_000) as i64,
+            received_at_ms: 0,
+            idempotency_key: None,
+            answers: check_answers(&definition, answers.as_object().unwrap()).unwrap(),
+        };
+        store.insert_response(&shop.id, &response).await.unwrap();
+    }
+    store.close().await;
+
+    let args =
+        ["metrics", "nps", "--workspace", "shop", "--from", "2025-03-01", "--to", "2025-04-30", "--group-by", "month"];
+    let output = run(rapport(directory.path()).args(args));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NPS (points (-100..100)), 2025-03-01 to 2025-04-30"), "{table}");
+    assert!(lines[1].starts_with("month") && lines[1].contains("95% CI"), "{table}");
+    assert!(lines[2].starts_with("2025-03") && lines[2].contains("3*") && lines[2].contains("33.3"), "{table}");
+    assert!(lines[3].starts_with("2025-04") && lines[3].contains("100.0") && lines[3].contains("+66.7"), "{table}");
+    assert!(table.contains("* n below the minimum of 30"), "{table}");
+
+    let output = run(rapport(directory.path()).args(args).arg("--json"));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    assert_eq!(report["groups"][1]["n"], 1);
+
+    let output = run(rapport(directory.path()).args(["metrics", "nps", "--workspace", "shop", "--group-by", "colour"]));
+    assert!(
+        !output.status.success() && stderr(&output).contains("group_by: unknown group-by `colour`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(rapport(directory.path()).args(["metrics", "nps", "--workspace", "nobody"]));
+    assert!(!output.status.success() && stderr(&output).contains("no workspace `nobody`"));
+}
