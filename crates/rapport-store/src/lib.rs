@@ -412,6 +412,12 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.put_metric_settings(workspace, settings).await)?)
     }
 
+    /// Imports historical responses in one transaction (no idempotency keys), adding them to the
+    /// rollup in aggregate; for bulk loads.
+    pub async fn import_responses(&self, workspace: &WorkspaceId, responses: &[NewResponse]) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.import_responses(workspace, responses).await)?)
+    }
+
     /// A page of a survey's responses, oldest first.
     pub async fn responses(
         &self,

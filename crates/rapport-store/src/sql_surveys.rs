@@ -205,6 +205,74 @@ impl SqlBackend {
         stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)
     }
 
+    /// Imports historical responses in one transaction: no idempotency keys, and the rollup
+    /// updated once per (day, survey, question…) with the sum of the batch's answers instead of
+    /// once per answer. For bulk loads (imports, the demo, benchmarks).
+    pub async fn import_responses(
+        &self,
+        workspace: &WorkspaceId,
+        responses: &[NewResponse],
+    ) -> Result<(), sqlx::Error> {
+        let ids: Vec<String> = responses.iter().map(|_| new_id()).collect();
+        let rows: Vec<(&String, &NewResponse)> = ids.iter().zip(responses).collect();
+        let mut answers = Vec::new();
+        let mut rollup: BTreeMap<RollupKey, i64> = BTreeMap::new();
+        for (id, response) in &rows {
+            let mut position: i64 = 0;
+            for answer in &response.answers {
+                if let AnswerValue::Score(score) = answer.value {
+                    *rollup.entry(rollup_key(response, answer, score)).or_default() += 1;
+                }
+                for (score, choice, text) in answer_rows(answer) {
+                    answers.push((*id, position, answer, score, choice, text));
+                    position += 1;
+                }
+            }
+        }
+        let mut tx = begin_write(&self.write_pool).await?;
+        for chunk in cached_chunks(&rows) {
+            let mut sql = QueryBuilder::<Db>::new(
+                "INSERT INTO survey_responses (id, workspace_id, survey_id, version, identity_key, channel, touchpoint, \
+                 agent, submitted_at, received_at) ",
+            );
+            sql.push_values(chunk, |mut row, (id, response)| {
+                row.push_bind((*id).clone())
+                    .push_bind(workspace.as_str().to_owned())
+                    .push_bind(response.survey_id.clone())
+                    .push_bind(response.version)
+                    .push_bind(response.identity_key.clone())
+                    .push_bind(response.channel.clone())
+                    .push_bind(response.touchpoint.clone())
+                    .push_bind(response.agent.clone())
+                    .push_bind(response.submitted_at_ms)
+                    .push_bind(response.received_at_ms);
+            });
+            sql.build().execute(&mut *tx).await?;
+        }
+        for chunk in cached_chunks(&answers) {
+            let mut sql = QueryBuilder::<Db>::new(
+                "INSERT INTO survey_answers (response_id, position, question_id, question_type, dimension, score, choice, \
+                 text) ",
+            );
+            sql.push_values(chunk, |mut row, (id, position, answer, score, choice, text)| {
+                row.push_bind((*id).clone())
+                    .push_bind(*position)
+                    .push_bind(answer.question.clone())
+                    .push_bind(answer.question_type)
+                    .push_bind(answer.dimension.clone())
+                    .push_bind(*score)
+                    .push_bind(choice.clone())
+                    .push_bind(text.clone());
+            });
+            sql.build().execute(&mut *tx).await?;
+        }
+        let rollup: Vec<(RollupKey, i64)> = rollup.into_iter().collect();
+        for chunk in cached_chunks(&rollup) {
+            push_rollup_rows(&mut tx, workspace, chunk).await?;
+        }
+        tx.commit().await
+    }
+
     pub async fn response(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<ResponseRecord>, sqlx::Error> {
         let row: Option<ResponseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {RESPONSE_COLUMNS} FROM survey_responses WHERE workspace_id = $1 AND id = $2"
@@ -277,44 +345,69 @@ impl SqlBackend {
     }
 }
 
+/// A rollup row's key: question type, survey, day, question, dimension, channel, touchpoint,
+/// score ('' for none).
+type RollupKey = (&'static str, String, i64, String, String, String, String, i64);
+
+fn rollup_key(response: &NewResponse, answer: &Answer, score: i64) -> RollupKey {
+    (
+        answer.question_type,
+        response.survey_id.clone(),
+        rapport_core::metrics::query::day_of_ms(response.submitted_at_ms),
+        answer.question.clone(),
+        answer.dimension.clone().unwrap_or_default(),
+        response.channel.clone().unwrap_or_default(),
+        response.touchpoint.clone().unwrap_or_default(),
+        score,
+    )
+}
+
 /// Counts the response's scored answers into the daily rollup (`sql_metrics.rs` reads it).
 async fn add_to_rollup(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
     response: &NewResponse,
 ) -> Result<(), sqlx::Error> {
-    let scored: Vec<(&Answer, i64)> = response
+    // One row per (question, dimension) of one response: no two rows of the statement collide.
+    let rows: Vec<(RollupKey, i64)> = response
         .answers
         .iter()
         .filter_map(|answer| match answer.value {
-            AnswerValue::Score(score) => Some((answer, score)),
+            AnswerValue::Score(score) => Some((rollup_key(response, answer, score), 1)),
             _ => None,
         })
         .collect();
-    if scored.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
-    let day = rapport_core::metrics::query::day_of_ms(response.submitted_at_ms);
+    push_rollup_rows(tx, workspace, &rows).await
+}
+
+/// Adds `rows` (key, answers) to the rollup; keys must be distinct within one call.
+async fn push_rollup_rows(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    rows: &[(RollupKey, i64)],
+) -> Result<(), sqlx::Error> {
     let mut sql = QueryBuilder::<Db>::new(
         "INSERT INTO answer_rollups (workspace_id, question_type, survey_id, day, question_id, dimension, channel, \
          touchpoint, score, answers) ",
     );
-    // One row per (question, dimension) of one response: no two rows of this statement collide.
-    sql.push_values(scored, |mut row, (answer, score)| {
+    sql.push_values(rows, |mut row, ((kind, survey, day, question, dimension, channel, touchpoint, score), count)| {
         row.push_bind(workspace.as_str().to_owned())
-            .push_bind(answer.question_type)
-            .push_bind(response.survey_id.clone())
-            .push_bind(day)
-            .push_bind(answer.question.clone())
-            .push_bind(answer.dimension.clone().unwrap_or_default())
-            .push_bind(response.channel.clone().unwrap_or_default())
-            .push_bind(response.touchpoint.clone().unwrap_or_default())
-            .push_bind(score)
-            .push_bind(1_i64);
+            .push_bind(*kind)
+            .push_bind(survey.clone())
+            .push_bind(*day)
+            .push_bind(question.clone())
+            .push_bind(dimension.clone())
+            .push_bind(channel.clone())
+            .push_bind(touchpoint.clone())
+            .push_bind(*score)
+            .push_bind(*count);
     });
     sql.push(
         " ON CONFLICT (workspace_id, question_type, survey_id, day, question_id, dimension, channel, touchpoint, score) \
-         DO UPDATE SET answers = answer_rollups.answers + 1",
+         DO UPDATE SET answers = answer_rollups.answers + excluded.answers",
     );
     sql.build().execute(&mut **tx).await?;
     Ok(())
