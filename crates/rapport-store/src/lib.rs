@@ -418,6 +418,11 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.import_responses(workspace, responses).await)?)
     }
 
+    /// Refreshes the query planner's statistics; run after bulk loads (`import_responses`).
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.refresh_statistics().await)?)
+    }
+
     /// A page of a survey's responses, oldest first.
     pub async fn responses(
         &self,

@@ -64,7 +64,8 @@ type TallyTuple = (i64, Vec<Option<String>>, i64, i64);
 
 impl SqlBackend {
     /// Counts of the scored answers of `question_type` over the days `query` reads, by day, the
-    /// query's dimensions (in order) and score; only surveys in `surveys` when given.
+    /// query's dimensions (in order) and score; only surveys in `surveys` when given; only overall
+    /// answers (no CSAT service dimension) unless the query groups or filters by `dimension`.
     pub async fn answer_tallies(
         &self,
         workspace: &WorkspaceId,
@@ -108,6 +109,9 @@ impl SqlBackend {
                 sql.push(" AND ");
                 push_in_list(&mut sql, "survey_id", surveys.to_vec());
             }
+            if !query.reads_service_dimensions() {
+                sql.push(" AND dimension = ''");
+            }
             for filter in &query.filters {
                 sql.push(" AND ");
                 push_in_list(&mut sql, rollup_column(&filter.dimension).unwrap_or_default(), filter.values.clone());
@@ -144,6 +148,9 @@ impl SqlBackend {
             if let Some(surveys) = surveys {
                 sql.push(" AND ");
                 push_in_list(&mut sql, "r.survey_id", surveys.to_vec());
+            }
+            if !query.reads_service_dimensions() {
+                sql.push(" AND a.dimension IS NULL");
             }
             for filter in &query.filters {
                 sql.push(" AND ");
@@ -224,6 +231,13 @@ impl SqlBackend {
             tallies.push(TallyRow { day: row.try_get(0)?, values, score, count: count.max(0) as u64 });
         }
         Ok(tallies)
+    }
+
+    /// Refreshes the query planner's statistics (`ANALYZE`): after a bulk load, plans chosen
+    /// for empty tables (nested loops over "a few rows") are far off.
+    pub async fn refresh_statistics(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("ANALYZE").execute(&self.write_pool).await?;
+        Ok(())
     }
 
     pub async fn metric_settings(&self, workspace: &WorkspaceId) -> Result<Option<MetricSettings>, sqlx::Error> {

@@ -191,6 +191,12 @@ impl MetricQuery {
         self.dimensions.iter().chain(self.filters.iter().map(|filter| &filter.dimension))
     }
 
+    /// Whether the query groups or filters by CSAT service dimension; when not, only overall
+    /// answers count (a CSAT figure is never a blend of the overall question and its dimensions).
+    pub fn reads_service_dimensions(&self) -> bool {
+        self.dimensions_read().any(|dimension| *dimension == Dimension::ServiceDimension)
+    }
+
     /// The distinct trait keys the query reads, in first-use order.
     pub fn traits_read(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = Vec::new();

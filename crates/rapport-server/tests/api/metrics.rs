@@ -88,6 +88,11 @@ pub async fn nps_by_month_and_channel_with_intervals_and_changes(app: TestApp) {
     assert_eq!(by_dimension, [(Value::Null, json!(100.0)), (json!("knowledge"), json!(0.0))]);
     assert_eq!(csat["satisfied_from"], 4);
     assert!(close(&csat["groups"][0]["mean"]["value"], 4.0));
+    // Without `dimension`, CSAT is the overall question alone, never blended with its dimensions.
+    let overall = app.read("/v1/metrics/csat?from=2025-01-01&to=2025-02-28").await;
+    assert_eq!((overall["groups"][0]["n"].as_u64(), overall["groups"][0]["score"].as_f64()), (Some(10), Some(100.0)));
+    let knowledge = app.read("/v1/metrics/csat?from=2025-01-01&to=2025-02-28&filter=dimension:knowledge").await;
+    assert_eq!((knowledge["groups"][0]["n"].as_u64(), knowledge["groups"][0]["score"].as_f64()), (Some(10), Some(0.0)));
 
     // Targets and benchmarks show as gaps; the minimum n is the workspace's.
     let settings =

@@ -27,8 +27,7 @@ WHERE a.score IS NOT NULL
 GROUP BY r.workspace_id, a.question_type, r.survey_id, r.submitted_at / 86400000, a.question_id,
     COALESCE(a.dimension, ''), COALESCE(r.channel, ''), COALESCE(r.touchpoint, ''), a.score;
 
--- The raw answers are read for the dimensions the rollup does not hold (agent, traits).
-CREATE INDEX survey_answers_scored ON survey_answers (question_type, response_id) WHERE score IS NOT NULL;
+-- The raw answers are read for the dimensions the rollup does not hold (agent, traits), by time.
 CREATE INDEX survey_responses_by_time ON survey_responses (workspace_id, submitted_at);
 
 -- Minimum n, the CSAT threshold, targets and external benchmarks: one JSON document per workspace.

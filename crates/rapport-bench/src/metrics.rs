@@ -1,0 +1,298 @@
+//! The metrics engine: reports over a store of many responses (rollup against a full scan of the
+//! raw answers, in the same run), a report grouped by a customer trait, and what keeping the
+//! rollup current costs response ingestion.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rapport_core::event::{BatchEnvelope, Event, parse_event};
+use rapport_core::ids::WorkspaceId;
+use rapport_core::metrics::query::{MS_PER_DAY, RawQuery};
+use rapport_core::survey::{SurveyDefinition, parse_definition};
+use rapport_core::survey_answers::check_answers;
+use rapport_server::services::metrics::{MetricReport, metric_report};
+use rapport_store::records::{NewResponse, TallySource};
+use rapport_store::testing::TestDatabase;
+use rapport_store::{BackendKind, IngestBatch, Store, StoreOptions};
+use serde_json::{Value, json};
+
+pub struct MetricArgs {
+    pub responses: usize,
+    pub customers: usize,
+    pub repeats: usize,
+    /// Keep (and reuse) the seeded SQLite database in this directory.
+    pub keep: Option<PathBuf>,
+}
+
+const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
+const CHANNELS: [&str; 4] = ["email", "web", "sms", "in-app"];
+const DAYS: i64 = 730;
+
+fn definition(value: Value) -> anyhow::Result<SurveyDefinition> {
+    parse_definition(&value).map_err(|problems| anyhow::anyhow!("bad benchmark survey: {problems:?}"))
+}
+
+/// Customers with a plan and a country, through real ingestion (identity resolution included).
+async fn seed_customers(store: &Store, workspace: &WorkspaceId, customers: usize) -> anyhow::Result<()> {
+    let received_at = time::OffsetDateTime::now_utc();
+    let mut next = crate::xorshift(0xC0FF_EE00_1234_5678);
+    for first in (0..customers).step_by(5_000) {
+        let events: Vec<Event> = (first..(first + 5_000).min(customers))
+            .map(|n| {
+                let plan = PLANS[[0, 0, 0, 0, 0, 0, 1, 1, 1, 2][(next() % 10) as usize]];
+                let call = json!({"type": "identify", "userId": format!("u{n}"), "messageId": format!("c{n}"),
+                                  "traits": {"email": format!("u{n}@example.com"), "plan": plan,
+                                             "country": format!("C{}", next() % 20)}});
+                parse_event(&call, 0, None, &BatchEnvelope::default(), received_at).map(|parsed| parsed.0)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|problems| anyhow::anyhow!("bad benchmark event: {problems:?}"))?;
+        store.ingest(IngestBatch { workspace: workspace.clone(), events }).await?;
+    }
+    Ok(())
+}
+
+/// Three surveys (relational NPS 40%, support CSAT with three dimensions 40%, returns CES 20%)
+/// answered over the last 730 days, imported in bulk. Returns the NPS survey's id.
+async fn seed_responses(
+    store: &Store,
+    workspace: &WorkspaceId,
+    args: &MetricArgs,
+    today: i64,
+) -> anyhow::Result<String> {
+    let nps = definition(
+        json!({"name": "Relationship NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]}),
+    )?;
+    let csat = definition(json!({"name": "Support CSAT", "kind": "transactional", "touchpoint": "support",
+        "questions": [{"id": "csat", "type": "csat", "dimensions": ["knowledge", "communication", "timely_resolution"]}]}))?;
+    let ces = definition(json!({"name": "Returns CES", "kind": "transactional", "touchpoint": "returns",
+        "questions": [{"id": "ces", "type": "ces"}]}))?;
+    let ids = [
+        store.create_survey(workspace, &nps).await?.id,
+        store.create_survey(workspace, &csat).await?.id,
+        store.create_survey(workspace, &ces).await?.id,
+    ];
+    let definitions = [nps, csat, ces];
+    let mut next = crate::xorshift(0x5EED_0000_ABCD_0001);
+    let started = Instant::now();
+    let mut imported = 0;
+    while imported < args.responses {
+        let batch: Vec<NewResponse> = (0..(args.responses - imported).min(20_000))
+            .map(|_| {
+                let which = [0, 0, 1, 1, 2][(next() % 5) as usize];
+                let skewed = |low: u64, high: u64, next: &mut dyn FnMut() -> u64| {
+                    // The higher of two draws: scores lean positive, as real ones do.
+                    let span = high - low + 1;
+                    (low + (next() % span).max(next() % span)) as i64
+                };
+                let answers = match which {
+                    0 => json!({"nps": skewed(0, 10, &mut next)}),
+                    1 => json!({"csat": {"score": skewed(1, 5, &mut next), "knowledge": skewed(1, 5, &mut next),
+                                         "communication": skewed(1, 5, &mut next), "timely_resolution": skewed(1, 5, &mut next)}}),
+                    _ => json!({"ces": skewed(1, 7, &mut next)}),
+                };
+                let day = today - 1 - (next() % DAYS as u64) as i64;
+                let at = day * MS_PER_DAY + (next() % MS_PER_DAY as u64) as i64;
+                let identity_key = format!("userId:u{}", next() % args.customers as u64);
+                // E-mail 45%, web 22.5%, SMS 22.5%, in-app 10%.
+                let channel = CHANNELS[[0, 0, 1, 2][(next() % 4) as usize]];
+                let channel = if next().is_multiple_of(10) { "in-app" } else { channel };
+                NewResponse {
+                    survey_id: ids[which].clone(),
+                    version: 1,
+                    identity_key,
+                    channel: Some(channel.to_owned()),
+                    touchpoint: definitions[which].touchpoint.clone(),
+                    agent: (which == 1).then(|| format!("agent-{}", next() % 40)),
+                    submitted_at_ms: at,
+                    received_at_ms: at,
+                    idempotency_key: None,
+                    answers: check_answers(&definitions[which], answers.as_object().expect("an object"))
+                        .expect("valid benchmark answers"),
+                }
+            })
+            .collect();
+        imported += batch.len();
+        store.import_responses(workspace, &batch).await?;
+        if imported % 1_000_000 < 20_000 {
+            eprintln!("  {imported} responses imported ({:.0?})", started.elapsed());
+        }
+    }
+    Ok(ids[0].clone())
+}
+
+struct Timed {
+    p50: Duration,
+    p90: Duration,
+    report: MetricReport,
+}
+
+async fn time_report(
+    store: &Store,
+    workspace: &WorkspaceId,
+    metric: &str,
+    query: &RawQuery,
+    source: TallySource,
+    repeats: usize,
+) -> anyhow::Result<Timed> {
+    let mut times = Vec::with_capacity(repeats);
+    let mut last = None;
+    for _ in 0..repeats {
+        let started = Instant::now();
+        let report = metric_report(store, workspace, metric, query, rapport_store::now_ms(), source)
+            .await
+            .map_err(|error| anyhow::anyhow!("{}: {:?}", error.message, error.details))?;
+        times.push(started.elapsed());
+        last = Some(report);
+    }
+    times.sort();
+    Ok(Timed {
+        p50: times[times.len() / 2],
+        p90: times[times.len() * 9 / 10],
+        report: last.ok_or_else(|| anyhow::anyhow!("no repeats"))?,
+    })
+}
+
+fn ms(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1_000.0;
+    if ms < 10.0 { format!("{ms:.1} ms") } else { format!("{ms:.0} ms") }
+}
+
+/// Responses stored one at a time (one transaction each), with five scored answers (the rollup
+/// is updated) against five text answers (it is not): the rollup's cost to ingestion.
+async fn ingestion_overhead(kind: BackendKind, rounds: usize, per_round: usize) -> anyhow::Result<(f64, f64)> {
+    let database = TestDatabase::create(kind).await;
+    let store = database.connect().await;
+    let workspace = store.ensure_workspace("overhead").await?.id;
+    let scored = definition(json!({"name": "Scored", "kind": "transactional", "questions": [
+        {"id": "nps", "type": "nps"}, {"id": "csat", "type": "csat", "dimensions": ["knowledge", "communication", "effectiveness"]}]}))?;
+    let texts = definition(json!({"name": "Texts", "kind": "transactional", "questions": [
+        {"id": "a", "type": "text", "text": "A"}, {"id": "b", "type": "text", "text": "B"}, {"id": "c", "type": "text", "text": "C"},
+        {"id": "d", "type": "text", "text": "D"}, {"id": "e", "type": "text", "text": "E"}]}))?;
+    let scored_id = store.create_survey(&workspace, &scored).await?.id;
+    let texts_id = store.create_survey(&workspace, &texts).await?.id;
+    let mut next = crate::xorshift(77);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let now = rapport_store::now_ms();
+    for _ in 0..rounds {
+        for (survey, definition, rates) in [(&scored_id, &scored, &mut with), (&texts_id, &texts, &mut without)] {
+            let started = Instant::now();
+            for _ in 0..per_round {
+                let score = |next: &mut dyn FnMut() -> u64, high: u64| 1 + (next() % high) as i64;
+                let answers = if definition.name == "Scored" {
+                    json!({"nps": score(&mut next, 10), "csat": {"score": score(&mut next, 5), "knowledge": score(&mut next, 5),
+                           "communication": score(&mut next, 5), "effectiveness": score(&mut next, 5)}})
+                } else {
+                    json!({"a": "7", "b": "4", "c": "3", "d": "5", "e": "2"})
+                };
+                let at = now - (next() % (90 * MS_PER_DAY as u64)) as i64;
+                let response = NewResponse {
+                    survey_id: survey.clone(),
+                    version: 1,
+                    identity_key: format!("userId:u{}", next() % 10_000),
+                    channel: Some(CHANNELS[(next() % 4) as usize].to_owned()),
+                    touchpoint: Some("support".to_owned()),
+                    agent: Some(format!("agent-{}", next() % 40)),
+                    submitted_at_ms: at,
+                    received_at_ms: at,
+                    idempotency_key: None,
+                    answers: check_answers(definition, answers.as_object().expect("an object")).expect("valid answers"),
+                };
+                store.insert_response(&workspace, &response).await?;
+            }
+            rates.push(per_round as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    store.close().await;
+    Ok((crate::median(with), crate::median(without)))
+}
+
+/// Runs the suite on `kind`; returns the markdown rows of the query table and the ingestion row.
+pub async fn measure(kind: BackendKind, args: &MetricArgs) -> anyhow::Result<(String, String)> {
+    let today = rapport_store::now_ms().div_euclid(MS_PER_DAY);
+    let (database, url) = match (&args.keep, kind) {
+        (Some(directory), BackendKind::Sqlite) => {
+            std::fs::create_dir_all(directory)?;
+            (None, format!("sqlite://{}", directory.join("rapport.db").display()))
+        }
+        _ => {
+            let database = TestDatabase::create(kind).await;
+            let url = database.url().to_owned();
+            (Some(database), url)
+        }
+    };
+    let store = Store::connect(&url, StoreOptions::default()).await?;
+    let existing = store.workspace_by_name("bench").await?;
+    let workspace = store.ensure_workspace("bench").await?.id;
+    let nps_survey = match existing {
+        Some(_) => {
+            eprintln!("{kind:?}: reusing the seeded database at {url}");
+            store
+                .surveys(&workspace)
+                .await?
+                .first()
+                .map(|survey| survey.id.clone())
+                .ok_or_else(|| anyhow::anyhow!("no survey"))?
+        }
+        None => {
+            let started = Instant::now();
+            seed_customers(&store, &workspace, args.customers).await?;
+            eprintln!("{kind:?}: {} customers ingested in {:.0?}", args.customers, started.elapsed());
+            let survey = seed_responses(&store, &workspace, args, today).await?;
+            store.refresh_statistics().await?;
+            eprintln!("{kind:?}: seeded in {:.0?}", started.elapsed());
+            survey
+        }
+    };
+
+    let from = rapport_core::metrics::query::date_of_day(today - DAYS).to_string();
+    let to = rapport_core::metrics::query::date_of_day(today - 1).to_string();
+    let range = |group_by: &str, filter: Option<String>| RawQuery {
+        from: Some(from.clone()),
+        to: Some(to.clone()),
+        group_by: Some(group_by.to_owned()),
+        filter,
+        ..RawQuery::default()
+    };
+    let monthly = range("month", Some(format!("survey:{nps_survey},channel:email")));
+    let by_plan = range("traits.plan", None);
+    let by_agent = range("month,agent", None);
+    let repeats = args.repeats;
+    let mut rows = String::new();
+    let fast = time_report(&store, &workspace, "nps", &monthly, TallySource::Fastest, repeats).await?;
+    let scan = time_report(&store, &workspace, "nps", &monthly, TallySource::RawAnswers, repeats.min(3)).await?;
+    anyhow::ensure!(
+        serde_json::to_value(&fast.report.groups)? == serde_json::to_value(&scan.report.groups)?,
+        "the rollup and the full scan disagree"
+    );
+    let answered: u64 = fast.report.groups.iter().map(|group| group.group.figure.n).sum();
+    let backend = crate::backend_name(kind);
+    rows.push_str(&format!(
+        "| {backend} | NPS by month, 24 months, one survey, channel = email ({answered} answers) | {} / {} | {} / {} | {:.0}× |\n",
+        ms(fast.p50),
+        ms(fast.p90),
+        ms(scan.p50),
+        ms(scan.p90),
+        scan.p50.as_secs_f64() / fast.p50.as_secs_f64()
+    ));
+    for (label, metric, query) in [
+        ("NPS by `traits.plan`, 24 months", "nps", &by_plan),
+        ("CSAT by month and agent, 24 months", "csat", &by_agent),
+    ] {
+        let timed = time_report(&store, &workspace, metric, query, TallySource::Fastest, repeats.min(3)).await?;
+        let n: u64 = timed.report.groups.iter().map(|group| group.group.figure.n).sum();
+        rows.push_str(&format!(
+            "| {backend} | {label} ({n} answers, {} groups; read from the {}) | {} / {} | (same: no rollup holds it) | 1× |\n",
+            timed.report.groups.len(),
+            timed.report.source,
+            ms(timed.p50),
+            ms(timed.p90)
+        ));
+    }
+    store.close().await;
+    drop(database);
+
+    let (with, without) = ingestion_overhead(kind, 5, 400).await?;
+    let ingestion = format!("| {backend} | {with:.0} | {without:.0} | {:+.1}% |\n", (with / without - 1.0) * 100.0);
+    Ok((rows, ingestion))
+}
