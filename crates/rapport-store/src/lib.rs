@@ -418,6 +418,16 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.import_responses(workspace, responses).await)?)
     }
 
+    /// Every `track` event named in `names` before `until_ms`, as (customer root, name, time).
+    pub async fn customer_activity(
+        &self,
+        workspace: &WorkspaceId,
+        names: &[String],
+        until_ms: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.customer_activity(workspace, names, until_ms).await)?)
+    }
+
     /// Refreshes the query planner's statistics; run after bulk loads (`import_responses`).
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.refresh_statistics().await)?)

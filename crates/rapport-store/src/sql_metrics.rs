@@ -233,6 +233,28 @@ impl SqlBackend {
         Ok(tallies)
     }
 
+    /// Every `track` event named in `names` before `until_ms`, as (customer, name, time): the
+    /// customer is the root its sender resolves to now (by `userId`, else `anonymousId`).
+    pub async fn customer_activity(
+        &self,
+        workspace: &WorkspaceId,
+        names: &[String],
+        until_ms: i64,
+    ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        let mut sql = QueryBuilder::<Db>::new(
+            "SELECT c.root_id, e.name, e.timestamp FROM events e JOIN identities i ON i.workspace_id = e.workspace_id \
+             AND i.identity_key = CASE WHEN e.user_id IS NOT NULL THEN 'userId:' || e.user_id \
+             ELSE 'anonymousId:' || e.anonymous_id END JOIN customers c ON c.id = i.customer_id \
+             WHERE e.event_type = 'track' AND e.workspace_id = ",
+        );
+        sql.push_bind(workspace.as_str().to_owned());
+        sql.push(" AND e.timestamp < ");
+        sql.push_bind(until_ms);
+        sql.push(" AND ");
+        push_in_list(&mut sql, "e.name", names.to_vec());
+        sql.build_query_as().fetch_all(&self.pool).await
+    }
+
     /// Refreshes the query planner's statistics (`ANALYZE`): after a bulk load, plans chosen
     /// for empty tables (nested loops over "a few rows") are far off.
     pub async fn refresh_statistics(&self) -> Result<(), sqlx::Error> {

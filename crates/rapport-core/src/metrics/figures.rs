@@ -23,11 +23,13 @@ pub enum Metric {
     Rating,
     /// Responses / delivered invitations.
     ResponseRate,
+    /// Customers who cancelled in a period / customers active at its start.
+    ChurnRate,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] =
-        [Metric::Nps, Metric::Enps, Metric::Csat, Metric::Ces, Metric::Rating, Metric::ResponseRate];
+    pub const ALL: [Metric; 7] =
+        [Metric::Nps, Metric::Enps, Metric::Csat, Metric::Ces, Metric::Rating, Metric::ResponseRate, Metric::ChurnRate];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +39,7 @@ impl Metric {
             Metric::Ces => "ces",
             Metric::Rating => "rating",
             Metric::ResponseRate => "response_rate",
+            Metric::ChurnRate => "churn_rate",
         }
     }
 
@@ -51,7 +54,7 @@ impl Metric {
             Metric::Csat => Some("csat"),
             Metric::Ces => Some("ces"),
             Metric::Rating => Some("rating"),
-            Metric::ResponseRate => None,
+            Metric::ResponseRate | Metric::ChurnRate => None,
         }
     }
 
@@ -59,7 +62,7 @@ impl Metric {
     pub fn unit(self) -> &'static str {
         match self {
             Metric::Nps | Metric::Enps => "points (-100..100)",
-            Metric::Csat | Metric::ResponseRate => "percent",
+            Metric::Csat | Metric::ResponseRate | Metric::ChurnRate => "percent",
             Metric::Ces => "mean (1-7)",
             Metric::Rating => "mean",
         }
@@ -120,7 +123,8 @@ fn share(counts: &ScoreCounts, range: std::ops::RangeInclusive<i64>) -> u64 {
 }
 
 /// The figure of `metric` over `counts` (score → answers). For the response rate, `counts` holds
-/// 1 → responses and 0 → delivered invitations without a response.
+/// 1 → responses and 0 → delivered invitations without a response; for the churn rate, 1 →
+/// customers who cancelled and 0 → customers who stayed, of those active at the period's start.
 pub fn figure(metric: Metric, counts: &ScoreCounts, options: &FigureOptions) -> Figure {
     let n: u64 = counts.values().sum();
     let mut figure = Figure {
@@ -176,6 +180,11 @@ pub fn figure(metric: Metric, counts: &ScoreCounts, options: &FigureOptions) -> 
             let responses = share(counts, 1..=1);
             figure.counts = BTreeMap::from([("responses", responses), ("delivered", n)]);
             set_share(&mut figure, responses, n);
+        }
+        Metric::ChurnRate => {
+            let churned = share(counts, 1..=1);
+            figure.counts = BTreeMap::from([("churned", churned), ("active_at_start", n)]);
+            set_share(&mut figure, churned, n);
         }
     }
     figure

@@ -3,6 +3,7 @@
 //! a report (`report`). Storage returns counts of answers (`report::TallyRow`); everything from
 //! there to a figure with its interval is here.
 
+pub mod churn;
 pub mod figures;
 pub mod query;
 pub mod report;

@@ -346,6 +346,18 @@ pub fn parse_query(
         }
     }
 
+    if metric == Some(Metric::ChurnRate)
+        && let Some(dimension) = dimensions.iter().chain(filters.iter().map(|filter| &filter.dimension)).next()
+    {
+        problems.push(FieldProblem::envelope(
+            "group_by",
+            &format!(
+                "churn_rate is counted over customers by period: it groups by time only, not `{}`",
+                dimension.name()
+            ),
+        ));
+    }
+
     let min_n = parse_number("min_n", &raw.min_n, 1..=1_000_000, &mut problems);
     let satisfied_from = parse_number("satisfied_from", &raw.satisfied_from, 1..=5, &mut problems);
 
@@ -460,7 +472,7 @@ mod tests {
         let today = 20_000;
         assert_eq!(
             fields(parse_query("npx", &RawQuery::default(), today, FigureOptions::default())),
-            ["metric: unknown metric: one of nps, enps, csat, ces, rating, response_rate"]
+            ["metric: unknown metric: one of nps, enps, csat, ces, rating, response_rate, churn_rate"]
         );
         let problems = fields(parse_query(
             "nps",

@@ -19,7 +19,20 @@ pub struct MetricSettings {
     /// Metric name → the score the team aims for.
     pub targets: BTreeMap<String, f64>,
     pub benchmarks: Vec<Benchmark>,
+    /// What churn means in this workspace; the churn rate needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnDefinition>,
 }
+
+/// The events that make a customer active, and those that mean they cancelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChurnDefinition {
+    pub active_events: Vec<String>,
+    pub cancel_events: Vec<String>,
+}
+
+pub const MAX_CHURN_EVENTS: usize = 20;
 
 /// An external reference figure, such as an industry's published NPS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +52,7 @@ impl MetricSettings {
             satisfied_from: options.satisfied_from,
             targets: BTreeMap::new(),
             benchmarks: Vec::new(),
+            churn: None,
         }
     }
 
@@ -59,7 +73,7 @@ impl MetricSettings {
 fn score_range(metric: Metric) -> (f64, f64) {
     match metric {
         Metric::Nps | Metric::Enps => (-100.0, 100.0),
-        Metric::Csat | Metric::ResponseRate => (0.0, 100.0),
+        Metric::Csat | Metric::ResponseRate | Metric::ChurnRate => (0.0, 100.0),
         Metric::Ces => (1.0, 7.0),
         Metric::Rating => (0.0, 100.0),
     }
@@ -133,13 +147,51 @@ pub fn parse_settings(value: &Value) -> Result<MetricSettings, Vec<FieldProblem>
                 }
                 None => problems.push(FieldProblem::envelope("benchmarks", "must be a list of benchmarks")),
             },
+            "churn" => settings.churn = parse_churn(value, &mut problems),
             other => problems.push(FieldProblem::envelope(
                 other,
-                "unknown field: expected minN, satisfiedFrom, targets, benchmarks",
+                "unknown field: expected minN, satisfiedFrom, targets, benchmarks, churn",
             )),
         }
     }
     if problems.is_empty() { Ok(settings) } else { Err(problems) }
+}
+
+fn parse_churn(value: &Value, problems: &mut Vec<FieldProblem>) -> Option<ChurnDefinition> {
+    if value.is_null() {
+        return None;
+    }
+    let Some(object) = value.as_object() else {
+        problems.push(FieldProblem::envelope("churn", "must be an object: activeEvents, cancelEvents"));
+        return None;
+    };
+    let mut names = |key: &str| -> Option<Vec<String>> {
+        let field = format!("churn.{key}");
+        let list: Option<Vec<String>> = object.get(key).and_then(Value::as_array).and_then(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    item.as_str().map(str::trim).filter(|name| !name.is_empty() && name.len() <= 200).map(str::to_owned)
+                })
+                .collect()
+        });
+        match list {
+            Some(list) if !list.is_empty() && list.len() <= MAX_CHURN_EVENTS => Some(list),
+            _ => {
+                let problem = format!("required: a list of 1 to {MAX_CHURN_EVENTS} event names");
+                problems.push(FieldProblem::envelope(&field, &problem));
+                None
+            }
+        }
+    };
+    let (active_events, cancel_events) = (names("activeEvents"), names("cancelEvents"));
+    for key in object.keys().filter(|key| !["activeEvents", "cancelEvents"].contains(&key.as_str())) {
+        problems.push(FieldProblem::envelope(
+            &format!("churn.{key}"),
+            "unknown field: expected activeEvents, cancelEvents",
+        ));
+    }
+    Some(ChurnDefinition { active_events: active_events?, cancel_events: cancel_events? })
 }
 
 fn parse_benchmark(item: &Value, field: &str, problems: &mut Vec<FieldProblem>) -> Option<Benchmark> {
@@ -187,6 +239,10 @@ mod tests {
         assert_eq!(settings.benchmarks(Metric::Nps).count(), 1);
         assert_eq!(settings.benchmarks(Metric::Csat).count(), 0);
         assert_eq!(parse_settings(&json!({})).unwrap(), MetricSettings::defaults());
+        let churn = parse_settings(&json!({"churn": {"activeEvents": ["Subscription Started", "Order Completed"],
+                                                     "cancelEvents": ["Subscription Cancelled"]}}))
+        .unwrap();
+        assert_eq!(churn.churn.unwrap().cancel_events, ["Subscription Cancelled"]);
     }
 
     #[test]
@@ -196,6 +252,7 @@ mod tests {
             "satisfiedFrom": 6,
             "targets": {"nps": 140, "happiness": 3},
             "benchmarks": [{"metric": "csat", "name": "", "score": "high"}],
+            "churn": {"activeEvents": [], "cancelEvents": ["Cancelled"], "after": 3},
             "colour": "red"
         }))
         .unwrap_err();
@@ -205,6 +262,8 @@ mod tests {
             [
                 "benchmarks[0].name",
                 "benchmarks[0].score",
+                "churn.activeEvents",
+                "churn.after",
                 "colour",
                 "minN",
                 "satisfiedFrom",

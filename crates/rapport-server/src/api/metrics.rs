@@ -64,13 +64,13 @@ fn raw_query(parameters: &BTreeMap<String, String>, extra: &[&str]) -> Result<Ra
     })
 }
 
-/// A metric (`nps`, `enps`, `csat`, `ces`, `rating`, `response_rate`) over a date range, grouped
+/// A metric (`nps`, `enps`, `csat`, `ces`, `rating`, `response_rate`, `churn_rate`) over a date range, grouped
 /// and filtered: each group with `n`, `score`, a 95% interval (`ci_low`, `ci_high`), the counts
 /// behind it, `low_n` below the minimum n, the previous period and the change (difference,
 /// interval, p-value, Benjamini-Hochberg q-value over the groups), and the gaps to the target and
 /// benchmarks. Formulas: METRICS.md.
 #[utoipa::path(get, path = "/v1/metrics/{metric}", tag = "metrics",
-    params(("metric" = String, Path, description = "nps, enps, csat, ces, rating or response_rate"), ReportParams),
+    params(("metric" = String, Path, description = "nps, enps, csat, ces, rating, response_rate or churn_rate"), ReportParams),
     responses((status = 200, body = MetricReport), (status = 400, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn report(
@@ -98,7 +98,7 @@ pub struct CompareParams {
 /// Two groups of one metric over the same range: each figure, and `b − a` with its 95% interval
 /// and the two-sided z-test p-value.
 #[utoipa::path(get, path = "/v1/metrics/{metric}/compare", tag = "metrics",
-    params(("metric" = String, Path, description = "nps, enps, csat, ces, rating or response_rate"), CompareParams),
+    params(("metric" = String, Path, description = "nps, enps, csat, ces, rating, response_rate or churn_rate"), CompareParams),
     responses((status = 200, body = ComparisonReport), (status = 400, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn compare(
@@ -132,6 +132,9 @@ pub struct SettingsView {
     pub targets: BTreeMap<String, f64>,
     #[schema(value_type = Vec<Object>)]
     pub benchmarks: Vec<rapport_core::metrics::settings::Benchmark>,
+    /// `activeEvents` and `cancelEvents`: what churn means here (null until set).
+    #[schema(value_type = Option<Object>)]
+    pub churn: Option<rapport_core::metrics::settings::ChurnDefinition>,
 }
 
 impl From<MetricSettings> for SettingsView {
@@ -141,6 +144,7 @@ impl From<MetricSettings> for SettingsView {
             satisfied_from: settings.satisfied_from,
             targets: settings.targets,
             benchmarks: settings.benchmarks,
+            churn: settings.churn,
         }
     }
 }
@@ -154,8 +158,9 @@ pub async fn get_settings(State(state): State<AppState>, caller: Caller) -> Resu
 }
 
 /// Replaces the workspace's metric settings (admin): `minN`, `satisfiedFrom`, `targets`
-/// (metric → score) and `benchmarks` (`metric`, `name`, `score`, `source`). Fields left out
-/// take their defaults.
+/// (metric → score), `benchmarks` (`metric`, `name`, `score`, `source`) and `churn`
+/// (`activeEvents`, `cancelEvents`: the events that make a customer active and those that mean
+/// they cancelled). Fields left out take their defaults.
 #[utoipa::path(put, path = "/v1/metrics/settings", tag = "metrics",
     request_body(content = Object, description = "`minN`, `satisfiedFrom`, `targets`, `benchmarks`"),
     responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),

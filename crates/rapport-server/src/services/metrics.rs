@@ -2,9 +2,12 @@
 //! changes (core), and the targets and benchmarks to show gaps to. The API and the CLI both call
 //! [`metric_report`].
 
+use std::collections::HashMap;
+
 use rapport_core::ids::WorkspaceId;
+use rapport_core::metrics::churn::{CustomerActivity, churn_rows};
 use rapport_core::metrics::figures::{Figure, Metric, change, figure};
-use rapport_core::metrics::query::{Dimension, MetricQuery, RawQuery, date_of_day, day_of_ms, parse_query};
+use rapport_core::metrics::query::{Dimension, MS_PER_DAY, MetricQuery, RawQuery, date_of_day, day_of_ms, parse_query};
 use rapport_core::metrics::report::{self, Group, TallyRow};
 use rapport_core::metrics::settings::{Benchmark, MetricSettings, parse_settings};
 use rapport_core::metrics::stats::Difference;
@@ -61,7 +64,7 @@ pub struct MetricReport {
     #[schema(value_type = Vec<Object>)]
     pub benchmarks: Vec<Benchmark>,
     /// Where the counts came from: `rollup` (daily counts), `answers` (every answer read, for
-    /// agent and trait dimensions) or `invitations` (response rate).
+    /// agent and trait dimensions), `invitations` (response rate) or `events` (churn rate).
     pub source: String,
     pub groups: Vec<ReportGroup>,
 }
@@ -116,6 +119,33 @@ pub async fn metric_report(
     Ok(shape(&query, &settings, report::report(&query, &rows), source_name))
 }
 
+/// Customers active at each period's start and whether they cancelled in it, from the events
+/// the workspace's churn definition names.
+async fn churn_tallies(store: &Store, workspace: &WorkspaceId, query: &MetricQuery) -> Result<Vec<TallyRow>, ApiError> {
+    let settings = store.metric_settings(workspace).await?;
+    let Some(definition) = settings.churn else {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "churn_rate needs the workspace's churn definition: PUT /v1/metrics/settings with \
+             {\"churn\": {\"activeEvents\": [...], \"cancelEvents\": [...]}}",
+        ));
+    };
+    let names: Vec<String> = definition.active_events.iter().chain(&definition.cancel_events).cloned().collect();
+    let until_ms = (query.read_range().1 + 1) * MS_PER_DAY;
+    let mut customers: HashMap<String, CustomerActivity> = HashMap::new();
+    for (customer, name, at_ms) in store.customer_activity(workspace, &names, until_ms).await? {
+        let activity = customers.entry(customer).or_default();
+        if definition.cancel_events.contains(&name) {
+            activity.cancelled_ms.push(at_ms);
+        }
+        if definition.active_events.contains(&name) {
+            activity.active_ms.push(at_ms);
+        }
+    }
+    let customers: Vec<CustomerActivity> = customers.into_values().collect();
+    Ok(churn_rows(query, &customers))
+}
+
 /// The counts `query` needs and where they came from.
 async fn tallies(
     store: &Store,
@@ -123,6 +153,9 @@ async fn tallies(
     query: &MetricQuery,
     source: TallySource,
 ) -> Result<(Vec<TallyRow>, &'static str), ApiError> {
+    if query.metric == Metric::ChurnRate {
+        return Ok((churn_tallies(store, workspace, query).await?, "events"));
+    }
     Ok(match query.metric.question_type() {
         Some(question_type) => {
             let surveys = audience_surveys(store, workspace, query.metric).await?;

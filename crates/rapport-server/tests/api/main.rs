@@ -57,6 +57,7 @@ api_suite! {
     crate::metrics::nps_by_month_and_channel_with_intervals_and_changes => nps_by_month_and_channel_with_intervals_and_changes,
     crate::metrics::enps_and_response_rate_read_their_own_data => enps_and_response_rate_read_their_own_data,
     crate::metrics::bad_metric_queries_are_named => bad_metric_queries_are_named,
+    crate::metrics::churn_rate_follows_the_workspace_definition => churn_rate_follows_the_workspace_definition,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -213,3 +213,54 @@ pub async fn bad_metric_queries_are_named(app: TestApp) {
     let write = app.client.get(app.url("/v1/metrics/nps")).bearer_auth(&app.write_key).send().await.unwrap();
     assert_eq!(write.status(), StatusCode::FORBIDDEN, "write keys ingest; they do not read reports");
 }
+
+pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
+    // Without a definition, the churn rate says what it needs.
+    let response = app.client.get(app.url("/v1/metrics/churn_rate")).bearer_auth(&app.read_key).send().await.unwrap();
+    let body = assert_error(response, StatusCode::CONFLICT, "conflict", &[]).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("cancelEvents"), "{body}");
+
+    let settings = json!({"churn": {"activeEvents": ["Subscription Started", "Order Completed"],
+                                    "cancelEvents": ["Subscription Cancelled"]}});
+    let saved = app
+        .client
+        .put(app.url("/v1/metrics/settings"))
+        .bearer_auth(&app.admin_key)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    // Four subscribers by 2025-01-01; in January one cancels, by phone under another identity
+    // that resolves to the same customer. A fifth starts in January (not at risk in January).
+    let track =
+        |user: &str, event: &str, at: &str| json!({"type": "track", "userId": user, "event": event, "timestamp": at});
+    let batch = json!({"batch": [
+        track("ann", "Subscription Started", "2024-11-03T10:00:00Z"),
+        track("bob", "Subscription Started", "2024-12-03T10:00:00Z"),
+        track("cy", "Order Completed", "2024-12-24T10:00:00Z"),
+        track("dee", "Subscription Started", "2024-12-30T10:00:00Z"),
+        track("eve", "Subscription Started", "2025-01-12T10:00:00Z"),
+        {"type": "identify", "userId": "bob", "traits": {"phone": "+49 151 7654321"}, "timestamp": "2024-12-03T10:00:00Z"},
+        {"type": "track", "anonymousId": "call-7", "event": "Subscription Cancelled", "timestamp": "2025-01-20T10:00:00Z",
+         "context": {"traits": {"phone": "+49 151 7654321"}}},
+        track("dee", "Subscription Cancelled", "2025-02-02T10:00:00Z"),
+        track("zed", "Page Viewed", "2024-12-01T10:00:00Z")
+    ]});
+    assert_eq!(app.send("/v1/batch", &batch).await.status(), StatusCode::OK);
+    let report = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-02-28&group_by=month").await;
+    assert_eq!(report["source"], "events");
+    let january = &report["groups"][0];
+    assert_eq!(january["counts"], json!({"churned": 1, "active_at_start": 4}), "{report}");
+    assert!(close(&january["score"], 25.0));
+    // February: ann, cy, dee and eve were active on February 1; dee cancelled.
+    assert_eq!(report["groups"][1]["counts"], json!({"churned": 1, "active_at_start": 4}), "{report}");
+    let grouped = app
+        .client
+        .get(app.url("/v1/metrics/churn_rate?group_by=channel"))
+        .bearer_auth(&app.read_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(grouped, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "group_by")]).await;
+}
