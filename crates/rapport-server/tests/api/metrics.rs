@@ -17,6 +17,11 @@ async fn respond(app: &TestApp, survey: &str, body: Value) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+async fn save_settings(app: &TestApp, settings: &Value) {
+    let saved = app.client.put(app.url("/v1/metrics/settings")).bearer_auth(&app.admin_key).json(settings).send().await;
+    assert_eq!(saved.unwrap().status(), StatusCode::OK);
+}
+
 fn close(value: &Value, expected: f64) -> bool {
     value.as_f64().is_some_and(|value| (value - expected).abs() < 1e-6)
 }
@@ -97,15 +102,7 @@ pub async fn nps_by_month_and_channel_with_intervals_and_changes(app: TestApp) {
     // Targets and benchmarks show as gaps; the minimum n is the workspace's.
     let settings =
         json!({"minN": 3, "targets": {"nps": 30}, "benchmarks": [{"metric": "nps", "name": "Retail", "score": 45}]});
-    let saved = app
-        .client
-        .put(app.url("/v1/metrics/settings"))
-        .bearer_auth(&app.admin_key)
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
+    save_settings(&app, &settings).await;
     let report = app.read("/v1/metrics/nps?from=2025-01-01&to=2025-01-31").await;
     let january = &report["groups"][0];
     assert_eq!((report["min_n"].as_u64(), january["low_n"].as_bool()), (Some(3), Some(false)));
@@ -222,15 +219,7 @@ pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
 
     let settings = json!({"churn": {"activeEvents": ["Subscription Started", "Order Completed"],
                                     "cancelEvents": ["Subscription Cancelled"]}});
-    let saved = app
-        .client
-        .put(app.url("/v1/metrics/settings"))
-        .bearer_auth(&app.admin_key)
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
+    save_settings(&app, &settings).await;
     // Four subscribers by 2025-01-01; in January one cancels, by phone under another identity
     // that resolves to the same customer. A fifth starts in January (not at risk in January).
     let track =
