@@ -368,10 +368,12 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.insert_response(workspace, response).await)?)
     }
 
-    /// Whether the daily answer rollup holds every dimension `query` reads (agent and traits it
-    /// does not: those queries read every answer).
+    /// Whether the daily answer rollup holds every dimension `query` reads (agent, account and
+    /// traits it does not: those queries read every answer).
     pub fn rollup_serves(query: &MetricQuery) -> bool {
-        query.dimensions_read().all(|dimension| !matches!(dimension, Dimension::Agent | Dimension::Trait(_)))
+        query
+            .dimensions_read()
+            .all(|dimension| !matches!(dimension, Dimension::Agent | Dimension::Account | Dimension::Trait(_)))
     }
 
     /// Counts of scored answers of `question_type` by day, `query`'s dimensions and score, over

@@ -21,7 +21,7 @@ fn rollup_column(dimension: &Dimension) -> Option<&'static str> {
         Dimension::ServiceDimension => Some("dimension"),
         Dimension::Channel => Some("channel"),
         Dimension::Touchpoint => Some("touchpoint"),
-        Dimension::Agent | Dimension::Trait(_) => None,
+        Dimension::Agent | Dimension::Account | Dimension::Trait(_) => None,
     }
 }
 
@@ -34,6 +34,7 @@ fn raw_column(dimension: &Dimension, traits: &[&str]) -> String {
         Dimension::Channel => "r.channel".into(),
         Dimension::Touchpoint => "r.touchpoint".into(),
         Dimension::Agent => "r.agent".into(),
+        Dimension::Account => "acct.group_id".into(),
         Dimension::Trait(key) => {
             let index = traits.iter().position(|candidate| candidate == key).unwrap_or_default();
             json_text(&format!("t{index}.value"))
@@ -118,11 +119,24 @@ impl SqlBackend {
             }
         } else {
             sql.push(", a.score, COUNT(*) FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id");
-            if !traits.is_empty() {
+            let reads_account = query.dimensions_read().any(|dimension| *dimension == Dimension::Account);
+            if !traits.is_empty() || reads_account {
                 sql.push(
                     " LEFT JOIN identities i ON i.workspace_id = r.workspace_id AND i.identity_key = r.identity_key \
                      LEFT JOIN customers c ON c.id = i.customer_id",
                 );
+            }
+            if reads_account {
+                // The customer's account is the group of its latest `group` call from any of its nodes.
+                sql.push(
+                    " LEFT JOIN (SELECT root_id, group_id FROM (SELECT c3.root_id, g.group_id, ROW_NUMBER() OVER \
+                     (PARTITION BY c3.root_id ORDER BY g.timestamp DESC, g.message_id DESC) AS latest FROM events g \
+                     JOIN identities i3 ON i3.workspace_id = g.workspace_id AND i3.identity_key = CASE WHEN \
+                     g.user_id IS NOT NULL THEN 'userId:' || g.user_id ELSE 'anonymousId:' || g.anonymous_id END \
+                     JOIN customers c3 ON c3.id = i3.customer_id WHERE g.event_type = 'group' AND g.workspace_id = ",
+                );
+                sql.push_bind(workspace.as_str().to_owned());
+                sql.push(") ranked_accounts WHERE latest = 1) acct ON acct.root_id = c.root_id");
             }
             for (index, key) in traits.iter().enumerate() {
                 // The customer's trait is the latest value set on any of its merged nodes.

@@ -25,11 +25,21 @@ pub enum Metric {
     ResponseRate,
     /// Customers who cancelled in a period / customers active at its start.
     ChurnRate,
+    /// NPS per account (Segment `group`), each answer weighted by the respondent's role.
+    AccountNps,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] =
-        [Metric::Nps, Metric::Enps, Metric::Csat, Metric::Ces, Metric::Rating, Metric::ResponseRate, Metric::ChurnRate];
+    pub const ALL: [Metric; 8] = [
+        Metric::Nps,
+        Metric::Enps,
+        Metric::Csat,
+        Metric::Ces,
+        Metric::Rating,
+        Metric::ResponseRate,
+        Metric::ChurnRate,
+        Metric::AccountNps,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +50,7 @@ impl Metric {
             Metric::Rating => "rating",
             Metric::ResponseRate => "response_rate",
             Metric::ChurnRate => "churn_rate",
+            Metric::AccountNps => "account_nps",
         }
     }
 
@@ -50,7 +61,7 @@ impl Metric {
     /// The question type whose answers the metric reads (`None`: not an answer metric).
     pub fn question_type(self) -> Option<&'static str> {
         match self {
-            Metric::Nps | Metric::Enps => Some("nps"),
+            Metric::Nps | Metric::Enps | Metric::AccountNps => Some("nps"),
             Metric::Csat => Some("csat"),
             Metric::Ces => Some("ces"),
             Metric::Rating => Some("rating"),
@@ -61,7 +72,7 @@ impl Metric {
     /// The unit of `score`: points for a net, percent for a share, the scale for a mean.
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::Nps | Metric::Enps => "points (-100..100)",
+            Metric::Nps | Metric::Enps | Metric::AccountNps => "points (-100..100)",
             Metric::Csat | Metric::ResponseRate | Metric::ChurnRate => "percent",
             Metric::Ces => "mean (1-7)",
             Metric::Rating => "mean",
@@ -140,7 +151,7 @@ pub fn figure(metric: Metric, counts: &ScoreCounts, options: &FigureOptions) -> 
     };
     let pairs = || counts.iter().map(|(score, count)| (*score, *count));
     match metric {
-        Metric::Nps | Metric::Enps => {
+        Metric::Nps | Metric::Enps | Metric::AccountNps => {
             let (promoters, detractors) = (share(counts, 9..=10), share(counts, 0..=6));
             figure.counts = BTreeMap::from([
                 ("promoters", promoters),
@@ -217,6 +228,44 @@ fn set_share(figure: &mut Figure, successes: u64, n: u64) {
     figure.variance = Some(adjusted * (1.0 - adjusted) / (n as f64 + 2.0) * 100.0 * 100.0);
 }
 
+/// Role-weighted NPS over `cells` (a weight and the answers given with it): Σw·(promoter −
+/// detractor) / Σw. Its interval is the adjusted Wald interval at Kish's effective sample size
+/// (Σw)² / Σw², the weighted shares standing in for the plain ones. `n` and `counts` are the
+/// answers themselves, unweighted.
+pub fn weighted_nps<'a>(
+    cells: impl Iterator<Item = (f64, &'a ScoreCounts)> + Clone,
+    options: &FigureOptions,
+) -> Figure {
+    let mut totals = ScoreCounts::new();
+    let (mut weight, mut weight_squares, mut plus, mut minus) = (0.0, 0.0, 0.0, 0.0);
+    for (w, counts) in cells {
+        for (&score, &count) in counts {
+            *totals.entry(score).or_default() += count;
+            weight += w * count as f64;
+            weight_squares += w * w * count as f64;
+            if score >= 9 {
+                plus += w * count as f64;
+            } else if score <= 6 {
+                minus += w * count as f64;
+            }
+        }
+    }
+    let mut figure = figure(Metric::AccountNps, &totals, options);
+    figure.score = None;
+    figure.ci_low = None;
+    figure.ci_high = None;
+    figure.variance = None;
+    if weight > 0.0 && weight_squares > 0.0 {
+        let effective_n = weight * weight / weight_squares;
+        if let Some(net) = Net::of(plus / weight * effective_n, minus / weight * effective_n, effective_n) {
+            set_net(&mut figure, net);
+            // The score straight from the weighted sums (the line above goes through n_eff).
+            figure.score = Some((plus - minus) / weight * 100.0);
+        }
+    }
+    figure
+}
+
 /// `later − earlier` with its interval and p-value; `None` when either has no score.
 pub fn change(earlier: &Figure, later: &Figure) -> Option<Difference> {
     Some(difference(earlier.score?, earlier.variance?, later.score?, later.variance?))
@@ -280,6 +329,24 @@ mod tests {
         assert!(change.ci_low > 0.0 && change.p_value < 0.001, "{change:?}");
         let same = super::change(&before, &before).unwrap();
         assert_eq!(same.p_value, 1.0);
+    }
+
+    #[test]
+    fn role_weighted_nps_by_hand() {
+        // A decision maker (weight 3) is a detractor; two users (weight 1) are promoters:
+        // (2·1 − 3) / 5 = −20, where the unweighted NPS would be +33.
+        let (decision_makers, users) = (counts(&[(3, 1)]), counts(&[(10, 2)]));
+        let options = FigureOptions::default();
+        let figure = weighted_nps([(3.0, &decision_makers), (1.0, &users)].into_iter(), &options);
+        assert_eq!(figure.n, 3);
+        assert!((figure.score.unwrap() + 20.0).abs() < 1e-9, "{figure:?}");
+        assert_eq!(figure.counts, BTreeMap::from([("promoters", 2), ("passives", 0), ("detractors", 1)]));
+        // Equal weights give the plain NPS and its interval exactly.
+        let both = counts(&[(3, 1), (10, 2)]);
+        let equal = weighted_nps([(2.0, &both)].into_iter(), &options);
+        let plain = super::figure(Metric::Nps, &both, &options);
+        assert!((equal.score.unwrap() - plain.score.unwrap()).abs() < 1e-9);
+        assert!((equal.ci_low.unwrap() - plain.ci_low.unwrap()).abs() < 1e-9);
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub enum Dimension {
     Touchpoint,
     Channel,
     Agent,
+    /// The customer's account: the `groupId` of its latest Segment `group` call, resolved through
+    /// the identity graph at query time.
+    Account,
     /// A customer trait, resolved through the identity graph at query time.
     Trait(String),
 }
@@ -116,6 +119,7 @@ impl Dimension {
             "touchpoint" => Dimension::Touchpoint,
             "channel" => Dimension::Channel,
             "agent" => Dimension::Agent,
+            "account" => Dimension::Account,
             _ => {
                 let key = name.strip_prefix("traits.")?;
                 if key.is_empty() || key.len() > 200 {
@@ -134,6 +138,7 @@ impl Dimension {
             Dimension::Touchpoint => "touchpoint".into(),
             Dimension::Channel => "channel".into(),
             Dimension::Agent => "agent".into(),
+            Dimension::Account => "account".into(),
             Dimension::Trait(key) => format!("traits.{key}"),
         }
     }
@@ -144,7 +149,7 @@ impl Dimension {
     }
 }
 
-const DIMENSION_NAMES: &str = "survey, question, dimension, touchpoint, channel, agent, traits.<key>";
+const DIMENSION_NAMES: &str = "survey, question, dimension, touchpoint, channel, agent, account, traits.<key>";
 
 /// Answers kept when one of `values` matches the dimension (`channel:email|sms`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,6 +363,15 @@ pub fn parse_query(
         ));
     }
 
+    if metric == Some(Metric::AccountNps)
+        && let Some(dimension) = dimensions.first()
+    {
+        problems.push(FieldProblem::envelope(
+            "group_by",
+            &format!("account_nps is grouped by account already (and by time if asked), not `{}`", dimension.name()),
+        ));
+    }
+
     let min_n = parse_number("min_n", &raw.min_n, 1..=1_000_000, &mut problems);
     let satisfied_from = parse_number("satisfied_from", &raw.satisfied_from, 1..=5, &mut problems);
 
@@ -472,7 +486,7 @@ mod tests {
         let today = 20_000;
         assert_eq!(
             fields(parse_query("npx", &RawQuery::default(), today, FigureOptions::default())),
-            ["metric: unknown metric: one of nps, enps, csat, ces, rating, response_rate, churn_rate"]
+            ["metric: unknown metric: one of nps, enps, csat, ces, rating, response_rate, churn_rate, account_nps"]
         );
         let problems = fields(parse_query(
             "nps",

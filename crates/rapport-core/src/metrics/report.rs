@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::metrics::figures::{Figure, ScoreCounts, change, figure};
+use crate::metrics::figures::{Figure, ScoreCounts, change, figure, weighted_nps};
 use crate::metrics::query::MetricQuery;
 use crate::metrics::stats::benjamini_hochberg;
 
@@ -81,9 +81,41 @@ pub fn tally(query: &MetricQuery, rows: &[TallyRow]) -> BTreeMap<(Option<i64>, V
 /// The report's groups, ordered by period then dimension values. With a time bucket every bucket
 /// of the range is listed for every combination of values seen in the range, answered or not.
 pub fn report(query: &MetricQuery, rows: &[TallyRow]) -> Vec<Group> {
+    let names: Vec<String> = query.dimensions.iter().map(|dimension| dimension.name()).collect();
     let counts = tally(query, rows);
-    let empty = ScoreCounts::new();
-    let mut combinations: BTreeSet<Vec<Option<String>>> = counts
+    assemble(query, &names, &counts, &ScoreCounts::new(), |counts| figure(query.metric, counts, &query.options))
+}
+
+/// Account NPS: `rows` are by account and role (in that order); each account's answers are
+/// weighted by role (`weight`), one group per account (and period).
+pub fn account_report(query: &MetricQuery, rows: &[TallyRow], weight: impl Fn(Option<&str>) -> f64) -> Vec<Group> {
+    type ByRole = BTreeMap<Option<String>, ScoreCounts>;
+    let mut cells: BTreeMap<(Option<i64>, Vec<Option<String>>), ByRole> = BTreeMap::new();
+    for ((period, values), counts) in tally(query, rows) {
+        let account = values.first().cloned().flatten();
+        let role = values.get(1).cloned().flatten();
+        let by_role = cells.entry((period, vec![account])).or_default();
+        let merged = by_role.entry(role).or_default();
+        for (score, count) in counts {
+            *merged.entry(score).or_default() += count;
+        }
+    }
+    let names = vec!["account".to_owned()];
+    assemble(query, &names, &cells, &ByRole::new(), |by_role| {
+        weighted_nps(by_role.iter().map(|(role, counts)| (weight(role.as_deref()), counts)), &query.options)
+    })
+}
+
+/// Groups from `cells` (per period and values), each made a figure by `figure_of`, with the
+/// previous period's figure, the change and q-values.
+fn assemble<C>(
+    query: &MetricQuery,
+    names: &[String],
+    cells: &BTreeMap<(Option<i64>, Vec<Option<String>>), C>,
+    empty: &C,
+    figure_of: impl Fn(&C) -> Figure,
+) -> Vec<Group> {
+    let mut combinations: BTreeSet<Vec<Option<String>>> = cells
         .keys()
         .filter(|(period, _)| match query.bucket {
             Some(_) => period.is_some_and(|start| start >= query.from_day),
@@ -91,7 +123,7 @@ pub fn report(query: &MetricQuery, rows: &[TallyRow]) -> Vec<Group> {
         })
         .map(|(_, values)| values.clone())
         .collect();
-    if combinations.is_empty() && query.dimensions.is_empty() {
+    if combinations.is_empty() && names.is_empty() {
         combinations.insert(Vec::new());
     }
     let periods: Vec<(Option<i64>, Option<i64>)> = match query.bucket {
@@ -110,16 +142,14 @@ pub fn report(query: &MetricQuery, rows: &[TallyRow]) -> Vec<Group> {
     let mut groups = Vec::new();
     for (period, previous_period) in periods {
         for values in &combinations {
-            let current = counts.get(&(period, values.clone())).unwrap_or(&empty);
-            let before = counts.get(&(previous_period, values.clone())).unwrap_or(&empty);
-            let now = figure(query.metric, current, &query.options);
-            let previous = figure(query.metric, before, &query.options);
+            let now = figure_of(cells.get(&(period, values.clone())).unwrap_or(empty));
+            let previous = figure_of(cells.get(&(previous_period, values.clone())).unwrap_or(empty));
             let difference = change(&previous, &now);
             let mut key = Vec::new();
             if let (Some(bucket), Some(start)) = (query.bucket, period) {
                 key.push((bucket.name().to_owned(), Some(bucket.label(start))));
             }
-            key.extend(query.dimensions.iter().map(|dimension| dimension.name()).zip(values.iter().cloned()));
+            key.extend(names.iter().cloned().zip(values.iter().cloned()));
             groups.push(Group {
                 key: GroupKey(key),
                 previous: Previous { n: previous.n, score: previous.score },

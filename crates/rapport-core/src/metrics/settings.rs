@@ -22,7 +22,34 @@ pub struct MetricSettings {
     /// What churn means in this workspace; the churn rate needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn: Option<ChurnDefinition>,
+    /// How account NPS weighs respondents by role.
+    #[serde(default)]
+    pub account_roles: AccountRoles,
 }
+
+/// Role weights for account NPS: the trait that holds a respondent's role, a weight per role,
+/// and the weight of anyone else (no role, or one not listed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRoles {
+    pub trait_key: String,
+    pub weights: BTreeMap<String, f64>,
+    pub default_weight: f64,
+}
+
+impl Default for AccountRoles {
+    fn default() -> AccountRoles {
+        AccountRoles { trait_key: "role".to_owned(), weights: BTreeMap::new(), default_weight: 1.0 }
+    }
+}
+
+impl AccountRoles {
+    pub fn weight(&self, role: Option<&str>) -> f64 {
+        role.and_then(|role| self.weights.get(role)).copied().unwrap_or(self.default_weight)
+    }
+}
+
+const MAX_WEIGHT: f64 = 1_000.0;
 
 /// The events that make a customer active, and those that mean they cancelled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +80,7 @@ impl MetricSettings {
             targets: BTreeMap::new(),
             benchmarks: Vec::new(),
             churn: None,
+            account_roles: AccountRoles::default(),
         }
     }
 
@@ -72,7 +100,7 @@ impl MetricSettings {
 /// The range a metric's score can take.
 fn score_range(metric: Metric) -> (f64, f64) {
     match metric {
-        Metric::Nps | Metric::Enps => (-100.0, 100.0),
+        Metric::Nps | Metric::Enps | Metric::AccountNps => (-100.0, 100.0),
         Metric::Csat | Metric::ResponseRate | Metric::ChurnRate => (0.0, 100.0),
         Metric::Ces => (1.0, 7.0),
         Metric::Rating => (0.0, 100.0),
@@ -148,13 +176,59 @@ pub fn parse_settings(value: &Value) -> Result<MetricSettings, Vec<FieldProblem>
                 None => problems.push(FieldProblem::envelope("benchmarks", "must be a list of benchmarks")),
             },
             "churn" => settings.churn = parse_churn(value, &mut problems),
+            "accountRoles" => settings.account_roles = parse_account_roles(value, &mut problems),
             other => problems.push(FieldProblem::envelope(
                 other,
-                "unknown field: expected minN, satisfiedFrom, targets, benchmarks, churn",
+                "unknown field: expected minN, satisfiedFrom, targets, benchmarks, churn, accountRoles",
             )),
         }
     }
     if problems.is_empty() { Ok(settings) } else { Err(problems) }
+}
+
+fn parse_account_roles(value: &Value, problems: &mut Vec<FieldProblem>) -> AccountRoles {
+    let mut roles = AccountRoles::default();
+    let Some(object) = value.as_object() else {
+        problems.push(FieldProblem::envelope("accountRoles", "must be an object: trait, weights, defaultWeight"));
+        return roles;
+    };
+    let weight = |field: &str, value: &Value, problems: &mut Vec<FieldProblem>| match value.as_f64() {
+        Some(weight) if weight > 0.0 && weight <= MAX_WEIGHT => Some(weight),
+        _ => {
+            problems.push(FieldProblem::envelope(field, &format!("must be a number above 0 and at most {MAX_WEIGHT}")));
+            None
+        }
+    };
+    for (key, value) in object {
+        match key.as_str() {
+            "trait" => match value.as_str().map(str::trim) {
+                Some(name) if !name.is_empty() && name.len() <= 200 => roles.trait_key = name.to_owned(),
+                _ => problems.push(FieldProblem::envelope("accountRoles.trait", "must be a trait name")),
+            },
+            "defaultWeight" => {
+                if let Some(weight) = weight("accountRoles.defaultWeight", value, problems) {
+                    roles.default_weight = weight;
+                }
+            }
+            "weights" => match value.as_object() {
+                Some(weights) => {
+                    for (role, value) in weights {
+                        if let Some(weight) = weight(&format!("accountRoles.weights.{role}"), value, problems) {
+                            roles.weights.insert(role.clone(), weight);
+                        }
+                    }
+                }
+                None => {
+                    problems.push(FieldProblem::envelope("accountRoles.weights", "must be an object: role → weight"))
+                }
+            },
+            other => problems.push(FieldProblem::envelope(
+                &format!("accountRoles.{other}"),
+                "unknown field: expected trait, weights, defaultWeight",
+            )),
+        }
+    }
+    roles
 }
 
 fn parse_churn(value: &Value, problems: &mut Vec<FieldProblem>) -> Option<ChurnDefinition> {
@@ -243,6 +317,10 @@ mod tests {
                                                      "cancelEvents": ["Subscription Cancelled"]}}))
         .unwrap();
         assert_eq!(churn.churn.unwrap().cancel_events, ["Subscription Cancelled"]);
+        let roles =
+            parse_settings(&json!({"accountRoles": {"trait": "jobRole", "weights": {"decision_maker": 3}}})).unwrap();
+        assert_eq!(roles.account_roles.trait_key, "jobRole");
+        assert_eq!((roles.account_roles.weight(Some("decision_maker")), roles.account_roles.weight(None)), (3.0, 1.0));
     }
 
     #[test]
@@ -253,6 +331,7 @@ mod tests {
             "targets": {"nps": 140, "happiness": 3},
             "benchmarks": [{"metric": "csat", "name": "", "score": "high"}],
             "churn": {"activeEvents": [], "cancelEvents": ["Cancelled"], "after": 3},
+            "accountRoles": {"weights": {"boss": -1}},
             "colour": "red"
         }))
         .unwrap_err();
@@ -260,6 +339,7 @@ mod tests {
         assert_eq!(
             fields,
             [
+                "accountRoles.weights.boss",
                 "benchmarks[0].name",
                 "benchmarks[0].score",
                 "churn.activeEvents",

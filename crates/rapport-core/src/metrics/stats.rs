@@ -51,19 +51,19 @@ pub struct Net {
 impl Net {
     /// `None` when n = 0.
     pub fn new(plus: u64, minus: u64, n: u64) -> Option<Net> {
-        if n == 0 {
+        Net::of(plus as f64, minus as f64, n as f64)
+    }
+
+    /// The same with counts that need not be whole: weighted shares times an effective n.
+    pub fn of(plus: f64, minus: f64, n: f64) -> Option<Net> {
+        if n <= 0.0 {
             return None;
         }
-        let adjusted_n = n as f64 + 3.0;
-        let p = (plus as f64 + 0.75) / adjusted_n;
-        let d = (minus as f64 + 0.75) / adjusted_n;
+        let adjusted_n = n + 3.0;
+        let p = (plus + 0.75) / adjusted_n;
+        let d = (minus + 0.75) / adjusted_n;
         let adjusted = p - d;
-        Some(Net {
-            net: (plus as f64 - minus as f64) / n as f64,
-            adjusted,
-            adjusted_variance: p + d - adjusted * adjusted,
-            adjusted_n,
-        })
+        Some(Net { net: (plus - minus) / n, adjusted, adjusted_variance: p + d - adjusted * adjusted, adjusted_n })
     }
 
     /// The adjusted Wald interval, in −1..1.

@@ -32,7 +32,7 @@ pub struct ReportParams {
     /// Last day, `YYYY-MM-DD` (UTC, inclusive). Default: today.
     pub to: Option<String>,
     /// Comma-separated: at most one of `day`, `week`, `month`, `quarter`, and any of `survey`,
-    /// `question`, `dimension`, `touchpoint`, `channel`, `agent`, `traits.<key>` (4 at most).
+    /// `question`, `dimension`, `touchpoint`, `channel`, `agent`, `account`, `traits.<key>` (4 at most).
     pub group_by: Option<String>,
     /// Comma-separated `field:value|value…` on the same fields as `group_by`.
     pub filter: Option<String>,

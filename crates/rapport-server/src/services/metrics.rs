@@ -86,14 +86,15 @@ fn iso_date(day: i64) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
 }
 
-/// The surveys a metric reads: NPS reads customer surveys, eNPS employee surveys; the others all.
+/// The surveys a metric reads: NPS and account NPS read customer surveys, eNPS employee surveys;
+/// the others all.
 async fn audience_surveys(
     store: &Store,
     workspace: &WorkspaceId,
     metric: Metric,
 ) -> Result<Option<Vec<String>>, ApiError> {
     let audience = match metric {
-        Metric::Nps => Audience::Customers,
+        Metric::Nps | Metric::AccountNps => Audience::Customers,
         Metric::Enps => Audience::Employees,
         _ => return Ok(None),
     };
@@ -115,6 +116,17 @@ pub async fn metric_report(
 ) -> Result<MetricReport, ApiError> {
     let settings = store.metric_settings(workspace).await?;
     let query = parse_query(metric, raw, day_of_ms(now_ms), settings.figure_options()).map_err(invalid_query)?;
+    if query.metric == Metric::AccountNps {
+        // By account and role: each answer weighted by its respondent's role.
+        let roles = &settings.account_roles;
+        let mut by_account = query.clone();
+        by_account.dimensions = vec![Dimension::Account, Dimension::Trait(roles.trait_key.clone())];
+        let (rows, source_name) = tallies(store, workspace, &by_account, source).await?;
+        let groups = report::account_report(&query, &rows, |role| roles.weight(role));
+        let mut shaped = shape(&query, &settings, groups, source_name);
+        shaped.group_by.push("account".to_owned());
+        return Ok(shaped);
+    }
     let (rows, source_name) = tallies(store, workspace, &query, source).await?;
     Ok(shape(&query, &settings, report::report(&query, &rows), source_name))
 }

@@ -58,6 +58,7 @@ api_suite! {
     crate::metrics::enps_and_response_rate_read_their_own_data => enps_and_response_rate_read_their_own_data,
     crate::metrics::bad_metric_queries_are_named => bad_metric_queries_are_named,
     crate::metrics::churn_rate_follows_the_workspace_definition => churn_rate_follows_the_workspace_definition,
+    crate::metrics::account_nps_weighs_respondents_by_role => account_nps_weighs_respondents_by_role,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -253,3 +253,42 @@ pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
         .unwrap();
     assert_error(grouped, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "group_by")]).await;
 }
+
+pub async fn account_nps_weighs_respondents_by_role(app: TestApp) {
+    let survey =
+        create(&app, json!({"name": "B2B", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]})).await;
+    let batch = json!({"batch": [
+        {"type": "identify", "userId": "ann", "traits": {"role": "decision_maker"}, "timestamp": "2025-01-01T00:00:00Z"},
+        {"type": "identify", "userId": "bob", "traits": {"role": "user"}, "timestamp": "2025-01-01T00:00:00Z"},
+        {"type": "group", "userId": "ann", "groupId": "old-co", "timestamp": "2024-06-01T00:00:00Z"},
+        {"type": "group", "userId": "ann", "groupId": "acme-corp", "timestamp": "2025-01-02T00:00:00Z"},
+        {"type": "group", "userId": "bob", "groupId": "acme-corp", "timestamp": "2025-01-02T00:00:00Z"},
+        {"type": "group", "userId": "cy", "groupId": "globex", "timestamp": "2025-01-02T00:00:00Z"}
+    ]});
+    assert_eq!(app.send("/v1/batch", &batch).await.status(), StatusCode::OK);
+    for (user, nps) in [("ann", 3), ("bob", 10), ("cy", 9)] {
+        respond(&app, &survey, json!({"customer": format!("userId:{user}"), "submittedAt": "2025-01-10T12:00:00Z", "answers": {"nps": nps}})).await;
+    }
+    save_settings(&app, &json!({"accountRoles": {"weights": {"decision_maker": 3}}})).await;
+    let report = app.read("/v1/metrics/account_nps?from=2025-01-01&to=2025-01-31").await;
+    assert_eq!((report["source"].as_str(), report["group_by"].clone()), (Some("answers"), json!(["account"])));
+    let scores: Vec<(Value, u64, f64)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"]["account"].clone(), g["n"].as_u64().unwrap(), g["score"].as_f64().unwrap()))
+        .collect();
+    // acme-corp: Ann (decision maker, weight 3) a detractor, Bob (user, 1) a promoter: (1 − 3)/4.
+    assert_eq!(scores, [(json!("acme-corp"), 2, -50.0), (json!("globex"), 1, 100.0)]);
+    // Plain NPS grouped by account is unweighted.
+    let plain = app.read("/v1/metrics/nps?from=2025-01-01&to=2025-01-31&group_by=account").await;
+    assert_eq!(plain["groups"][0]["score"].as_f64(), Some(0.0));
+    let bad = app
+        .client
+        .get(app.url("/v1/metrics/account_nps?group_by=channel"))
+        .bearer_auth(&app.read_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(bad, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "group_by")]).await;
+}
