@@ -159,7 +159,7 @@ pub fn figure(metric: Metric, counts: &ScoreCounts, options: &FigureOptions) -> 
                 ("detractors", detractors),
             ]);
             if let Some(net) = Net::new(promoters, detractors, n) {
-                set_net(&mut figure, net);
+                set_net(&mut figure, net, net_percent(promoters, detractors, n));
             }
         }
         Metric::Ces => {
@@ -170,7 +170,7 @@ pub fn figure(metric: Metric, counts: &ScoreCounts, options: &FigureOptions) -> 
                 set_mean(&mut figure, moments);
             }
             if let Some(net) = Net::new(easy, difficult, n) {
-                figure.index = Some(estimate(net.net * 100.0, Some(net.interval().scaled(100.0))));
+                figure.index = Some(estimate(net_percent(easy, difficult, n), Some(net.interval().scaled(100.0))));
             }
         }
         Metric::Rating => {
@@ -201,9 +201,15 @@ pub fn figure(metric: Metric, counts: &ScoreCounts, options: &FigureOptions) -> 
     figure
 }
 
-fn set_net(figure: &mut Figure, net: Net) {
+/// (plus − minus) / n in percent, multiplied before dividing so that whole results stay whole
+/// (−1100/20 is −55, where −0.55·100 is −55.00000000000001).
+fn net_percent(plus: u64, minus: u64, n: u64) -> f64 {
+    (plus as f64 - minus as f64) * 100.0 / n as f64
+}
+
+fn set_net(figure: &mut Figure, net: Net, score: f64) {
     let interval = net.interval().scaled(100.0);
-    figure.score = Some(net.net * 100.0);
+    figure.score = Some(score);
     figure.ci_low = Some(interval.low);
     figure.ci_high = Some(interval.high);
     figure.variance = Some(net.variance_of_estimate() * 100.0 * 100.0);
@@ -221,7 +227,7 @@ fn set_mean(figure: &mut Figure, moments: Moments) {
 /// adjustment (one success and one failure added), so two all-or-nothing groups still compare.
 fn set_share(figure: &mut Figure, successes: u64, n: u64) {
     let Some(interval) = wilson(successes, n) else { return };
-    figure.score = Some(successes as f64 / n as f64 * 100.0);
+    figure.score = Some(successes as f64 * 100.0 / n as f64);
     figure.ci_low = Some(interval.low * 100.0);
     figure.ci_high = Some(interval.high * 100.0);
     let adjusted = (successes as f64 + 1.0) / (n as f64 + 2.0);
@@ -258,9 +264,8 @@ pub fn weighted_nps<'a>(
     if weight > 0.0 && weight_squares > 0.0 {
         let effective_n = weight * weight / weight_squares;
         if let Some(net) = Net::of(plus / weight * effective_n, minus / weight * effective_n, effective_n) {
-            set_net(&mut figure, net);
-            // The score straight from the weighted sums (the line above goes through n_eff).
-            figure.score = Some((plus - minus) / weight * 100.0);
+            // The score straight from the weighted sums, not through n_eff.
+            set_net(&mut figure, net, (plus - minus) * 100.0 / weight);
         }
     }
     figure
@@ -290,6 +295,9 @@ mod tests {
         assert!(figure.low_n, "10 answers is below the default minimum of 30");
         let (low, high) = (figure.ci_low.unwrap(), figure.ci_high.unwrap());
         assert!(low < 30.0 && 30.0 < high && low >= -100.0 && high <= 100.0);
+        // Whole results stay whole: 3 promoters and 14 detractors of 20 is exactly −55.
+        let exact = super::figure(Metric::Nps, &counts(&[(10, 3), (8, 3), (2, 14)]), &FigureOptions::default());
+        assert_eq!(exact.score, Some(-55.0));
     }
 
     #[test]

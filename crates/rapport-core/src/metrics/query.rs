@@ -254,10 +254,12 @@ pub fn parse_query(
     defaults: FigureOptions,
 ) -> Result<MetricQuery, Vec<FieldProblem>> {
     let mut problems = Vec::new();
-    let metric = Metric::parse(metric);
+    let name = metric;
+    let metric = Metric::parse(name);
     if metric.is_none() {
         let names: Vec<&str> = Metric::ALL.iter().map(|metric| metric.name()).collect();
-        problems.push(FieldProblem::envelope("metric", &format!("unknown metric: one of {}", names.join(", "))));
+        problems
+            .push(FieldProblem::envelope("metric", &format!("unknown metric `{name}`: one of {}", names.join(", "))));
     }
     let to_day = raw.to.as_deref().map_or(Some(today), |to| parse_day("to", to, &mut problems));
     let from_day = raw.from.as_deref().map_or(to_day.map(|to| to - 364), |from| parse_day("from", from, &mut problems));
@@ -486,7 +488,9 @@ mod tests {
         let today = 20_000;
         assert_eq!(
             fields(parse_query("npx", &RawQuery::default(), today, FigureOptions::default())),
-            ["metric: unknown metric: one of nps, enps, csat, ces, rating, response_rate, churn_rate, account_nps"]
+            [
+                "metric: unknown metric `npx`: one of nps, enps, csat, ces, rating, response_rate, churn_rate, account_nps"
+            ]
         );
         let problems = fields(parse_query(
             "nps",

@@ -82,7 +82,7 @@ fn table(report: &MetricReport) -> String {
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut text = format!(
-        "{} ({}), {} to {}, counts from {}\n",
+        "{}: {}, {} to {}, counts from the {}\n",
         report.metric.to_uppercase(),
         report.unit,
         report.from,

@@ -150,7 +150,10 @@ async fn metrics_prints_a_table_or_json() {
     assert!(output.status.success(), "{}", stderr(&output));
     let table = stdout(&output);
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("NPS (points (-100..100)), 2025-03-01 to 2025-04-30"), "{table}");
+    assert!(
+        lines[0].starts_with("NPS: points (-100..100), 2025-03-01 to 2025-04-30, counts from the rollup"),
+        "{table}"
+    );
     assert!(lines[1].starts_with("month") && lines[1].contains("95% CI"), "{table}");
     assert!(lines[2].starts_with("2025-03") && lines[2].contains("3*") && lines[2].contains("33.3"), "{table}");
     assert!(lines[3].starts_with("2025-04") && lines[3].contains("100.0") && lines[3].contains("+66.7"), "{table}");
