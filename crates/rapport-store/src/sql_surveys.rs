@@ -369,7 +369,8 @@ async fn add_to_rollup(
     response: &NewResponse,
 ) -> Result<(), sqlx::Error> {
     // One row per (question, dimension) of one response: no two rows of the statement collide.
-    let rows: Vec<(RollupKey, i64)> = response
+    // Sorted, so concurrent transactions lock rollup rows in one order (no deadlock on PostgreSQL).
+    let mut rows: Vec<(RollupKey, i64)> = response
         .answers
         .iter()
         .filter_map(|answer| match answer.value {
@@ -380,6 +381,7 @@ async fn add_to_rollup(
     if rows.is_empty() {
         return Ok(());
     }
+    rows.sort();
     push_rollup_rows(tx, workspace, &rows).await
 }
 
