@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::ingest_queue::IngestJob;
 use crate::records::{
     ApiKeyRecord, ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord,
-    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, SurveyRecord, TallySource, TimelineCursor,
+    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, RollupGrain, SurveyRecord, TallySource, TimelineCursor,
     TimelinePage, UndoneMerge, Workspace,
 };
 
@@ -368,12 +368,19 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.insert_response(workspace, response).await)?)
     }
 
-    /// Whether the daily answer rollup holds every dimension `query` reads (agent, account and
-    /// traits it does not: those queries read every answer).
-    pub fn rollup_serves(query: &MetricQuery) -> bool {
-        query
-            .dimensions_read()
-            .all(|dimension| !matches!(dimension, Dimension::Agent | Dimension::Account | Dimension::Trait(_)))
+    /// The rollup grain that holds every dimension `query` reads, if one does: by channel and
+    /// touchpoint, or by agent. Traits, accounts, and agent with channel or touchpoint are read
+    /// from the raw answers.
+    pub fn rollup_grain(query: &MetricQuery) -> Option<RollupGrain> {
+        let holds = |grain: RollupGrain| {
+            query.dimensions_read().all(|dimension| match dimension {
+                Dimension::Survey | Dimension::Question | Dimension::ServiceDimension => true,
+                Dimension::Channel | Dimension::Touchpoint => grain == RollupGrain::Channel,
+                Dimension::Agent => grain == RollupGrain::Agent,
+                Dimension::Account | Dimension::Trait(_) => false,
+            })
+        };
+        [RollupGrain::Channel, RollupGrain::Agent].into_iter().find(|grain| holds(*grain))
     }
 
     /// Counts of scored answers of `question_type` by day, `query`'s dimensions and score, over

@@ -290,3 +290,20 @@ pub enum TallySource {
     Fastest,
     RawAnswers,
 }
+
+/// The rollup's two grains: by channel and touchpoint, or by agent (each also by day, survey,
+/// question, CSAT dimension and score).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupGrain {
+    Channel,
+    Agent,
+}
+
+impl RollupGrain {
+    pub fn name(self) -> &'static str {
+        match self {
+            RollupGrain::Channel => "channel",
+            RollupGrain::Agent => "agent",
+        }
+    }
+}

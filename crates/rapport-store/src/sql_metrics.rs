@@ -13,15 +13,16 @@ use sqlx::Row;
 
 use crate::records::TallySource;
 
-/// The rollup's column for a dimension, or `None` when the rollup does not hold it.
-fn rollup_column(dimension: &Dimension) -> Option<&'static str> {
+/// The rollup's column for a dimension (the grain chosen holds it).
+fn rollup_column(dimension: &Dimension) -> &'static str {
     match dimension {
-        Dimension::Survey => Some("survey_id"),
-        Dimension::Question => Some("question_id"),
-        Dimension::ServiceDimension => Some("dimension"),
-        Dimension::Channel => Some("channel"),
-        Dimension::Touchpoint => Some("touchpoint"),
-        Dimension::Agent | Dimension::Account | Dimension::Trait(_) => None,
+        Dimension::Survey => "survey_id",
+        Dimension::Question => "question_id",
+        Dimension::ServiceDimension => "dimension",
+        Dimension::Channel => "channel",
+        Dimension::Touchpoint => "touchpoint",
+        Dimension::Agent => "agent",
+        Dimension::Account | Dimension::Trait(_) => "''",
     }
 }
 
@@ -75,20 +76,16 @@ impl SqlBackend {
         surveys: Option<&[String]>,
         source: TallySource,
     ) -> Result<Vec<TallyRow>, sqlx::Error> {
-        let rollup = source == TallySource::Fastest && crate::Store::rollup_serves(query);
+        let grain = crate::Store::rollup_grain(query).filter(|_| source == TallySource::Fastest);
         let (from_day, to_day) = query.read_range();
         let mut sql = QueryBuilder::<Db>::new("SELECT ");
         let traits = query.traits_read();
-        let columns: Vec<String> = if rollup {
-            query
-                .dimensions
-                .iter()
-                .map(|dimension| format!("NULLIF({}, '')", rollup_column(dimension).unwrap_or_default()))
-                .collect()
+        let columns: Vec<String> = if grain.is_some() {
+            query.dimensions.iter().map(|dimension| format!("NULLIF({}, '')", rollup_column(dimension))).collect()
         } else {
             query.dimensions.iter().map(|dimension| raw_column(dimension, &traits)).collect()
         };
-        if rollup {
+        if grain.is_some() {
             sql.push("day");
         } else {
             sql.push("r.submitted_at / 86400000");
@@ -97,11 +94,13 @@ impl SqlBackend {
             sql.push(", ");
             sql.push(column);
         }
-        if rollup {
+        if let Some(grain) = grain {
             sql.push(", score, CAST(SUM(answers) AS BIGINT) FROM answer_rollups WHERE workspace_id = ");
             sql.push_bind(workspace.as_str().to_owned());
             sql.push(" AND question_type = ");
             sql.push_bind(question_type.to_owned());
+            sql.push(" AND grain = ");
+            sql.push_bind(grain.name());
             sql.push(" AND day >= ");
             sql.push_bind(from_day);
             sql.push(" AND day <= ");
@@ -115,7 +114,7 @@ impl SqlBackend {
             }
             for filter in &query.filters {
                 sql.push(" AND ");
-                push_in_list(&mut sql, rollup_column(&filter.dimension).unwrap_or_default(), filter.values.clone());
+                push_in_list(&mut sql, rollup_column(&filter.dimension), filter.values.clone());
             }
         } else {
             sql.push(", a.score, COUNT(*) FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id");

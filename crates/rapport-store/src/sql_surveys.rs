@@ -221,7 +221,9 @@ impl SqlBackend {
             let mut position: i64 = 0;
             for answer in &response.answers {
                 if let AnswerValue::Score(score) = answer.value {
-                    *rollup.entry(rollup_key(response, answer, score)).or_default() += 1;
+                    for key in rollup_keys(response, answer, score) {
+                        *rollup.entry(key).or_default() += 1;
+                    }
                 }
                 for (score, choice, text) in answer_rows(answer) {
                     answers.push((*id, position, answer, score, choice, text));
@@ -345,21 +347,43 @@ impl SqlBackend {
     }
 }
 
-/// A rollup row's key: question type, survey, day, question, dimension, channel, touchpoint,
-/// score ('' for none).
-type RollupKey = (&'static str, String, i64, String, String, String, String, i64);
+/// A rollup row's key ('' for none, and for what its grain does not hold).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RollupKey {
+    question_type: &'static str,
+    grain: &'static str,
+    survey: String,
+    day: i64,
+    question: String,
+    dimension: String,
+    channel: String,
+    touchpoint: String,
+    agent: String,
+    score: i64,
+}
 
-fn rollup_key(response: &NewResponse, answer: &Answer, score: i64) -> RollupKey {
-    (
-        answer.question_type,
-        response.survey_id.clone(),
-        rapport_core::metrics::query::day_of_ms(response.submitted_at_ms),
-        answer.question.clone(),
-        answer.dimension.clone().unwrap_or_default(),
-        response.channel.clone().unwrap_or_default(),
-        response.touchpoint.clone().unwrap_or_default(),
+/// The answer's row at each grain: by channel and touchpoint, and by agent.
+fn rollup_keys(response: &NewResponse, answer: &Answer, score: i64) -> [RollupKey; 2] {
+    let by_channel = RollupKey {
+        question_type: answer.question_type,
+        grain: "channel",
+        survey: response.survey_id.clone(),
+        day: rapport_core::metrics::query::day_of_ms(response.submitted_at_ms),
+        question: answer.question.clone(),
+        dimension: answer.dimension.clone().unwrap_or_default(),
+        channel: response.channel.clone().unwrap_or_default(),
+        touchpoint: response.touchpoint.clone().unwrap_or_default(),
+        agent: String::new(),
         score,
-    )
+    };
+    let by_agent = RollupKey {
+        grain: "agent",
+        channel: String::new(),
+        touchpoint: String::new(),
+        agent: response.agent.clone().unwrap_or_default(),
+        ..by_channel.clone()
+    };
+    [by_channel, by_agent]
 }
 
 /// Counts the response's scored answers into the daily rollup (`sql_metrics.rs` reads it).
@@ -368,15 +392,17 @@ async fn add_to_rollup(
     workspace: &WorkspaceId,
     response: &NewResponse,
 ) -> Result<(), sqlx::Error> {
-    // One row per (question, dimension) of one response: no two rows of the statement collide.
-    // Sorted, so concurrent transactions lock rollup rows in one order (no deadlock on PostgreSQL).
+    // One row per (question, dimension) and grain of one response: no two rows collide. Sorted,
+    // so concurrent transactions lock rollup rows in one order (no deadlock on PostgreSQL).
     let mut rows: Vec<(RollupKey, i64)> = response
         .answers
         .iter()
         .filter_map(|answer| match answer.value {
-            AnswerValue::Score(score) => Some((rollup_key(response, answer, score), 1)),
+            AnswerValue::Score(score) => Some(rollup_keys(response, answer, score)),
             _ => None,
         })
+        .flatten()
+        .map(|key| (key, 1))
         .collect();
     if rows.is_empty() {
         return Ok(());
@@ -392,24 +418,26 @@ async fn push_rollup_rows(
     rows: &[(RollupKey, i64)],
 ) -> Result<(), sqlx::Error> {
     let mut sql = QueryBuilder::<Db>::new(
-        "INSERT INTO answer_rollups (workspace_id, question_type, survey_id, day, question_id, dimension, channel, \
-         touchpoint, score, answers) ",
+        "INSERT INTO answer_rollups (workspace_id, question_type, grain, survey_id, day, question_id, dimension, \
+         channel, touchpoint, agent, score, answers) ",
     );
-    sql.push_values(rows, |mut row, ((kind, survey, day, question, dimension, channel, touchpoint, score), count)| {
+    sql.push_values(rows, |mut row, (key, count)| {
         row.push_bind(workspace.as_str().to_owned())
-            .push_bind(*kind)
-            .push_bind(survey.clone())
-            .push_bind(*day)
-            .push_bind(question.clone())
-            .push_bind(dimension.clone())
-            .push_bind(channel.clone())
-            .push_bind(touchpoint.clone())
-            .push_bind(*score)
+            .push_bind(key.question_type)
+            .push_bind(key.grain)
+            .push_bind(key.survey.clone())
+            .push_bind(key.day)
+            .push_bind(key.question.clone())
+            .push_bind(key.dimension.clone())
+            .push_bind(key.channel.clone())
+            .push_bind(key.touchpoint.clone())
+            .push_bind(key.agent.clone())
+            .push_bind(key.score)
             .push_bind(*count);
     });
     sql.push(
-        " ON CONFLICT (workspace_id, question_type, survey_id, day, question_id, dimension, channel, touchpoint, score) \
-         DO UPDATE SET answers = answer_rollups.answers + excluded.answers",
+        " ON CONFLICT (workspace_id, question_type, grain, survey_id, day, question_id, dimension, channel, touchpoint, \
+         agent, score) DO UPDATE SET answers = answer_rollups.answers + excluded.answers",
     );
     sql.build().execute(&mut **tx).await?;
     Ok(())

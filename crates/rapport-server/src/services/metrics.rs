@@ -171,7 +171,7 @@ async fn tallies(
     Ok(match query.metric.question_type() {
         Some(question_type) => {
             let surveys = audience_surveys(store, workspace, query.metric).await?;
-            let rollup = source == TallySource::Fastest && Store::rollup_serves(query);
+            let rollup = source == TallySource::Fastest && Store::rollup_grain(query).is_some();
             let rows = store.answer_tallies(workspace, question_type, query, surveys.as_deref(), source).await?;
             (rows, if rollup { "rollup" } else { "answers" })
         }

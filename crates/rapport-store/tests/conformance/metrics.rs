@@ -119,6 +119,7 @@ pub async fn rollups_return_exactly_what_the_raw_answers_return(store: Store) {
         Dimension::Touchpoint,
     ];
     let all_dimensions: Vec<Dimension> = fast_dimensions.iter().cloned().chain([Dimension::Agent]).collect();
+    let agent_dimensions = [Dimension::Survey, Dimension::Question, Dimension::ServiceDimension, Dimension::Agent];
     let values = |dimension: &Dimension| -> Vec<String> {
         match dimension {
             Dimension::Survey => surveys.clone(),
@@ -129,9 +130,14 @@ pub async fn rollups_return_exactly_what_the_raw_answers_return(store: Store) {
             _ => vec!["ann".into()],
         }
     };
-    let mut compared_rows = 0;
-    for _ in 0..60 {
-        let pool: &[Dimension] = if rng.random_bool(0.8) { &fast_dimensions } else { &all_dimensions };
+    let (mut compared_rows, mut by_grain) = (0, BTreeMap::new());
+    for _ in 0..90 {
+        // The channel grain's fields, the agent grain's, or any mix (which reads the raw answers).
+        let pool: &[Dimension] = match rng.random_range(0..3) {
+            0 => &fast_dimensions,
+            1 => &agent_dimensions,
+            _ => &all_dimensions,
+        };
         let (grouped, filtered) = (rng.random_range(0..=3), rng.random_range(0..=2));
         let dimensions: Vec<Dimension> = pool.choose_multiple(&mut rng, grouped).cloned().collect();
         let mut filters: Vec<Filter> = Vec::new();
@@ -151,8 +157,10 @@ pub async fn rollups_return_exactly_what_the_raw_answers_return(store: Store) {
         let raw = tallies(&store, &acme, kind, &query, TallySource::RawAnswers).await;
         assert_eq!(fast, raw, "{kind} {query:?}");
         compared_rows += raw.len();
+        *by_grain.entry(format!("{:?}", Store::rollup_grain(&query))).or_insert(0) += 1;
     }
     assert!(compared_rows > 500, "the queries compared real data ({compared_rows} rows)");
+    assert_eq!(by_grain.len(), 3, "both grains and the raw answers were compared: {by_grain:?}");
 
     // An independent count: NPS answers per channel over everything, by hand.
     let everything = query(vec![Dimension::Channel], vec![], None, DAY0, DAY0 + 200);
