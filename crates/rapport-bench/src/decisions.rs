@@ -72,6 +72,7 @@ pub async fn measure(kind: BackendKind, args: &DecisionArgs) -> anyhow::Result<S
     let seeding = started.elapsed();
 
     let delivery = definition.delivery.as_ref().expect("the survey has delivery settings");
+    let policy = store.contact_policy(&workspace).await?;
     let mut latencies = Vec::with_capacity(args.decisions);
     let mut invited = 0;
     let measured = Instant::now();
@@ -86,6 +87,7 @@ pub async fn measure(kind: BackendKind, args: &DecisionArgs) -> anyhow::Result<S
             identity: &identity,
             now_ms: now,
             reminder: false,
+            policy: &policy,
         };
         let one = Instant::now();
         invited += usize::from(decide(&store, ask).await?.outcome.is_ok());

@@ -5,13 +5,19 @@
 //! rule, the response cooldown, the minimum gap, the rolling cap), and the first that fails is the
 //! reason given, so a dry run explains every suppression the same way a live decision would.
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::problem::FieldProblem;
+use crate::survey_delivery::whole_number;
 
 /// A day in milliseconds, the store's unit of time.
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Workspace-wide limits, which a survey may override.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContactPolicy {
     /// At most this many invitations per customer in any `window_days`.
     pub max_invitations: u32,
@@ -27,6 +33,48 @@ impl Default for ContactPolicy {
     fn default() -> Self {
         ContactPolicy { max_invitations: 2, window_days: 30, min_days_between: 7, cooldown_after_response_days: 14 }
     }
+}
+
+/// The policy's fields as the API names them.
+pub const POLICY_FIELDS: [&str; 4] = ["maxInvitations", "windowDays", "minDaysBetween", "cooldownAfterResponseDays"];
+
+/// Checks a policy object at `path` (`delivery.policy`, or `""` for the workspace's own), each
+/// field a whole number of 0 to 3650. A survey's override names every field (`all_required`);
+/// the workspace's policy keeps the default for a field left out.
+pub fn parse_policy(
+    value: &Value,
+    path: &str,
+    all_required: bool,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<ContactPolicy> {
+    let field_path = |field: &str| if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
+    let Some(object) = value.as_object() else {
+        let name = if path.is_empty() { "the contact policy" } else { path };
+        problems.push(FieldProblem::envelope(path, &format!("{name} must be an object")));
+        return None;
+    };
+    let before = problems.len();
+    for key in object.keys().filter(|key| !POLICY_FIELDS.contains(&key.as_str())) {
+        problems.push(FieldProblem::envelope(
+            &field_path(key),
+            &format!("unknown field: expected {}", POLICY_FIELDS.join(", ")),
+        ));
+    }
+    let defaults = ContactPolicy::default();
+    let mut read = |field: &str, default: u32| {
+        let value = whole_number(object, field, path, 0..=3_650, problems);
+        if value.is_none() && all_required && !object.contains_key(field) {
+            problems.push(FieldProblem::envelope(&field_path(field), "required"));
+        }
+        value.unwrap_or(default)
+    };
+    let policy = ContactPolicy {
+        max_invitations: read("maxInvitations", defaults.max_invitations),
+        window_days: read("windowDays", defaults.window_days),
+        min_days_between: read("minDaysBetween", defaults.min_days_between),
+        cooldown_after_response_days: read("cooldownAfterResponseDays", defaults.cooldown_after_response_days),
+    };
+    (problems.len() == before).then_some(policy)
 }
 
 /// What a survey adds to the workspace's policy.
@@ -214,6 +262,17 @@ mod tests {
 
     fn check(history: &ContactHistory, rules: &SurveyContactRules) -> Result<(), Suppression> {
         decide("cust-1", "email", NOW, &ContactPolicy::default(), rules, history, false)
+    }
+
+    #[test]
+    fn a_workspace_policy_keeps_defaults_for_what_it_leaves_out() {
+        let mut problems = Vec::new();
+        let policy = parse_policy(&serde_json::json!({"maxInvitations": 1}), "", false, &mut problems).unwrap();
+        assert_eq!(policy, ContactPolicy { max_invitations: 1, ..ContactPolicy::default() });
+        let bad = parse_policy(&serde_json::json!({"windowDays": -1, "often": true}), "", false, &mut problems);
+        assert!(bad.is_none());
+        let fields: Vec<&str> = problems.iter().map(|problem| problem.field.as_str()).collect();
+        assert_eq!(fields, ["often", "windowDays"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::contact_policy::{ContactPolicy, DAY_MS, SurveyContactRules};
+use crate::contact_policy::{ContactPolicy, DAY_MS, SurveyContactRules, parse_policy};
 use crate::event::Event;
 use crate::problem::FieldProblem;
 
@@ -41,7 +41,7 @@ pub struct Delivery {
     pub not_again_within_days: Option<u32>,
     /// Replaces the workspace's contact policy for this survey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PolicyOverride>,
+    pub policy: Option<ContactPolicy>,
     /// Relational surveys: every this many days per customer (default 90: quarterly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cadence_days: Option<u32>,
@@ -53,15 +53,6 @@ pub struct Delivery {
 
 fn one() -> f64 {
     1.0
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyOverride {
-    pub max_invitations: u32,
-    pub window_days: u32,
-    pub min_days_between: u32,
-    pub cooldown_after_response_days: u32,
 }
 
 /// How often a relational survey goes out per customer unless `cadenceDays` says otherwise.
@@ -86,12 +77,7 @@ impl Delivery {
             survey_id: survey_id.to_owned(),
             not_again_within_days: self.not_again_within_days,
             sample_rate: self.sample_rate,
-            policy_override: self.policy.map(|policy| ContactPolicy {
-                max_invitations: policy.max_invitations,
-                window_days: policy.window_days,
-                min_days_between: policy.min_days_between,
-                cooldown_after_response_days: policy.cooldown_after_response_days,
-            }),
+            policy_override: self.policy,
         }
     }
 }
@@ -137,7 +123,7 @@ fn lookup<'a, 'p>(root: &'a Map<String, Value>, mut parts: impl Iterator<Item = 
 }
 
 /// An optional whole number in `range` (ranges here end well inside `u32`).
-fn whole_number(
+pub(crate) fn whole_number(
     object: &Map<String, Value>,
     field: &str,
     path: &str,
@@ -150,8 +136,9 @@ fn whole_number(
         {
             Some(number) => Some(number),
             None => {
+                let at = if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
                 problems.push(FieldProblem::envelope(
-                    &format!("{path}.{field}"),
+                    &at,
                     &format!("must be a whole number from {} to {}", range.start(), range.end()),
                 ));
                 None
@@ -208,26 +195,7 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
     };
     let policy = match object.get("policy") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(policy)) => {
-            let policy_path = format!("{path}.policy");
-            let mut read = |field: &str| {
-                let value = whole_number(policy, field, &policy_path, 0..=3_650, problems);
-                if value.is_none() && !policy.contains_key(field) {
-                    problems.push(FieldProblem::envelope(&format!("{policy_path}.{field}"), "required"));
-                }
-                value.unwrap_or_default()
-            };
-            Some(PolicyOverride {
-                max_invitations: read("maxInvitations"),
-                window_days: read("windowDays"),
-                min_days_between: read("minDaysBetween"),
-                cooldown_after_response_days: read("cooldownAfterResponseDays"),
-            })
-        }
-        Some(_) => {
-            problems.push(FieldProblem::envelope(&format!("{path}.policy"), "must be an object"));
-            None
-        }
+        Some(policy) => parse_policy(policy, &format!("{path}.policy"), true, problems),
     };
     (problems.len() == before).then_some(Delivery {
         trigger,

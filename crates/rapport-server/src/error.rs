@@ -26,7 +26,7 @@ pub enum ErrorCode {
     MalformedJson,
     /// A query or path parameter is invalid; `details` names it.
     InvalidParameter,
-    /// Metric settings are invalid; `details` names each problem by field.
+    /// Settings (metric settings, the contact policy) are invalid; `details` names each problem by field.
     InvalidSettings,
     /// No API key was presented.
     MissingApiKey,

@@ -103,7 +103,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{customers, hosted, ingest, keys, metrics, ops, surveys};
+    use api::{contact_policy, customers, hosted, ingest, keys, metrics, ops, surveys};
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/surveys/{id}/responses", post(surveys::submit_response).get(surveys::list_responses))
         .route("/v1/surveys/{id}/invitations", get(surveys::list_invitations))
         .route("/v1/surveys/{id}/dry-run", post(surveys::dry_run))
+        .route("/v1/contact-policy", get(contact_policy::get_policy).put(contact_policy::put_policy))
         .route("/v1/metrics/settings", get(metrics::get_settings).put(metrics::put_settings))
         .route("/v1/metrics/{metric}", get(metrics::report))
         .route("/v1/metrics/{metric}/compare", get(metrics::compare))

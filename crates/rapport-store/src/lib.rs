@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 use rapport_core::auth::{self, Role};
-use rapport_core::contact_policy::PastInvitation;
+use rapport_core::contact_policy::{ContactPolicy, PastInvitation};
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
@@ -435,6 +435,16 @@ impl Store {
         until_ms: i64,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.customer_activity(workspace, names, until_ms).await)?)
+    }
+
+    /// The workspace's contact-frequency policy; the defaults until one is saved.
+    pub async fn contact_policy(&self, workspace: &WorkspaceId) -> Result<ContactPolicy, StoreError> {
+        let saved = dispatch!(self.backend(), sql => sql.contact_policy(workspace).await)?;
+        Ok(saved.unwrap_or_default())
+    }
+
+    pub async fn put_contact_policy(&self, workspace: &WorkspaceId, policy: &ContactPolicy) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.put_contact_policy(workspace, policy).await)?)
     }
 
     /// Refreshes the query planner's statistics; run after bulk loads (`import_responses`).

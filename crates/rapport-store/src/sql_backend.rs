@@ -100,6 +100,44 @@ fn new_workspace_id() -> String {
 }
 
 impl SqlBackend {
+    /// A workspace's JSON document (settings, a policy) from `table`: one row per workspace with
+    /// the document in `column`.
+    async fn workspace_document<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        workspace: &WorkspaceId,
+    ) -> Result<Option<T>, sqlx::Error> {
+        let row: Option<Json<T>> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM {table} WHERE workspace_id = $1")))
+                .bind(workspace.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|Json(document)| document))
+    }
+
+    /// Saves a workspace's JSON document in `table`, replacing the one before.
+    async fn put_workspace_document<T: serde::Serialize>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        workspace: &WorkspaceId,
+        document: &T,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} (workspace_id, {column}, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (workspace_id) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
+        )))
+        .bind(workspace.as_str())
+        .bind(Json(document))
+        .bind(now_ms())
+        .execute(&self.write_pool)
+        .await?;
+        Ok(())
+    }
+}
+
+impl SqlBackend {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await.map(|_| ())
     }

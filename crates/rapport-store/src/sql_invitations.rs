@@ -1,7 +1,7 @@
 // Survey invitations and the contact history the frequency policy reads: SQL both backends share,
 // `include!`d after `sql_backend.rs` by `sqlite.rs` and `postgres.rs`.
 
-use rapport_core::contact_policy::PastInvitation;
+use rapport_core::contact_policy::{ContactPolicy, PastInvitation};
 
 use crate::records::{ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
 
@@ -414,5 +414,13 @@ impl SqlBackend {
         }
         let traits = latest.into_iter().map(|(key, (_, value))| (key, value)).collect();
         Ok(Some(ContactSubject { root, nodes, identity_keys, traits }))
+    }
+
+    pub async fn contact_policy(&self, workspace: &WorkspaceId) -> Result<Option<ContactPolicy>, sqlx::Error> {
+        self.workspace_document("contact_policies", "policy", workspace).await
+    }
+
+    pub async fn put_contact_policy(&self, workspace: &WorkspaceId, policy: &ContactPolicy) -> Result<(), sqlx::Error> {
+        self.put_workspace_document("contact_policies", "policy", workspace, policy).await
     }
 }

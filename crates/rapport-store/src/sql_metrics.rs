@@ -276,12 +276,7 @@ impl SqlBackend {
     }
 
     pub async fn metric_settings(&self, workspace: &WorkspaceId) -> Result<Option<MetricSettings>, sqlx::Error> {
-        let row: Option<Json<MetricSettings>> =
-            sqlx::query_scalar("SELECT settings FROM metric_settings WHERE workspace_id = $1")
-                .bind(workspace.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|Json(settings)| settings))
+        self.workspace_document("metric_settings", "settings", workspace).await
     }
 
     pub async fn put_metric_settings(
@@ -289,15 +284,6 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         settings: &MetricSettings,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO metric_settings (workspace_id, settings, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (workspace_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
-        )
-        .bind(workspace.as_str())
-        .bind(Json(settings))
-        .bind(now_ms())
-        .execute(&self.write_pool)
-        .await?;
-        Ok(())
+        self.put_workspace_document("metric_settings", "settings", workspace, settings).await
     }
 }

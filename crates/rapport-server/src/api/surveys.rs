@@ -476,6 +476,7 @@ pub async fn dry_run(
         identities.push(identity);
     }
     let now_ms = rapport_store::now_ms();
+    let policy = state.store.contact_policy(&caller.workspace).await?;
     let mut data = Vec::with_capacity(identities.len());
     for (typed, identity) in request.customers.into_iter().zip(identities) {
         let ask = Ask {
@@ -486,6 +487,7 @@ pub async fn dry_run(
             identity: &identity,
             now_ms,
             reminder: false,
+            policy: &policy,
         };
         let decision = decide(&state.store, ask).await?;
         let (reason, explanation) = match &decision.outcome {

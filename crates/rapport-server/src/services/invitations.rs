@@ -186,12 +186,14 @@ pub struct Ask<'a> {
     pub now_ms: i64,
     /// A reminder of an invitation already sent: exempt from the frequency rules.
     pub reminder: bool,
+    /// The workspace's contact policy (`Store::contact_policy`); a survey may override it.
+    pub policy: &'a ContactPolicy,
 }
 
 /// Decides an [`Ask`], reading the customer's contact history. An identity no customer holds yet
 /// has no history.
 pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError> {
-    let Ask { workspace, survey_id, delivery, channel, identity, now_ms, reminder } = ask;
+    let Ask { workspace, survey_id, delivery, channel, identity, now_ms, reminder, policy } = ask;
     let subject = store.contact_subject(workspace, identity).await?;
     let (nodes, keys) = match &subject {
         Some(subject) => (subject.nodes.clone(), subject.identity_keys.clone()),
@@ -204,7 +206,7 @@ pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError>
         &sampled,
         channel,
         now_ms,
-        &ContactPolicy::default(),
+        policy,
         &delivery.contact_rules(survey_id),
         &history,
         reminder,
@@ -329,6 +331,7 @@ impl Dispatcher {
             return Ok(());
         };
         let Some(delivery) = &survey.definition.delivery else { return Ok(()) };
+        let policy = self.store.contact_policy(&invitation.workspace_id).await?;
         let ask = Ask {
             workspace: &invitation.workspace_id,
             survey_id: &invitation.survey_id,
@@ -337,6 +340,7 @@ impl Dispatcher {
             identity: &identity,
             now_ms,
             reminder: true,
+            policy: &policy,
         };
         let decision = decide(&self.store, ask).await?;
         let (Ok(()), Some(address)) = (decision.outcome, decision.address) else {
@@ -386,6 +390,7 @@ impl Dispatcher {
                 Some(("bad_identity", "the triggering identity cannot be read".to_owned())),
             ));
         };
+        let policy = store.contact_policy(&invitation.workspace_id).await?;
         let ask = Ask {
             workspace: &invitation.workspace_id,
             survey_id: &invitation.survey_id,
@@ -394,6 +399,7 @@ impl Dispatcher {
             identity: &identity,
             now_ms,
             reminder: false,
+            policy: &policy,
         };
         let decision = decide(store, ask).await?;
         if let Err(suppression) = decision.outcome {

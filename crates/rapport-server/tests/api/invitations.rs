@@ -90,6 +90,28 @@ pub async fn triggers_invite_and_the_policy_suppresses_with_reasons(app: TestApp
     assert_eq!(result["data"][4]["customerId"], Value::Null, "nobody holds that identity yet");
     assert_eq!(settled_invitations(&app, &id, 2).await.len(), 2, "a dry run records nothing");
 
+    // The workspace's own policy: no rest after an answer, and u4 may be asked.
+    let put =
+        |key: &str, body: Value| app.client.put(app.url("/v1/contact-policy")).bearer_auth(key).json(&body).send();
+    let (status, saved) =
+        status_and_json(put(&app.admin_key, json!({"cooldownAfterResponseDays": 0})).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        saved,
+        json!({"maxInvitations": 2, "windowDays": 30, "minDaysBetween": 7, "cooldownAfterResponseDays": 0})
+    );
+    assert_eq!(app.read("/v1/contact-policy").await, saved);
+    let (_, result) = status_and_json(app.dry_run(&id, &json!({"customers": ["userId:u4"]})).await).await;
+    assert_eq!(
+        (result["data"][0]["invite"].as_bool(), result["data"][0]["reason"].as_str()),
+        (Some(true), None),
+        "{result}"
+    );
+    let bad = put(&app.admin_key, json!({"maxInvitations": -1, "perWeek": 2})).await.unwrap();
+    assert_error(bad, StatusCode::BAD_REQUEST, "invalid_settings", &[(None, "perWeek"), (None, "maxInvitations")])
+        .await;
+    assert_eq!(put(&app.read_key, json!({})).await.unwrap().status(), StatusCode::FORBIDDEN);
+
     let bad = json!({"customers": ["nonsense"]});
     let response = app.dry_run(&id, &bad).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "customers[0]")]).await;

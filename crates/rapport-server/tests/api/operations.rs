@@ -45,6 +45,7 @@ pub async fn health_metrics_and_openapi(app: TestApp) {
         "/v1/metrics/{metric}",
         "/v1/metrics/{metric}/compare",
         "/v1/metrics/settings",
+        "/v1/contact-policy",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -1,0 +1,6 @@
+-- Each workspace's contact-frequency policy (the defaults apply until one is saved).
+CREATE TABLE contact_policies (
+    workspace_id TEXT PRIMARY KEY,
+    policy TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
