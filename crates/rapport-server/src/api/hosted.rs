@@ -147,15 +147,31 @@ fn link_problem(t: &Texts, problem: LinkProblem) -> Response {
     }
 }
 
+/// What the respondent sent, to show again beside the problems when a submission is refused.
+type Given<'a> = &'a [(String, String)];
+
+fn was_given(given: Given<'_>, name: &str, value: &str) -> bool {
+    given.iter().any(|(key, sent)| key == name && sent.trim() == value)
+}
+
 /// A row of radio buttons from `low` to `high`. `required` makes the browser insist (a follow-up
 /// is never marked so: it may not apply).
-fn scale(t: &Texts, name: &str, legend: &str, required: bool, (low, high): (i64, i64), ends: (&str, &str)) -> Markup {
+fn scale(
+    t: &Texts,
+    given: Given<'_>,
+    name: &str,
+    legend: &str,
+    required: bool,
+    (low, high): (i64, i64),
+    ends: (&str, &str),
+) -> Markup {
     html! {
         fieldset {
             legend { (legend) @if required { (t.required) } }
             div class="scale" role="radiogroup" {
                 @for score in low..=high {
-                    label { input type="radio" name=(name) value=(score) required[required]; (score) }
+                    @let checked = was_given(given, name, &score.to_string());
+                    label { input type="radio" name=(name) value=(score) required[required] checked[checked]; (score) }
                 }
             }
             div class="ends" aria-hidden="true" { span { (ends.0) } span { (ends.1) } }
@@ -163,19 +179,19 @@ fn scale(t: &Texts, name: &str, legend: &str, required: bool, (low, high): (i64,
     }
 }
 
-fn question_markup(t: &Texts, question: &Question) -> Markup {
+fn question_markup(t: &Texts, given: Given<'_>, question: &Question) -> Markup {
     let name = format!("q.{}", question.id);
     let required = question.required && question.show_if.is_none();
     let text = question.text.as_str();
     let body = match &question.kind {
-        QuestionKind::Nps => scale(t, &name, text, required, (0, 10), t.nps_ends),
-        QuestionKind::Ces => scale(t, &name, text, required, (1, 7), t.ces_ends),
-        QuestionKind::Rating { scale: top } => scale(t, &name, text, required, (1, *top), t.rating_ends),
+        QuestionKind::Nps => scale(t, given, &name, text, required, (0, 10), t.nps_ends),
+        QuestionKind::Ces => scale(t, given, &name, text, required, (1, 7), t.ces_ends),
+        QuestionKind::Rating { scale: top } => scale(t, given, &name, text, required, (1, *top), t.rating_ends),
         QuestionKind::Csat { dimensions } => html! {
-            (scale(t, &name, text, required, (1, 5), t.csat_ends))
+            (scale(t, given, &name, text, required, (1, 5), t.csat_ends))
             @for dimension in dimensions {
                 @let legend = t.dimension_question.replace("{dimension}", &dimension.replace('_', " "));
-                (scale(t, &format!("{name}.{dimension}"), &legend, false, (1, 5), t.csat_ends))
+                (scale(t, given, &format!("{name}.{dimension}"), &legend, false, (1, 5), t.csat_ends))
             }
         },
         QuestionKind::SingleChoice { options } | QuestionKind::MultipleChoice { options } => {
@@ -184,7 +200,8 @@ fn question_markup(t: &Texts, question: &Question) -> Markup {
                 fieldset {
                     legend { (text) @if question.required { (t.required) } }
                     @for option in options {
-                        label class="choice" { input type=(kind) name=(name) value=(option); " " (option) }
+                        @let checked = was_given(given, &name, option);
+                        label class="choice" { input type=(kind) name=(name) value=(option) checked[checked]; " " (option) }
                     }
                 }
             }
@@ -192,7 +209,8 @@ fn question_markup(t: &Texts, question: &Question) -> Markup {
         QuestionKind::Text => html! {
             fieldset {
                 legend { label for=(name) { (text) @if question.required { (t.required) } } }
-                textarea id=(name) name=(name) maxlength="5000" {}
+                @let sent = given.iter().find(|(key, _)| *key == name).map_or("", |(_, text)| text.as_str());
+                textarea id=(name) name=(name) maxlength="5000" { (sent) }
             }
         },
     };
@@ -207,7 +225,8 @@ fn question_markup(t: &Texts, question: &Question) -> Markup {
     }
 }
 
-fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProblem]) -> Markup {
+/// The survey's form; after a refused submission, with its problems and the answers given.
+fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProblem], given: Given<'_>) -> Markup {
     html! {
         h1 { (definition.name) }
         @if !problems.is_empty() {
@@ -217,7 +236,7 @@ fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProble
             }
         }
         form method="post" {
-            @for question in &definition.questions { (question_markup(t, question)) }
+            @for question in &definition.questions { (question_markup(t, given, question)) }
             button type="submit" { (t.send) }
         }
     }
@@ -238,7 +257,7 @@ pub async fn show(
         return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
     let t = texts_for(definition.language);
-    Ok(page(t, StatusCode::OK, &definition.name, survey_form(t, &definition, &[])))
+    Ok(page(t, StatusCode::OK, &definition.name, survey_form(t, &definition, &[], &[])))
 }
 
 pub async fn submit(
@@ -269,7 +288,7 @@ pub async fn submit(
                 .into_iter()
                 .map(|detail| FieldProblem::envelope(&detail.field, &detail.problem))
                 .collect();
-            let form = survey_form(t, &survey.definition, &problems);
+            let form = survey_form(t, &survey.definition, &problems, &form);
             return Ok(page(t, StatusCode::BAD_REQUEST, &survey.definition.name, form));
         }
     };

@@ -161,6 +161,14 @@ pub async fn a_link_invitation_is_answered_once_on_the_hosted_page(app: TestApp)
     let bad = app.client.post(&link).form(&[("q.nps", "11")]).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("outside 0-10"));
+    // The form comes back with what was given, so nothing has to be typed again.
+    let long = "x".repeat(5_001);
+    let bad = app.client.post(&link).form(&[("q.nps", "4"), ("q.why", long.as_str())]).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains(r#"value="4" required checked"#), "the score is still chosen: {html}");
+    assert!(html.contains(&format!("{long}</textarea>")), "the text is still there");
+    assert!(!html.contains(r#"value="5" required checked"#));
 
     let sent = app.client.post(&link).form(&[("q.nps", "4"), ("q.why", "Late")]).send().await.unwrap();
     assert_eq!(sent.status(), StatusCode::OK);
