@@ -421,9 +421,13 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.put_metric_settings(workspace, settings).await)?)
     }
 
-    /// Imports historical responses in one transaction (no idempotency keys), adding them to the
-    /// rollup in aggregate; for bulk loads.
-    pub async fn import_responses(&self, workspace: &WorkspaceId, responses: &[NewResponse]) -> Result<(), StoreError> {
+    /// Imports historical responses in one transaction, adding them to the rollup in aggregate;
+    /// responses whose idempotency key the survey has seen are skipped. Returns how many were new.
+    pub async fn import_responses(
+        &self,
+        workspace: &WorkspaceId,
+        responses: &[NewResponse],
+    ) -> Result<usize, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.import_responses(workspace, responses).await)?)
     }
 

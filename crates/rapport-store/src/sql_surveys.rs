@@ -205,19 +205,48 @@ impl SqlBackend {
         stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)
     }
 
-    /// Imports historical responses in one transaction: no idempotency keys, and the rollup
-    /// updated once per (day, survey, question…) with the sum of the batch's answers instead of
-    /// once per answer. For bulk loads (imports, the demo, benchmarks).
+    /// Imports historical responses in one transaction, skipping those whose idempotency key the
+    /// survey has seen, with the rollup updated once per (day, survey, question…) with the sum of
+    /// the batch's answers instead of once per answer. For bulk loads (imports, the demo,
+    /// benchmarks). Returns how many were new.
     pub async fn import_responses(
         &self,
         workspace: &WorkspaceId,
         responses: &[NewResponse],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<usize, sqlx::Error> {
         let ids: Vec<String> = responses.iter().map(|_| new_id()).collect();
         let rows: Vec<(&String, &NewResponse)> = ids.iter().zip(responses).collect();
+        let mut tx = begin_write(&self.write_pool).await?;
+        // A response whose idempotency key the survey has seen is skipped: re-running an import
+        // adds nothing twice.
+        let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for chunk in cached_chunks(&rows) {
+            let mut sql = QueryBuilder::<Db>::new(
+                "INSERT INTO survey_responses (id, workspace_id, survey_id, version, identity_key, channel, touchpoint, \
+                 agent, submitted_at, received_at, idempotency_key) ",
+            );
+            sql.push_values(chunk, |mut row, (id, response)| {
+                row.push_bind((*id).clone())
+                    .push_bind(workspace.as_str().to_owned())
+                    .push_bind(response.survey_id.clone())
+                    .push_bind(response.version)
+                    .push_bind(response.identity_key.clone())
+                    .push_bind(response.channel.clone())
+                    .push_bind(response.touchpoint.clone())
+                    .push_bind(response.agent.clone())
+                    .push_bind(response.submitted_at_ms)
+                    .push_bind(response.received_at_ms)
+                    .push_bind(response.idempotency_key.clone());
+            });
+            sql.push(
+                " ON CONFLICT (workspace_id, survey_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+                 RETURNING id",
+            );
+            inserted.extend(sql.build_query_scalar::<String>().fetch_all(&mut *tx).await?);
+        }
         let mut answers = Vec::new();
         let mut rollup: BTreeMap<RollupKey, i64> = BTreeMap::new();
-        for (id, response) in &rows {
+        for (id, response) in rows.iter().filter(|(id, _)| inserted.contains(*id)) {
             let mut position: i64 = 0;
             for answer in &response.answers {
                 if let AnswerValue::Score(score) = answer.value {
@@ -230,26 +259,6 @@ impl SqlBackend {
                     position += 1;
                 }
             }
-        }
-        let mut tx = begin_write(&self.write_pool).await?;
-        for chunk in cached_chunks(&rows) {
-            let mut sql = QueryBuilder::<Db>::new(
-                "INSERT INTO survey_responses (id, workspace_id, survey_id, version, identity_key, channel, touchpoint, \
-                 agent, submitted_at, received_at) ",
-            );
-            sql.push_values(chunk, |mut row, (id, response)| {
-                row.push_bind((*id).clone())
-                    .push_bind(workspace.as_str().to_owned())
-                    .push_bind(response.survey_id.clone())
-                    .push_bind(response.version)
-                    .push_bind(response.identity_key.clone())
-                    .push_bind(response.channel.clone())
-                    .push_bind(response.touchpoint.clone())
-                    .push_bind(response.agent.clone())
-                    .push_bind(response.submitted_at_ms)
-                    .push_bind(response.received_at_ms);
-            });
-            sql.build().execute(&mut *tx).await?;
         }
         for chunk in cached_chunks(&answers) {
             let mut sql = QueryBuilder::<Db>::new(
@@ -272,7 +281,8 @@ impl SqlBackend {
         for chunk in cached_chunks(&rollup) {
             push_rollup_rows(&mut tx, workspace, chunk).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(inserted.len())
     }
 
     pub async fn response(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<ResponseRecord>, sqlx::Error> {

@@ -1,4 +1,4 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `metrics`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
@@ -25,6 +25,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Bring in data kept elsewhere.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// A CX metric with its n, 95% interval and change, as `GET /v1/metrics/{metric}` reports it.
     Metrics(MetricsCommand),
     /// Print the effective settings and where each value came from.
@@ -69,6 +72,28 @@ struct ServeArgs {
     /// Base URL customers reach this server at, for links in e-mails [default: http://<listen>].
     #[arg(long, env = "RAPPORT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Survey responses, one row per answer (CSV or JSONL: response, customer, submitted_at,
+    /// question, value, and optionally dimension, channel, touchpoint, agent). Prints how many
+    /// were added; a second run of the same file adds none.
+    Responses {
+        /// The .csv or .jsonl file.
+        file: PathBuf,
+        /// The workspace's name.
+        #[arg(long)]
+        workspace: String,
+        /// The survey the answers belong to (its id); they are checked against its current version.
+        #[arg(long)]
+        survey: String,
+        /// Import the responses without problems and report the others, instead of importing nothing.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -163,6 +188,12 @@ fn main() -> ExitCode {
             Command::Keys(KeysCommand::Create { workspace, role, database }) => {
                 let settings = resolve(&database, None)?;
                 commands::keys::create(settings, &workspace, &role).await
+            }
+            Command::Import(ImportCommand::Responses { file, workspace, survey, skip_bad_rows, database }) => {
+                let settings = resolve(&database, None)?;
+                let args =
+                    commands::import::ImportArgs { file: &file, workspace: &workspace, survey: &survey, skip_bad_rows };
+                commands::import::responses(settings, args).await
             }
             Command::Metrics(args) => {
                 let settings = resolve(&args.database, None)?;

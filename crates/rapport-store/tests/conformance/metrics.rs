@@ -102,14 +102,16 @@ pub async fn rollups_return_exactly_what_the_raw_answers_return(store: Store) {
         };
         // A third of acme's responses arrive by bulk import, which adds to the rollup in aggregate.
         if index % 3 == 1 && target == &acme {
-            imported.push(response);
+            imported.push(NewResponse { idempotency_key: Some(format!("import-{index}")), ..response });
         } else {
             store.insert_response(target, &response).await.unwrap();
         }
     }
     let (first, second) = imported.split_at(imported.len() / 2);
-    store.import_responses(&acme, first).await.unwrap();
-    store.import_responses(&acme, second).await.unwrap();
+    assert_eq!(store.import_responses(&acme, first).await.unwrap(), first.len());
+    assert_eq!(store.import_responses(&acme, second).await.unwrap(), second.len());
+    // Importing the same responses again adds nothing (the comparisons below would see doubles).
+    assert_eq!(store.import_responses(&acme, first).await.unwrap(), 0);
 
     let fast_dimensions = [
         Dimension::Survey,

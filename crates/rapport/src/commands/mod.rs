@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod serve;

@@ -105,23 +105,30 @@ async fn serve_runs_with_zero_configuration_and_stops_on_sigterm() {
     assert_eq!(server.terminate(), Some(0), "a clean exit on SIGTERM");
 }
 
+/// The default database under `directory`, with a workspace `shop` holding one survey.
+async fn shop_with_survey(
+    directory: &std::path::Path,
+    definition: serde_json::Value,
+) -> (rapport_store::Store, rapport_core::ids::WorkspaceId, rapport_store::records::SurveyRecord) {
+    let url = format!("sqlite://{}/rapport-data/rapport.db", directory.display());
+    let store = rapport_store::Store::connect(&url, rapport_store::StoreOptions::default()).await.unwrap();
+    let shop = store.ensure_workspace("shop").await.unwrap().id;
+    let definition = rapport_core::survey::parse_definition(&definition).unwrap();
+    let survey = store.create_survey(&shop, &definition).await.unwrap();
+    (store, shop, survey)
+}
+
 /// `rapport metrics` reads the database directly: a table by default, the API's JSON with --json.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_prints_a_table_or_json() {
-    use rapport_core::survey::parse_definition;
     use rapport_core::survey_answers::check_answers;
     use rapport_store::records::NewResponse;
-    use rapport_store::{Store, StoreOptions};
 
     let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/rapport-data/rapport.db", directory.path().display());
-    let store = Store::connect(&url, StoreOptions::default()).await.unwrap();
-    let shop = store.ensure_workspace("shop").await.unwrap();
-    let definition = parse_definition(
-        &serde_json::json!({"name": "NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]}),
-    )
-    .unwrap();
-    let survey = store.create_survey(&shop.id, &definition).await.unwrap();
+    let definition =
+        serde_json::json!({"name": "NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]});
+    let (store, shop, survey) = shop_with_survey(directory.path(), definition).await;
+    let definition = survey.definition.clone();
     // March: 10, 10, 0 → NPS 33.3; April: 9 → NPS 100.
     for (day, score) in [("2025-03-02", 10), ("2025-03-03", 10), ("2025-03-04", 0), ("2025-04-01", 9)] {
         let at =
@@ -140,7 +147,7 @@ async fn metrics_prints_a_table_or_json() {
             idempotency_key: None,
             answers: check_answers(&definition, answers.as_object().unwrap()).unwrap(),
         };
-        store.insert_response(&shop.id, &response).await.unwrap();
+        store.insert_response(&shop, &response).await.unwrap();
     }
     store.close().await;
 
@@ -171,4 +178,96 @@ async fn metrics_prints_a_table_or_json() {
     );
     let output = run(rapport(directory.path()).args(["metrics", "nps", "--workspace", "nobody"]));
     assert!(!output.status.success() && stderr(&output).contains("no workspace `nobody`"));
+}
+
+/// `rapport import responses`: bad rows are named and stop the import unless skipped; a second
+/// run adds nothing; imported answers count in the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_responses_reports_bad_rows_and_is_idempotent() {
+    let directory = tempfile::tempdir().unwrap();
+    let definition = serde_json::json!({"name": "NPS", "kind": "relational", "questions": [
+        {"id": "nps", "type": "nps", "required": true},
+        {"id": "csat", "type": "csat", "dimensions": ["knowledge"]},
+        {"id": "liked", "type": "multiple_choice", "text": "Liked?", "options": ["speed", "price"]}]});
+    let (store, _, survey) = shop_with_survey(directory.path(), definition).await;
+    let survey = survey.id;
+    store.close().await;
+
+    let csv = "response,customer,submitted_at,channel,question,dimension,value\n\
+               r1,email:ann@example.com,2025-03-02T10:00:00Z,email,nps,,10\n\
+               r1,email:ann@example.com,2025-03-02T10:00:00Z,email,csat,,5\n\
+               r1,email:ann@example.com,2025-03-02T10:00:00Z,email,csat,knowledge,4\n\
+               r1,email:ann@example.com,2025-03-02T10:00:00Z,email,liked,,speed\n\
+               r1,email:ann@example.com,2025-03-02T10:00:00Z,email,liked,,price\n\
+               r2,email:bob@example.com,2025-03-03T10:00:00Z,sms,nps,,3\n\
+               r3,email:cy@example.com,2025-03-04T10:00:00Z,email,nps,,11\n\
+               r4,email:dee@example.com,yesterday,email,nps,,9\n\
+               ,email:eve@example.com,2025-03-04T10:00:00Z,email,nps,,9\n";
+    let file = directory.path().join("answers.csv");
+    std::fs::write(&file, csv).unwrap();
+    let import = |extra: &[&str]| {
+        let mut command = rapport(directory.path());
+        command.args(["import", "responses"]).arg(&file).args(["--workspace", "shop", "--survey", &survey]).args(extra);
+        run(&mut command)
+    };
+    let refused = import(&[]);
+    assert!(!refused.status.success());
+    let report = stderr(&refused);
+    assert!(report.contains("row 7: answers.nps: 11 is outside 0-10"), "{report}");
+    assert!(report.contains("row 8: submitted_at:"), "{report}");
+    assert!(report.contains("row 9: response: required"), "{report}");
+    assert!(report.contains("nothing was imported"), "{report}");
+
+    let skipped = import(&["--skip-bad-rows"]);
+    assert!(skipped.status.success(), "{}", stderr(&skipped));
+    assert_eq!(stdout(&skipped).trim(), "2", "r1 and r2 are added");
+    let again = import(&["--skip-bad-rows"]);
+    assert_eq!(stdout(&again).trim(), "0", "a second run adds nothing: {}", stderr(&again));
+
+    let metrics = ["metrics", "nps", "--workspace", "shop", "--from", "2025-03-01", "--to", "2025-03-31", "--json"];
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&run(rapport(directory.path()).args(metrics)))).unwrap();
+    assert_eq!((report["groups"][0]["n"].as_u64(), report["groups"][0]["score"].as_f64()), (Some(2), Some(0.0)));
+
+    // JSONL takes the same fields; numbers may be numbers.
+    let jsonl = directory.path().join("more.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"response\": \"r9\", \"customer\": \"email:fay@example.com\", \"submitted_at\": \"2025-03-09T10:00:00Z\", \"question\": \"nps\", \"value\": 9}\n\
+         {\"response\": \"r10\", \"customer\": \"email:gus@example.com\", \"colour\": \"red\"}\n",
+    )
+    .unwrap();
+    let mut command = rapport(directory.path());
+    command.args(["import", "responses"]).arg(&jsonl).args(["--workspace", "shop", "--survey", &survey]);
+    let output = run(&mut command);
+    assert!(
+        !output.status.success() && stderr(&output).contains("row 2: row: unknown field `colour`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(command.arg("--skip-bad-rows"));
+    assert_eq!(stdout(&output).trim(), "1", "{}", stderr(&output));
+}
+
+/// The example import files in `examples/import` import cleanly into their example survey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_import_files_import() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/import");
+    let definition: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(examples.join("survey.json")).unwrap()).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let (store, _, survey) = shop_with_survey(directory.path(), definition).await;
+    store.close().await;
+    for (file, added) in [("responses.csv", "2"), ("responses.jsonl", "2")] {
+        let mut command = rapport(directory.path());
+        command.args(["import", "responses"]).arg(examples.join(file)).args([
+            "--workspace",
+            "shop",
+            "--survey",
+            &survey.id,
+        ]);
+        let output = run(&mut command);
+        assert!(output.status.success(), "{file}: {}", stderr(&output));
+        assert_eq!(stdout(&output).trim(), added, "{file}");
+    }
 }

@@ -1,0 +1,138 @@
+//! `rapport import responses FILE`: survey responses from another tool, one row per answer, in
+//! CSV or JSONL. Every bad row is reported with its line; nothing is imported while any row is
+//! bad unless `--skip-bad-rows` is given (then the responses with a bad row are left out).
+//! Re-running the same file adds nothing twice.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rapport_server::services::import::{AnswerRow, COLUMNS, RowProblem, responses_from_rows};
+use rapport_store::{Store, StoreOptions};
+
+use crate::settings::Settings;
+
+pub struct ImportArgs<'a> {
+    pub file: &'a Path,
+    pub workspace: &'a str,
+    pub survey: &'a str,
+    pub skip_bad_rows: bool,
+}
+
+/// Responses per transaction.
+const BATCH: usize = 5_000;
+/// Bad rows printed before the rest are only counted.
+const SHOWN_PROBLEMS: usize = 50;
+
+/// The file's rows, or the problems that stop it being read at all (unknown columns, broken lines).
+fn read_rows(file: &Path) -> anyhow::Result<(Vec<AnswerRow>, Vec<RowProblem>)> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let extension = file.extension().and_then(|extension| extension.to_str()).unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    match extension {
+        "csv" => {
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            // A misspelt column would lose its data row by row: it stops the import whatever else.
+            let unknown: Vec<&str> = reader.headers()?.iter().filter(|column| !COLUMNS.contains(column)).collect();
+            if !unknown.is_empty() {
+                anyhow::bail!("unknown columns in the header: {}; expected {}", unknown.join(", "), COLUMNS.join(", "));
+            }
+            for (index, record) in reader.deserialize::<AnswerRow>().enumerate() {
+                match record {
+                    Ok(row) => rows.push(AnswerRow { line: index + 1, ..row }),
+                    Err(error) => problems.push(RowProblem {
+                        lines: vec![index + 1],
+                        field: "row".into(),
+                        problem: error.to_string(),
+                    }),
+                }
+            }
+        }
+        "jsonl" | "ndjson" => {
+            for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+                let parsed = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
+                    .map_err(|error| error.to_string())
+                    .and_then(|object| {
+                        if let Some(column) = object.keys().find(|key| !COLUMNS.contains(&key.as_str())) {
+                            return Err(format!("unknown field `{column}`: expected {}", COLUMNS.join(", ")));
+                        }
+                        // Numbers are as good as strings in JSON: `"value": 9`.
+                        let strings: serde_json::Map<String, serde_json::Value> = object
+                            .into_iter()
+                            .map(|(key, value)| match value {
+                                serde_json::Value::Number(number) => (key, serde_json::Value::from(number.to_string())),
+                                other => (key, other),
+                            })
+                            .collect();
+                        serde_json::from_value::<AnswerRow>(serde_json::Value::Object(strings))
+                            .map_err(|error| error.to_string())
+                    });
+                match parsed {
+                    Ok(row) => rows.push(AnswerRow { line: index + 1, ..row }),
+                    Err(problem) => problems.push(RowProblem { lines: vec![index + 1], field: "row".into(), problem }),
+                }
+            }
+        }
+        other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", file.display()),
+    }
+    Ok((rows, problems))
+}
+
+pub async fn responses(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+    let (rows, mut problems) = read_rows(args.file)?;
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = async {
+        let workspace = store
+            .workspace_by_name(args.workspace)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no workspace `{}` in this database", args.workspace))?;
+        let survey = store
+            .survey(&workspace.id, args.survey, None)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no survey `{}` in workspace `{}`", args.survey, args.workspace))?;
+        let (responses, found) = responses_from_rows(&survey, &rows, time::OffsetDateTime::now_utc());
+        problems.extend(found);
+        for problem in problems.iter().take(SHOWN_PROBLEMS) {
+            eprintln!("{problem}");
+        }
+        if problems.len() > SHOWN_PROBLEMS {
+            eprintln!("… and {} more problems", problems.len() - SHOWN_PROBLEMS);
+        }
+        if !problems.is_empty() && !args.skip_bad_rows {
+            anyhow::bail!(
+                "{} problems in {} rows; nothing was imported (fix them, or pass --skip-bad-rows to import the other \
+                 responses)",
+                problems.len(),
+                rows.len()
+            );
+        }
+        let mut added = 0;
+        for (done, batch) in responses.chunks(BATCH).enumerate() {
+            added += store.import_responses(&workspace.id, batch).await?;
+            eprintln!(
+                "imported {} of {} responses",
+                (done * BATCH + batch.len()).min(responses.len()),
+                responses.len()
+            );
+        }
+        if added > 0 {
+            store.refresh_statistics().await?;
+        }
+        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        eprintln!(
+            "{} added, {} already there{}",
+            count(added, "response", "responses"),
+            responses.len() - added,
+            if problems.is_empty() {
+                String::new()
+            } else {
+                format!(", {} skipped", count(problems.len(), "problem", "problems"))
+            }
+        );
+        println!("{added}");
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
