@@ -253,6 +253,10 @@ pub async fn compare_groups(
     (a, b): (&str, &str),
     now_ms: i64,
 ) -> Result<ComparisonReport, ApiError> {
+    if let Some(whole @ (Metric::ChurnRate | Metric::AccountNps)) = Metric::parse(metric) {
+        let problem = format!("{} has no groups to compare: compare its periods in its report", whole.name());
+        return Err(invalid_query(vec![FieldProblem::envelope("metric", &problem)]));
+    }
     let settings = store.metric_settings(workspace).await?;
     let options = settings.figure_options();
     let today = day_of_ms(now_ms);
@@ -271,7 +275,7 @@ pub async fn compare_groups(
                 problems.extend(
                     found
                         .into_iter()
-                        .filter(|problem| problem.field == "filter")
+                        .filter(|problem| problem.field != "metric")
                         .map(|problem| FieldProblem::envelope(name, &problem.problem)),
                 );
                 None

@@ -190,6 +190,20 @@ pub async fn bad_metric_queries_are_named(app: TestApp) {
     )
     .await;
     assert_error(
+        get("/v1/metrics/churn_rate/compare?a=channel:email&b=channel:sms").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        &[(None, "metric")],
+    )
+    .await;
+    assert_error(
+        get("/v1/metrics/response_rate/compare?a=agent:ann&b=channel:sms").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        &[(None, "a")],
+    )
+    .await;
+    assert_error(
         get("/v1/metrics/nps/compare?a=channel&b=colour:red").await.unwrap(),
         StatusCode::BAD_REQUEST,
         "invalid_parameter",
