@@ -76,6 +76,21 @@ struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
+    /// Segment calls (track, identify, page, screen, group, alias), one JSON object per line, each
+    /// naming its `type`; resolved into customers as `/v1/batch` does. A call without `messageId`
+    /// gets one from its content, so a second run of the same file adds nothing.
+    Events {
+        /// The .jsonl file.
+        file: PathBuf,
+        /// The workspace's name.
+        #[arg(long)]
+        workspace: String,
+        /// Import the good calls and report the others, instead of importing nothing.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Survey responses, one row per answer (CSV or JSONL: response, customer, submitted_at,
     /// question, value, and optionally dimension, channel, touchpoint, agent). Prints how many
     /// were added; a second run of the same file adds none.
@@ -189,11 +204,15 @@ fn main() -> ExitCode {
                 let settings = resolve(&database, None)?;
                 commands::keys::create(settings, &workspace, &role).await
             }
+            Command::Import(ImportCommand::Events { file, workspace, skip_bad_rows, database }) => {
+                let settings = resolve(&database, None)?;
+                let args = commands::import::ImportArgs { file: &file, workspace: &workspace, skip_bad_rows };
+                commands::import::events(settings, args).await
+            }
             Command::Import(ImportCommand::Responses { file, workspace, survey, skip_bad_rows, database }) => {
                 let settings = resolve(&database, None)?;
-                let args =
-                    commands::import::ImportArgs { file: &file, workspace: &workspace, survey: &survey, skip_bad_rows };
-                commands::import::responses(settings, args).await
+                let args = commands::import::ImportArgs { file: &file, workspace: &workspace, skip_bad_rows };
+                commands::import::responses(settings, args, &survey).await
             }
             Command::Metrics(args) => {
                 let settings = resolve(&args.database, None)?;

@@ -1,7 +1,8 @@
 //! `rapport import responses FILE`: survey responses from another tool, one row per answer, in
-//! CSV or JSONL. Every bad row is reported with its line; nothing is imported while any row is
-//! bad unless `--skip-bad-rows` is given (then the responses with a bad row are left out).
-//! Re-running the same file adds nothing twice.
+//! CSV or JSONL; `rapport import events FILE`: Segment calls, one per line. Every bad row is
+//! reported with its line; nothing is imported while any row is bad unless `--skip-bad-rows` is
+//! given (then the bad rows, or the responses with a bad row, are left out). Re-running the same
+//! file adds nothing twice.
 
 use std::path::Path;
 
@@ -14,8 +15,82 @@ use crate::settings::Settings;
 pub struct ImportArgs<'a> {
     pub file: &'a Path,
     pub workspace: &'a str,
-    pub survey: &'a str,
     pub skip_bad_rows: bool,
+}
+
+/// Prints the problems (the first `SHOWN_PROBLEMS`) and refuses to go on when there are any and
+/// bad rows are not to be skipped.
+fn report_problems(problems: &[RowProblem], rows: usize, skip_bad_rows: bool) -> anyhow::Result<()> {
+    for problem in problems.iter().take(SHOWN_PROBLEMS) {
+        eprintln!("{problem}");
+    }
+    if problems.len() > SHOWN_PROBLEMS {
+        eprintln!("… and {} more problems", problems.len() - SHOWN_PROBLEMS);
+    }
+    if !problems.is_empty() && !skip_bad_rows {
+        anyhow::bail!(
+            "{} problems in {rows} rows; nothing was imported (fix them, or pass --skip-bad-rows to import the rest)",
+            problems.len()
+        );
+    }
+    Ok(())
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Events per ingested batch: each is one group commit with identity resolution.
+const EVENT_BATCH: usize = 2_000;
+
+pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let received_at = time::OffsetDateTime::now_utc();
+    let envelope = rapport_core::event::BatchEnvelope::default();
+    let (mut events, mut problems, mut rows) = (Vec::new(), Vec::new(), 0);
+    for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        rows += 1;
+        let parsed = serde_json::from_str::<serde_json::Value>(line)
+            .map_err(|error| {
+                vec![RowProblem { lines: vec![index + 1], field: "row".into(), problem: error.to_string() }]
+            })
+            .and_then(|value| {
+                rapport_core::event::parse_event(&value, index, None, &envelope, received_at).map_err(|found| {
+                    let row = |problem: rapport_core::problem::FieldProblem| RowProblem {
+                        lines: vec![index + 1],
+                        field: problem.field,
+                        problem: problem.problem,
+                    };
+                    found.into_iter().map(row).collect()
+                })
+            });
+        match parsed {
+            Ok((event, _warnings)) => events.push(event),
+            Err(found) => problems.extend(found),
+        }
+    }
+    report_problems(&problems, rows, args.skip_bad_rows)?;
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = async {
+        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
+        let (total, mut added, mut done) = (events.len(), 0, 0);
+        let mut rest = events;
+        while !rest.is_empty() {
+            let batch: Vec<_> = rest.drain(..rest.len().min(EVENT_BATCH)).collect();
+            done += batch.len();
+            added += store
+                .ingest(rapport_store::IngestBatch { workspace: workspace.id.clone(), events: batch })
+                .await?
+                .accepted;
+            eprintln!("imported {done} of {total} events");
+        }
+        eprintln!("{} added, {} already there", count(added, "event", "events"), total - added);
+        println!("{added}");
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// Responses per transaction.
@@ -78,34 +153,19 @@ fn read_rows(file: &Path) -> anyhow::Result<(Vec<AnswerRow>, Vec<RowProblem>)> {
     Ok((rows, problems))
 }
 
-pub async fn responses(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+/// Imports the responses to `survey` in `args.file`.
+pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -> anyhow::Result<()> {
     let (rows, mut problems) = read_rows(args.file)?;
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
-        let workspace = store
-            .workspace_by_name(args.workspace)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no workspace `{}` in this database", args.workspace))?;
+        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
         let survey = store
-            .survey(&workspace.id, args.survey, None)
+            .survey(&workspace.id, survey, None)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("no survey `{}` in workspace `{}`", args.survey, args.workspace))?;
+            .ok_or_else(|| anyhow::anyhow!("no survey `{survey}` in workspace `{}`", args.workspace))?;
         let (responses, found) = responses_from_rows(&survey, &rows, time::OffsetDateTime::now_utc());
         problems.extend(found);
-        for problem in problems.iter().take(SHOWN_PROBLEMS) {
-            eprintln!("{problem}");
-        }
-        if problems.len() > SHOWN_PROBLEMS {
-            eprintln!("… and {} more problems", problems.len() - SHOWN_PROBLEMS);
-        }
-        if !problems.is_empty() && !args.skip_bad_rows {
-            anyhow::bail!(
-                "{} problems in {} rows; nothing was imported (fix them, or pass --skip-bad-rows to import the other \
-                 responses)",
-                problems.len(),
-                rows.len()
-            );
-        }
+        report_problems(&problems, rows.len(), args.skip_bad_rows)?;
         let mut added = 0;
         for (done, batch) in responses.chunks(BATCH).enumerate() {
             added += store.import_responses(&workspace.id, batch).await?;
@@ -118,7 +178,6 @@ pub async fn responses(settings: Settings, args: ImportArgs<'_>) -> anyhow::Resu
         if added > 0 {
             store.refresh_statistics().await?;
         }
-        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         eprintln!(
             "{} added, {} already there{}",
             count(added, "response", "responses"),

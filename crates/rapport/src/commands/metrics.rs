@@ -27,10 +27,7 @@ fn api_error(error: ApiError) -> anyhow::Error {
 pub async fn run(settings: Settings, args: MetricsArgs) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
-        let workspace = store
-            .workspace_by_name(&args.workspace)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no workspace `{}` in this database", args.workspace))?;
+        let workspace = crate::commands::workspace_named(&store, &args.workspace).await?;
         let now = rapport_store::now_ms();
         metric_report(&store, &workspace.id, &args.metric, &args.query, now, TallySource::Fastest)
             .await

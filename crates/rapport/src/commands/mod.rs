@@ -4,3 +4,12 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod serve;
+
+/// The workspace called `name`, or an error saying there is none (commands that read never
+/// create one).
+pub async fn workspace_named(
+    store: &rapport_store::Store,
+    name: &str,
+) -> anyhow::Result<rapport_store::records::Workspace> {
+    store.workspace_by_name(name).await?.ok_or_else(|| anyhow::anyhow!("no workspace `{name}` in this database"))
+}

@@ -271,3 +271,32 @@ async fn the_example_import_files_import() {
         assert_eq!(stdout(&output).trim(), added, "{file}");
     }
 }
+
+/// `rapport import events`: Segment calls, one per line; bad lines named; a second run adds none.
+#[test]
+fn import_events_resolves_customers_and_is_idempotent() {
+    let directory = tempfile::tempdir().unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/import");
+    assert!(
+        run(rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", "read"]))
+            .status
+            .success()
+    );
+    let import = |file: &std::path::Path, extra: &[&str]| {
+        run(rapport(directory.path()).args(["import", "events"]).arg(file).args(["--workspace", "shop"]).args(extra))
+    };
+    let first = import(&examples.join("events.jsonl"), &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first).trim(), "4");
+    assert_eq!(stdout(&import(&examples.join("events.jsonl"), &[])).trim(), "0", "nothing twice");
+
+    let bad = directory.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"type\": \"track\", \"userId\": \"u1\"}\n{not json\n{\"type\": \"track\", \"userId\": \"u2\", \"event\": \"Signed In\"}\n")
+        .unwrap();
+    let refused = import(&bad, &[]);
+    assert!(!refused.status.success());
+    let report = stderr(&refused);
+    assert!(report.contains("row 1: event: required") && report.contains("row 2: row:"), "{report}");
+    let skipped = import(&bad, &["--skip-bad-rows"]);
+    assert_eq!(stdout(&skipped).trim(), "1", "{}", stderr(&skipped));
+}
