@@ -451,6 +451,16 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.put_contact_policy(workspace, policy).await)?)
     }
 
+    /// Each customer's value of a trait or its account (`Dimension::Trait`, `Dimension::Account`),
+    /// as (root, value); customers without one are left out.
+    pub async fn customer_values(
+        &self,
+        workspace: &WorkspaceId,
+        dimension: &Dimension,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.customer_values(workspace, dimension).await)?)
+    }
+
     /// Refreshes the query planner's statistics; run after bulk loads (`import_responses`).
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.refresh_statistics().await)?)

@@ -35,7 +35,7 @@ fn raw_column(dimension: &Dimension, traits: &[&str]) -> String {
         Dimension::Channel => "r.channel".into(),
         Dimension::Touchpoint => "r.touchpoint".into(),
         Dimension::Agent => "r.agent".into(),
-        Dimension::Account => "acct.group_id".into(),
+        Dimension::Account => "acct.value".into(),
         Dimension::Trait(key) => {
             let index = traits.iter().position(|candidate| candidate == key).unwrap_or_default();
             json_text(&format!("t{index}.value"))
@@ -63,6 +63,34 @@ fn trait_display(text: String) -> String {
 }
 
 type TallyTuple = (i64, Vec<Option<String>>, i64, i64);
+
+/// `(root_id, value)`: each customer's latest value of the trait `key`, set on any of its merged
+/// nodes.
+fn push_latest_traits(sql: &mut QueryBuilder<Db>, workspace: &WorkspaceId, key: &str) {
+    sql.push(
+        "(SELECT root_id, value FROM (SELECT c2.root_id, t.value, ROW_NUMBER() OVER \
+         (PARTITION BY c2.root_id ORDER BY t.updated_at DESC, t.message_id DESC) AS latest \
+         FROM customer_traits t JOIN customers c2 ON c2.id = t.customer_id WHERE c2.workspace_id = ",
+    );
+    sql.push_bind(workspace.as_str().to_owned());
+    sql.push(" AND t.trait_key = ");
+    sql.push_bind(key.to_owned());
+    sql.push(") ranked WHERE latest = 1)");
+}
+
+/// `(root_id, value)`: each customer's account, the group of its latest `group` call from any of
+/// its nodes.
+fn push_latest_accounts(sql: &mut QueryBuilder<Db>, workspace: &WorkspaceId) {
+    sql.push(
+        "(SELECT root_id, group_id AS value FROM (SELECT c3.root_id, g.group_id, ROW_NUMBER() OVER \
+         (PARTITION BY c3.root_id ORDER BY g.timestamp DESC, g.message_id DESC) AS latest FROM events g \
+         JOIN identities i3 ON i3.workspace_id = g.workspace_id AND i3.identity_key = CASE WHEN \
+         g.user_id IS NOT NULL THEN 'userId:' || g.user_id ELSE 'anonymousId:' || g.anonymous_id END \
+         JOIN customers c3 ON c3.id = i3.customer_id WHERE g.event_type = 'group' AND g.workspace_id = ",
+    );
+    sql.push_bind(workspace.as_str().to_owned());
+    sql.push(") ranked_accounts WHERE latest = 1)");
+}
 
 impl SqlBackend {
     /// Counts of the scored answers of `question_type` over the days `query` reads, by day, the
@@ -127,27 +155,14 @@ impl SqlBackend {
             }
             if reads_account {
                 // The customer's account is the group of its latest `group` call from any of its nodes.
-                sql.push(
-                    " LEFT JOIN (SELECT root_id, group_id FROM (SELECT c3.root_id, g.group_id, ROW_NUMBER() OVER \
-                     (PARTITION BY c3.root_id ORDER BY g.timestamp DESC, g.message_id DESC) AS latest FROM events g \
-                     JOIN identities i3 ON i3.workspace_id = g.workspace_id AND i3.identity_key = CASE WHEN \
-                     g.user_id IS NOT NULL THEN 'userId:' || g.user_id ELSE 'anonymousId:' || g.anonymous_id END \
-                     JOIN customers c3 ON c3.id = i3.customer_id WHERE g.event_type = 'group' AND g.workspace_id = ",
-                );
-                sql.push_bind(workspace.as_str().to_owned());
-                sql.push(") ranked_accounts WHERE latest = 1) acct ON acct.root_id = c.root_id");
+                sql.push(" LEFT JOIN ");
+                push_latest_accounts(&mut sql, workspace);
+                sql.push(" acct ON acct.root_id = c.root_id");
             }
             for (index, key) in traits.iter().enumerate() {
-                // The customer's trait is the latest value set on any of its merged nodes.
-                sql.push(
-                    " LEFT JOIN (SELECT root_id, value FROM (SELECT c2.root_id, t.value, ROW_NUMBER() OVER \
-                     (PARTITION BY c2.root_id ORDER BY t.updated_at DESC, t.message_id DESC) AS latest \
-                     FROM customer_traits t JOIN customers c2 ON c2.id = t.customer_id WHERE c2.workspace_id = ",
-                );
-                sql.push_bind(workspace.as_str().to_owned());
-                sql.push(" AND t.trait_key = ");
-                sql.push_bind((*key).to_owned());
-                sql.push(format!(") ranked WHERE latest = 1) t{index} ON t{index}.root_id = c.root_id"));
+                sql.push(" LEFT JOIN ");
+                push_latest_traits(&mut sql, workspace, key);
+                sql.push(format!(" t{index} ON t{index}.root_id = c.root_id"));
             }
             sql.push(" WHERE r.workspace_id = ");
             sql.push_bind(workspace.as_str().to_owned());
@@ -266,6 +281,33 @@ impl SqlBackend {
         sql.push(" AND ");
         push_in_list(&mut sql, "e.name", names.to_vec());
         sql.build_query_as().fetch_all(&self.pool).await
+    }
+
+    /// Every customer (root) with a value of `dimension` (a trait or the account), as shown in
+    /// reports; customers without one are left out.
+    pub async fn customer_values(
+        &self,
+        workspace: &WorkspaceId,
+        dimension: &Dimension,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let mut sql = QueryBuilder::<Db>::new("SELECT root_id, ");
+        match dimension {
+            Dimension::Trait(key) => {
+                sql.push(json_text("latest_values.value"));
+                sql.push(" FROM ");
+                push_latest_traits(&mut sql, workspace, key);
+            }
+            _ => {
+                sql.push("latest_values.value FROM ");
+                push_latest_accounts(&mut sql, workspace);
+            }
+        }
+        sql.push(" latest_values");
+        let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(match dimension {
+            Dimension::Trait(_) => rows.into_iter().map(|(root, value)| (root, trait_display(value))).collect(),
+            _ => rows,
+        })
     }
 
     /// Refreshes the query planner's statistics (`ANALYZE`): after a bulk load, plans chosen

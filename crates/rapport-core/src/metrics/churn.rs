@@ -1,6 +1,8 @@
 //! Churn rate per period: of the customers active at a period's start, the share who cancelled
 //! during it. "Active" and "cancelled" are events a workspace names in its metric settings.
 
+use std::collections::BTreeMap;
+
 use crate::metrics::query::{MS_PER_DAY, MetricQuery, day_of_ms};
 use crate::metrics::report::TallyRow;
 
@@ -48,25 +50,20 @@ fn periods(query: &MetricQuery) -> Vec<(i64, i64)> {
 
 /// Per period, the customers active at its start, counted as score 1 when they cancelled within
 /// it and 0 when they did not (on the period's first day), for [`crate::metrics::report::report`].
-pub fn churn_rows(query: &MetricQuery, customers: &[CustomerActivity]) -> Vec<TallyRow> {
-    let mut rows = Vec::new();
+/// Each customer comes with its values of the query's dimensions (traits, account), in order.
+pub fn churn_rows(query: &MetricQuery, customers: &[(Vec<Option<String>>, CustomerActivity)]) -> Vec<TallyRow> {
+    let mut counts: BTreeMap<(i64, &[Option<String>], i64), u64> = BTreeMap::new();
     for (start, end) in periods(query) {
-        let (mut churned, mut stayed) = (0, 0);
-        for customer in customers.iter().filter(|customer| customer.active_at(start)) {
-            if customer.cancelled_within(start, end) {
-                churned += 1;
-            } else {
-                stayed += 1;
-            }
-        }
         let day = day_of_ms(start);
-        for (score, count) in [(1, churned), (0, stayed)] {
-            if count > 0 {
-                rows.push(TallyRow { day, values: Vec::new(), score, count });
-            }
+        for (values, customer) in customers.iter().filter(|(_, customer)| customer.active_at(start)) {
+            let score = i64::from(customer.cancelled_within(start, end));
+            *counts.entry((day, values.as_slice(), score)).or_default() += 1;
         }
     }
-    rows
+    counts
+        .into_iter()
+        .map(|((day, values, score), count)| TallyRow { day, values: values.to_vec(), score, count })
+        .collect()
 }
 
 #[cfg(test)]
@@ -117,6 +114,8 @@ mod tests {
             filters: Vec::new(),
             options: FigureOptions::default(),
         };
+        let customers: Vec<(Vec<Option<String>>, CustomerActivity)> =
+            customers.into_iter().map(|customer| (Vec::new(), customer)).collect();
         let groups = report(&query, &churn_rows(&query, &customers));
         let figures: Vec<(u64, Option<f64>)> =
             groups.iter().map(|g| (g.figure.n, g.figure.score.map(|score| (score * 100.0).round() / 100.0))).collect();

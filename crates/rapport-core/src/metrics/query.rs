@@ -354,12 +354,15 @@ pub fn parse_query(
     }
 
     if metric == Some(Metric::ChurnRate)
-        && let Some(dimension) = dimensions.iter().chain(filters.iter().map(|filter| &filter.dimension)).next()
+        && let Some(dimension) = dimensions
+            .iter()
+            .chain(filters.iter().map(|filter| &filter.dimension))
+            .find(|dimension| !matches!(dimension, Dimension::Account | Dimension::Trait(_)))
     {
         problems.push(FieldProblem::envelope(
             "group_by",
             &format!(
-                "churn_rate is counted over customers by period: it groups by time only, not `{}`",
+                "churn_rate is counted over customers: it groups by time, account and traits, not `{}`",
                 dimension.name()
             ),
         ));

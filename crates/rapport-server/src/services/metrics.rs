@@ -154,7 +154,25 @@ async fn churn_tallies(store: &Store, workspace: &WorkspaceId, query: &MetricQue
             activity.active_ms.push(at_ms);
         }
     }
-    let customers: Vec<CustomerActivity> = customers.into_values().collect();
+    // Each customer's values of the dimensions the query reads (traits, account), then filtered.
+    let mut values_of: HashMap<&Dimension, HashMap<String, String>> = HashMap::new();
+    for dimension in query.dimensions_read() {
+        if !values_of.contains_key(dimension) {
+            values_of.insert(dimension, store.customer_values(workspace, dimension).await?.into_iter().collect());
+        }
+    }
+    let value =
+        |dimension: &Dimension, root: &str| values_of.get(dimension).and_then(|values| values.get(root)).cloned();
+    let customers: Vec<(Vec<Option<String>>, CustomerActivity)> = customers
+        .into_iter()
+        .filter(|(root, _)| {
+            query
+                .filters
+                .iter()
+                .all(|filter| value(&filter.dimension, root).is_some_and(|v| filter.values.contains(&v)))
+        })
+        .map(|(root, activity)| (query.dimensions.iter().map(|dimension| value(dimension, &root)).collect(), activity))
+        .collect();
     Ok(churn_rows(query, &customers))
 }
 

@@ -248,7 +248,10 @@ pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
         {"type": "track", "anonymousId": "call-7", "event": "Subscription Cancelled", "timestamp": "2025-01-20T10:00:00Z",
          "context": {"traits": {"phone": "+49 151 7654321"}}},
         track("dee", "Subscription Cancelled", "2025-02-02T10:00:00Z"),
-        track("zed", "Page Viewed", "2024-12-01T10:00:00Z")
+        track("zed", "Page Viewed", "2024-12-01T10:00:00Z"),
+        {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}, "timestamp": "2024-11-03T10:00:00Z"},
+        {"type": "identify", "userId": "bob", "traits": {"plan": "pro"}, "timestamp": "2024-12-03T10:00:00Z"},
+        {"type": "identify", "userId": "cy", "traits": {"plan": "free"}, "timestamp": "2024-12-24T10:00:00Z"}
     ]});
     assert_eq!(app.send("/v1/batch", &batch).await.status(), StatusCode::OK);
     let report = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-02-28&group_by=month").await;
@@ -258,6 +261,24 @@ pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
     assert!(close(&january["score"], 25.0));
     // February: ann, cy, dee and eve were active on February 1; dee cancelled.
     assert_eq!(report["groups"][1]["counts"], json!({"churned": 1, "active_at_start": 4}), "{report}");
+    // By plan: January's churn was all on pro (Bob); Dee has no plan.
+    let by_plan = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-01-31&group_by=traits.plan").await;
+    let plans: Vec<(Value, Value)> = by_plan["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"]["traits.plan"].clone(), g["counts"].clone()))
+        .collect();
+    assert_eq!(
+        plans,
+        [
+            (Value::Null, json!({"churned": 0, "active_at_start": 1})),
+            (json!("free"), json!({"churned": 0, "active_at_start": 1})),
+            (json!("pro"), json!({"churned": 1, "active_at_start": 2})),
+        ]
+    );
+    let pro = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-01-31&filter=traits.plan:pro").await;
+    assert!(close(&pro["groups"][0]["score"], 50.0), "{pro}");
     let grouped = app
         .client
         .get(app.url("/v1/metrics/churn_rate?group_by=channel"))
