@@ -251,7 +251,8 @@ pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
         track("zed", "Page Viewed", "2024-12-01T10:00:00Z"),
         {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}, "timestamp": "2024-11-03T10:00:00Z"},
         {"type": "identify", "userId": "bob", "traits": {"plan": "pro"}, "timestamp": "2024-12-03T10:00:00Z"},
-        {"type": "identify", "userId": "cy", "traits": {"plan": "free"}, "timestamp": "2024-12-24T10:00:00Z"}
+        {"type": "identify", "userId": "cy", "traits": {"plan": "free"}, "timestamp": "2024-12-24T10:00:00Z"},
+        {"type": "group", "userId": "bob", "groupId": "acme-corp", "timestamp": "2024-12-04T10:00:00Z"}
     ]});
     assert_eq!(app.send("/v1/batch", &batch).await.status(), StatusCode::OK);
     let report = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-02-28&group_by=month").await;
@@ -279,6 +280,8 @@ pub async fn churn_rate_follows_the_workspace_definition(app: TestApp) {
     );
     let pro = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-01-31&filter=traits.plan:pro").await;
     assert!(close(&pro["groups"][0]["score"], 50.0), "{pro}");
+    let acme = app.read("/v1/metrics/churn_rate?from=2025-01-01&to=2025-01-31&filter=account:acme-corp").await;
+    assert_eq!(acme["groups"][0]["counts"], json!({"churned": 1, "active_at_start": 1}), "{acme}");
     let grouped = app
         .client
         .get(app.url("/v1/metrics/churn_rate?group_by=channel"))
