@@ -242,11 +242,18 @@ impl Dispatcher {
     pub async fn run_once(&self, now_ms: i64) -> Result<usize, StoreError> {
         let due = self.store.due_invitations(now_ms, DISPATCH_BATCH).await?;
         let mut handled = 0;
+        // Each workspace's contact policy, read once per pass.
+        let mut policies: HashMap<WorkspaceId, ContactPolicy> = HashMap::new();
         for invitation in due {
             if !self.store.claim_invitation(&invitation.workspace_id, &invitation.id).await? {
                 continue;
             }
-            let outcome = self.dispatch_one(&invitation, now_ms).await?;
+            if !policies.contains_key(&invitation.workspace_id) {
+                let policy = self.store.contact_policy(&invitation.workspace_id).await?;
+                policies.insert(invitation.workspace_id.clone(), policy);
+            }
+            let policy = policies.get(&invitation.workspace_id).copied().unwrap_or_default();
+            let outcome = self.dispatch_one(&invitation, &policy, now_ms).await?;
             self.store.finish_invitation(&invitation.workspace_id, &invitation.id, &outcome).await?;
             metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
             handled += 1;
@@ -355,7 +362,12 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn dispatch_one(&self, invitation: &InvitationRecord, now_ms: i64) -> Result<InvitationOutcome, StoreError> {
+    async fn dispatch_one(
+        &self,
+        invitation: &InvitationRecord,
+        policy: &ContactPolicy,
+        now_ms: i64,
+    ) -> Result<InvitationOutcome, StoreError> {
         let store = &self.store;
         let outcome = |state: &'static str,
                        customer: Option<CustomerId>,
@@ -390,7 +402,6 @@ impl Dispatcher {
                 Some(("bad_identity", "the triggering identity cannot be read".to_owned())),
             ));
         };
-        let policy = store.contact_policy(&invitation.workspace_id).await?;
         let ask = Ask {
             workspace: &invitation.workspace_id,
             survey_id: &invitation.survey_id,
@@ -399,7 +410,7 @@ impl Dispatcher {
             identity: &identity,
             now_ms,
             reminder: false,
-            policy: &policy,
+            policy,
         };
         let decision = decide(store, ask).await?;
         if let Err(suppression) = decision.outcome {
