@@ -52,6 +52,11 @@ fn number(value: Option<f64>) -> String {
 fn table(report: &MetricReport) -> String {
     let mut header: Vec<String> = report.group_by.clone();
     header.extend(["n", "score", "95% CI", "previous", "change", "p"].map(str::to_owned));
+    // The gaps a team reads against: its target, then each external benchmark.
+    if let Some(target) = report.target {
+        header.push(format!("vs target {target}"));
+    }
+    header.extend(report.benchmarks.iter().map(|benchmark| format!("vs {} {}", benchmark.name, benchmark.score)));
     let mut rows: Vec<Vec<String>> = Vec::new();
     for group in &report.groups {
         let figure = &group.group.figure;
@@ -67,6 +72,14 @@ fn table(report: &MetricReport) -> String {
         let change = group.group.change.as_ref();
         row.push(change.map_or_else(|| "-".to_owned(), |change| format!("{:+.1}", change.difference)));
         row.push(change.map_or_else(|| "-".to_owned(), |change| format!("{:.3}", change.p_value)));
+        let gap = |gap: Option<f64>| gap.map_or_else(|| "-".to_owned(), |gap| format!("{gap:+.1}"));
+        if report.target.is_some() {
+            row.push(gap(group.target_gap));
+        }
+        for benchmark in &report.benchmarks {
+            let found = group.benchmark_gaps.iter().find(|candidate| candidate.name == benchmark.name);
+            row.push(gap(found.map(|found| found.gap)));
+        }
         rows.push(row);
     }
     let widths: Vec<usize> = (0..header.len())

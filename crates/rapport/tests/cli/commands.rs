@@ -166,6 +166,25 @@ async fn metrics_prints_a_table_or_json() {
     assert!(lines[3].starts_with("2025-04") && lines[3].contains("100.0") && lines[3].contains("+66.7"), "{table}");
     assert!(table.contains("* n below the minimum of 30"), "{table}");
 
+    // With a target and a benchmark, the table shows the gaps to them.
+    let store = rapport_store::Store::connect(
+        &format!("sqlite://{}/rapport-data/rapport.db", directory.path().display()),
+        rapport_store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let settings = rapport_core::metrics::settings::parse_settings(&serde_json::json!({
+        "targets": {"nps": 50}, "benchmarks": [{"metric": "nps", "name": "Retail", "score": 30}]}))
+    .unwrap();
+    store.put_metric_settings(&shop, &settings).await.unwrap();
+    store.close().await;
+    let with_gaps = stdout(&run(rapport(directory.path()).args(args)));
+    let lines: Vec<&str> = with_gaps.lines().collect();
+    assert!(lines[1].contains("vs target 50") && lines[1].contains("vs Retail 30"), "{with_gaps}");
+    // April: NPS 100, so +50 against the target and +70 against the benchmark, in the last columns.
+    let april: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(april[april.len() - 2..], ["+50.0", "+70.0"], "{with_gaps}");
+
     let output = run(rapport(directory.path()).args(args).arg("--json"));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
     assert_eq!(report["groups"][1]["n"], 1);
