@@ -5,6 +5,7 @@
 //! never a driver type. Both backends run the same statements (`sql_backend.rs`, `sql_surveys.rs`) against their own
 //! migrations, and one conformance suite (`tests/conformance`) runs every test on both.
 
+mod answer_index;
 mod ingest_queue;
 mod postgres;
 pub mod records;
@@ -141,6 +142,8 @@ struct StoreInner {
     ingest: mpsc::Sender<IngestJob>,
     /// SQLite's ingest connection, for the benchmark's raw inserts.
     sqlite_writer: Option<sqlite_writer::SqliteWriter>,
+    /// SQLite: scored answers in memory for the reports no rollup holds (`answer_index.rs`).
+    answer_index: answer_index::AnswerIndex,
 }
 
 impl Store {
@@ -164,7 +167,8 @@ impl Store {
             ingest_queue::Writer::Postgres(_) => None,
         };
         let ingest = ingest_queue::start(writer, options.resolution);
-        Ok(Store { inner: Arc::new(StoreInner { backend, kind, ingest, sqlite_writer }) })
+        let answer_index = answer_index::AnswerIndex::default();
+        Ok(Store { inner: Arc::new(StoreInner { backend, kind, ingest, sqlite_writer, answer_index }) })
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -383,6 +387,16 @@ impl Store {
         [RollupGrain::Channel, RollupGrain::Agent].into_iter().find(|grain| holds(*grain))
     }
 
+    /// Where `answer_tallies` reads `query`'s counts from: `rollup`, `index` (SQLite's in-memory
+    /// answer index, for traits, accounts and mixed grains) or `answers` (SQL over the raw answers).
+    pub fn tally_source(&self, query: &MetricQuery, source: TallySource) -> &'static str {
+        match (source, Store::rollup_grain(query), self.backend()) {
+            (TallySource::Fastest, Some(_), _) => "rollup",
+            (TallySource::Fastest, None, Backend::Sqlite(_)) => "index",
+            _ => "answers",
+        }
+    }
+
     /// Counts of scored answers of `question_type` by day, `query`'s dimensions and score, over
     /// the days the query reads (see `MetricQuery::read_range`), only in `surveys` when given.
     pub async fn answer_tallies(
@@ -393,6 +407,12 @@ impl Store {
         surveys: Option<&[String]>,
         source: TallySource,
     ) -> Result<Vec<TallyRow>, StoreError> {
+        // On SQLite a report no rollup holds reads the in-memory answer index (no hash joins in
+        // SQLite: resolving each answer's customer in SQL costs index searches per answer).
+        if let (TallySource::Fastest, None, Backend::Sqlite(sql)) = (source, Store::rollup_grain(query), self.backend())
+        {
+            return Ok(self.inner.answer_index.tallies(sql, workspace, question_type, query, surveys).await?);
+        }
         Ok(
             dispatch!(self.backend(), sql => sql.answer_tallies(workspace, question_type, query, surveys, source).await)?,
         )
@@ -458,7 +478,7 @@ impl Store {
         workspace: &WorkspaceId,
         dimension: &Dimension,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.customer_values(workspace, dimension).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.customer_values(workspace, dimension, None).await)?)
     }
 
     /// Refreshes the query planner's statistics; run after bulk loads (`import_responses`).

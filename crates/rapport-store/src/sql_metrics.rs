@@ -284,11 +284,12 @@ impl SqlBackend {
     }
 
     /// Every customer (root) with a value of `dimension` (a trait or the account), as shown in
-    /// reports; customers without one are left out.
+    /// reports, only those in `roots` when given; customers without one are left out.
     pub async fn customer_values(
         &self,
         workspace: &WorkspaceId,
         dimension: &Dimension,
+        roots: Option<Vec<String>>,
     ) -> Result<Vec<(String, String)>, sqlx::Error> {
         let mut sql = QueryBuilder::<Db>::new("SELECT root_id, ");
         match dimension {
@@ -303,6 +304,10 @@ impl SqlBackend {
             }
         }
         sql.push(" latest_values");
+        if let Some(roots) = roots {
+            sql.push(" WHERE ");
+            push_in_list(&mut sql, "latest_values.root_id", roots);
+        }
         let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&self.pool).await?;
         Ok(match dimension {
             Dimension::Trait(_) => rows.into_iter().map(|(root, value)| (root, trait_display(value))).collect(),

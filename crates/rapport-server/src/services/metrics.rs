@@ -63,8 +63,9 @@ pub struct MetricReport {
     pub target: Option<f64>,
     #[schema(value_type = Vec<Object>)]
     pub benchmarks: Vec<Benchmark>,
-    /// Where the counts came from: `rollup` (daily counts), `answers` (every answer read, for
-    /// agent and trait dimensions), `invitations` (response rate) or `events` (churn rate).
+    /// Where the counts came from: `rollup` (daily counts), `index` (SQLite: every answer, from
+    /// memory, for traits, accounts and agent with channel), `answers` (every answer, by SQL),
+    /// `invitations` (response rate) or `events` (churn rate).
     pub source: String,
     pub groups: Vec<ReportGroup>,
 }
@@ -189,9 +190,8 @@ async fn tallies(
     Ok(match query.metric.question_type() {
         Some(question_type) => {
             let surveys = audience_surveys(store, workspace, query.metric).await?;
-            let rollup = source == TallySource::Fastest && Store::rollup_grain(query).is_some();
             let rows = store.answer_tallies(workspace, question_type, query, surveys.as_deref(), source).await?;
-            (rows, if rollup { "rollup" } else { "answers" })
+            (rows, store.tally_source(query, source))
         }
         None => (store.invitation_tallies(workspace, query).await?, "invitations"),
     })

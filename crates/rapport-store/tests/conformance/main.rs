@@ -54,6 +54,7 @@ conformance_suite! {
     crate::invitations::invitations_are_made_once_and_dispatched_once => invitations_are_made_once_and_dispatched_once,
     crate::metrics::rollups_return_exactly_what_the_raw_answers_return => rollups_return_exactly_what_the_raw_answers_return,
     crate::metrics::trait_groups_follow_the_identity_graph => trait_groups_follow_the_identity_graph,
+    crate::metrics::trait_reports_stay_exact_as_the_graph_changes => trait_reports_stay_exact_as_the_graph_changes,
     crate::metrics::metric_settings_are_kept_per_workspace => metric_settings_are_kept_per_workspace,
 }
 

@@ -267,3 +267,95 @@ pub async fn metric_settings_are_kept_per_workspace(store: Store) {
     assert_eq!(store.metric_settings(&other).await.unwrap().min_n, 30);
     let _: Value = serde_json::to_value(&settings).unwrap();
 }
+
+/// Reports by trait and account while the identity graph and traits change between them (new
+/// answers, new traits, merges, an undone merge): the fastest source (on SQLite, the in-memory
+/// answer index, kept current incrementally) must return exactly what the raw answers return.
+pub async fn trait_reports_stay_exact_as_the_graph_changes(store: Store) {
+    let acme = workspace(&store, "acme").await;
+    let survey = store.create_survey(&acme, &definition()).await.unwrap().id;
+    let mut rng = StdRng::seed_from_u64(11);
+    let plans = ["free", "pro", "enterprise"];
+    let identify = |user: usize, plan: &str, at: &str| json!({"type": "identify", "userId": format!("u{user}"), "traits": {"plan": plan, "seats": user % 4}, "timestamp": at});
+    let first: Vec<Value> = (0..20).map(|user| identify(user, plans[user % 3], "2025-01-01T00:00:00Z")).collect();
+    ingest(&store, &acme, &first).await;
+    let mut day = DAY0;
+    let mut respond = |rng: &mut StdRng, identity: String| {
+        day += 1;
+        let (nps, csat): (i64, i64) = (rng.random_range(0..=10), rng.random_range(1..=5));
+        let answers = json!({"nps": nps, "csat": {"score": csat, "knowledge": 3}});
+        NewResponse {
+            survey_id: survey.clone(),
+            version: 1,
+            identity_key: identity,
+            channel: Some(if rng.random_bool(0.5) { "email" } else { "sms" }.to_owned()),
+            touchpoint: None,
+            agent: Some(if rng.random_bool(0.5) { "ann" } else { "bob" }.to_owned()),
+            submitted_at_ms: (day % 60 + DAY0) * MS_PER_DAY,
+            received_at_ms: 0,
+            idempotency_key: None,
+            answers: check_answers(&definition(), answers.as_object().unwrap()).unwrap(),
+        }
+    };
+    let queries = [
+        (vec![Dimension::Trait("plan".into())], vec![], None),
+        (vec![Dimension::Trait("seats".into()), Dimension::Channel], vec![], Some(Bucket::Month)),
+        (
+            vec![Dimension::Account],
+            vec![Filter { dimension: Dimension::Trait("plan".into()), values: vec!["pro".into()] }],
+            None,
+        ),
+        (
+            vec![Dimension::Agent, Dimension::Channel],
+            vec![Filter { dimension: Dimension::Account, values: vec!["acme-corp".into()] }],
+            Some(Bucket::Week),
+        ),
+        (vec![Dimension::ServiceDimension, Dimension::Trait("plan".into())], vec![], None),
+    ];
+    for round in 0..6 {
+        // New answers, from known users and from anonymous visitors who may be identified later.
+        for _ in 0..25 {
+            let identity = if rng.random_bool(0.7) {
+                format!("userId:u{}", rng.random_range(0..20))
+            } else {
+                format!("anonymousId:visitor-{}", rng.random_range(0..10))
+            };
+            let response = respond(&mut rng, identity);
+            store.insert_response(&acme, &response).await.unwrap();
+        }
+        for (dimensions, filters, bucket) in &queries {
+            for kind in ["nps", "csat"] {
+                let query = query(dimensions.clone(), filters.clone(), *bucket, DAY0, DAY0 + 70);
+                let fast = tallies(&store, &acme, kind, &query, TallySource::Fastest).await;
+                let raw = tallies(&store, &acme, kind, &query, TallySource::RawAnswers).await;
+                assert_eq!(fast, raw, "round {round}: {kind} {query:?}");
+            }
+        }
+        // Then the graph changes: plans change, visitors are identified (merging them into a
+        // user, whose plan they then share), customers join accounts; once, a merge is undone.
+        let user = rng.random_range(0..20);
+        let visitor = rng.random_range(0..10);
+        let at = format!("2025-02-{:02}T00:00:00Z", round + 1);
+        let account = ["acme-corp", "globex"][rng.random_range(0..2)];
+        let changes = vec![
+            identify(user, plans[rng.random_range(0..3)], &at),
+            json!({"type": "identify", "userId": format!("u{}", rng.random_range(0..20)), "anonymousId": format!("visitor-{visitor}"), "timestamp": at}),
+            json!({"type": "group", "userId": format!("u{}", rng.random_range(0..20)), "groupId": account, "timestamp": at}),
+        ];
+        ingest(&store, &acme, &changes).await;
+        if round == 3 {
+            let customer = store
+                .customer_by_identity(
+                    &acme,
+                    &rapport_core::identity::Identity::parse_typed(&format!("anonymousId:visitor-{visitor}")).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            let merges = store.merges_of(&acme, &customer).await.unwrap().unwrap_or_default();
+            if let Some(merge) = merges.iter().find(|merge| merge.outcome == "merged") {
+                store.undo_merge(&acme, &merge.id).await.unwrap();
+            }
+        }
+    }
+}

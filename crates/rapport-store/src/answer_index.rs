@@ -1,0 +1,388 @@
+//! SQLite only: an in-memory index of a workspace's scored answers for the reports no rollup can
+//! hold (grouped or filtered by a customer trait or the account). A trait belongs to the customer
+//! as the identity graph stands when the report runs, so those reports resolve every answer's
+//! respondent; SQLite has no hash join, and doing it in SQL costs index searches per answer
+//! (76 s for 4,000,000 answers, BENCHMARKS.md). Here each answer is a small row in memory and
+//! each respondent's customer and trait values are looked up once per report.
+//!
+//! Kept current without missing anything: SQLite has one writer, so row ids and event sequence
+//! numbers grow in commit order. Each report first reads the newest response row id and event
+//! sequence number, loads the answers up to that row id, and re-resolves the customers the events
+//! up to that number touched (every merge and trait change comes from an ingested event); an
+//! undone merge (an admin action, not an event) re-resolves everyone. The conformance suite
+//! compares the index with the raw answers.
+
+use std::collections::{HashMap, HashSet};
+
+use rapport_core::ids::WorkspaceId;
+use rapport_core::metrics::query::{Dimension, MetricQuery, day_of_ms};
+use rapport_core::metrics::report::TallyRow;
+use tokio::sync::Mutex;
+
+use crate::sqlite::SqlBackend;
+
+/// Labels and keys interned as numbers.
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_owned(), id);
+        self.names.push(name.to_owned());
+        id
+    }
+
+    fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+}
+
+/// "No value" in a label column.
+const NONE: u32 = u32::MAX;
+
+/// One scored answer.
+#[derive(Debug, Clone, Copy)]
+struct Fact {
+    day: i32,
+    score: i16,
+    question_type: u32,
+    survey: u32,
+    question: u32,
+    dimension: u32,
+    channel: u32,
+    touchpoint: u32,
+    agent: u32,
+    respondent: u32,
+}
+
+impl Fact {
+    fn label(&self, dimension: &Dimension) -> u32 {
+        match dimension {
+            Dimension::Survey => self.survey,
+            Dimension::Question => self.question,
+            Dimension::ServiceDimension => self.dimension,
+            Dimension::Channel => self.channel,
+            Dimension::Touchpoint => self.touchpoint,
+            Dimension::Agent => self.agent,
+            Dimension::Account | Dimension::Trait(_) => NONE,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct WorkspaceIndex {
+    loaded: bool,
+    responses_through: i64,
+    events_through: i64,
+    undone_merges: i64,
+    labels: Interner,
+    respondents: Interner,
+    /// Per respondent, the customer (root) its identity belongs to now.
+    root_of: Vec<Option<String>>,
+    facts: Vec<Fact>,
+    /// Per dimension read so far (a trait or the account): root → value.
+    values: HashMap<Dimension, HashMap<String, String>>,
+}
+
+type AnswerRow =
+    (i64, String, i64, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>, i64);
+
+impl WorkspaceIndex {
+    fn label(&mut self, value: Option<&str>) -> u32 {
+        value.map_or(NONE, |value| self.labels.id(value))
+    }
+
+    /// Brings the index up to what is committed now.
+    async fn refresh(&mut self, sql: &SqlBackend, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
+        let responses_mark: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM survey_responses").fetch_one(&sql.pool).await?;
+        let events_mark: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&sql.pool).await?;
+        let undone: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM merges WHERE workspace_id = $1 AND undone_at IS NOT NULL")
+                .bind(workspace.as_str())
+                .fetch_one(&sql.pool)
+                .await?;
+        let resolve_everyone = !self.loaded || undone != self.undone_merges;
+
+        let rows: Vec<AnswerRow> = sqlx::query_as(
+            "SELECT r.rowid, r.identity_key, r.submitted_at, r.survey_id, a.question_type, a.question_id, a.dimension, \
+             r.channel, r.touchpoint, r.agent, a.score FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id \
+             WHERE r.workspace_id = $1 AND r.rowid > $2 AND r.rowid <= $3 AND a.score IS NOT NULL",
+        )
+        .bind(workspace.as_str())
+        .bind(self.responses_through)
+        .bind(responses_mark)
+        .fetch_all(&sql.pool)
+        .await?;
+        let mut unresolved: Vec<String> = Vec::new();
+        for (
+            _,
+            identity_key,
+            submitted_at,
+            survey,
+            question_type,
+            question,
+            dimension,
+            channel,
+            touchpoint,
+            agent,
+            score,
+        ) in rows
+        {
+            let known = self.respondents.get(&identity_key);
+            let respondent = self.respondents.id(&identity_key);
+            if known.is_none() {
+                self.root_of.push(None);
+                unresolved.push(identity_key);
+            }
+            let fact = Fact {
+                day: day_of_ms(submitted_at) as i32,
+                score: score as i16,
+                question_type: self.labels.id(&question_type),
+                survey: self.labels.id(&survey),
+                question: self.labels.id(&question),
+                dimension: self.label(dimension.as_deref()),
+                channel: self.label(channel.as_deref()),
+                touchpoint: self.label(touchpoint.as_deref()),
+                agent: self.label(agent.as_deref()),
+                respondent,
+            };
+            self.facts.push(fact);
+        }
+        self.responses_through = responses_mark;
+
+        if resolve_everyone {
+            let all: Vec<(String, String)> = sqlx::query_as(
+                "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+                 WHERE i.workspace_id = $1",
+            )
+            .bind(workspace.as_str())
+            .fetch_all(&sql.pool)
+            .await?;
+            self.root_of.iter_mut().for_each(|root| *root = None);
+            for (identity_key, root) in all {
+                if let Some(respondent) = self.respondents.get(&identity_key) {
+                    self.root_of[respondent as usize] = Some(root);
+                }
+            }
+            let dimensions: Vec<Dimension> = self.values.keys().cloned().collect();
+            for dimension in dimensions {
+                let values = sql.customer_values(workspace, &dimension, None).await?;
+                self.values.insert(dimension, values.into_iter().collect());
+            }
+        } else {
+            // The customers the new events touched: their identities may have moved to another
+            // root (a merge) and their traits or account may have changed.
+            let touched: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT c.root_id FROM events e JOIN identities i ON i.workspace_id = e.workspace_id \
+                 AND i.identity_key = CASE WHEN e.user_id IS NOT NULL THEN 'userId:' || e.user_id \
+                 ELSE 'anonymousId:' || e.anonymous_id END JOIN customers c ON c.id = i.customer_id \
+                 WHERE e.workspace_id = $1 AND e.seq > $2 AND e.seq <= $3",
+            )
+            .bind(workspace.as_str())
+            .bind(self.events_through)
+            .bind(events_mark)
+            .fetch_all(&sql.pool)
+            .await?;
+            let mut keys: Vec<(String, String)> = Vec::new();
+            for chunk in touched.chunks(10_000) {
+                keys.extend(roots_members(sql, workspace, chunk).await?);
+            }
+            for chunk in unresolved.chunks(10_000) {
+                keys.extend(identities_roots(sql, workspace, chunk).await?);
+            }
+            for (identity_key, root) in keys {
+                if let Some(respondent) = self.respondents.get(&identity_key) {
+                    self.root_of[respondent as usize] = Some(root);
+                }
+            }
+            let dimensions: Vec<Dimension> = self.values.keys().cloned().collect();
+            for dimension in dimensions {
+                let mut fresh: HashMap<String, String> = HashMap::new();
+                for chunk in touched.chunks(10_000) {
+                    fresh.extend(sql.customer_values(workspace, &dimension, Some(chunk.to_vec())).await?);
+                }
+                if let Some(values) = self.values.get_mut(&dimension) {
+                    for root in &touched {
+                        match fresh.remove(root) {
+                            Some(value) => values.insert(root.clone(), value),
+                            None => values.remove(root),
+                        };
+                    }
+                }
+            }
+        }
+        self.loaded = true;
+        self.events_through = events_mark;
+        self.undone_merges = undone;
+        Ok(())
+    }
+
+    /// Loads a trait's or the account's values the first time a report reads them.
+    async fn ensure_values(
+        &mut self,
+        sql: &SqlBackend,
+        workspace: &WorkspaceId,
+        dimension: &Dimension,
+    ) -> Result<(), sqlx::Error> {
+        if !self.values.contains_key(dimension) {
+            let values = sql.customer_values(workspace, dimension, None).await?;
+            self.values.insert(dimension.clone(), values.into_iter().collect());
+        }
+        Ok(())
+    }
+
+    /// What `SqlBackend::answer_tallies` returns from the raw answers, from memory.
+    fn tallies(&self, question_type: &str, query: &MetricQuery, surveys: Option<&[String]>) -> Vec<TallyRow> {
+        let Some(question_type) = self.labels.get(question_type) else { return Vec::new() };
+        let (from_day, to_day) = query.read_range();
+        let surveys: Option<HashSet<u32>> =
+            surveys.map(|surveys| surveys.iter().filter_map(|survey| self.labels.get(survey)).collect());
+        let overall_only = !query.reads_service_dimensions();
+        let is_customer_dimension =
+            |dimension: &Dimension| matches!(dimension, Dimension::Account | Dimension::Trait(_));
+        // Label filters as sets of label ids; customer filters as sets of values.
+        let label_filters: Vec<(&Dimension, HashSet<u32>)> = query
+            .filters
+            .iter()
+            .filter(|filter| !is_customer_dimension(&filter.dimension))
+            .map(|filter| {
+                (&filter.dimension, filter.values.iter().filter_map(|value| self.labels.get(value)).collect())
+            })
+            .collect();
+        let customer_value = |dimension: &Dimension, respondent: u32| -> Option<&String> {
+            let root = self.root_of.get(respondent as usize)?.as_ref()?;
+            self.values.get(dimension)?.get(root)
+        };
+        // Per respondent: whether it passes the customer filters, and its customer values in
+        // the query's order (interned as one tuple).
+        let mut tuples: Interner = Interner::default();
+        let mut respondent_tuple: Vec<Option<u32>> = Vec::with_capacity(self.respondents.names.len());
+        for respondent in 0..self.respondents.names.len() as u32 {
+            let passes = query.filters.iter().filter(|filter| is_customer_dimension(&filter.dimension)).all(|filter| {
+                customer_value(&filter.dimension, respondent).is_some_and(|value| filter.values.contains(value))
+            });
+            if !passes {
+                respondent_tuple.push(None);
+                continue;
+            }
+            let values: Vec<Option<&String>> = query
+                .dimensions
+                .iter()
+                .filter(|dimension| is_customer_dimension(dimension))
+                .map(|dimension| customer_value(dimension, respondent))
+                .collect();
+            let encoded = serde_json::to_string(&values).unwrap_or_default();
+            respondent_tuple.push(Some(tuples.id(&encoded)));
+        }
+        let mut counts: HashMap<(i32, [u32; 4], u32, i16), u64> = HashMap::new();
+        for fact in &self.facts {
+            if fact.question_type != question_type || (fact.day as i64) < from_day || (fact.day as i64) > to_day {
+                continue;
+            }
+            if overall_only && fact.dimension != NONE {
+                continue;
+            }
+            if surveys.as_ref().is_some_and(|surveys| !surveys.contains(&fact.survey)) {
+                continue;
+            }
+            if !label_filters.iter().all(|(dimension, allowed)| allowed.contains(&fact.label(dimension))) {
+                continue;
+            }
+            let Some(tuple) = respondent_tuple[fact.respondent as usize] else { continue };
+            let mut labels = [NONE; 4];
+            for (slot, dimension) in labels.iter_mut().zip(&query.dimensions) {
+                *slot = fact.label(dimension);
+            }
+            *counts.entry((fact.day, labels, tuple, fact.score)).or_default() += 1;
+        }
+        let label_name = |id: u32| (id != NONE).then(|| self.labels.names[id as usize].clone());
+        counts
+            .into_iter()
+            .map(|((day, labels, tuple, score), count)| {
+                let customer: Vec<Option<String>> =
+                    serde_json::from_str(&tuples.names[tuple as usize]).unwrap_or_default();
+                let mut customer = customer.into_iter();
+                let values =
+                    query
+                        .dimensions
+                        .iter()
+                        .zip(labels)
+                        .map(|(dimension, label)| {
+                            if is_customer_dimension(dimension) { customer.next().flatten() } else { label_name(label) }
+                        })
+                        .collect();
+                TallyRow { day: day as i64, values, score: score as i64, count }
+            })
+            .collect()
+    }
+}
+
+/// (identity key, root) of every identity of the customers `roots`.
+async fn roots_members(
+    sql: &SqlBackend,
+    workspace: &WorkspaceId,
+    roots: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.identity_key, c.root_id FROM customers c JOIN identities i ON i.customer_id = c.id \
+         WHERE c.workspace_id = $1 AND c.root_id IN (SELECT value FROM json_each($2))",
+    )
+    .bind(workspace.as_str())
+    .bind(serde_json::Value::from(roots.to_vec()).to_string())
+    .fetch_all(&sql.pool)
+    .await
+}
+
+/// (identity key, root) of the identities `keys` that exist.
+async fn identities_roots(
+    sql: &SqlBackend,
+    workspace: &WorkspaceId,
+    keys: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+         WHERE i.workspace_id = $1 AND i.identity_key IN (SELECT value FROM json_each($2))",
+    )
+    .bind(workspace.as_str())
+    .bind(serde_json::Value::from(keys.to_vec()).to_string())
+    .fetch_all(&sql.pool)
+    .await
+}
+
+/// The indexes of every workspace a report has read.
+#[derive(Debug, Default)]
+pub struct AnswerIndex {
+    workspaces: Mutex<HashMap<WorkspaceId, WorkspaceIndex>>,
+}
+
+impl AnswerIndex {
+    /// Counts of the scored answers of `question_type` as `SqlBackend::answer_tallies` returns
+    /// them from the raw answers, for a query that reads traits or the account.
+    pub async fn tallies(
+        &self,
+        sql: &SqlBackend,
+        workspace: &WorkspaceId,
+        question_type: &str,
+        query: &MetricQuery,
+        surveys: Option<&[String]>,
+    ) -> Result<Vec<TallyRow>, sqlx::Error> {
+        let mut workspaces = self.workspaces.lock().await;
+        let index = workspaces.entry(workspace.clone()).or_default();
+        index.refresh(sql, workspace).await?;
+        for dimension in query.dimensions_read() {
+            if matches!(dimension, Dimension::Account | Dimension::Trait(_)) {
+                index.ensure_values(sql, workspace, dimension).await?;
+            }
+        }
+        Ok(index.tallies(question_type, query, surveys))
+    }
+}
