@@ -194,10 +194,10 @@ impl WorkspaceIndex {
             .await?;
             let mut keys: Vec<(String, String)> = Vec::new();
             for chunk in touched.chunks(10_000) {
-                keys.extend(roots_members(sql, workspace, chunk).await?);
+                keys.extend(identity_roots(sql, workspace, Of::Customers, chunk).await?);
             }
             for chunk in unresolved.chunks(10_000) {
-                keys.extend(identities_roots(sql, workspace, chunk).await?);
+                keys.extend(identity_roots(sql, workspace, Of::Keys, chunk).await?);
             }
             for (identity_key, root) in keys {
                 if let Some(respondent) = self.respondents.get(&identity_key) {
@@ -326,34 +326,33 @@ impl WorkspaceIndex {
     }
 }
 
-/// (identity key, root) of every identity of the customers `roots`.
-async fn roots_members(
-    sql: &SqlBackend,
-    workspace: &WorkspaceId,
-    roots: &[String],
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT i.identity_key, c.root_id FROM customers c JOIN identities i ON i.customer_id = c.id \
-         WHERE c.workspace_id = $1 AND c.root_id IN (SELECT value FROM json_each($2))",
-    )
-    .bind(workspace.as_str())
-    .bind(serde_json::Value::from(roots.to_vec()).to_string())
-    .fetch_all(&sql.pool)
-    .await
+/// Which identities `identity_roots` reads.
+#[derive(Clone, Copy)]
+enum Of {
+    /// Every identity of these customers (roots).
+    Customers,
+    /// These identity keys, where they exist.
+    Keys,
 }
 
-/// (identity key, root) of the identities `keys` that exist.
-async fn identities_roots(
+/// (identity key, root) of the identities `of` names.
+async fn identity_roots(
     sql: &SqlBackend,
     workspace: &WorkspaceId,
-    keys: &[String],
+    of: Of,
+    values: &[String],
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
+    // Each through its index: customers by (workspace, root), identities by (workspace, key).
+    let (table, column) = match of {
+        Of::Customers => ("c", "c.root_id"),
+        Of::Keys => ("i", "i.identity_key"),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
-         WHERE i.workspace_id = $1 AND i.identity_key IN (SELECT value FROM json_each($2))",
-    )
+         WHERE {table}.workspace_id = $1 AND {column} IN (SELECT value FROM json_each($2))"
+    )))
     .bind(workspace.as_str())
-    .bind(serde_json::Value::from(keys.to_vec()).to_string())
+    .bind(serde_json::Value::from(values.to_vec()).to_string())
     .fetch_all(&sql.pool)
     .await
 }
