@@ -86,7 +86,8 @@ struct WorkspaceIndex {
     respondents: Interner,
     /// Per respondent, the customer (root) its identity belongs to now.
     root_of: Vec<Option<String>>,
-    facts: Vec<Fact>,
+    /// The answers, by question type (a report reads one type).
+    facts: HashMap<u32, Vec<Fact>>,
     /// Per dimension read so far (a trait or the account): root → value.
     values: HashMap<Dimension, HashMap<String, String>>,
 }
@@ -155,7 +156,7 @@ impl WorkspaceIndex {
                 agent: self.label(agent.as_deref()),
                 respondent,
             };
-            self.facts.push(fact);
+            self.facts.entry(fact.question_type).or_default().push(fact);
         }
         self.responses_through = responses_mark;
 
@@ -264,7 +265,10 @@ impl WorkspaceIndex {
         };
         // Per respondent: whether it passes the customer filters, and its customer values in
         // the query's order (interned as one tuple).
-        let mut tuples: Interner = Interner::default();
+        let customer_dimensions: Vec<&Dimension> =
+            query.dimensions.iter().filter(|dimension| is_customer_dimension(dimension)).collect();
+        let mut tuple_ids: HashMap<Vec<Option<&String>>, u32> = HashMap::new();
+        let mut tuples: Vec<Vec<Option<&String>>> = Vec::new();
         let mut respondent_tuple: Vec<Option<u32>> = Vec::with_capacity(self.respondents.names.len());
         for respondent in 0..self.respondents.names.len() as u32 {
             let passes = query.filters.iter().filter(|filter| is_customer_dimension(&filter.dimension)).all(|filter| {
@@ -274,18 +278,22 @@ impl WorkspaceIndex {
                 respondent_tuple.push(None);
                 continue;
             }
-            let values: Vec<Option<&String>> = query
-                .dimensions
-                .iter()
-                .filter(|dimension| is_customer_dimension(dimension))
-                .map(|dimension| customer_value(dimension, respondent))
-                .collect();
-            let encoded = serde_json::to_string(&values).unwrap_or_default();
-            respondent_tuple.push(Some(tuples.id(&encoded)));
+            let values: Vec<Option<&String>> =
+                customer_dimensions.iter().map(|dimension| customer_value(dimension, respondent)).collect();
+            let id = match tuple_ids.get(&values) {
+                Some(id) => *id,
+                None => {
+                    let id = tuples.len() as u32;
+                    tuples.push(values.clone());
+                    tuple_ids.insert(values, id);
+                    id
+                }
+            };
+            respondent_tuple.push(Some(id));
         }
         let mut counts: HashMap<(i32, [u32; 4], u32, i16), u64> = HashMap::new();
-        for fact in &self.facts {
-            if fact.question_type != question_type || (fact.day as i64) < from_day || (fact.day as i64) > to_day {
+        for fact in self.facts.get(&question_type).map(Vec::as_slice).unwrap_or_default() {
+            if (fact.day as i64) < from_day || (fact.day as i64) > to_day {
                 continue;
             }
             if overall_only && fact.dimension != NONE {
@@ -308,9 +316,7 @@ impl WorkspaceIndex {
         counts
             .into_iter()
             .map(|((day, labels, tuple, score), count)| {
-                let customer: Vec<Option<String>> =
-                    serde_json::from_str(&tuples.names[tuple as usize]).unwrap_or_default();
-                let mut customer = customer.into_iter();
+                let mut customer = tuples[tuple as usize].iter().map(|value| value.cloned());
                 let values =
                     query
                         .dimensions
