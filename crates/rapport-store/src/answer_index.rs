@@ -13,6 +13,7 @@
 //! compares the index with the raw answers.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::query::{Dimension, MetricQuery, day_of_ms};
@@ -363,15 +364,17 @@ async fn identity_roots(
     .await
 }
 
-/// The indexes of every workspace a report has read.
+/// The indexes of every workspace a report has read, each behind its own lock: building one
+/// workspace's index never holds up another's reports.
 #[derive(Debug, Default)]
 pub struct AnswerIndex {
-    workspaces: Mutex<HashMap<WorkspaceId, WorkspaceIndex>>,
+    workspaces: std::sync::Mutex<HashMap<WorkspaceId, Arc<Mutex<WorkspaceIndex>>>>,
 }
 
 impl AnswerIndex {
     /// Counts of the scored answers of `question_type` as `SqlBackend::answer_tallies` returns
-    /// them from the raw answers, for a query that reads traits or the account.
+    /// them from the raw answers, for a query no rollup grain holds (traits, accounts, agent
+    /// with channel or touchpoint).
     pub async fn tallies(
         &self,
         sql: &SqlBackend,
@@ -380,8 +383,11 @@ impl AnswerIndex {
         query: &MetricQuery,
         surveys: Option<&[String]>,
     ) -> Result<Vec<TallyRow>, sqlx::Error> {
-        let mut workspaces = self.workspaces.lock().await;
-        let index = workspaces.entry(workspace.clone()).or_default();
+        let index = {
+            let mut workspaces = self.workspaces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            workspaces.entry(workspace.clone()).or_default().clone()
+        };
+        let mut index = index.lock().await;
         index.refresh(sql, workspace).await?;
         for dimension in query.dimensions_read() {
             if matches!(dimension, Dimension::Account | Dimension::Trait(_)) {

@@ -31,8 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::ingest_queue::IngestJob;
 use crate::records::{
     ApiKeyRecord, ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord,
-    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, RollupGrain, SurveyRecord, TallySource, TimelineCursor,
-    TimelinePage, UndoneMerge, Workspace,
+    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, RollupGrain, SurveyRecord, TallyPath, TallySource,
+    TimelineCursor, TimelinePage, UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -387,13 +387,15 @@ impl Store {
         [RollupGrain::Channel, RollupGrain::Agent].into_iter().find(|grain| holds(*grain))
     }
 
-    /// Where `answer_tallies` reads `query`'s counts from: `rollup`, `index` (SQLite's in-memory
-    /// answer index, for traits, accounts and mixed grains) or `answers` (SQL over the raw answers).
-    pub fn tally_source(&self, query: &MetricQuery, source: TallySource) -> &'static str {
+    /// Where `answer_tallies` reads `query`'s counts from, decided once: the rollup grain that
+    /// holds the query; else, on SQLite, the in-memory answer index (no hash joins in SQLite:
+    /// resolving each answer's customer in SQL costs index searches per answer); else SQL over
+    /// the raw answers.
+    pub fn tally_path(&self, query: &MetricQuery, source: TallySource) -> TallyPath {
         match (source, Store::rollup_grain(query), self.backend()) {
-            (TallySource::Fastest, Some(_), _) => "rollup",
-            (TallySource::Fastest, None, Backend::Sqlite(_)) => "index",
-            _ => "answers",
+            (TallySource::Fastest, Some(grain), _) => TallyPath::Rollup(grain),
+            (TallySource::Fastest, None, Backend::Sqlite(_)) => TallyPath::Index,
+            _ => TallyPath::Answers,
         }
     }
 
@@ -407,15 +409,14 @@ impl Store {
         surveys: Option<&[String]>,
         source: TallySource,
     ) -> Result<Vec<TallyRow>, StoreError> {
-        // On SQLite a report no rollup holds reads the in-memory answer index (no hash joins in
-        // SQLite: resolving each answer's customer in SQL costs index searches per answer).
-        if let (TallySource::Fastest, None, Backend::Sqlite(sql)) = (source, Store::rollup_grain(query), self.backend())
-        {
-            return Ok(self.inner.answer_index.tallies(sql, workspace, question_type, query, surveys).await?);
-        }
-        Ok(
-            dispatch!(self.backend(), sql => sql.answer_tallies(workspace, question_type, query, surveys, source).await)?,
-        )
+        let grain = match (self.tally_path(query, source), self.backend()) {
+            (TallyPath::Index, Backend::Sqlite(sql)) => {
+                return Ok(self.inner.answer_index.tallies(sql, workspace, question_type, query, surveys).await?);
+            }
+            (TallyPath::Rollup(grain), _) => Some(grain),
+            _ => None,
+        };
+        Ok(dispatch!(self.backend(), sql => sql.answer_tallies(workspace, question_type, query, surveys, grain).await)?)
     }
 
     /// Delivered invitations by day and `query`'s dimensions, score 1 when answered, else 0.

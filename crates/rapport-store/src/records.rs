@@ -291,6 +291,27 @@ pub enum TallySource {
     RawAnswers,
 }
 
+/// Where a report's answer counts come from (`Store::tally_path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TallyPath {
+    Rollup(RollupGrain),
+    /// SQLite's in-memory answer index.
+    Index,
+    /// SQL over the raw answers.
+    Answers,
+}
+
+impl TallyPath {
+    /// As reports name it in `source`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TallyPath::Rollup(_) => "rollup",
+            TallyPath::Index => "index",
+            TallyPath::Answers => "answers",
+        }
+    }
+}
+
 /// The rollup's two grains: by channel and touchpoint, or by agent (each also by day, survey,
 /// question, CSAT dimension and score).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

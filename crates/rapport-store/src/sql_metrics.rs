@@ -11,7 +11,7 @@ use rapport_core::metrics::settings::MetricSettings;
 
 use sqlx::Row;
 
-use crate::records::TallySource;
+use crate::records::RollupGrain;
 
 /// The rollup's column for a dimension (the grain chosen holds it).
 fn rollup_column(dimension: &Dimension) -> &'static str {
@@ -94,17 +94,17 @@ fn push_latest_accounts(sql: &mut QueryBuilder<Db>, workspace: &WorkspaceId) {
 
 impl SqlBackend {
     /// Counts of the scored answers of `question_type` over the days `query` reads, by day, the
-    /// query's dimensions (in order) and score; only surveys in `surveys` when given; only overall
-    /// answers (no CSAT service dimension) unless the query groups or filters by `dimension`.
+    /// query's dimensions (in order) and score, from the rollup at `grain` or, without one, the
+    /// raw answers; only surveys in `surveys` when given; only overall answers (no CSAT service
+    /// dimension) unless the query groups or filters by `dimension`.
     pub async fn answer_tallies(
         &self,
         workspace: &WorkspaceId,
         question_type: &str,
         query: &MetricQuery,
         surveys: Option<&[String]>,
-        source: TallySource,
+        grain: Option<RollupGrain>,
     ) -> Result<Vec<TallyRow>, sqlx::Error> {
-        let grain = crate::Store::rollup_grain(query).filter(|_| source == TallySource::Fastest);
         let (from_day, to_day) = query.read_range();
         let mut sql = QueryBuilder::<Db>::new("SELECT ");
         let traits = query.traits_read();

@@ -9,7 +9,7 @@ use rapport_core::metrics::churn::{CustomerActivity, churn_rows};
 use rapport_core::metrics::figures::{Figure, Metric, change, figure};
 use rapport_core::metrics::query::{Dimension, MS_PER_DAY, MetricQuery, RawQuery, date_of_day, day_of_ms, parse_query};
 use rapport_core::metrics::report::{self, Group, TallyRow};
-use rapport_core::metrics::settings::{Benchmark, MetricSettings, parse_settings};
+use rapport_core::metrics::settings::{Benchmark, ChurnDefinition, MetricSettings, parse_settings};
 use rapport_core::metrics::stats::Difference;
 use rapport_core::problem::FieldProblem;
 use rapport_core::survey::Audience;
@@ -122,21 +122,25 @@ pub async fn metric_report(
         let roles = &settings.account_roles;
         let mut by_account = query.clone();
         by_account.dimensions = vec![Dimension::Account, Dimension::Trait(roles.trait_key.clone())];
-        let (rows, source_name) = tallies(store, workspace, &by_account, source).await?;
+        let (rows, source_name) = tallies(store, workspace, &by_account, &settings, source).await?;
         let groups = report::account_report(&query, &rows, |role| roles.weight(role));
         let mut shaped = shape(&query, &settings, groups, source_name);
         shaped.group_by.push("account".to_owned());
         return Ok(shaped);
     }
-    let (rows, source_name) = tallies(store, workspace, &query, source).await?;
+    let (rows, source_name) = tallies(store, workspace, &query, &settings, source).await?;
     Ok(shape(&query, &settings, report::report(&query, &rows), source_name))
 }
 
 /// Customers active at each period's start and whether they cancelled in it, from the events
 /// the workspace's churn definition names.
-async fn churn_tallies(store: &Store, workspace: &WorkspaceId, query: &MetricQuery) -> Result<Vec<TallyRow>, ApiError> {
-    let settings = store.metric_settings(workspace).await?;
-    let Some(definition) = settings.churn else {
+async fn churn_tallies(
+    store: &Store,
+    workspace: &WorkspaceId,
+    query: &MetricQuery,
+    churn: Option<&ChurnDefinition>,
+) -> Result<Vec<TallyRow>, ApiError> {
+    let Some(definition) = churn else {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "churn_rate needs the workspace's churn definition: PUT /v1/metrics/settings with \
@@ -177,21 +181,22 @@ async fn churn_tallies(store: &Store, workspace: &WorkspaceId, query: &MetricQue
     Ok(churn_rows(query, &customers))
 }
 
-/// The counts `query` needs and where they came from.
+/// The counts `query` needs and where they came from, with the workspace's `settings`.
 async fn tallies(
     store: &Store,
     workspace: &WorkspaceId,
     query: &MetricQuery,
+    settings: &MetricSettings,
     source: TallySource,
 ) -> Result<(Vec<TallyRow>, &'static str), ApiError> {
     if query.metric == Metric::ChurnRate {
-        return Ok((churn_tallies(store, workspace, query).await?, "events"));
+        return Ok((churn_tallies(store, workspace, query, settings.churn.as_ref()).await?, "events"));
     }
     Ok(match query.metric.question_type() {
         Some(question_type) => {
             let surveys = audience_surveys(store, workspace, query.metric).await?;
             let rows = store.answer_tallies(workspace, question_type, query, surveys.as_deref(), source).await?;
-            (rows, store.tally_source(query, source))
+            (rows, store.tally_path(query, source).name())
         }
         None => (store.invitation_tallies(workspace, query).await?, "invitations"),
     })
@@ -320,7 +325,7 @@ pub async fn compare_groups(
             }
             query.filters.push(filter);
         }
-        let rows = tallies(store, workspace, &query, TallySource::Fastest).await?.0;
+        let rows = tallies(store, workspace, &query, &settings, TallySource::Fastest).await?.0;
         let counts = report::tally(&query, &rows).remove(&(None, Vec::new())).unwrap_or_default();
         figures.push(figure(query.metric, &counts, &query.options));
     }
