@@ -7,6 +7,7 @@
 mod decisions;
 mod hosted;
 mod metrics;
+mod text;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -51,7 +52,7 @@ struct Args {
     api_only: bool,
     /// `ingestion` (/v1/batch against raw inserts) or `decisions` (survey invitation decisions
     /// against a store of past invitations).
-    #[arg(long, default_value = "ingestion", value_parser = ["ingestion", "decisions", "hosted", "metrics"])]
+    #[arg(long, default_value = "ingestion", value_parser = ["ingestion", "decisions", "hosted", "metrics", "text"])]
     suite: String,
     /// Hosted suite: submissions per second (open loop).
     #[arg(long, default_value_t = 500)]
@@ -77,6 +78,15 @@ struct Args {
     /// Metrics suite: keep the seeded SQLite database in this directory and reuse it next time.
     #[arg(long)]
     keep_database: Option<std::path::PathBuf>,
+    /// Text suite: the human-rated sentiment ground truth.
+    #[arg(long, default_value = "../shared/data/sentiment")]
+    text_data: std::path::PathBuf,
+    /// Text suite: the Python peers' directory (sentiment.py).
+    #[arg(long, default_value = "../shared/bench/peers")]
+    peers: std::path::PathBuf,
+    /// Text suite: the Python with the peers' requirements installed.
+    #[arg(long, env = "RAPPORT_PEER_PYTHON", default_value = "/tmp/peers/bin/python")]
+    python: String,
     /// Replace this suite's section of this markdown file with the results.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
@@ -259,6 +269,9 @@ async fn main() -> anyhow::Result<()> {
     if args.suite == "metrics" {
         return run_metrics(&args).await;
     }
+    if args.suite == "text" {
+        return run_text(&args);
+    }
     let batches = generate_batches(&args);
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(batches.iter().map(|batch| serde_json::to_vec(batch).unwrap()).collect());
     let received_at = time::OffsetDateTime::now_utc();
@@ -420,6 +433,32 @@ fn finish_suite(args: &Args, heading: &str, command: &str, intro: &str, table: &
         write_section(path, heading, &section)?;
     }
     Ok(())
+}
+
+fn run_text(args: &Args) -> anyhow::Result<()> {
+    let text_args = text::TextArgs {
+        data: args.text_data.clone(),
+        peers: args.peers.clone(),
+        python: args.python.clone(),
+        rounds: args.repeats.max(5),
+    };
+    let (accuracy, throughput) = text::measure(&text_args)?;
+    let command = format!(
+        "cargo run --release -p rapport-bench -- --suite text --text-data {} --peers {} --repeats {}",
+        args.text_data.display(),
+        args.peers.display(),
+        text_args.rounds
+    );
+    let intro = "Rapport's sentiment (`rapport-text`) and vaderSentiment 3.3.2 (Python) in one run on the human-rated \
+         ground truth of Hutto & Gilbert (2014): Pearson r between each system's score and the mean of 20 human raters, \
+         and 3-class accuracy (human mean beyond ±0.5 positive/negative, score beyond ±0.05), both computed by the \
+         peer's scorer (`../shared/bench/peers/sentiment.py score`). The targets: r at least VADER's (0.872 tweets, \
+         0.427 movie reviews) and 300,000 sentences/s on one core. Throughput: each text scored one at a time on one \
+         thread, the median of the rounds; vaderSentiment's figure is its own timing of the same texts in the same run.";
+    let table = format!(
+        "| set | texts | Rapport r | VADER r | Rapport 3-class acc | VADER 3-class acc |\n|---|---|---|---|---|---|\n{accuracy}\n{throughput}"
+    );
+    finish_suite(args, "## Sentiment", &command, intro, &table)
 }
 
 async fn run_decisions(args: &Args) -> anyhow::Result<()> {

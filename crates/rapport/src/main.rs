@@ -1,4 +1,4 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `text`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
@@ -30,6 +30,9 @@ enum Command {
     Import(ImportCommand),
     /// A CX metric with its n, 95% interval and change, as `GET /v1/metrics/{metric}` reports it.
     Metrics(MetricsCommand),
+    /// Text analytics on stdin: one text per line in, one JSON object per line out, same order.
+    #[command(subcommand)]
+    Text(TextCommand),
     /// Print the effective settings and where each value came from.
     Config(DatabaseArgs),
     /// Print a commented example config file.
@@ -145,6 +148,22 @@ struct MetricsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TextCommand {
+    /// Sentiment: {"score": -1..1, "label": "negative"|"neutral"|"positive"} per line.
+    Sentiment {
+        /// Also each sentence's byte offsets, score and label.
+        #[arg(long)]
+        sentences: bool,
+        /// Scores at or below are negative.
+        #[arg(long, default_value_t = -0.05, allow_negative_numbers = true, value_name = "SCORE")]
+        negative_below: f64,
+        /// Scores at or above are positive.
+        #[arg(long, default_value_t = 0.05, value_name = "SCORE")]
+        positive_above: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create an API key and print it alone on stdout (the workspace is created if needed).
     Create {
@@ -231,6 +250,10 @@ fn main() -> ExitCode {
                     json: args.json,
                 };
                 commands::metrics::run(settings, metrics).await
+            }
+            Command::Text(TextCommand::Sentiment { sentences, negative_below, positive_above }) => {
+                let thresholds = commands::text::thresholds(negative_below, positive_above)?;
+                commands::text::sentiment(sentences, thresholds)
             }
             Command::Config(database) => {
                 print!("{}", resolve(&database, None)?.describe());

@@ -4,6 +4,7 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod serve;
+pub mod text;
 
 /// The workspace called `name`, or an error saying there is none (commands that read never
 /// create one).

@@ -4,3 +4,4 @@ mod commands;
 mod durability;
 mod process;
 mod scale_out;
+mod text;

@@ -1,0 +1,51 @@
+//! `rapport text …`: the text analytics on stdin, one text per line, one JSON object per line out,
+//! in the same order. No database: these read only the compiled-in lexicons and taxonomy.
+
+use std::io::{BufRead, BufWriter, Write};
+
+use rapport_text::sentiment::{Analyzer, Thresholds};
+
+/// Scores on four decimals, as the reference implementation prints them.
+fn rounded(score: f64) -> f64 {
+    (score * 10_000.0).round() / 10_000.0
+}
+
+pub fn sentiment(sentences: bool, thresholds: Thresholds) -> anyhow::Result<()> {
+    let analyzer = Analyzer::new(thresholds);
+    each_line(|text, out| {
+        let value = if sentences {
+            let analysis = analyzer.analyse(text);
+            let sentences: Vec<_> = analysis
+                .sentences
+                .iter()
+                .map(|s| serde_json::json!({"start": s.start, "end": s.end, "score": rounded(s.score), "label": s.label}))
+                .collect();
+            serde_json::json!({"score": rounded(analysis.score), "label": analysis.label, "sentences": sentences})
+        } else {
+            let sentiment = analyzer.score(text);
+            serde_json::json!({"score": rounded(sentiment.score), "label": sentiment.label})
+        };
+        serde_json::to_writer(&mut *out, &value)?;
+        Ok(())
+    })
+}
+
+/// Calls `f` for each line of stdin (without its line end) and ends each output with a newline.
+fn each_line(mut f: impl FnMut(&str, &mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let stdin = std::io::stdin().lock();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for (number, line) in stdin.lines().enumerate() {
+        let line = line.map_err(|e| anyhow::anyhow!("stdin line {}: {e}", number + 1))?;
+        f(&line, &mut out)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn thresholds(negative: f64, positive: f64) -> anyhow::Result<Thresholds> {
+    if !(-1.0..=0.0).contains(&negative) || !(0.0..=1.0).contains(&positive) {
+        anyhow::bail!("--negative-below must be in -1..0 and --positive-above in 0..1 (got {negative} and {positive})");
+    }
+    Ok(Thresholds { negative, positive })
+}

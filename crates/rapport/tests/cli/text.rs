@@ -1,0 +1,52 @@
+//! `rapport text …`: one text per stdin line in, one JSON object per line out, in order.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::process::{rapport, stderr};
+
+/// Runs `rapport text <args>` with `input` on stdin and returns its stdout lines as JSON.
+pub fn text_command(args: &[&str], input: &str) -> Vec<Value> {
+    let directory = tempfile::tempdir().unwrap();
+    let mut child = rapport(directory.path())
+        .arg("text")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn text_sentiment_writes_one_object_per_line_in_order() {
+    let input = "The book was good.\n\nToday SUX!\nThe parcel came on Tuesday\n";
+    let lines = text_command(&["sentiment"], input);
+    assert_eq!(lines.len(), 4, "one line out per line in, blank lines included: {lines:?}");
+    assert_eq!(lines[0], serde_json::json!({"score": 0.4404, "label": "positive"}));
+    assert_eq!(lines[1], serde_json::json!({"score": 0.0, "label": "neutral"}));
+    assert_eq!(lines[2], serde_json::json!({"score": -0.5461, "label": "negative"}));
+    assert_eq!(lines[3]["label"], "neutral");
+}
+
+#[test]
+fn text_sentiment_gives_sentences_with_offsets_and_takes_thresholds() {
+    let text = "Great app! Login is broken.";
+    let lines = text_command(&["sentiment", "--sentences"], &format!("{text}\n"));
+    let sentences = lines[0]["sentences"].as_array().unwrap();
+    let spans: Vec<&str> = sentences
+        .iter()
+        .map(|s| &text[s["start"].as_u64().unwrap() as usize..s["end"].as_u64().unwrap() as usize])
+        .collect();
+    assert_eq!(spans, ["Great app!", "Login is broken."]);
+    assert_eq!(sentences[0]["label"], "positive");
+    assert_eq!(sentences[1]["label"], "negative");
+    let strict = text_command(&["sentiment", "--positive-above", "0.9"], "The book was good.\n");
+    assert_eq!(strict[0]["label"], "neutral");
+}
