@@ -161,6 +161,13 @@ enum TextCommand {
         #[arg(long, default_value_t = 0.05, value_name = "SCORE")]
         positive_above: f64,
     },
+    /// Topics: {"topics": [{"topic", "score", "label", "mentions", "sentences"}]} per line, with
+    /// byte offsets, from the default customer-experience taxonomy or --taxonomy.
+    Topics {
+        /// A taxonomy as JSON: {"topics": [{"id", "name", "parent"?, "query"}]}.
+        #[arg(long, value_name = "FILE")]
+        taxonomy: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +261,9 @@ fn main() -> ExitCode {
             Command::Text(TextCommand::Sentiment { sentences, negative_below, positive_above }) => {
                 let thresholds = commands::text::thresholds(negative_below, positive_above)?;
                 commands::text::sentiment(sentences, thresholds)
+            }
+            Command::Text(TextCommand::Topics { taxonomy }) => {
+                commands::text::topics(taxonomy.as_deref(), rapport_text::sentiment::Thresholds::default())
             }
             Command::Config(database) => {
                 print!("{}", resolve(&database, None)?.describe());

@@ -3,7 +3,10 @@
 
 use std::io::{BufRead, BufWriter, Write};
 
+use std::path::Path;
+
 use rapport_text::sentiment::{Analyzer, Thresholds};
+use rapport_text::topics::{Taxonomy, Topics};
 
 /// Scores on four decimals, as the reference implementation prints them.
 fn rounded(score: f64) -> f64 {
@@ -26,6 +29,36 @@ pub fn sentiment(sentences: bool, thresholds: Thresholds) -> anyhow::Result<()> 
             serde_json::json!({"score": rounded(sentiment.score), "label": sentiment.label})
         };
         serde_json::to_writer(&mut *out, &value)?;
+        Ok(())
+    })
+}
+
+/// Topics of each line: `{"topics": [{"topic", "score", "label", "mentions", "sentences"}]}`,
+/// from the default taxonomy or a taxonomy file (the JSON `PUT /v1/feedback/taxonomy` takes).
+pub fn topics(taxonomy: Option<&Path>, thresholds: Thresholds) -> anyhow::Result<()> {
+    let taxonomy = match taxonomy {
+        None => Taxonomy::default_for_customer_experience(),
+        Some(path) => {
+            let content = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            serde_json::from_str(&content).map_err(|e| anyhow::anyhow!("{}: not a taxonomy: {e}", path.display()))?
+        }
+    };
+    let topics = Topics::compile(&taxonomy, thresholds).map_err(|problems| {
+        let listed: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.problem)).collect();
+        anyhow::anyhow!("the taxonomy has problems:\n  {}", listed.join("\n  "))
+    })?;
+    let analyzer = Analyzer::new(thresholds);
+    each_line(|text, out| {
+        let analysis = analyzer.analyse(text);
+        let hits: Vec<_> = topics
+            .find(text, &analysis.sentences)
+            .into_iter()
+            .map(|hit| {
+                serde_json::json!({"topic": hit.topic, "score": rounded(hit.score), "label": hit.label,
+                                   "mentions": hit.mentions, "sentences": hit.sentences})
+            })
+            .collect();
+        serde_json::to_writer(&mut *out, &serde_json::json!({"topics": hits}))?;
         Ok(())
     })
 }

@@ -50,3 +50,31 @@ fn text_sentiment_gives_sentences_with_offsets_and_takes_thresholds() {
     let strict = text_command(&["sentiment", "--positive-above", "0.9"], "The book was good.\n");
     assert_eq!(strict[0]["label"], "neutral");
 }
+
+#[test]
+fn text_topics_finds_the_default_taxonomy_or_a_given_one() {
+    let text = "Love the shoes. My parcel arrived late and the box was crushed!";
+    let lines = text_command(&["topics"], &format!("{text}\nnothing to see\n"));
+    assert_eq!(lines.len(), 2);
+    let topics: Vec<&str> =
+        lines[0]["topics"].as_array().unwrap().iter().map(|t| t["topic"].as_str().unwrap()).collect();
+    assert_eq!(topics, ["delivery", "late-delivery", "damaged-in-transit"]);
+    let delivery = &lines[0]["topics"][0];
+    assert_eq!(delivery["label"], "negative", "the topic's sentence is negative, the first sentence is not");
+    let mention = &delivery["mentions"][0];
+    assert_eq!(&text[mention["start"].as_u64().unwrap() as usize..mention["end"].as_u64().unwrap() as usize], "parcel");
+    assert_eq!(lines[1], serde_json::json!({"topics": []}));
+
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("taxonomy.json");
+    std::fs::write(&file, r#"{"topics": [{"id": "shoes", "name": "Shoes", "query": "shoe*"}]}"#).unwrap();
+    let lines = text_command(&["topics", "--taxonomy", file.to_str().unwrap()], &format!("{text}\n"));
+    assert_eq!(lines[0]["topics"][0]["topic"], "shoes");
+    assert_eq!(lines[0]["topics"][0]["label"], "positive");
+
+    std::fs::write(&file, r#"{"topics": [{"id": "shoes", "name": "Shoes", "query": "(shoe*"}]}"#).unwrap();
+    let output =
+        rapport(directory.path()).args(["text", "topics", "--taxonomy", file.to_str().unwrap()]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("topics[0].query: expected `)` at the end"), "{}", stderr(&output));
+}

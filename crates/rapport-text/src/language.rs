@@ -1,0 +1,31 @@
+//! The language a text is written in (whatlang's trigram model, offline): an ISO 639-3 code such
+//! as `eng`, or `None` when the text is too short or mixed for a reliable answer.
+//!
+//! Sentiment and the default taxonomy are English: a text detected as another language still gets
+//! a score (emoji, emoticons and borrowed English words count), which the API marks as
+//! `sentimentReliable: false`.
+
+/// The detected language, when whatlang calls its guess reliable.
+pub fn detect(text: &str) -> Option<&'static str> {
+    let info = whatlang::detect(text)?;
+    info.is_reliable().then(|| info.lang().code())
+}
+
+/// Whether sentiment and topics apply as designed: English, or too short to tell.
+pub fn is_supported(language: Option<&str>) -> bool {
+    language.is_none_or(|code| code == "eng")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_languages_are_detected_and_short_texts_are_not_guessed() {
+        assert_eq!(detect("The delivery was late again and nobody answered my emails about it."), Some("eng"));
+        assert_eq!(detect("La livraison est encore en retard et personne ne répond à mes messages."), Some("fra"));
+        assert_eq!(detect("Die Lieferung ist wieder zu spät und niemand beantwortet meine E-Mails."), Some("deu"));
+        assert_eq!(detect("ok"), None);
+        assert!(is_supported(Some("eng")) && is_supported(None) && !is_supported(Some("fra")));
+    }
+}
