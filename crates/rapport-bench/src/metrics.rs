@@ -111,6 +111,7 @@ async fn seed_responses(
                     idempotency_key: None,
                     answers: check_answers(&definitions[which], answers.as_object().expect("an object"))
                         .expect("valid benchmark answers"),
+                    feedback: Vec::new(),
                 }
             })
             .collect();

@@ -26,6 +26,10 @@ pub enum ErrorCode {
     MalformedJson,
     /// A query or path parameter is invalid; `details` names it.
     InvalidParameter,
+    /// A feedback item is invalid; `details` names each problem by item index and field.
+    InvalidFeedback,
+    /// A topic taxonomy is invalid; `details` names each problem by field (`topics[2].query`).
+    InvalidTaxonomy,
     /// Settings (metric settings, the contact policy) are invalid; `details` names each problem by field.
     InvalidSettings,
     /// No API key was presented.
@@ -58,7 +62,9 @@ impl ErrorCode {
             | ErrorCode::InvalidResponse
             | ErrorCode::MalformedJson
             | ErrorCode::InvalidParameter
-            | ErrorCode::InvalidSettings => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidSettings
+            | ErrorCode::InvalidFeedback
+            | ErrorCode::InvalidTaxonomy => StatusCode::BAD_REQUEST,
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,

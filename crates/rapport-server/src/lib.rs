@@ -103,7 +103,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{contact_policy, customers, hosted, ingest, keys, metrics, ops, surveys};
+    use api::{contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys};
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -143,6 +143,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/metrics/settings", get(metrics::get_settings).put(metrics::put_settings))
         .route("/v1/metrics/{metric}", get(metrics::report))
         .route("/v1/metrics/{metric}/compare", get(metrics::compare))
+        .route("/v1/feedback", post(feedback::submit).get(feedback::list))
+        .route("/v1/feedback/taxonomy", get(feedback::get_taxonomy).put(feedback::put_taxonomy))
+        .route("/v1/feedback/settings", get(feedback::get_settings).put(feedback::put_settings))
+        .route("/v1/feedback/topics", get(feedback::topics))
+        .route("/v1/feedback/themes", get(feedback::themes))
+        .route("/v1/feedback/{id}", get(feedback::get_one))
+        .route("/v1/alerts", get(feedback::list_alerts))
+        .route("/v1/alerts/evaluate", post(feedback::evaluate))
+        .route("/v1/domain-events", get(feedback::domain_events))
         .route("/s/{token}", get(hosted::show).post(hosted::submit))
         .route("/u/{token}", get(hosted::unsubscribe_page).post(hosted::unsubscribe))
         .layer(cors);
@@ -244,12 +253,15 @@ const CADENCE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often due survey invitations are looked for.
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Sends (or suppresses) due survey invitations until `stopped` turns true.
+/// Sends (or suppresses) due survey invitations, and evaluates spike alerts each hour, until
+/// `stopped` turns true.
 async fn run_dispatcher(
     dispatcher: services::invitations::Dispatcher,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut cadence_planned: Option<Instant> = None;
+    // Spike alerts: each workspace once an hour (the windows are whole hours).
+    let mut alerts_evaluated: Option<i64> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
@@ -261,6 +273,17 @@ async fn run_dispatcher(
                 Ok(0) => {}
                 Ok(created) => tracing::info!(created, "relational survey invitations planned"),
                 Err(error) => tracing::warn!(%error, "planning relational survey invitations failed; retrying"),
+            }
+        }
+        let hour = rapport_store::now_ms() / 3_600_000;
+        if alerts_evaluated.is_none_or(|evaluated| evaluated < hour) {
+            alerts_evaluated = Some(hour);
+            match services::alerts::evaluate_all(&dispatcher.store, rapport_store::now_ms()).await {
+                Ok(0) => {}
+                Ok(raised) => tracing::info!(raised, "spike alerts raised"),
+                Err(error) => {
+                    tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
+                }
             }
         }
         match dispatcher.run_once(rapport_store::now_ms()).await {

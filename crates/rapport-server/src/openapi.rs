@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{contact_policy, customers, ingest, keys, metrics, ops, surveys};
+use crate::api::{contact_policy, customers, feedback, ingest, keys, metrics, ops, surveys};
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
 #[derive(OpenApi)]
@@ -18,7 +18,10 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         customers::get_customer, customers::search_customers, customers::timeline, customers::merges,
         customers::undo_merge, keys::create_key, surveys::create_survey, surveys::list_surveys, surveys::get_survey,
         surveys::update_survey, surveys::submit_response, surveys::list_responses, surveys::list_invitations,
-        surveys::dry_run, metrics::report, metrics::compare, metrics::get_settings, metrics::put_settings, contact_policy::get_policy, contact_policy::put_policy, ops::healthz, ops::readyz,
+        surveys::dry_run, metrics::report, metrics::compare, metrics::get_settings, metrics::put_settings, contact_policy::get_policy, contact_policy::put_policy,
+        feedback::submit, feedback::list, feedback::get_one, feedback::get_taxonomy, feedback::put_taxonomy,
+        feedback::get_settings, feedback::put_settings, feedback::topics, feedback::themes, feedback::list_alerts,
+        feedback::evaluate, feedback::domain_events, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),

@@ -6,6 +6,7 @@
 //! migrations, and one conformance suite (`tests/conformance`) runs every test on both.
 
 mod answer_index;
+pub mod feedback_records;
 mod ingest_queue;
 mod postgres;
 pub mod records;
@@ -119,6 +120,8 @@ macro_rules! dispatch {
         }
     };
 }
+
+mod feedback_store;
 
 /// What became of a request to undo a merge.
 #[derive(Debug, Clone, PartialEq)]

@@ -175,6 +175,9 @@ pub struct NewResponse {
     pub received_at_ms: i64,
     pub idempotency_key: Option<String>,
     pub answers: Vec<Answer>,
+    /// The open-text answers as feedback items (redacted and analysed by the caller), stored in
+    /// the response's transaction.
+    pub feedback: Vec<crate::feedback_records::NewFeedback>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

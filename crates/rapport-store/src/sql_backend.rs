@@ -102,7 +102,7 @@ fn new_workspace_id() -> String {
 impl SqlBackend {
     /// A workspace's JSON document (settings, a policy) from `table`: one row per workspace with
     /// the document in `column`.
-    async fn workspace_document<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
+    pub(crate) async fn workspace_document<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
         &self,
         table: &'static str,
         column: &'static str,
@@ -117,7 +117,7 @@ impl SqlBackend {
     }
 
     /// Saves a workspace's JSON document in `table`, replacing the one before.
-    async fn put_workspace_document<T: serde::Serialize>(
+    pub(crate) async fn put_workspace_document<T: serde::Serialize>(
         &self,
         table: &'static str,
         column: &'static str,

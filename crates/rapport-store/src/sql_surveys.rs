@@ -44,6 +44,34 @@ fn answer_rows(answer: &Answer) -> Vec<(Option<i64>, Option<String>, Option<Stri
     }
 }
 
+/// A response's open-text answers as feedback items, in the response's transaction: keyed by the
+/// response, so an item is never stored twice, and naming the response in their details.
+async fn insert_response_feedback(
+    tx: &mut Transaction<'static, Db>,
+    workspace: &WorkspaceId,
+    response_id: &str,
+    response: &NewResponse,
+) -> Result<(), sqlx::Error> {
+    if response.feedback.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<NewFeedback> = response
+        .feedback
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            let mut item = item.clone();
+            item.idempotency_key = Some(format!("response:{response_id}:{n}"));
+            if let Value::Object(details) = &mut item.details {
+                details.insert("responseId".to_owned(), Value::from(response_id));
+            }
+            item
+        })
+        .collect();
+    insert_feedback_in(tx, workspace, &items).await?;
+    Ok(())
+}
+
 impl SqlBackend {
     pub async fn create_survey(
         &self,
@@ -200,6 +228,7 @@ impl SqlBackend {
             }
         }
         add_to_rollup(&mut tx, workspace, response).await?;
+        insert_response_feedback(&mut tx, workspace, &id, response).await?;
         tx.commit().await?;
         let stored = self.response(workspace, &id).await?;
         stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)
@@ -280,6 +309,9 @@ impl SqlBackend {
         let rollup: Vec<(RollupKey, i64)> = rollup.into_iter().collect();
         for chunk in cached_chunks(&rollup) {
             push_rollup_rows(&mut tx, workspace, chunk).await?;
+        }
+        for (id, response) in rows.iter().filter(|(id, _)| inserted.contains(*id)) {
+            insert_response_feedback(&mut tx, workspace, id, response).await?;
         }
         tx.commit().await?;
         Ok(inserted.len())

@@ -4,8 +4,11 @@
 //! Architecture invariant: like `rapport-core`, this crate does no I/O, no async and no SQL; the
 //! lexicons are compiled in (`data/`, with their licence).
 
+pub mod feedback;
 pub mod language;
 pub mod lexicon;
 pub mod redact;
 pub mod sentiment;
+pub mod spikes;
+pub mod themes;
 pub mod topics;

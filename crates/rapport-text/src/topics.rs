@@ -147,6 +147,11 @@ fn stem(lower: &str) -> Cow<'_, str> {
     stemmer().stem(lower)
 }
 
+/// The English stem of a lower-cased word, as topic queries match it.
+pub fn stem_of(lower: &str) -> String {
+    stem(lower).into_owned()
+}
+
 impl Topics {
     /// Checks and compiles a taxonomy; every problem is reported, each naming its field
     /// (`topics[3].query`).

@@ -17,15 +17,7 @@ use crate::AppState;
 use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-
-/// Times in responses are RFC 3339 in UTC with milliseconds.
-pub fn rfc3339(millis: i64) -> String {
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time.format(&format).unwrap_or_default()
-}
+use crate::services::rfc3339;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -3,6 +3,7 @@
 
 pub mod contact_policy;
 pub mod customers;
+pub mod feedback;
 pub mod hosted;
 pub mod ingest;
 pub mod keys;

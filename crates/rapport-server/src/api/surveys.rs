@@ -16,13 +16,13 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::api::customers::rfc3339;
 use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::services::hosted_survey::link_path;
 use crate::services::invitations::{Ask, decide};
 use crate::services::json_body::read_json;
+use crate::services::rfc3339;
 use crate::services::surveys::{
     MAX_IDEMPOTENCY_KEY, answers_json, check_response, csv_columns, csv_header, csv_row, invalid_survey,
     record_response, requested_version,

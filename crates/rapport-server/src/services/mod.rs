@@ -1,5 +1,7 @@
 //! What handlers call: request-shaped operations over the core and the store, free of routing.
 
+pub mod alerts;
+pub mod feedback;
 pub mod hosted_survey;
 pub mod import;
 pub mod ingest;
@@ -8,3 +10,12 @@ pub mod json_body;
 pub mod mail;
 pub mod metrics;
 pub mod surveys;
+
+/// Times in responses are RFC 3339 in UTC with milliseconds.
+pub fn rfc3339(millis: i64) -> String {
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    time.format(&format).unwrap_or_default()
+}

@@ -150,6 +150,7 @@ pub fn check_response(
                 received_at_ms: resolution::millis(received_at),
                 idempotency_key,
                 answers,
+                feedback: Vec::new(),
             },
             respondent,
         }),
@@ -168,7 +169,15 @@ pub async fn record_response(
     survey: &SurveyRecord,
     checked: &CheckedResponse,
 ) -> Result<(ResponseRecord, bool), ApiError> {
-    let (record, created) = store.insert_response(workspace, &checked.response).await?;
+    // Open-text answers become feedback, stored in the response's transaction.
+    let mut response = checked.response.clone();
+    if response.answers.iter().any(|answer| matches!(answer.value, survey_answers::AnswerValue::Text(_))) {
+        let context = crate::services::feedback::text_context(store, workspace).await?;
+        let received_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(response.received_at_ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        crate::services::feedback::attach_survey_comments(&context, &mut response, received_at);
+    }
+    let (record, created) = store.insert_response(workspace, &response).await?;
     // A replay returns the first response, which may have answered an older version.
     let older = if record.version == survey.version {
         None

@@ -73,6 +73,7 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
                 received_at_ms: 3_000,
                 idempotency_key: None,
                 answers: Vec::new(),
+                feedback: Vec::new(),
             },
         )
         .await

@@ -1,6 +1,7 @@
 //! The storage conformance suite: every test here runs once on SQLite and once on PostgreSQL.
 
 mod customers;
+mod feedback;
 mod ingestion;
 mod invitations;
 mod keys;
@@ -56,6 +57,9 @@ conformance_suite! {
     crate::metrics::trait_groups_follow_the_identity_graph => trait_groups_follow_the_identity_graph,
     crate::metrics::trait_reports_stay_exact_as_the_graph_changes => trait_reports_stay_exact_as_the_graph_changes,
     crate::metrics::metric_settings_are_kept_per_workspace => metric_settings_are_kept_per_workspace,
+    crate::feedback::feedback_is_stored_once_filtered_and_counted => feedback_is_stored_once_filtered_and_counted,
+    crate::feedback::survey_comments_are_stored_with_their_response => survey_comments_are_stored_with_their_response,
+    crate::feedback::alerts_and_their_events_are_kept => alerts_and_their_events_are_kept,
 }
 
 /// Parses Segment JSON the way the API does (items name their own `type`).

@@ -31,6 +31,7 @@ fn response(survey: &str, version: i64, answers: Value, at_ms: i64, key: Option<
         received_at_ms: at_ms + 5,
         idempotency_key: key.map(str::to_owned),
         answers: check_answers(&definition("x"), answers.as_object().unwrap()).expect("valid answers"),
+        feedback: Vec::new(),
     }
 }
 

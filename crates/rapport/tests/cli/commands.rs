@@ -146,6 +146,7 @@ async fn metrics_prints_a_table_or_json() {
             received_at_ms: 0,
             idempotency_key: None,
             answers: check_answers(&definition, answers.as_object().unwrap()).unwrap(),
+            feedback: Vec::new(),
         };
         store.insert_response(&shop, &response).await.unwrap();
     }
