@@ -5,10 +5,21 @@
 //! a score (emoji, emoticons and borrowed English words count), which the API marks as
 //! `sentimentReliable: false`.
 
-/// The detected language, when whatlang calls its guess reliable.
+/// The detected language: whatlang's guess when it calls it reliable; otherwise (short texts,
+/// where trigram statistics are thin) English when at least 3 words and 30% of them are common
+/// English words or words of the English sentiment lexicon; else unknown.
 pub fn detect(text: &str) -> Option<&'static str> {
     let info = whatlang::detect(text)?;
-    info.is_reliable().then(|| info.lang().code())
+    if info.is_reliable() {
+        return Some(info.lang().code());
+    }
+    let words = crate::topics::words(text);
+    let lexicon = crate::lexicon::Lexicon::shared();
+    let english = words
+        .iter()
+        .filter(|w| crate::themes::STOP_WORDS.contains(&w.lower.as_ref()) || lexicon.word(&w.lower).valence.is_some())
+        .count();
+    (words.len() >= 3 && english as f64 >= 0.3 * words.len() as f64).then_some("eng")
 }
 
 /// Whether sentiment and topics apply as designed: English, or too short to tell.
@@ -26,6 +37,10 @@ mod tests {
         assert_eq!(detect("La livraison est encore en retard et personne ne répond à mes messages."), Some("fra"));
         assert_eq!(detect("Die Lieferung ist wieder zu spät und niemand beantwortet meine E-Mails."), Some("deu"));
         assert_eq!(detect("ok"), None);
+        // Short English texts, too short for a reliable trigram guess.
+        assert_eq!(detect("Parcel arrived late and damaged."), Some("eng"));
+        assert_eq!(detect("Love the new design! But I can't log in since the update."), Some("eng"));
+        assert_eq!(detect("Paket kam zu spät an."), None);
         assert!(is_supported(Some("eng")) && is_supported(None) && !is_supported(Some("fra")));
     }
 }

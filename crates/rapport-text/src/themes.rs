@@ -11,8 +11,9 @@ use std::collections::{HashMap, HashSet};
 use crate::lexicon::Lexicon;
 use crate::topics::{Span, stem_of, words};
 
+/// Common English words: never a theme's first or last word (and a sign of English text).
 #[rustfmt::skip]
-const STOP_WORDS: &[&str] = &[
+pub(crate) const STOP_WORDS: &[&str] = &[
     "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
     "because", "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing",
     "don't", "for", "from", "get", "got", "had", "has", "have", "having", "he", "her", "here", "him",

@@ -77,40 +77,42 @@ struct ServeArgs {
     public_url: Option<String>,
 }
 
+/// What every import takes: the file, the workspace, and what to do with bad rows.
+#[derive(Debug, Clone, clap::Args)]
+struct ImportFile {
+    /// The file: .csv or .jsonl (events: .jsonl).
+    file: PathBuf,
+    /// The workspace's name.
+    #[arg(long)]
+    workspace: String,
+    /// Import the rows without problems and report the others, instead of importing nothing.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
+    /// Feedback: comments, reviews, social mentions, transcripts. CSV (columns id, kind, source,
+    /// text, customer, channel, touchpoint, occurred_at, rating, title, url, author, platform,
+    /// reach; a transcript is one row per turn with conversation and speaker) or JSONL (one item
+    /// per line as `POST /v1/feedback` takes it). Redacted and analysed as the API does; a second
+    /// run of the same file adds nothing.
+    Feedback(ImportFile),
     /// Segment calls (track, identify, page, screen, group, alias), one JSON object per line, each
     /// naming its `type`; resolved into customers as `/v1/batch` does. A call without `messageId`
     /// gets one from its content, so a second run of the same file adds nothing.
-    Events {
-        /// The .jsonl file.
-        file: PathBuf,
-        /// The workspace's name.
-        #[arg(long)]
-        workspace: String,
-        /// Import the good calls and report the others, instead of importing nothing.
-        #[arg(long)]
-        skip_bad_rows: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
+    Events(ImportFile),
     /// Survey responses, one row per answer (CSV or JSONL: response, customer, submitted_at,
     /// question, value, and optionally dimension, channel, touchpoint, agent). Prints how many
     /// were added; a second run of the same file adds none.
     Responses {
-        /// The .csv or .jsonl file.
-        file: PathBuf,
-        /// The workspace's name.
-        #[arg(long)]
-        workspace: String,
+        #[command(flatten)]
+        import: ImportFile,
         /// The survey the answers belong to (its id); they are checked against its current version.
         #[arg(long)]
         survey: String,
-        /// Import the responses without problems and report the others, instead of importing nothing.
-        #[arg(long)]
-        skip_bad_rows: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
     },
 }
 
@@ -230,15 +232,23 @@ fn main() -> ExitCode {
                 let settings = resolve(&database, None)?;
                 commands::keys::create(settings, &workspace, &role).await
             }
-            Command::Import(ImportCommand::Events { file, workspace, skip_bad_rows, database }) => {
-                let settings = resolve(&database, None)?;
-                let args = commands::import::ImportArgs { file: &file, workspace: &workspace, skip_bad_rows };
-                commands::import::events(settings, args).await
-            }
-            Command::Import(ImportCommand::Responses { file, workspace, survey, skip_bad_rows, database }) => {
-                let settings = resolve(&database, None)?;
-                let args = commands::import::ImportArgs { file: &file, workspace: &workspace, skip_bad_rows };
-                commands::import::responses(settings, args, &survey).await
+            Command::Import(command) => {
+                let (ImportCommand::Feedback(import)
+                | ImportCommand::Events(import)
+                | ImportCommand::Responses { import, .. }) = &command;
+                let settings = resolve(&import.database, None)?;
+                let args = commands::import::ImportArgs {
+                    file: &import.file,
+                    workspace: &import.workspace,
+                    skip_bad_rows: import.skip_bad_rows,
+                };
+                match &command {
+                    ImportCommand::Feedback(_) => commands::import::feedback(settings, args).await,
+                    ImportCommand::Events(_) => commands::import::events(settings, args).await,
+                    ImportCommand::Responses { survey, .. } => {
+                        commands::import::responses(settings, args, survey).await
+                    }
+                }
             }
             Command::Metrics(args) => {
                 let settings = resolve(&args.database, None)?;

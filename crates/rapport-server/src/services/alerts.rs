@@ -4,10 +4,11 @@
 //! and raises, extends or closes alerts (one per topic or source while its spike lasts), with an
 //! `alert.raised` domain event for each new one in the same transaction.
 //!
-//! "Explained": a parent topic is tested again without the items of its alerting sub-topics, and
-//! a source without the items of every alerting topic; it alerts only if still significant at the
-//! evaluation's Benjamini-Hochberg threshold. A burst of login complaints from the app raises one
-//! alert, on the login topic, not a second on the app as a source.
+//! "Explained": each alerting topic (sub-topics first, then the most significant) is tested again
+//! without the items of the topics already kept, and each source without the items of every kept
+//! topic; it alerts only if still significant at the evaluation's Benjamini-Hochberg threshold. A
+//! burst of "login bug" complaints from the app raises one alert, on login, not also one on app
+//! performance and one on the app as a source.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -151,7 +152,12 @@ async fn close_all(store: &Store, workspace: &WorkspaceId, now_ms: i64, tests: u
     Ok(Evaluation { at_ms: now_ms, tests, raised: Vec::new(), extended: 0, closed: changes.closed.len() })
 }
 
-/// The alerting tests by key, without the parents and sources that more specific alerts explain.
+/// The alerting tests by key, without those that stronger alerts explain. Topics are taken
+/// sub-topics first, then by p-value; each is tested again without the items of the topics already
+/// kept (never its own parent), and a source without the items of every kept topic. What is no
+/// longer significant at the evaluation's Benjamini-Hochberg threshold, or no longer large enough,
+/// is the same spike seen through another word: a burst of "login bug" complaints is one alert on
+/// login, not a second on app performance (for "bug") and a third on the app (their source).
 async fn explained_away(
     store: &Store,
     workspace: &WorkspaceId,
@@ -167,35 +173,44 @@ async fn explained_away(
         candidates.entry(test.key.clone()).or_default().push(test.clone());
     }
     let taxonomy = taxonomy(store, workspace).await?;
-    let alerting_topics: BTreeSet<String> =
-        candidates.keys().filter_map(|k| k.strip_prefix("topic:")).map(str::to_owned).collect();
-    let (from, to) = spikes::read_span(settings, now_ms);
-    let mut kept = BTreeMap::new();
-    for (key, tests) in candidates {
-        let (scope, subject) = split_key(&key);
-        let excluded: Vec<String> = if scope == "topic" {
-            taxonomy
-                .topics
-                .iter()
-                .filter(|t| t.parent.as_deref() == Some(subject) && alerting_topics.contains(&t.id))
-                .map(|t| t.id.clone())
-                .collect()
-        } else {
-            alerting_topics.iter().cloned().collect()
+    let parent_of = |topic: &str| taxonomy.topics.iter().find(|t| t.id == topic).and_then(|t| t.parent.clone());
+    let strongest = |tests: &[SpikeTest]| tests.iter().map(|t| t.p_value).fold(1.0, f64::min);
+    let mut order: Vec<(String, Vec<SpikeTest>)> = candidates.into_iter().collect();
+    // Topics before sources; sub-topics before topics; then the most significant first.
+    order.sort_by(|(a, ta), (b, tb)| {
+        let rank = |key: &str| match split_key(key) {
+            ("topic", topic) if parent_of(topic).is_some() => 0,
+            ("topic", _) => 1,
+            _ => 2,
         };
-        if excluded.is_empty() {
-            kept.insert(key, tests);
+        rank(a).cmp(&rank(b)).then(strongest(ta).total_cmp(&strongest(tb)))
+    });
+    let (from, to) = spikes::read_span(settings, now_ms);
+    let mut kept: BTreeMap<String, Vec<SpikeTest>> = BTreeMap::new();
+    let mut kept_topics: Vec<String> = Vec::new();
+    for (key, tests) in order {
+        let (scope, subject) = split_key(&key);
+        let own_parent = if scope == "topic" { parent_of(subject) } else { None };
+        let excluded: Vec<String> =
+            kept_topics.iter().filter(|t| Some(t.as_str()) != own_parent.as_deref()).cloned().collect();
+        let still = if excluded.is_empty() {
+            tests
+        } else {
+            let rest = store.negative_counts_excluding(workspace, scope, subject, &excluded, from, to).await?;
+            spikes::windows(now_ms)
+                .into_iter()
+                .filter_map(|window| spikes::test_window(settings, seasonality, data_start, &key, &rest, window))
+                .filter(|test| test.p_value <= detection.p_threshold && settings.large_enough(test))
+                .collect()
+        };
+        if still.is_empty() {
+            tracing::debug!(workspace = %workspace.as_str(), key, "spike explained by a stronger alert");
             continue;
         }
-        let rest = store.negative_counts_excluding(workspace, scope, subject, &excluded, from, to).await?;
-        let still: Vec<SpikeTest> = spikes::windows(now_ms)
-            .into_iter()
-            .filter_map(|window| spikes::test_window(settings, seasonality, data_start, &key, &rest, window))
-            .filter(|test| test.p_value <= detection.p_threshold && settings.large_enough(test))
-            .collect();
-        if !still.is_empty() {
-            kept.insert(key, still);
+        if scope == "topic" {
+            kept_topics.push(subject.to_owned());
         }
+        kept.insert(key, still);
     }
     Ok(kept)
 }

@@ -57,7 +57,7 @@ pub struct RowProblem {
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let lines: Vec<String> = self.lines.iter().map(usize::to_string).collect();
-        let label = if self.lines.len() == 1 { "row" } else { "rows" };
+        let label = if self.lines.len() == 1 { "line" } else { "lines" };
         write!(formatter, "{label} {}: {}: {}", lines.join(", "), self.field, self.problem)
     }
 }

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod feedback;
 pub mod hosted_survey;
 pub mod import;
+pub mod import_feedback;
 pub mod ingest;
 pub mod invitations;
 pub mod json_body;

@@ -3,6 +3,7 @@
 mod bad_input;
 mod customers;
 mod email;
+mod feedback;
 mod helpers;
 mod ingestion;
 mod invitations;
@@ -59,6 +60,9 @@ api_suite! {
     crate::metrics::bad_metric_queries_are_named => bad_metric_queries_are_named,
     crate::metrics::churn_rate_follows_the_workspace_definition => churn_rate_follows_the_workspace_definition,
     crate::metrics::account_nps_weighs_respondents_by_role => account_nps_weighs_respondents_by_role,
+    crate::feedback::feedback_of_every_kind_is_analysed_and_linked => feedback_of_every_kind_is_analysed_and_linked,
+    crate::feedback::survey_comments_taxonomy_settings_and_themes => survey_comments_taxonomy_settings_and_themes,
+    crate::feedback::a_planted_login_spike_raises_exactly_one_alert => a_planted_login_spike_raises_exactly_one_alert,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

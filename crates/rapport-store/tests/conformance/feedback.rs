@@ -157,10 +157,7 @@ pub async fn survey_comments_are_stored_with_their_response(store: Store) {
     assert_eq!(store.import_responses(&acme, &[imported]).await.unwrap(), 0);
     let items = store.list_feedback(&acme, &FeedbackFilter { limit: 10, ..FeedbackFilter::default() }).await.unwrap();
     assert_eq!(items.len(), 2, "one comment per stored response");
-    let mine = items
-        .iter()
-        .find(|i| i.details["responseId"] == record.id.as_str())
-        .expect("linked to its response");
+    let mine = items.iter().find(|i| i.details["responseId"] == record.id.as_str()).expect("linked to its response");
     assert_eq!(mine.source, "survey");
 }
 

@@ -1,5 +1,6 @@
 //! `rapport import responses FILE`: survey responses from another tool, one row per answer, in
-//! CSV or JSONL; `rapport import events FILE`: Segment calls, one per line. Every bad row is
+//! CSV or JSONL; `rapport import events FILE`: Segment calls, one per line; `rapport import
+//! feedback FILE`: comments, reviews, mentions and transcripts, in CSV or JSONL. Every bad row is
 //! reported with its line; nothing is imported while any row is bad unless `--skip-bad-rows` is
 //! given (then the bad rows, or the responses with a bad row, are left out). Re-running the same
 //! file adds nothing twice.
@@ -7,7 +8,9 @@
 use std::path::Path;
 
 use anyhow::Context;
+use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
 use rapport_server::services::import::{AnswerRow, COLUMNS, RowProblem, responses_from_rows};
+use rapport_server::services::import_feedback::{feedback_from_csv, feedback_from_jsonl};
 use rapport_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
@@ -112,11 +115,17 @@ fn read_rows(file: &Path) -> anyhow::Result<(Vec<AnswerRow>, Vec<RowProblem>)> {
             if !unknown.is_empty() {
                 anyhow::bail!("unknown columns in the header: {}; expected {}", unknown.join(", "), COLUMNS.join(", "));
             }
-            for (index, record) in reader.deserialize::<AnswerRow>().enumerate() {
-                match record {
-                    Ok(row) => rows.push(AnswerRow { line: index + 1, ..row }),
+            let headers = reader.headers()?.clone();
+            for record in reader.records() {
+                // The file's line, as an editor numbers it (the header is line 1).
+                let parsed = record.and_then(|record| {
+                    let line = record.position().map_or(0, |p| p.line() as usize);
+                    record.deserialize::<AnswerRow>(Some(&headers)).map(|row| AnswerRow { line, ..row })
+                });
+                match parsed {
+                    Ok(row) => rows.push(row),
                     Err(error) => problems.push(RowProblem {
-                        lines: vec![index + 1],
+                        lines: vec![error.position().map_or(0, |p| p.line() as usize)],
                         field: "row".into(),
                         problem: error.to_string(),
                     }),
@@ -163,9 +172,15 @@ pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -
             .survey(&workspace.id, survey, None)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no survey `{survey}` in workspace `{}`", args.workspace))?;
-        let (responses, found) = responses_from_rows(&survey, &rows, time::OffsetDateTime::now_utc());
+        let received_at = time::OffsetDateTime::now_utc();
+        let (mut responses, found) = responses_from_rows(&survey, &rows, received_at);
         problems.extend(found);
         report_problems(&problems, rows.len(), args.skip_bad_rows)?;
+        // Open-text answers become feedback, as they do through the API.
+        let context = text_context(&store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
+        for response in &mut responses {
+            attach_survey_comments(&context, response, received_at);
+        }
         let mut added = 0;
         for (done, batch) in responses.chunks(BATCH).enumerate() {
             added += store.import_responses(&workspace.id, batch).await?;
@@ -188,6 +203,40 @@ pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -
                 format!(", {} skipped", count(problems.len(), "problem", "problems"))
             }
         );
+        println!("{added}");
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+/// Feedback items per transaction.
+const FEEDBACK_BATCH: usize = 1_000;
+
+/// Imports the feedback in `args.file`: redacted and analysed as the API does.
+pub async fn feedback(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let received_at = time::OffsetDateTime::now_utc();
+    let (items, problems) = match args.file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "csv" => feedback_from_csv(&text, received_at).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?,
+        "jsonl" | "ndjson" => feedback_from_jsonl(&text, received_at),
+        other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", args.file.display()),
+    };
+    report_problems(&problems, items.len() + problems.len(), args.skip_bad_rows)?;
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = async {
+        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
+        let context = text_context(&store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
+        let inputs: Vec<_> = items.into_iter().map(|(_, input)| input).collect();
+        let (total, mut added, mut done) = (inputs.len(), 0, 0);
+        for batch in inputs.chunks(FEEDBACK_BATCH) {
+            let analysed = analyse_all(&context, batch, received_at);
+            added += store.insert_feedback(&workspace.id, &analysed).await?.iter().filter(|(_, new)| *new).count();
+            done += batch.len();
+            eprintln!("imported {done} of {total} items");
+        }
+        eprintln!("{} added, {} already there", count(added, "item", "items"), total - added);
         println!("{added}");
         Ok(())
     }

@@ -233,9 +233,9 @@ async fn import_responses_reports_bad_rows_and_is_idempotent() {
     let refused = import(&[]);
     assert!(!refused.status.success());
     let report = stderr(&refused);
-    assert!(report.contains("row 7: answers.nps: 11 is outside 0-10"), "{report}");
-    assert!(report.contains("row 8: submitted_at:"), "{report}");
-    assert!(report.contains("row 9: response: required"), "{report}");
+    assert!(report.contains("line 8: answers.nps: 11 is outside 0-10"), "{report}");
+    assert!(report.contains("line 9: submitted_at:"), "{report}");
+    assert!(report.contains("line 10: response: required"), "{report}");
     assert!(report.contains("nothing was imported"), "{report}");
 
     let skipped = import(&["--skip-bad-rows"]);
@@ -261,7 +261,7 @@ async fn import_responses_reports_bad_rows_and_is_idempotent() {
     command.args(["import", "responses"]).arg(&jsonl).args(["--workspace", "shop", "--survey", &survey]);
     let output = run(&mut command);
     assert!(
-        !output.status.success() && stderr(&output).contains("row 2: row: unknown field `colour`"),
+        !output.status.success() && stderr(&output).contains("line 2: row: unknown field `colour`"),
         "{}",
         stderr(&output)
     );
@@ -316,7 +316,7 @@ fn import_events_resolves_customers_and_is_idempotent() {
     let refused = import(&bad, &[]);
     assert!(!refused.status.success());
     let report = stderr(&refused);
-    assert!(report.contains("row 1: event: required") && report.contains("row 2: row:"), "{report}");
+    assert!(report.contains("line 1: event: required") && report.contains("line 2: row:"), "{report}");
     let skipped = import(&bad, &["--skip-bad-rows"]);
     assert_eq!(stdout(&skipped).trim(), "1", "{}", stderr(&skipped));
 }

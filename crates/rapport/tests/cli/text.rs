@@ -78,3 +78,49 @@ fn text_topics_finds_the_default_taxonomy_or_a_given_one() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("topics[0].query: expected `)` at the end"), "{}", stderr(&output));
 }
+
+/// `rapport import feedback`: bad rows named by line and column, nothing imported unless asked to
+/// skip them; a second run adds nothing; the example files import.
+#[test]
+fn import_feedback_reports_bad_rows_and_is_idempotent() {
+    let directory = tempfile::tempdir().unwrap();
+    let keys =
+        rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", "admin"]).output().unwrap();
+    assert!(keys.status.success(), "{}", stderr(&keys));
+    let file = directory.path().join("feedback.csv");
+    std::fs::write(
+        &file,
+        "source,text,occurred_at,rating\n\
+         widget,The checkout is lovely,2026-11-01T10:00:00Z,\n\
+         ,Nobody answers,2026-11-01T11:00:00Z,\n\
+         widget,Late again,last week,\n\
+         trustpilot,Five stars,,9\n",
+    )
+    .unwrap();
+    let import = |path: &std::path::Path, extra: &[&str]| {
+        rapport(directory.path())
+            .args(["import", "feedback"])
+            .arg(path)
+            .args(["--workspace", "shop"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = import(&file, &[]);
+    assert!(!refused.status.success());
+    let report = stderr(&refused);
+    assert!(report.contains("line 3: source: required"), "{report}");
+    assert!(report.contains("line 4: occurred_at: `last week` is not an RFC 3339 date-time"), "{report}");
+    assert!(report.contains("nothing was imported"), "{report}");
+    let skipped = import(&file, &["--skip-bad-rows"]);
+    assert!(skipped.status.success(), "{}", stderr(&skipped));
+    assert_eq!(crate::process::stdout(&skipped).trim(), "2");
+    assert_eq!(crate::process::stdout(&import(&file, &["--skip-bad-rows"])).trim(), "0", "a second run adds nothing");
+
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/import");
+    for (name, added) in [("feedback.csv", "4"), ("feedback.jsonl", "3")] {
+        let output = import(&examples.join(name), &[]);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        assert_eq!(crate::process::stdout(&output).trim(), added, "{name}");
+    }
+}
