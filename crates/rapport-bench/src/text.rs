@@ -7,7 +7,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
-use rapport_text::sentiment::Analyzer;
+use rapport_text::feedback::{self, FeedbackInput, TextContext};
+use rapport_text::redact::PiiKind;
+use rapport_text::sentiment::{Analyzer, Thresholds};
+use rapport_text::topics::{Taxonomy, Topics};
 
 pub struct TextArgs {
     pub data: PathBuf,
@@ -105,6 +108,32 @@ pub fn measure(args: &TextArgs) -> anyhow::Result<(String, String)> {
     };
     let scored = rate(&|text| analyzer.score(text).score);
     let analysed = rate(&|text| analyzer.analyse(text).sentences.len() as f64);
+    // What ingestion does to each feedback item: redaction, language, sentiment, topics.
+    let context = TextContext {
+        analyzer,
+        topics: Topics::compile(&Taxonomy::default_for_customer_experience(), Thresholds::default())
+            .map_err(|problems| anyhow::anyhow!("the default taxonomy: {problems:?}"))?,
+        redact: PiiKind::ALL.to_vec(),
+    };
+    let received = time::OffsetDateTime::now_utc();
+    let inputs: Vec<FeedbackInput> = texts
+        .iter()
+        .map(|text| {
+            let item = serde_json::json!({"source": "bench", "text": text});
+            feedback::parse_item(&item, 0, received).map_err(|problems| anyhow::anyhow!("{problems:?}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let items = {
+        let rates = (0..args.rounds)
+            .map(|_| {
+                let start = Instant::now();
+                let topics: usize = inputs.iter().map(|input| feedback::analyse(&context, input).topics.len()).sum();
+                std::hint::black_box(topics);
+                inputs.len() as f64 / start.elapsed().as_secs_f64()
+            })
+            .collect();
+        crate::median(rates)
+    };
     let vader = vader_output
         .lines()
         .find_map(|line| line.strip_prefix("vaderSentiment throughput: "))
@@ -115,11 +144,14 @@ pub fn measure(args: &TextArgs) -> anyhow::Result<(String, String)> {
     let per_text = sentences as f64 / texts.len() as f64;
     let throughput = format!(
         "| score per text (the peer's unit) | {scored:.0} | {:.0} | {vader:.0} | {:.1}× |\n\
-         | score per text and per sentence, with offsets | {analysed:.0} | {:.0} | | {:.1}× |\n",
+         | score per text and per sentence, with offsets | {analysed:.0} | {:.0} | | {:.1}× |\n\
+         | a feedback item's whole analysis: redaction, language, sentiment, topics (default taxonomy) | {items:.0} | {:.0} | | {:.1}× |\n",
         scored * per_text,
         scored / vader,
         analysed * per_text,
         analysed / vader,
+        items * per_text,
+        items / vader,
     );
     let throughput = format!(
         "{} texts, {sentences} sentences by Rapport's splitter.\n\n\

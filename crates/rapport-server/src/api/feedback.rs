@@ -323,13 +323,21 @@ pub async fn evaluate(
     only(&parameters, &["at"])?;
     let at = time_parameter("at", parameters.get("at"), false)?.unwrap_or_else(rapport_store::now_ms);
     let evaluation = alerts::evaluate(&state.store, &caller.workspace, at).await?;
-    Ok(Json(json!({
+    let mut body = json!({
         "evaluatedAt": rfc3339(evaluation.at_ms),
         "tests": evaluation.tests,
         "raised": evaluation.raised.iter().map(alerts::alert_json).collect::<Vec<_>>(),
         "extended": evaluation.extended,
         "closed": evaluation.closed,
-    })))
+    });
+    if evaluation.tests == 0 {
+        body["note"] = Value::from(format!(
+            "nothing to test: a window is judged against at least {} hours of feedback history before it, \
+             and only topics and sources with negative mentions are tested",
+            rapport_text::spikes::MIN_BASELINE_HOURS
+        ));
+    }
+    Ok(Json(body))
 }
 
 /// What Rapport announced, oldest first after `after` (a `seq`): `type` (e.g. `alert.raised`),

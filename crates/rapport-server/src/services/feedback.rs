@@ -112,6 +112,12 @@ pub fn parse_items(body: &Value, received_at: OffsetDateTime) -> Result<Vec<Feed
                 "must be an array of items, alone in the body",
             )]));
         }
+        None if body.is_array() => {
+            return Err(invalid_feedback(vec![FieldProblem::envelope(
+                "",
+                "send one item as an object, or several as {\"items\": [...]}",
+            )]));
+        }
         None => vec![body],
     };
     if values.is_empty() || values.len() > MAX_ITEMS {
