@@ -238,15 +238,22 @@ pub fn alert_json(alert: &AlertRecord) -> Value {
     value
 }
 
-/// Evaluates every workspace (the server does this each hour).
+/// Evaluates every workspace (the server does this each hour); a workspace that fails is logged
+/// and the others are still evaluated. Returns how many alerts were raised.
 pub async fn evaluate_all(store: &Store, now_ms: i64) -> Result<usize, ApiError> {
     let mut raised = 0;
     for workspace in store.workspace_ids().await? {
-        let evaluation = evaluate(store, &workspace, now_ms).await?;
-        for alert in &evaluation.raised {
-            tracing::info!(workspace = %workspace.as_str(), scope = %alert.scope, subject = %alert.subject, "alert raised");
+        match evaluate(store, &workspace, now_ms).await {
+            Ok(evaluation) => {
+                for alert in &evaluation.raised {
+                    tracing::info!(workspace = %workspace.as_str(), scope = %alert.scope, subject = %alert.subject, "alert raised");
+                }
+                raised += evaluation.raised.len();
+            }
+            Err(error) => {
+                tracing::warn!(workspace = %workspace.as_str(), error = %error.message, "evaluating spike alerts failed");
+            }
         }
-        raised += evaluation.raised.len();
     }
     Ok(raised)
 }

@@ -35,6 +35,8 @@ CREATE TABLE feedback_topics (
     PRIMARY KEY (workspace_id, topic, occurred_at, feedback_id)
 ) WITHOUT ROWID;
 CREATE INDEX feedback_topics_by_item ON feedback_topics (feedback_id);
+-- Spike evaluations and topic figures read every topic over a time range.
+CREATE INDEX feedback_topics_by_time ON feedback_topics (workspace_id, occurred_at);
 
 CREATE TABLE feedback_taxonomies (
     workspace_id TEXT PRIMARY KEY,
