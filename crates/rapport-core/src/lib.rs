@@ -17,3 +17,4 @@ pub mod survey;
 pub mod survey_answers;
 pub mod survey_delivery;
 pub mod survey_link;
+pub mod webhooks;

@@ -103,7 +103,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys};
+    use api::{contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys, webhooks};
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -152,6 +152,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts", get(feedback::list_alerts))
         .route("/v1/alerts/evaluate", post(feedback::evaluate))
         .route("/v1/domain-events", get(feedback::domain_events))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", get(webhooks::get_one).delete(webhooks::delete))
+        .route("/v1/webhooks/{id}/enable", post(webhooks::enable))
+        .route("/v1/webhooks/{id}/disable", post(webhooks::disable))
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/v1/webhooks/{id}/deliveries/{delivery}/replay", post(webhooks::replay))
         .route("/s/{token}", get(hosted::show).post(hosted::submit))
         .route("/u/{token}", get(hosted::unsubscribe_page).post(hosted::unsubscribe))
         .layer(cors);
@@ -253,13 +259,14 @@ const CADENCE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often due survey invitations are looked for.
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Sends (or suppresses) due survey invitations, and evaluates spike alerts each hour, until
-/// `stopped` turns true.
+/// Sends (or suppresses) due survey invitations, delivers due webhooks, and evaluates spike alerts
+/// each hour, until `stopped` turns true.
 async fn run_dispatcher(
     dispatcher: services::invitations::Dispatcher,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut cadence_planned: Option<Instant> = None;
+    let webhook_client = services::webhooks::client();
     // Spike alerts: each workspace once an hour (the windows are whole hours).
     let mut alerts_evaluated: Option<i64> = None;
     loop {
@@ -285,6 +292,11 @@ async fn run_dispatcher(
                     tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
                 }
             }
+        }
+        match services::webhooks::deliver_due(&dispatcher.store, &webhook_client, rapport_store::now_ms()).await {
+            Ok(0) => {}
+            Ok(attempts) => tracing::debug!(attempts, "webhook deliveries attempted"),
+            Err(error) => tracing::warn!(%error, "delivering webhooks failed; retrying"),
         }
         match dispatcher.run_once(rapport_store::now_ms()).await {
             Ok(0) => {}

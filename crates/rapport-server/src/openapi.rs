@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{contact_policy, customers, feedback, ingest, keys, metrics, ops, surveys};
+use crate::api::{contact_policy, customers, feedback, ingest, keys, metrics, ops, surveys, webhooks};
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
 #[derive(OpenApi)]
@@ -21,7 +21,9 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         surveys::dry_run, metrics::report, metrics::compare, metrics::get_settings, metrics::put_settings, contact_policy::get_policy, contact_policy::put_policy,
         feedback::submit, feedback::list, feedback::get_one, feedback::get_taxonomy, feedback::put_taxonomy,
         feedback::get_settings, feedback::put_settings, feedback::topics, feedback::themes, feedback::list_alerts,
-        feedback::evaluate, feedback::domain_events, ops::healthz, ops::readyz,
+        feedback::evaluate, feedback::domain_events, webhooks::create, webhooks::list, webhooks::get_one,
+        webhooks::delete, webhooks::enable, webhooks::disable, webhooks::deliveries, webhooks::replay,
+        ops::healthz, ops::readyz,
         ops::metrics, ops::openapi,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),

@@ -13,6 +13,7 @@ pub mod records;
 mod sqlite;
 mod sqlite_writer;
 pub mod testing;
+pub mod webhook_records;
 
 use std::sync::Arc;
 
@@ -122,6 +123,7 @@ macro_rules! dispatch {
 }
 
 mod feedback_store;
+mod webhook_store;
 
 /// What became of a request to undo a merge.
 #[derive(Debug, Clone, PartialEq)]

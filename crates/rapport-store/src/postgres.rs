@@ -22,6 +22,7 @@ include!("sql_surveys.rs");
 include!("sql_invitations.rs");
 include!("sql_metrics.rs");
 include!("sql_feedback.rs");
+include!("sql_webhooks.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).

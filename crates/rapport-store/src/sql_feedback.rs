@@ -29,8 +29,23 @@ const FEEDBACK_COLUMNS: &str = "id, kind, source, channel, touchpoint, identity_
      language, score, label, details, analysis, redactions";
 
 fn feedback_record(row: FeedbackRow) -> FeedbackRecord {
-    let (id, kind, source, channel, touchpoint, identity_key, occurred, received, text, language, score, label, d, a, r) =
-        row;
+    let (
+        id,
+        kind,
+        source,
+        channel,
+        touchpoint,
+        identity_key,
+        occurred,
+        received,
+        text,
+        language,
+        score,
+        label,
+        d,
+        a,
+        r,
+    ) = row;
     FeedbackRecord {
         id,
         kind,
@@ -176,7 +191,8 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         filter: &FeedbackFilter,
     ) -> Result<Vec<FeedbackRecord>, sqlx::Error> {
-        let mut query = QueryBuilder::<Db>::new(format!("SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE workspace_id = "));
+        let mut query =
+            QueryBuilder::<Db>::new(format!("SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE workspace_id = "));
         query.push_bind(workspace.as_str());
         if let Some(from) = filter.from_ms {
             query.push(" AND occurred_at >= ").push_bind(from);
@@ -262,7 +278,9 @@ impl SqlBackend {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-        let mut query = QueryBuilder::<Db>::new("SELECT (occurred_at / 3600000) * 3600000 AS bucket, COUNT(*) FROM feedback f WHERE workspace_id = ");
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT (occurred_at / 3600000) * 3600000 AS bucket, COUNT(*) FROM feedback f WHERE workspace_id = ",
+        );
         query.push_bind(workspace.as_str());
         query.push(" AND occurred_at >= ").push_bind(from_ms);
         query.push(" AND occurred_at < ").push_bind(to_ms);
@@ -354,10 +372,7 @@ impl SqlBackend {
     ) -> Result<(), sqlx::Error> {
         let mut tx = begin_write(&self.write_pool).await?;
         for (item, topics) in items {
-            sqlx::query("DELETE FROM feedback_topics WHERE feedback_id = $1")
-                .bind(&item.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM feedback_topics WHERE feedback_id = $1").bind(&item.id).execute(&mut *tx).await?;
             sqlx::query("UPDATE feedback SET analysis = $1 WHERE workspace_id = $2 AND id = $3")
                 .bind(Json(&item.analysis))
                 .bind(workspace.as_str())
@@ -418,7 +433,8 @@ impl SqlBackend {
                 .bind(workspace.as_str())
                 .bind("alert.raised")
                 .bind(Json(payload))
-                .bind(alert.raised_at_ms)
+                // When it was announced (an evaluation may be as of another time).
+                .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -476,7 +492,8 @@ impl SqlBackend {
 
     /// Every workspace's id (the alert evaluator visits each).
     pub async fn workspace_ids(&self) -> Result<Vec<WorkspaceId>, sqlx::Error> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id").fetch_all(&self.pool).await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id").fetch_all(&self.pool).await?;
         Ok(ids.into_iter().map(WorkspaceId).collect())
     }
 }

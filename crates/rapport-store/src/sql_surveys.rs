@@ -229,6 +229,24 @@ impl SqlBackend {
         }
         add_to_rollup(&mut tx, workspace, response).await?;
         insert_response_feedback(&mut tx, workspace, &id, response).await?;
+        // Announced with the response: webhooks deliver it (imports of history announce nothing).
+        let payload = serde_json::json!({
+            "type": "response.created",
+            "responseId": id,
+            "surveyId": response.survey_id,
+            "version": response.version,
+            "identity": response.identity_key,
+            "channel": response.channel,
+            "touchpoint": response.touchpoint,
+            "submittedAt": response.submitted_at_ms,
+        });
+        sqlx::query("INSERT INTO domain_events (workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(workspace.as_str())
+            .bind("response.created")
+            .bind(Json(payload))
+            .bind(response.received_at_ms)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         let stored = self.response(workspace, &id).await?;
         stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)

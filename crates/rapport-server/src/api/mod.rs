@@ -11,3 +11,4 @@ pub mod metrics;
 pub mod ops;
 pub mod params;
 pub mod surveys;
+pub mod webhooks;

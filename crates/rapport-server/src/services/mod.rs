@@ -11,6 +11,7 @@ pub mod json_body;
 pub mod mail;
 pub mod metrics;
 pub mod surveys;
+pub mod webhooks;
 
 /// Times in responses are RFC 3339 in UTC with milliseconds.
 pub fn rfc3339(millis: i64) -> String {

@@ -37,6 +37,24 @@ impl TestApp {
         let admin_key = store.create_api_key(&acme, Role::Admin).await.unwrap().0;
         let mail =
             smtp_url.map(|smtp_url| MailConfig { smtp_url, from: "Acme Surveys <surveys@acme.example>".to_owned() });
+        let (address, stop, server) = TestApp::serve(&store, mail).await;
+        TestApp {
+            address,
+            client: Client::new(),
+            store,
+            write_key,
+            read_key,
+            admin_key,
+            stop: Some(stop),
+            server: Some(server),
+            _database: database,
+        }
+    }
+
+    async fn serve(
+        store: &Store,
+        mail: Option<MailConfig>,
+    ) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
         let config = ServerConfig {
             listen: "127.0.0.1:0".to_owned(),
             admin_key: Some(ADMIN_KEY.to_owned()),
@@ -49,17 +67,21 @@ impl TestApp {
         let server = tokio::spawn(async move {
             application.run_until_stopped(async { stopped.await.unwrap_or(()) }).await.expect("server runs");
         });
-        TestApp {
-            address,
-            client: Client::new(),
-            store,
-            write_key,
-            read_key,
-            admin_key,
-            stop: Some(stop),
-            server: Some(server),
-            _database: database,
+        (address, stop, server)
+    }
+
+    /// Stops the server gracefully (its store closes) and starts a new one, with a new store, on
+    /// the same database: what a restart of `rapport serve` does.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+        let store = self._database.connect().await;
+        let (address, stop, server) = TestApp::serve(&store, None).await;
+        TestApp { address, store, stop: Some(stop), server: Some(server), ..self }
     }
 
     pub fn url(&self, path: &str) -> String {

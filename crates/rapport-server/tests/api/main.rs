@@ -10,6 +10,7 @@ mod invitations;
 mod metrics;
 mod operations;
 mod surveys;
+mod webhooks;
 
 /// Instantiates each listed test for both backends: `sqlite::name` and `postgres::name`.
 macro_rules! api_suite {
@@ -63,6 +64,7 @@ api_suite! {
     crate::feedback::feedback_of_every_kind_is_analysed_and_linked => feedback_of_every_kind_is_analysed_and_linked,
     crate::feedback::survey_comments_taxonomy_settings_and_themes => survey_comments_taxonomy_settings_and_themes,
     crate::feedback::a_planted_login_spike_raises_exactly_one_alert => a_planted_login_spike_raises_exactly_one_alert,
+    crate::webhooks::webhooks_are_signed_retried_and_survive_a_restart => webhooks_are_signed_retried_and_survive_a_restart,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
