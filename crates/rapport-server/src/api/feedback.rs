@@ -34,16 +34,6 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok())
 }
 
-/// Rejects a parameter not in `allowed`: a misspelt filter is an error, not silently ignored.
-fn only(parameters: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
-    match parameters.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(unknown) => {
-            Err(ApiError::invalid_parameter(unknown, format!("unknown parameter: expected {}", allowed.join(", "))))
-        }
-        None => Ok(()),
-    }
-}
-
 /// A time parameter: RFC 3339, or a UTC day `YYYY-MM-DD` (its start; for an end, the next day's
 /// start, so `to=2026-11-23` includes that day).
 fn time_parameter(name: &str, value: Option<&String>, end: bool) -> Result<Option<i64>, ApiError> {
@@ -119,7 +109,7 @@ pub async fn list(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    only(&parameters, &["from", "to", "topic", "source", "kind", "label", "customer", "limit", "cursor"])?;
+    params::only(&parameters, &["from", "to", "topic", "source", "kind", "label", "customer", "limit", "cursor"])?;
     let (from, to) = range(&parameters)?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 50, 200)?;
     let before = params::cursor(parameters.get("cursor").map(String::as_str), |text| {
@@ -259,7 +249,7 @@ pub async fn topics(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    only(&parameters, &["from", "to"])?;
+    params::only(&parameters, &["from", "to"])?;
     let (from, to) = range(&parameters)?;
     Ok(Json(feedback::topic_summary(&state.store, &caller.workspace, from, to).await?))
 }
@@ -276,7 +266,7 @@ pub async fn themes(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    only(&parameters, &["from", "to", "minCount", "limit"])?;
+    params::only(&parameters, &["from", "to", "minCount", "limit"])?;
     let (from, to) = range(&parameters)?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 20, 100)?;
     let min_count = match parameters.get("minCount") {
@@ -299,7 +289,7 @@ pub async fn list_alerts(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    only(&parameters, &["status", "limit"])?;
+    params::only(&parameters, &["status", "limit"])?;
     let status = parameters.get("status").map(String::as_str);
     if let Some(status) = status.filter(|s| !["open", "closed"].contains(s)) {
         return Err(ApiError::invalid_parameter("status", format!("`{status}`: expected open or closed")));
@@ -320,7 +310,7 @@ pub async fn evaluate(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    only(&parameters, &["at"])?;
+    params::only(&parameters, &["at"])?;
     let at = time_parameter("at", parameters.get("at"), false)?.unwrap_or_else(rapport_store::now_ms);
     let evaluation = alerts::evaluate(&state.store, &caller.workspace, at).await?;
     let mut body = json!({
@@ -351,7 +341,7 @@ pub async fn domain_events(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    only(&parameters, &["after", "type", "limit"])?;
+    params::only(&parameters, &["after", "type", "limit"])?;
     let after = match parameters.get("after") {
         None => 0,
         Some(text) => text

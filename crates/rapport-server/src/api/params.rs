@@ -1,5 +1,7 @@
 //! Query parameters several endpoints share.
 
+use std::collections::BTreeMap;
+
 use crate::error::ApiError;
 
 /// `limit`: absent means `default`; otherwise a whole number from 1 to `max`.
@@ -21,5 +23,15 @@ pub fn cursor<T>(text: Option<&str>, decode: impl FnOnce(&str) -> Option<T>) -> 
         Some(text) => decode(text)
             .map(Some)
             .ok_or_else(|| ApiError::invalid_parameter("cursor", "not a cursor this API returned")),
+    }
+}
+
+/// Rejects a parameter not in `allowed`: a misspelt filter is an error, not silently ignored.
+pub fn only(parameters: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match parameters.keys().find(|key| !allowed.contains(&key.as_str())) {
+        Some(unknown) => {
+            Err(ApiError::invalid_parameter(unknown, format!("unknown parameter: expected {}", allowed.join(", "))))
+        }
+        None => Ok(()),
     }
 }

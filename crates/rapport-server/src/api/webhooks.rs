@@ -155,9 +155,7 @@ pub async fn deliveries(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    if let Some(unknown) = parameters.keys().find(|k| k.as_str() != "limit") {
-        return Err(ApiError::invalid_parameter(unknown, "unknown parameter: expected limit"));
-    }
+    params::only(&parameters, &["limit"])?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 50, 200)?;
     state.store.webhook(&caller.workspace, &id).await?.ok_or_else(|| not_found(&id))?;
     let mut data = Vec::new();
