@@ -6,6 +6,8 @@
 //! database and reused by every storage backend.
 
 pub mod auth;
+pub mod business_hours;
+pub mod cases;
 pub mod contact_policy;
 pub mod event;
 pub mod identity;

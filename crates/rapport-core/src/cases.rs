@@ -1,0 +1,265 @@
+//! Follow-up cases, the pure half: the states a case moves through, the workspace's case settings
+//! (rules that open cases from responses, teams and who is away, the SLA policy and its business
+//! calendar, escalation, root-cause codes), and the decisions over them (which rule a response
+//! meets, who is next in a team, when a case is due).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::business_hours::{Calendar, CalendarSpec};
+use crate::problem::FieldProblem;
+
+pub const STATES: [&str; 6] = ["new", "open", "in_progress", "waiting_on_customer", "resolved", "closed"];
+pub const PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
+
+/// Whether a case may go from `from` to `to`: forward through the states (skipping is allowed),
+/// back and forth between in progress and waiting on the customer, and reopening a resolved or
+/// closed case.
+pub fn may_move(from: &str, to: &str) -> bool {
+    let rank = |state: &str| STATES.iter().position(|s| *s == state);
+    match (from, to) {
+        (_, _) if from == to => false,
+        ("resolved" | "closed", "open") => true,
+        ("waiting_on_customer", "in_progress") => true,
+        ("closed", _) => false,
+        _ => matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a),
+    }
+}
+
+/// First-response and resolution targets of one priority, in business minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlaTarget {
+    pub first_response_minutes: i64,
+    pub resolution_minutes: i64,
+}
+
+/// A rule: when a response meets its conditions, open a case (one open case per customer and
+/// rule) with this priority, assigned in this team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CaseRule {
+    pub id: String,
+    pub name: String,
+    /// A question id and its score range, both ends included: `{"question": "nps", "max": 6}`.
+    pub question: String,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+    /// Only responses to this survey (any survey when absent).
+    #[serde(default)]
+    pub survey: Option<String>,
+    pub priority: String,
+    pub team: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Team {
+    pub members: Vec<String>,
+    /// Members who are away: round-robin skips them.
+    #[serde(default)]
+    pub away: Vec<String>,
+}
+
+/// A workspace's case settings (`GET/PUT /v1/cases/settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CaseSettings {
+    pub rules: Vec<CaseRule>,
+    pub teams: BTreeMap<String, Team>,
+    pub calendar: CalendarSpec,
+    pub sla: BTreeMap<String, SlaTarget>,
+    /// A case untouched this many business minutes past a target is escalated (to `escalateTo`).
+    pub escalate_after_minutes: i64,
+    #[serde(default)]
+    pub escalate_to: Option<String>,
+    /// The codes a case may be closed with.
+    pub root_causes: Vec<String>,
+}
+
+impl Default for CaseSettings {
+    fn default() -> Self {
+        let sla = [("urgent", 60, 480), ("high", 240, 1_440), ("normal", 480, 2_880), ("low", 1_440, 7_200)]
+            .into_iter()
+            .map(|(p, first, resolution)| {
+                (p.to_owned(), SlaTarget { first_response_minutes: first, resolution_minutes: resolution })
+            })
+            .collect();
+        CaseSettings {
+            rules: Vec::new(),
+            teams: BTreeMap::new(),
+            calendar: CalendarSpec::default(),
+            sla,
+            escalate_after_minutes: 120,
+            escalate_to: None,
+            root_causes: ["delivery", "product_defect", "billing_error", "support_process", "pricing", "other"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+}
+
+impl CaseSettings {
+    /// Checks settings as sent; every problem names its field.
+    pub fn parse(value: &serde_json::Value) -> Result<(CaseSettings, Calendar), Vec<FieldProblem>> {
+        let settings: CaseSettings = serde_json::from_value(value.clone())
+            .map_err(|error| vec![FieldProblem::envelope("", &error.to_string())])?;
+        let mut problems = Vec::new();
+        let calendar = Calendar::from_spec(&settings.calendar, "calendar").map_err(|found| problems.extend(found)).ok();
+        for priority in PRIORITIES {
+            match settings.sla.get(priority) {
+                Some(t) if t.first_response_minutes > 0 && t.resolution_minutes >= t.first_response_minutes => {}
+                _ => problems.push(FieldProblem::envelope(
+                    &format!("sla.{priority}"),
+                    "required: firstResponseMinutes above 0 and resolutionMinutes at least that",
+                )),
+            }
+        }
+        for (i, rule) in settings.rules.iter().enumerate() {
+            if settings.rules[..i].iter().any(|r| r.id == rule.id) || rule.id.is_empty() {
+                problems.push(FieldProblem::envelope(&format!("rules[{i}].id"), "must be non-empty and unique"));
+            }
+            if rule.min.is_none() && rule.max.is_none() {
+                problems.push(FieldProblem::envelope(&format!("rules[{i}]"), "needs min, max or both"));
+            }
+            if !PRIORITIES.contains(&rule.priority.as_str()) {
+                problems.push(FieldProblem::envelope(
+                    &format!("rules[{i}].priority"),
+                    "must be urgent, high, normal or low",
+                ));
+            }
+            if !settings.teams.contains_key(&rule.team) {
+                problems.push(FieldProblem::envelope(&format!("rules[{i}].team"), &format!("no team `{}`", rule.team)));
+            }
+        }
+        for (name, team) in &settings.teams {
+            if team.members.is_empty() {
+                problems.push(FieldProblem::envelope(&format!("teams.{name}.members"), "must not be empty"));
+            }
+        }
+        if settings.escalate_after_minutes < 0 {
+            problems.push(FieldProblem::envelope("escalateAfterMinutes", "must be 0 or more"));
+        }
+        if settings.root_causes.is_empty() {
+            problems.push(FieldProblem::envelope("rootCauses", "must list at least one code"));
+        }
+        match calendar {
+            Some(calendar) if problems.is_empty() => Ok((settings, calendar)),
+            _ => Err(problems),
+        }
+    }
+
+    /// The rules a response meets: `answers` are its question ids and scores.
+    pub fn matching_rules<'a>(&'a self, survey: &str, answers: &[(String, i64)]) -> Vec<&'a CaseRule> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.survey.as_deref().is_none_or(|s| s == survey))
+            .filter(|rule| {
+                answers.iter().any(|(question, score)| {
+                    *question == rule.question
+                        && rule.min.is_none_or(|min| *score >= min)
+                        && rule.max.is_none_or(|max| *score <= max)
+                })
+            })
+            .collect()
+    }
+}
+
+/// The member after `last` in `team` who is not away (round-robin); `None` when all are away.
+pub fn next_assignee(team: &Team, last: Option<&str>) -> Option<String> {
+    let members = &team.members;
+    let start = last.and_then(|last| members.iter().position(|m| m == last)).map_or(0, |i| i + 1);
+    (0..members.len()).map(|k| &members[(start + k) % members.len()]).find(|m| !team.away.contains(m)).cloned()
+}
+
+/// When a case opened at `opened_ms` with `priority` is due: first response and resolution.
+pub fn due_times(settings: &CaseSettings, calendar: &Calendar, priority: &str, opened_ms: i64) -> (i64, i64) {
+    let target = settings
+        .sla
+        .get(priority)
+        .copied()
+        .unwrap_or(SlaTarget { first_response_minutes: 480, resolution_minutes: 2_880 });
+    let start = Timestamp::from_millisecond(opened_ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let first = calendar.add_business_minutes(start, target.first_response_minutes);
+    let resolution = calendar.add_business_minutes(start, target.resolution_minutes);
+    (first.as_millisecond(), resolution.as_millisecond())
+}
+
+/// A due time pushed back by the business minutes a case spent waiting on the customer.
+pub fn shifted(calendar: &Calendar, due_ms: i64, paused_from_ms: i64, resumed_ms: i64) -> i64 {
+    let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let before_due = calendar.business_minutes_between(at(paused_from_ms), at(due_ms));
+    calendar.add_business_minutes(at(resumed_ms), before_due).as_millisecond()
+}
+
+/// Business minutes from `from_ms` to `to_ms`.
+pub fn business_minutes(calendar: &Calendar, from_ms: i64, to_ms: i64) -> i64 {
+    let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    calendar.business_minutes_between(at(from_ms), at(to_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn states_move_forward_pause_and_reopen() {
+        assert!(may_move("new", "open") && may_move("open", "resolved") && may_move("resolved", "closed"));
+        assert!(may_move("in_progress", "waiting_on_customer") && may_move("waiting_on_customer", "in_progress"));
+        assert!(may_move("closed", "open") && may_move("resolved", "open"));
+        assert!(!may_move("closed", "resolved") && !may_move("open", "new") && !may_move("open", "open"));
+        assert!(!may_move("open", "sleeping"));
+    }
+
+    #[test]
+    fn round_robin_skips_people_who_are_away() {
+        let team = Team { members: vec!["ana".into(), "ben".into(), "cy".into()], away: vec!["ben".into()] };
+        assert_eq!(next_assignee(&team, None).as_deref(), Some("ana"));
+        assert_eq!(next_assignee(&team, Some("ana")).as_deref(), Some("cy"));
+        assert_eq!(next_assignee(&team, Some("cy")).as_deref(), Some("ana"));
+        let everyone_away = Team { away: team.members.clone(), ..team };
+        assert_eq!(next_assignee(&everyone_away, None), None);
+    }
+
+    #[test]
+    fn rules_match_score_ranges_and_settings_are_checked() {
+        let mut value = serde_json::to_value(CaseSettings::default()).unwrap();
+        value["teams"] = json!({"care": {"members": ["ana"]}});
+        value["rules"] = json!([{"id": "detractor", "name": "Detractors", "question": "nps", "max": 6, "priority": "high", "team": "care"},
+                                {"id": "csat", "name": "Unhappy", "question": "csat", "max": 2, "survey": "s2", "priority": "normal", "team": "care"}]);
+        let (settings, _) = CaseSettings::parse(&value).unwrap();
+        let ids = |survey: &str, answers: &[(&str, i64)]| -> Vec<String> {
+            let answers: Vec<(String, i64)> = answers.iter().map(|(q, s)| ((*q).to_owned(), *s)).collect();
+            settings.matching_rules(survey, &answers).iter().map(|r| r.id.clone()).collect()
+        };
+        assert_eq!(ids("s1", &[("nps", 6)]), ["detractor"]);
+        assert!(ids("s1", &[("nps", 7)]).is_empty());
+        assert!(ids("s1", &[("csat", 1)]).is_empty(), "another survey's rule");
+        assert_eq!(ids("s2", &[("nps", 0), ("csat", 2)]), ["detractor", "csat"]);
+
+        value["rules"][0]["team"] = json!("nobody");
+        value["rules"][1]["priority"] = json!("asap");
+        value["sla"]["low"] = json!({"firstResponseMinutes": 0, "resolutionMinutes": 10});
+        let problems = CaseSettings::parse(&value).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["sla.low", "rules[0].team", "rules[1].priority"]);
+    }
+
+    #[test]
+    fn waiting_on_the_customer_pauses_the_clock() {
+        let (settings, calendar) =
+            CaseSettings::parse(&serde_json::to_value(CaseSettings::default()).unwrap()).unwrap();
+        let monday_9 = 1_795_424_400_000; // 2026-11-23T09:00:00Z, a Monday.
+        let (first, resolution) = due_times(&settings, &calendar, "high", monday_9);
+        assert_eq!(first, monday_9 + 4 * 3_600_000);
+        assert_eq!(resolution, monday_9 + 2 * 24 * 3_600_000 + 8 * 3_600_000, "three business days of 8 hours");
+        // Paused Monday 10:00 until Tuesday 10:00: eight business hours later.
+        let paused = monday_9 + 3_600_000;
+        assert_eq!(shifted(&calendar, first, paused, paused + 24 * 3_600_000), first + 24 * 3_600_000);
+    }
+}
