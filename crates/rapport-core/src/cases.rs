@@ -263,3 +263,111 @@ mod tests {
         assert_eq!(shifted(&calendar, first, paused, paused + 24 * 3_600_000), first + 24 * 3_600_000);
     }
 }
+
+/// A scored answer, as recovery reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredAnswer {
+    pub survey: String,
+    pub identity: String,
+    pub at_ms: i64,
+    pub question: String,
+    pub score: i64,
+}
+
+/// A case, as recovery reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFacts {
+    pub identity: Option<String>,
+    pub rule: Option<String>,
+    pub opened_at_ms: i64,
+    pub first_contact_at_ms: Option<i64>,
+    pub closed_at_ms: Option<i64>,
+    pub root_cause: Option<String>,
+}
+
+/// How the micro loop is doing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recovery {
+    /// Answers that met a case rule.
+    pub low_scores: u64,
+    /// Of those, answers followed up: a case of that rule for that customer, opened by the answer
+    /// or open at the time, with a first contact after it.
+    pub followed_up: u64,
+    pub closed: u64,
+    /// Closed cases whose customer answered the rule's question again after closing.
+    pub answered_again: u64,
+    /// Of those, answers outside the rule's range (a detractor now passive or promoter).
+    pub recovered: u64,
+    /// Minutes (wall clock) from opening to first contact, median over contacted cases.
+    pub median_minutes_to_first_contact: Option<f64>,
+    /// Per root cause: closed cases, and those whose customer had closed a case with the same root
+    /// cause before.
+    pub root_causes: BTreeMap<String, (u64, u64)>,
+}
+
+/// The micro-loop figures over `answers` and `cases` with the workspace's `rules`.
+pub fn recovery(settings: &CaseSettings, answers: &[ScoredAnswer], cases: &[CaseFacts]) -> Recovery {
+    let rule = |id: &Option<String>| id.as_ref().and_then(|id| settings.rules.iter().find(|r| &r.id == id));
+    let in_range = |r: &CaseRule, score: i64| r.min.is_none_or(|m| score >= m) && r.max.is_none_or(|m| score <= m);
+    let (mut low_scores, mut followed_up) = (0, 0);
+    for answer in answers {
+        for r in settings.rules.iter().filter(|r| r.question == answer.question && in_range(r, answer.score)) {
+            if r.survey.as_ref().is_some_and(|s| *s != answer.survey) {
+                continue;
+            }
+            low_scores += 1;
+            let followed = cases.iter().any(|c| {
+                c.rule.as_deref() == Some(&r.id)
+                    && c.identity.as_deref() == Some(&answer.identity)
+                    && c.opened_at_ms <= answer.at_ms
+                    && c.closed_at_ms.is_none_or(|closed| closed >= answer.at_ms)
+                    && c.first_contact_at_ms.is_some_and(|contact| contact >= answer.at_ms)
+            });
+            followed_up += u64::from(followed);
+        }
+    }
+    let (mut closed, mut answered_again, mut recovered) = (0, 0, 0);
+    let mut root_causes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for case in cases {
+        let Some(closed_at) = case.closed_at_ms else { continue };
+        closed += 1;
+        if let Some(cause) = &case.root_cause {
+            let repeat = cases.iter().any(|other| {
+                other.identity.is_some()
+                    && other.identity == case.identity
+                    && other.root_cause.as_ref() == Some(cause)
+                    && other.closed_at_ms.is_some_and(|t| t < closed_at)
+            });
+            let entry = root_causes.entry(cause.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += u64::from(repeat);
+        }
+        let Some(r) = rule(&case.rule) else { continue };
+        let next = answers
+            .iter()
+            .filter(|a| Some(&a.identity) == case.identity.as_ref() && a.question == r.question && a.at_ms > closed_at)
+            .min_by_key(|a| a.at_ms);
+        if let Some(next) = next {
+            answered_again += 1;
+            recovered += u64::from(!in_range(r, next.score));
+        }
+    }
+    let mut minutes: Vec<f64> =
+        cases.iter().filter_map(|c| c.first_contact_at_ms.map(|t| (t - c.opened_at_ms) as f64 / 60_000.0)).collect();
+    minutes.sort_by(f64::total_cmp);
+    let median = match minutes.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(minutes[n / 2]),
+        n => Some((minutes[n / 2 - 1] + minutes[n / 2]) / 2.0),
+    };
+    Recovery {
+        low_scores,
+        followed_up,
+        closed,
+        answered_again,
+        recovered,
+        median_minutes_to_first_contact: median,
+        root_causes,
+    }
+}

@@ -28,6 +28,9 @@ pub enum ErrorCode {
     InvalidParameter,
     /// A feedback item is invalid; `details` names each problem by item index and field.
     InvalidFeedback,
+    /// A case change is invalid (a state it cannot move to, closing without a root cause…);
+    /// `details` names each problem by field.
+    InvalidCase,
     /// A topic taxonomy is invalid; `details` names each problem by field (`topics[2].query`).
     InvalidTaxonomy,
     /// Settings (metric settings, the contact policy) are invalid; `details` names each problem by field.
@@ -64,7 +67,8 @@ impl ErrorCode {
             | ErrorCode::InvalidParameter
             | ErrorCode::InvalidSettings
             | ErrorCode::InvalidFeedback
-            | ErrorCode::InvalidTaxonomy => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidTaxonomy
+            | ErrorCode::InvalidCase => StatusCode::BAD_REQUEST,
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,

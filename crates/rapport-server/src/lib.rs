@@ -103,7 +103,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys, webhooks};
+    use api::{cases, contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys, webhooks};
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -152,6 +152,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts", get(feedback::list_alerts))
         .route("/v1/alerts/evaluate", post(feedback::evaluate))
         .route("/v1/domain-events", get(feedback::domain_events))
+        .route("/v1/cases", get(cases::list).post(cases::create))
+        .route("/v1/cases/settings", get(cases::get_settings).put(cases::put_settings))
+        .route("/v1/cases/check-sla", post(cases::check_sla))
+        .route("/v1/cases/recovery", get(cases::recovery))
+        .route("/v1/cases/{id}", get(cases::get_one))
+        .route("/v1/cases/{id}/transition", post(cases::transition))
+        .route("/v1/cases/{id}/notes", post(cases::add_note))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/{id}", get(webhooks::get_one).delete(webhooks::delete))
         .route("/v1/webhooks/{id}/enable", post(webhooks::enable))
@@ -256,6 +263,8 @@ impl Application {
 
 /// How often relational surveys' cadences are planned (each plan covers a whole period).
 const CADENCE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often open cases are checked against their SLA targets.
+const SLA_INTERVAL: Duration = Duration::from_secs(60);
 /// How often due survey invitations are looked for.
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -267,6 +276,7 @@ async fn run_dispatcher(
 ) {
     let mut cadence_planned: Option<Instant> = None;
     let webhook_client = services::webhooks::client();
+    let mut sla_checked: Option<Instant> = None;
     // Spike alerts: each workspace once an hour (the windows are whole hours).
     let mut alerts_evaluated: Option<i64> = None;
     loop {
@@ -297,6 +307,12 @@ async fn run_dispatcher(
             Ok(0) => {}
             Ok(attempts) => tracing::debug!(attempts, "webhook deliveries attempted"),
             Err(error) => tracing::warn!(%error, "delivering webhooks failed; retrying"),
+        }
+        if sla_checked.is_none_or(|checked| checked.elapsed() >= SLA_INTERVAL) {
+            sla_checked = Some(Instant::now());
+            if let Err(error) = services::cases::check_sla(&dispatcher.store, rapport_store::now_ms()).await {
+                tracing::warn!(error = %error.message, "checking case SLAs failed; retrying");
+            }
         }
         match dispatcher.run_once(rapport_store::now_ms()).await {
             Ok(0) => {}

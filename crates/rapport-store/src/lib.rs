@@ -6,6 +6,7 @@
 //! migrations, and one conformance suite (`tests/conformance`) runs every test on both.
 
 mod answer_index;
+pub mod case_records;
 pub mod feedback_records;
 mod ingest_queue;
 mod postgres;
@@ -122,6 +123,7 @@ macro_rules! dispatch {
     };
 }
 
+mod case_store;
 mod feedback_store;
 mod webhook_store;
 

@@ -15,6 +15,7 @@ include!("sql_invitations.rs");
 include!("sql_metrics.rs");
 include!("sql_feedback.rs");
 include!("sql_webhooks.rs");
+include!("sql_cases.rs");
 
 /// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
 /// pool with the database file's path (for the ingest writer's own connection).

@@ -17,7 +17,6 @@ use rapport_store::feedback_records::FeedbackFilter;
 use rapport_text::feedback::{FeedbackSettings, KINDS};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::AppState;
 use crate::api::params;
@@ -28,39 +27,8 @@ use crate::services::json_body::read_json;
 use crate::services::metrics::invalid_settings;
 use crate::services::{alerts, rfc3339};
 
-const DAY_MS: i64 = 86_400_000;
-
 fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok())
-}
-
-/// A time parameter: RFC 3339, or a UTC day `YYYY-MM-DD` (its start; for an end, the next day's
-/// start, so `to=2026-11-23` includes that day).
-fn time_parameter(name: &str, value: Option<&String>, end: bool) -> Result<Option<i64>, ApiError> {
-    let Some(value) = value else { return Ok(None) };
-    if let Ok(time) = OffsetDateTime::parse(value, &Rfc3339) {
-        return Ok(Some(rapport_core::resolution::millis(time)));
-    }
-    match time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]")) {
-        Ok(date) => {
-            let start = rapport_core::resolution::millis(date.midnight().assume_utc());
-            Ok(Some(if end { start + DAY_MS } else { start }))
-        }
-        Err(_) => Err(ApiError::invalid_parameter(
-            name,
-            format!("`{value}` is neither an RFC 3339 date-time nor a YYYY-MM-DD day"),
-        )),
-    }
-}
-
-/// `from..to`, by default the 30 days up to now.
-fn range(parameters: &BTreeMap<String, String>) -> Result<(i64, i64), ApiError> {
-    let to = time_parameter("to", parameters.get("to"), true)?.unwrap_or_else(rapport_store::now_ms);
-    let from = time_parameter("from", parameters.get("from"), false)?.unwrap_or(to - 30 * DAY_MS);
-    if from >= to {
-        return Err(ApiError::invalid_parameter("from", "must be before `to`"));
-    }
-    Ok((from, to))
 }
 
 /// Stores feedback: one item, or `{"items": [...]}` (up to 1,000), all or none. Each item:
@@ -110,7 +78,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
     params::only(&parameters, &["from", "to", "topic", "source", "kind", "label", "customer", "limit", "cursor"])?;
-    let (from, to) = range(&parameters)?;
+    let (from, to) = params::range(&parameters, 30)?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 50, 200)?;
     let before = params::cursor(parameters.get("cursor").map(String::as_str), |text| {
         let (at, id) = text.split_once('_')?;
@@ -250,7 +218,7 @@ pub async fn topics(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
     params::only(&parameters, &["from", "to"])?;
-    let (from, to) = range(&parameters)?;
+    let (from, to) = params::range(&parameters, 30)?;
     Ok(Json(feedback::topic_summary(&state.store, &caller.workspace, from, to).await?))
 }
 
@@ -267,7 +235,7 @@ pub async fn themes(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
     params::only(&parameters, &["from", "to", "minCount", "limit"])?;
-    let (from, to) = range(&parameters)?;
+    let (from, to) = params::range(&parameters, 30)?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 20, 100)?;
     let min_count = match parameters.get("minCount") {
         None => 3,
@@ -311,7 +279,7 @@ pub async fn evaluate(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
     params::only(&parameters, &["at"])?;
-    let at = time_parameter("at", parameters.get("at"), false)?.unwrap_or_else(rapport_store::now_ms);
+    let at = params::time_parameter("at", parameters.get("at"), false)?.unwrap_or_else(rapport_store::now_ms);
     let evaluation = alerts::evaluate(&state.store, &caller.workspace, at).await?;
     let mut body = json!({
         "evaluatedAt": rfc3339(evaluation.at_ms),

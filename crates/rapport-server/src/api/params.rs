@@ -2,7 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
 use crate::error::ApiError;
+
+const DAY_MS: i64 = 86_400_000;
 
 /// `limit`: absent means `default`; otherwise a whole number from 1 to `max`.
 pub fn limit(text: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
@@ -34,4 +39,33 @@ pub fn only(parameters: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(
         }
         None => Ok(()),
     }
+}
+
+/// A time parameter: RFC 3339, or a UTC day `YYYY-MM-DD` (its start; for an end, the next day's
+/// start, so `to=2026-11-23` includes that day).
+pub fn time_parameter(name: &str, value: Option<&String>, end: bool) -> Result<Option<i64>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    if let Ok(time) = OffsetDateTime::parse(value, &Rfc3339) {
+        return Ok(Some(rapport_core::resolution::millis(time)));
+    }
+    match time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]")) {
+        Ok(date) => {
+            let start = rapport_core::resolution::millis(date.midnight().assume_utc());
+            Ok(Some(if end { start + DAY_MS } else { start }))
+        }
+        Err(_) => Err(ApiError::invalid_parameter(
+            name,
+            format!("`{value}` is neither an RFC 3339 date-time nor a YYYY-MM-DD day"),
+        )),
+    }
+}
+
+/// `from..to`, by default the `days` days up to now.
+pub fn range(parameters: &BTreeMap<String, String>, days: i64) -> Result<(i64, i64), ApiError> {
+    let to = time_parameter("to", parameters.get("to"), true)?.unwrap_or_else(rapport_store::now_ms);
+    let from = time_parameter("from", parameters.get("from"), false)?.unwrap_or(to - days * DAY_MS);
+    if from >= to {
+        return Err(ApiError::invalid_parameter("from", "must be before `to`"));
+    }
+    Ok((from, to))
 }

@@ -187,6 +187,8 @@ pub async fn record_response(
     let definition = older.as_ref().map_or(&survey.definition, |older| &older.definition);
     let event = answered_event(definition, &record, &checked.respondent)?;
     store.ingest(IngestBatch { workspace: workspace.clone(), events: vec![event] }).await?;
+    // Follow-up cases the workspace's rules ask for (a retry opens none twice).
+    crate::services::cases::open_from_response(store, workspace, &record).await?;
     Ok((record, created))
 }
 

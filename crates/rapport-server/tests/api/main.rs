@@ -1,6 +1,7 @@
 //! End-to-end tests of the HTTP API: the real server on port 0, once per storage backend.
 
 mod bad_input;
+mod cases;
 mod customers;
 mod email;
 mod feedback;
@@ -65,6 +66,7 @@ api_suite! {
     crate::feedback::survey_comments_taxonomy_settings_and_themes => survey_comments_taxonomy_settings_and_themes,
     crate::feedback::a_planted_login_spike_raises_exactly_one_alert => a_planted_login_spike_raises_exactly_one_alert,
     crate::webhooks::webhooks_are_signed_retried_and_survive_a_restart => webhooks_are_signed_retried_and_survive_a_restart,
+    crate::cases::detractors_open_cases_worked_in_business_hours => detractors_open_cases_worked_in_business_hours,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

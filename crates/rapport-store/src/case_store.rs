@@ -1,0 +1,93 @@
+//! The cases half of [`Store`]. The SQL is in `sql_cases.rs`.
+
+use rapport_core::cases::Team;
+use rapport_core::ids::WorkspaceId;
+use serde_json::Value;
+
+use crate::case_records::{CaseChange, CaseEntry, CaseRecord};
+use crate::{Backend, Store, StoreError};
+
+impl Store {
+    /// Opens a case unless one with its open key is open, or its response and rule made one
+    /// already (then `None`); assigns it round-robin in
+    /// `team` when it has no assignee; writes its first history entry and the domain event `event`
+    /// makes of it, in one transaction.
+    pub async fn open_case(
+        &self,
+        workspace: &WorkspaceId,
+        case: &CaseRecord,
+        team: Option<&Team>,
+        entry: &CaseEntry,
+        event: impl Fn(&CaseRecord) -> (String, Value),
+    ) -> Result<Option<CaseRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.open_case(workspace, case, team, entry, &event).await)?)
+    }
+
+    /// Applies a change if the case has not changed since `read_at_ms`; false otherwise.
+    pub async fn change_case(
+        &self,
+        workspace: &WorkspaceId,
+        read_at_ms: i64,
+        change: &CaseChange,
+    ) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.change_case(workspace, read_at_ms, change).await)?)
+    }
+
+    pub async fn case(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.case(workspace, id).await)?)
+    }
+
+    pub async fn cases(
+        &self,
+        workspace: &WorkspaceId,
+        state: Option<&str>,
+        assignee: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CaseRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.cases(workspace, state, assignee, limit).await)?)
+    }
+
+    pub async fn case_history(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.case_history(id).await)?)
+    }
+
+    /// Open, unpaused cases of every workspace past a target at `now_ms`.
+    pub async fn cases_past_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(WorkspaceId, CaseRecord)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.cases_past_due(now_ms, limit).await)?)
+    }
+
+    /// The workspace's saved case settings (JSON), if any.
+    pub async fn case_settings(&self, workspace: &WorkspaceId) -> Result<Option<Value>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.workspace_document("case_settings", "settings", workspace).await)?)
+    }
+
+    pub async fn put_case_settings(&self, workspace: &WorkspaceId, settings: &Value) -> Result<(), StoreError> {
+        Ok(
+            dispatch!(self.backend(), sql => sql.put_workspace_document("case_settings", "settings", workspace, settings).await)?,
+        )
+    }
+
+    /// Every scored answer received in `from..to`, oldest first.
+    pub async fn scored_answers(
+        &self,
+        workspace: &WorkspaceId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<rapport_core::cases::ScoredAnswer>, StoreError> {
+        let rows = dispatch!(self.backend(), sql => sql.scored_answers(workspace, from_ms, to_ms).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(survey, identity, at_ms, question, score)| rapport_core::cases::ScoredAnswer {
+                survey,
+                identity,
+                at_ms,
+                question,
+                score,
+            })
+            .collect())
+    }
+}
