@@ -103,7 +103,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
-    use api::{cases, contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys, webhooks};
+    use api::{
+        analysis, cases, contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys, webhooks,
+    };
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
     // headers, never cookies, so this grants a page nothing it does not already hold.
@@ -152,6 +154,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts", get(feedback::list_alerts))
         .route("/v1/alerts/evaluate", post(feedback::evaluate))
         .route("/v1/domain-events", get(feedback::domain_events))
+        .route("/v1/analysis/root-causes", get(analysis::root_causes))
+        .route("/v1/analysis/drivers", get(analysis::drivers))
         .route("/v1/cases", get(cases::list).post(cases::create))
         .route("/v1/cases/settings", get(cases::get_settings).put(cases::put_settings))
         .route("/v1/cases/check-sla", post(cases::check_sla))

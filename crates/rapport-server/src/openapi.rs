@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{cases, contact_policy, customers, feedback, ingest, keys, metrics, ops, surveys, webhooks};
+use crate::api::{analysis, cases, contact_policy, customers, feedback, ingest, keys, metrics, ops, surveys, webhooks};
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
 #[derive(OpenApi)]
@@ -24,7 +24,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         feedback::evaluate, feedback::domain_events, webhooks::create, webhooks::list, webhooks::get_one,
         webhooks::delete, webhooks::enable, webhooks::disable, webhooks::deliveries, webhooks::replay,
         cases::list, cases::create, cases::get_one, cases::transition, cases::add_note, cases::get_settings,
-        cases::put_settings, cases::check_sla, cases::recovery, ops::healthz, ops::readyz,
+        cases::put_settings, cases::check_sla, cases::recovery, analysis::root_causes, analysis::drivers, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),

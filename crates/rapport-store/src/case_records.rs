@@ -1,4 +1,5 @@
-//! Follow-up cases as the store takes and returns them.
+//! Follow-up cases as the store takes and returns them, and scored responses with their topics
+//! (what root causes and drivers read).
 
 use serde_json::Value;
 
@@ -48,4 +49,14 @@ pub struct CaseChange {
     pub case: CaseRecord,
     pub entries: Vec<CaseEntry>,
     pub event: Option<(String, Value)>,
+}
+
+/// A response's score with what its comments mention (root causes and drivers read these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredResponse {
+    pub id: String,
+    pub touchpoint: Option<String>,
+    pub channel: Option<String>,
+    pub score: i64,
+    pub topics: Vec<String>,
 }

@@ -90,4 +90,35 @@ impl Store {
             })
             .collect())
     }
+
+    /// Each response's score on its `question_type` question in `from..to`, with its touchpoint,
+    /// channel and the topics its comments mention.
+    pub async fn scores_with_topics(
+        &self,
+        workspace: &WorkspaceId,
+        question_type: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<crate::case_records::ScoredResponse>, StoreError> {
+        let rows =
+            dispatch!(self.backend(), sql => sql.scores_with_topics(workspace, question_type, from_ms, to_ms).await)?;
+        let mut responses: Vec<crate::case_records::ScoredResponse> = Vec::new();
+        for (id, touchpoint, channel, score, topic) in rows {
+            if responses.last().is_none_or(|last| last.id != id) {
+                responses.push(crate::case_records::ScoredResponse {
+                    id,
+                    touchpoint,
+                    channel,
+                    score,
+                    topics: Vec::new(),
+                });
+            }
+            if let (Some(topic), Some(last)) = (topic, responses.last_mut())
+                && !last.topics.contains(&topic)
+            {
+                last.topics.push(topic);
+            }
+        }
+        Ok(responses)
+    }
 }

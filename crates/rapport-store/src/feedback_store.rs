@@ -130,13 +130,14 @@ impl Store {
     }
 
     /// Applies an evaluation's changes, with an `alert.raised` domain event (`raised_payloads`,
-    /// one per raised alert) in the same transaction.
+    /// one per raised alert) in the same transaction. An alert whose topic or source has an open
+    /// alert by then (a concurrent evaluation's) is not raised; returns the ids raised.
     pub async fn apply_alert_changes(
         &self,
         workspace: &WorkspaceId,
         changes: &AlertChanges,
         raised_payloads: &[Value],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.apply_alert_changes(workspace, changes, raised_payloads).await)?)
     }
 

@@ -293,4 +293,30 @@ impl SqlBackend {
         .fetch_all(&self.pool)
         .await
     }
+
+    /// Each scored answer of `question_type` (not a service dimension's) submitted in `from..to`
+    /// with the topics of its response's comments: (response, touchpoint, channel, score, topic),
+    /// one row per topic (or one with no topic), ordered by response.
+    pub async fn scores_with_topics(
+        &self,
+        workspace: &WorkspaceId,
+        question_type: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, Option<String>, Option<String>, i64, Option<String>)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT r.id, r.touchpoint, r.channel, a.score, t.topic FROM survey_responses r \
+             JOIN survey_answers a ON a.response_id = r.id \
+             LEFT JOIN feedback f ON f.workspace_id = r.workspace_id AND f.response_id = r.id \
+             LEFT JOIN feedback_topics t ON t.feedback_id = f.id \
+             WHERE r.workspace_id = $1 AND r.submitted_at >= $2 AND r.submitted_at < $3 AND a.question_type = $4 \
+             AND a.score IS NOT NULL AND a.dimension IS NULL ORDER BY r.id",
+        )
+        .bind(workspace.as_str())
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(question_type)
+        .fetch_all(&self.pool)
+        .await
+    }
 }

@@ -89,14 +89,15 @@ async fn insert_feedback_in(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
     items: &[NewFeedback],
+    response_id: Option<&str>,
 ) -> Result<Vec<(String, bool)>, sqlx::Error> {
     let mut stored = Vec::with_capacity(items.len());
     for item in items {
         let id = new_id();
         let inserted = sqlx::query(
             "INSERT INTO feedback (id, workspace_id, kind, source, channel, touchpoint, identity_key, occurred_at, \
-             received_at, text, language, score, label, details, analysis, redactions, idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             received_at, text, language, score, label, details, analysis, redactions, idempotency_key, response_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
         )
         .bind(&id)
@@ -116,6 +117,7 @@ async fn insert_feedback_in(
         .bind(Json(&item.analysis))
         .bind(Json(&item.redactions))
         .bind(&item.idempotency_key)
+        .bind(response_id)
         .execute(&mut **tx)
         .await?
         .rows_affected()
@@ -169,7 +171,7 @@ impl SqlBackend {
         items: &[NewFeedback],
     ) -> Result<Vec<(String, bool)>, sqlx::Error> {
         let mut tx = begin_write(&self.write_pool).await?;
-        let stored = insert_feedback_in(&mut tx, workspace, items).await?;
+        let stored = insert_feedback_in(&mut tx, workspace, items, None).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -410,9 +412,25 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         changes: &AlertChanges,
         raised_payloads: &[Value],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<Vec<String>, sqlx::Error> {
         let mut tx = begin_write(&self.write_pool).await?;
+        // Two evaluations at once (the hourly one and one asked for, or two processes) must not
+        // raise one spike twice: the second finds the first's alert open and raises nothing.
+        lock_workspace(&mut tx, workspace).await?;
+        let mut raised = Vec::new();
         for (alert, payload) in changes.raised.iter().zip(raised_payloads) {
+            let open: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM alerts WHERE workspace_id = $1 AND scope = $2 AND subject = $3 AND status = 'open'",
+            )
+            .bind(workspace.as_str())
+            .bind(&alert.scope)
+            .bind(&alert.subject)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if open.is_some() {
+                continue;
+            }
+            raised.push(alert.id.clone());
             sqlx::query(
                 "INSERT INTO alerts (id, workspace_id, scope, subject, status, raised_at, updated_at, window_start, \
                  window_end, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -459,7 +477,7 @@ impl SqlBackend {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(raised)
     }
 
     pub async fn domain_events(

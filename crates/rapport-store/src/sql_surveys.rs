@@ -68,7 +68,7 @@ async fn insert_response_feedback(
             item
         })
         .collect();
-    insert_feedback_in(tx, workspace, &items).await?;
+    insert_feedback_in(tx, workspace, &items, Some(response_id)).await?;
     Ok(())
 }
 

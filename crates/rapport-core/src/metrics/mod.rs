@@ -4,6 +4,7 @@
 //! there to a figure with its interval is here.
 
 pub mod churn;
+pub mod drivers;
 pub mod figures;
 pub mod query;
 pub mod report;

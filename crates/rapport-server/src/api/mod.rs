@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource. Handlers parse the request, check the caller's role,
 //! call a service or the store, and shape the response; they never write SQL.
 
+pub mod analysis;
 pub mod cases;
 pub mod contact_policy;
 pub mod customers;

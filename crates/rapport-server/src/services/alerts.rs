@@ -134,13 +134,13 @@ pub async fn evaluate(store: &Store, workspace: &WorkspaceId, now_ms: i64) -> Re
         }
     }
     changes.closed = open.iter().filter(|a| !continuing.contains(&a.id)).map(|a| a.id.clone()).collect();
-    store.apply_alert_changes(workspace, &changes, &payloads).await?;
+    let raised_ids = store.apply_alert_changes(workspace, &changes, &payloads).await?;
     Ok(Evaluation {
         at_ms: now_ms,
         tests: detection.tests.len(),
         extended: changes.extended.len(),
         closed: changes.closed.len(),
-        raised: changes.raised,
+        raised: changes.raised.into_iter().filter(|a| raised_ids.contains(&a.id)).collect(),
     })
 }
 

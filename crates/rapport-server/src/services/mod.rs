@@ -1,6 +1,7 @@
 //! What handlers call: request-shaped operations over the core and the store, free of routing.
 
 pub mod alerts;
+pub mod analysis;
 pub mod cases;
 pub mod feedback;
 pub mod hosted_survey;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the HTTP API: the real server on port 0, once per storage backend.
 
+mod analysis;
 mod bad_input;
 mod cases;
 mod customers;
@@ -67,6 +68,7 @@ api_suite! {
     crate::feedback::a_planted_login_spike_raises_exactly_one_alert => a_planted_login_spike_raises_exactly_one_alert,
     crate::webhooks::webhooks_are_signed_retried_and_survive_a_restart => webhooks_are_signed_retried_and_survive_a_restart,
     crate::cases::detractors_open_cases_worked_in_business_hours => detractors_open_cases_worked_in_business_hours,
+    crate::analysis::a_planted_topic_leads_root_causes_and_drivers => a_planted_topic_leads_root_causes_and_drivers,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

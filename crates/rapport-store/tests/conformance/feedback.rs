@@ -182,6 +182,10 @@ pub async fn alerts_and_their_events_are_kept(store: Store) {
     store.apply_alert_changes(&acme, &raised, &[json!({"type": "alert.raised", "id": "a1"})]).await.unwrap();
     let open = store.alerts(&acme, Some("open"), 10).await.unwrap();
     assert_eq!(open.len(), 1);
+    // A concurrent evaluation raising the same spike raises nothing.
+    let again = AlertChanges { raised: vec![alert("a2", "login", T0)], ..AlertChanges::default() };
+    assert!(store.apply_alert_changes(&acme, &again, &[json!({"id": "a2"})]).await.unwrap().is_empty());
+    assert_eq!(store.alerts(&acme, Some("open"), 10).await.unwrap().len(), 1);
     let extended = AlertRecord {
         window_end_ms: T0 + HOUR,
         updated_at_ms: T0 + HOUR,

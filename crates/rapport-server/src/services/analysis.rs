@@ -1,0 +1,126 @@
+//! The macro loop as a service: root causes (which topics a group of respondents mentions more than
+//! the rest) and key drivers (which topics move a metric most), over responses' scores and the
+//! topics of their comments.
+
+use rapport_core::ids::WorkspaceId;
+use rapport_core::metrics::drivers::{key_drivers, root_causes};
+use rapport_store::Store;
+use rapport_store::case_records::ScoredResponse;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::services::feedback::taxonomy;
+use crate::services::rfc3339;
+
+/// Fewest responses a driver analysis runs on.
+pub const MIN_RESPONSES: usize = 30;
+
+/// The question type a metric reads and its scale's groups.
+fn question_type(metric: &str) -> Result<&'static str, ApiError> {
+    match metric {
+        "nps" => Ok("nps"),
+        "csat" => Ok("csat"),
+        other => Err(ApiError::invalid_parameter("metric", format!("`{other}`: expected nps or csat"))),
+    }
+}
+
+/// Says whether a response is in a group.
+type GroupTest = Box<dyn Fn(&ScoredResponse) -> bool + Send + Sync>;
+
+/// Whether a response belongs to `group`: `detractors`, `passives`, `promoters` (NPS), `low`
+/// (CSAT 1-2), `high` (CSAT 4-5), `touchpoint:NAME` or `channel:NAME`.
+fn group_test(metric: &str, group: &str) -> Result<GroupTest, ApiError> {
+    let bad = || {
+        ApiError::invalid_parameter(
+            "group",
+            format!(
+                "`{group}`: expected detractors, passives, promoters (nps), low, high (csat), touchpoint:NAME or channel:NAME"
+            ),
+        )
+    };
+    Ok(match (metric, group) {
+        ("nps", "detractors") => Box::new(|r| r.score <= 6),
+        ("nps", "passives") => Box::new(|r| (7..=8).contains(&r.score)),
+        ("nps", "promoters") => Box::new(|r| r.score >= 9),
+        ("csat", "low") => Box::new(|r| r.score <= 2),
+        ("csat", "high") => Box::new(|r| r.score >= 4),
+        (_, other) => match other.split_once(':') {
+            Some(("touchpoint", name)) if !name.is_empty() => {
+                let name = name.to_owned();
+                Box::new(move |r| r.touchpoint.as_deref() == Some(name.as_str()))
+            }
+            Some(("channel", name)) if !name.is_empty() => {
+                let name = name.to_lowercase();
+                Box::new(move |r| r.channel.as_deref() == Some(name.as_str()))
+            }
+            _ => return Err(bad()),
+        },
+    })
+}
+
+/// Root causes for a group over `from..to`: each topic's share among the group's responses against
+/// the rest's, with intervals, the difference and its q-value, largest difference first.
+pub async fn root_cause_report(
+    store: &Store,
+    workspace: &WorkspaceId,
+    metric: &str,
+    group: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Value, ApiError> {
+    let kind = question_type(metric)?;
+    let in_group = group_test(metric, group)?;
+    let responses = store.scores_with_topics(workspace, kind, from_ms, to_ms).await?;
+    let taxonomy = taxonomy(store, workspace).await?;
+    let topics: Vec<String> = taxonomy.topics.iter().map(|t| t.id.clone()).collect();
+    let flagged: Vec<(bool, Vec<String>)> = responses.iter().map(|r| (in_group(r), r.topics.clone())).collect();
+    let shares = root_causes(&topics, &flagged);
+    Ok(json!({
+        "metric": metric,
+        "group": group,
+        "from": rfc3339(from_ms),
+        "to": rfc3339(to_ms),
+        "responses": responses.len(),
+        "topics": shares,
+    }))
+}
+
+/// Key drivers of a metric over `from..to`: the taxonomy's top-level topics as predictors of each
+/// response's score (mentioned or not), Johnson's relative weights with percentile-bootstrap 95%
+/// intervals (`rounds` resamples), and each driver's quadrant.
+pub async fn driver_report(
+    store: &Store,
+    workspace: &WorkspaceId,
+    metric: &str,
+    from_ms: i64,
+    to_ms: i64,
+    rounds: usize,
+) -> Result<Value, ApiError> {
+    let kind = question_type(metric)?;
+    let responses = store.scores_with_topics(workspace, kind, from_ms, to_ms).await?;
+    let taxonomy = taxonomy(store, workspace).await?;
+    let names: Vec<String> = taxonomy.topics.iter().filter(|t| t.parent.is_none()).map(|t| t.id.clone()).collect();
+    let x: Vec<Vec<f64>> = responses
+        .iter()
+        .map(|r| names.iter().map(|name| f64::from(u8::from(r.topics.contains(name)))).collect())
+        .collect();
+    let y: Vec<f64> = responses.iter().map(|r| r.score as f64).collect();
+    let base = json!({"metric": metric, "from": rfc3339(from_ms), "to": rfc3339(to_ms), "responses": responses.len()});
+    let analysed = (responses.len() >= MIN_RESPONSES).then(|| key_drivers(&names, &x, &y, rounds, 0x5EED)).flatten();
+    let mut body = base;
+    match analysed {
+        Some((r_squared, drivers)) => {
+            body["rSquared"] = Value::from(r_squared);
+            body["bootstrapRounds"] = Value::from(rounds);
+            body["drivers"] = serde_json::to_value(drivers).map_err(ApiError::internal)?;
+        }
+        None => {
+            body["drivers"] = json!([]);
+            body["note"] = Value::from(format!(
+                "a driver analysis needs at least {MIN_RESPONSES} scored responses whose topics vary; there are {}",
+                responses.len()
+            ));
+        }
+    }
+    Ok(body)
+}
