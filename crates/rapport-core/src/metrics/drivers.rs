@@ -12,7 +12,7 @@
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use serde::Serialize;
 
-use crate::metrics::stats::{Interval, benjamini_hochberg, difference, wilson};
+use crate::metrics::stats::{Interval, benjamini_hochberg, difference, splitmix64, wilson};
 
 /// How much each predictor explains of the outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,24 +61,11 @@ pub fn relative_weights(x: &[Vec<f64>], y: &[f64]) -> Option<RelativeWeights> {
     Some(RelativeWeights { r_squared: weights.iter().sum(), weights })
 }
 
-/// A deterministic generator for resampling (splitmix64): the seed is the caller's, so a
-/// report is reproducible.
-fn generator(seed: u64) -> impl FnMut() -> u64 {
-    let mut state = seed;
-    move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Percentile bootstrap 95% intervals of each relative weight over `rounds` resamples.
 pub fn bootstrap_intervals(x: &[Vec<f64>], y: &[f64], rounds: usize, seed: u64) -> Vec<Option<Interval>> {
     let p = x.first().map_or(0, Vec::len);
     let n = y.len();
-    let mut next = generator(seed);
+    let mut next = splitmix64(seed);
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); p];
     for _ in 0..rounds {
         let picks: Vec<usize> = (0..n).map(|_| (next() % n as u64) as usize).collect();
@@ -263,7 +250,7 @@ mod tests {
     #[test]
     fn a_planted_driver_leads_and_root_causes_find_it() {
         // 400 responses: mentioning "shipping" costs 4 points, "price" 1, "app" nothing.
-        let mut next = generator(7);
+        let mut next = splitmix64(7);
         let mut x = Vec::new();
         let mut y = Vec::new();
         let mut responses = Vec::new();

@@ -1,19 +1,8 @@
+use rapport_core::metrics::stats::splitmix64;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, status_and_json};
-
-/// A small deterministic generator (splitmix64).
-fn generator(seed: u64) -> impl FnMut() -> u64 {
-    let mut state = seed;
-    move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 /// Generated responses where one planted topic (late deliveries) drives detractors and the others
 /// (price, the app) are noise: the root-cause report and the driver analysis both rank it first,
@@ -23,7 +12,7 @@ pub async fn a_planted_topic_leads_root_causes_and_drivers(app: TestApp) {
         {"id": "nps", "type": "nps"}, {"id": "why", "type": "text", "text": "Why?"}]});
     let (_, created) = status_and_json(app.post("/v1/surveys", &app.admin_key, &survey).send().await.unwrap()).await;
     let survey = created["id"].as_str().unwrap().to_owned();
-    let mut next = generator(11);
+    let mut next = splitmix64(11);
     let mut comment_parts = Vec::new();
     for i in 0..160 {
         comment_parts.clear();

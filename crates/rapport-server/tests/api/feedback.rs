@@ -1,4 +1,5 @@
 use rapport_core::auth::Role;
+use rapport_core::metrics::stats::splitmix64;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -194,18 +195,6 @@ pub async fn survey_comments_taxonomy_settings_and_themes(app: TestApp) {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_settings", &[(None, "alerts.minMentions")]).await;
 }
 
-/// A small deterministic generator (splitmix64).
-fn generator(seed: u64) -> impl FnMut() -> u64 {
-    let mut state = seed;
-    move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 const ORDINARY: [&str; 14] = [
     "My parcel arrived late again.",
     "Way too expensive for what it is.",
@@ -227,7 +216,7 @@ const SOURCES: [&str; 4] = ["app", "email", "trustpilot", "twitter"];
 /// 14 days of ordinary feedback up to `end_ms` (busier on weekday daytimes), and with `burst` a
 /// two-hour burst of login complaints from the app just before `end_ms`.
 fn fourteen_days(end_ms: i64, burst: bool) -> Vec<Value> {
-    let mut next = generator(42);
+    let mut next = splitmix64(42);
     let mut items = Vec::new();
     let start = end_ms - 14 * 24 * HOUR_MS;
     let mut hour = start;
