@@ -29,12 +29,20 @@ pub fn retry_after_ms(attempts: u32) -> Option<i64> {
     RETRY_SECONDS.get(index).map(|seconds| seconds * 1_000)
 }
 
+/// Where deliveries go: a signed webhook, a Slack incoming webhook (a message), or Jira (an issue
+/// per opened case, linked back to the case).
+pub const KINDS: [&str; 3] = ["webhook", "slack", "jira"];
+
 /// A subscription as sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSubscription {
+    pub kind: String,
+    /// A webhook's or Slack's URL; Jira's base URL (`https://acme.atlassian.net`).
     pub url: String,
     pub event_types: Vec<String>,
     pub description: Option<String>,
+    /// Jira: `{"project", "issueType", "email", "apiToken"}`.
+    pub config: Option<Value>,
 }
 
 /// Checks `{"url", "events": [...], "description"?}`; every problem names its field.
@@ -43,9 +51,43 @@ pub fn parse_subscription(value: &Value) -> Result<NewSubscription, Vec<FieldPro
     let Some(object) = value.as_object() else {
         return Err(vec![FieldProblem::envelope("", "a subscription must be a JSON object")]);
     };
-    for key in object.keys().filter(|k| !["url", "events", "description"].contains(&k.as_str())) {
-        problems.push(FieldProblem::envelope(key, "unknown field: expected url, events, description"));
+    for key in object.keys().filter(|k| !["kind", "url", "events", "description", "jira"].contains(&k.as_str())) {
+        problems.push(FieldProblem::envelope(key, "unknown field: expected kind, url, events, description, jira"));
     }
+    let kind = match object.get("kind") {
+        None | Some(Value::Null) => "webhook".to_owned(),
+        Some(Value::String(kind)) if KINDS.contains(&kind.as_str()) => kind.clone(),
+        Some(_) => {
+            problems.push(FieldProblem::envelope("kind", "must be webhook, slack or jira"));
+            "webhook".to_owned()
+        }
+    };
+    let config = match (kind.as_str(), object.get("jira")) {
+        ("jira", Some(Value::Object(jira))) => {
+            for field in ["project", "email", "apiToken"] {
+                if jira.get(field).and_then(Value::as_str).is_none_or(|v| v.trim().is_empty()) {
+                    problems.push(FieldProblem::envelope(&format!("jira.{field}"), "required: a non-empty string"));
+                }
+            }
+            let issue_type = jira.get("issueType").and_then(Value::as_str).unwrap_or("Task");
+            Some(serde_json::json!({
+                "project": jira.get("project"), "email": jira.get("email"), "apiToken": jira.get("apiToken"),
+                "issueType": issue_type,
+            }))
+        }
+        ("jira", _) => {
+            problems.push(FieldProblem::envelope(
+                "jira",
+                "required: {\"project\", \"email\", \"apiToken\", \"issueType\"?}",
+            ));
+            None
+        }
+        (_, Some(_)) => {
+            problems.push(FieldProblem::envelope("jira", "only a jira subscription has jira settings"));
+            None
+        }
+        (_, None) => None,
+    };
     let url = match object.get("url").and_then(Value::as_str) {
         Some(url)
             if (url.starts_with("https://") || url.starts_with("http://"))
@@ -89,8 +131,12 @@ pub fn parse_subscription(value: &Value) -> Result<NewSubscription, Vec<FieldPro
             None
         }
     };
+    if kind == "jira" && event_types.iter().any(|t| t != "case.opened") {
+        problems
+            .push(FieldProblem::envelope("events", "a jira subscription takes case.opened only: one issue per case"));
+    }
     match url {
-        Some(url) if problems.is_empty() => Ok(NewSubscription { url, event_types, description }),
+        Some(url) if problems.is_empty() => Ok(NewSubscription { kind, url, event_types, description, config }),
         _ => Err(problems),
     }
 }

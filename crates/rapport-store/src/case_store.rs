@@ -121,4 +121,14 @@ impl Store {
         }
         Ok(responses)
     }
+
+    /// Adds history entries to a case without changing it; false when there is no such case.
+    pub async fn add_case_entries(
+        &self,
+        workspace: &WorkspaceId,
+        case_id: &str,
+        entries: &[CaseEntry],
+    ) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.add_case_entries(workspace, case_id, entries).await)?)
+    }
 }

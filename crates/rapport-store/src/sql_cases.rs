@@ -319,4 +319,27 @@ impl SqlBackend {
         .fetch_all(&self.pool)
         .await
     }
+
+    /// Adds history entries to a case without changing it (a link to another system); false when
+    /// the workspace has no such case.
+    pub async fn add_case_entries(
+        &self,
+        workspace: &WorkspaceId,
+        case_id: &str,
+        entries: &[CaseEntry],
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = begin_write(&self.write_pool).await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM cases WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.as_str())
+            .bind(case_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        add_entries(&mut tx, case_id, entries).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }

@@ -5,14 +5,29 @@
 
 use crate::webhook_records::{AttemptOutcome, AttemptRecord, DeliveryRecord, DueDelivery, WebhookRecord};
 
-type WebhookRow = (String, String, String, String, Option<String>, String, Option<String>, i64, i64, i64);
-const WEBHOOK_COLUMNS: &str =
-    "id, url, event_types, secret, description, status, disabled_reason, consecutive_failures, created_at, updated_at";
+type WebhookRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<Json<Value>>,
+);
+const WEBHOOK_COLUMNS: &str = "id, url, event_types, secret, description, status, disabled_reason, consecutive_failures, \
+     created_at, updated_at, kind, config";
 
 fn webhook_record(row: WebhookRow) -> WebhookRecord {
-    let (id, url, types, secret, description, status, disabled_reason, failures, created, updated) = row;
+    let (id, url, types, secret, description, status, disabled_reason, failures, created, updated, kind, config) = row;
     WebhookRecord {
         id,
+        kind,
+        config: config.map(|Json(config)| config),
         url,
         event_types: types.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
         secret,
@@ -62,24 +77,25 @@ impl SqlBackend {
     pub async fn create_webhook(
         &self,
         workspace: &WorkspaceId,
-        url: &str,
-        event_types: &[String],
+        subscription: &rapport_core::webhooks::NewSubscription,
         secret: &str,
-        description: Option<&str>,
     ) -> Result<WebhookRecord, sqlx::Error> {
         let id = new_id();
         let now = now_ms();
         sqlx::query(
             "INSERT INTO webhook_subscriptions (id, workspace_id, url, event_types, secret, description, status, \
-             consecutive_failures, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', 0, $7, $7)",
+             consecutive_failures, created_at, updated_at, kind, config) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', 0, $7, $7, $8, $9)",
         )
         .bind(&id)
         .bind(workspace.as_str())
-        .bind(url)
-        .bind(format!(",{},", event_types.join(",")))
+        .bind(&subscription.url)
+        .bind(format!(",{},", subscription.event_types.join(",")))
         .bind(secret)
-        .bind(description)
+        .bind(&subscription.description)
         .bind(now)
+        .bind(&subscription.kind)
+        .bind(subscription.config.as_ref().map(Json))
         .execute(&self.write_pool)
         .await?;
         self.webhook(workspace, &id).await?.ok_or(sqlx::Error::RowNotFound)
@@ -212,39 +228,30 @@ impl SqlBackend {
             if !claimed {
                 continue;
             }
-            // The delivery's columns, then the subscription's and the event's.
-            type DueRow = (
-                String,
-                String,
-                i64,
-                String,
-                String,
-                i64,
-                i64,
-                Option<i64>,
-                Option<String>,
-                i64,
-                Option<i64>,
-                String,
-                String,
-                String,
-                Json<Value>,
-                i64,
-            );
-            let row: Option<DueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS}, s.workspace_id, s.url, s.secret, e.payload, e.created_at \
-                 FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-                 JOIN domain_events e ON e.seq = d.event_seq WHERE d.id = $1"
+            let delivery: Option<DeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = $1"
             )))
             .bind(&id)
             .fetch_optional(&self.pool)
             .await?;
-            if let Some(row) = row {
-                let (a, b, c, d, e, f, g, h, i, j, k, workspace_id, url, secret, Json(payload), event_created_at_ms) =
-                    row;
+            // The subscription's and the event's side.
+            type Target = (String, String, String, Json<Value>, i64, String, Option<Json<Value>>);
+            let target: Option<Target> = sqlx::query_as(
+                "SELECT s.workspace_id, s.url, s.secret, e.payload, e.created_at, s.kind, s.config \
+                 FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
+                 JOIN domain_events e ON e.seq = d.event_seq WHERE d.id = $1",
+            )
+            .bind(&id)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some((delivery, (workspace_id, url, secret, Json(payload), event_created_at_ms, kind, config))) =
+                delivery.zip(target)
+            {
                 due.push(DueDelivery {
-                    delivery: delivery_record((a, b, c, d, e, f, g, h, i, j, k)),
+                    delivery: delivery_record(delivery),
                     workspace_id,
+                    kind,
+                    config: config.map(|Json(config)| config),
                     url,
                     secret,
                     payload,

@@ -5,7 +5,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookRecord {
     pub id: String,
+    /// `webhook`, `slack` or `jira`.
+    pub kind: String,
     pub url: String,
+    /// Jira's project, issue type and credentials.
+    pub config: Option<Value>,
     pub event_types: Vec<String>,
     pub secret: String,
     pub description: Option<String>,
@@ -38,6 +42,8 @@ pub struct DeliveryRecord {
 pub struct DueDelivery {
     pub delivery: DeliveryRecord,
     pub workspace_id: String,
+    pub kind: String,
+    pub config: Option<Value>,
     pub url: String,
     pub secret: String,
     pub payload: Value,

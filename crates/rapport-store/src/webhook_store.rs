@@ -10,14 +10,10 @@ impl Store {
     pub async fn create_webhook(
         &self,
         workspace: &WorkspaceId,
-        url: &str,
-        event_types: &[String],
+        subscription: &rapport_core::webhooks::NewSubscription,
         secret: &str,
-        description: Option<&str>,
     ) -> Result<WebhookRecord, StoreError> {
-        Ok(
-            dispatch!(self.backend(), sql => sql.create_webhook(workspace, url, event_types, secret, description).await)?,
-        )
+        Ok(dispatch!(self.backend(), sql => sql.create_webhook(workspace, subscription, secret).await)?)
     }
 
     pub async fn webhook(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<WebhookRecord>, StoreError> {

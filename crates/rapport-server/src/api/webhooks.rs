@@ -47,16 +47,7 @@ pub async fn create(
     })?;
     let mut random = [0u8; 24];
     rand::rng().fill_bytes(&mut random);
-    let webhook = state
-        .store
-        .create_webhook(
-            &caller.workspace,
-            &subscription.url,
-            &subscription.event_types,
-            &secret_from(random),
-            subscription.description.as_deref(),
-        )
-        .await?;
+    let webhook = state.store.create_webhook(&caller.workspace, &subscription, &secret_from(random)).await?;
     Ok((StatusCode::CREATED, Json(webhook_json(&webhook, true))))
 }
 

@@ -67,6 +67,7 @@ api_suite! {
     crate::feedback::survey_comments_taxonomy_settings_and_themes => survey_comments_taxonomy_settings_and_themes,
     crate::feedback::a_planted_login_spike_raises_exactly_one_alert => a_planted_login_spike_raises_exactly_one_alert,
     crate::webhooks::webhooks_are_signed_retried_and_survive_a_restart => webhooks_are_signed_retried_and_survive_a_restart,
+    crate::webhooks::slack_and_jira_connectors_deliver_their_payloads => slack_and_jira_connectors_deliver_their_payloads,
     crate::cases::detractors_open_cases_worked_in_business_hours => detractors_open_cases_worked_in_business_hours,
     crate::analysis::a_planted_topic_leads_root_causes_and_drivers => a_planted_topic_leads_root_causes_and_drivers,
 }

@@ -197,3 +197,79 @@ pub async fn webhooks_are_signed_retried_and_survive_a_restart(app: TestApp) {
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert!(listed["data"][0].get("secret").is_none(), "secrets are not listed");
 }
+
+/// Every request a mock service got: path, Authorization header, JSON body.
+type Requests = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// A mock of Slack's incoming webhooks and Jira's REST API on one port: records every request and
+/// answers as Jira does to a created issue.
+async fn mock_services() -> (String, Requests) {
+    let requests: Requests = Arc::new(Mutex::new(Vec::new()));
+    let kept = requests.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+        let kept = kept.clone();
+        async move {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            kept.lock().unwrap().push((uri.path().to_owned(), auth, body));
+            if uri.path() == "/rest/api/2/issue" {
+                (
+                    AxumStatus::CREATED,
+                    axum::Json(json!({"id": "10001", "key": "CX-7", "self": "http://jira/rest/api/2/issue/10001"})),
+                )
+            } else {
+                (AxumStatus::OK, axum::Json(json!("ok")))
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (base, requests)
+}
+
+/// The Slack connector posts a message for each event; the Jira connector creates an issue for an
+/// opened case, authenticated, and the issue is linked back on the case.
+pub async fn slack_and_jira_connectors_deliver_their_payloads(app: TestApp) {
+    let (base, requests) = mock_services().await;
+    let mut settings = app.read("/v1/cases/settings").await;
+    settings["teams"] = json!({"care": {"members": ["ana"]}});
+    settings["rules"] = json!([{"id": "detractor", "name": "Detractor", "question": "nps", "max": 6, "priority": "high", "team": "care"}]);
+    let response =
+        app.client.put(app.url("/v1/cases/settings")).bearer_auth(&app.admin_key).json(&settings).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let slack = json!({"kind": "slack", "url": format!("{base}/services/T000/B000/XXX"), "events": ["case.opened"]});
+    let (status, _) = status_and_json(app.post("/v1/webhooks", &app.admin_key, &slack).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let jira = json!({"kind": "jira", "url": base, "events": ["case.opened"],
+                      "jira": {"project": "CX", "issueType": "Bug", "email": "bot@acme.example", "apiToken": "tok-123"}});
+    let (status, created) =
+        status_and_json(app.post("/v1/webhooks", &app.admin_key, &jira).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(created["jira"].get("apiToken").is_none(), "the token is never shown: {created}");
+    let wrong = json!({"kind": "jira", "url": base, "events": ["alert.raised"], "jira": {"project": "CX", "email": "e", "apiToken": "t"}});
+    let response = app.post("/v1/webhooks", &app.admin_key, &wrong).send().await.unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_settings", &[(None, "events")]).await;
+
+    let survey = json!({"name": "Pulse", "kind": "transactional", "questions": [{"id": "nps", "type": "nps"}]});
+    let (_, survey) = status_and_json(app.post("/v1/surveys", &app.admin_key, &survey).send().await.unwrap()).await;
+    answer(&app, survey["id"].as_str().unwrap(), "zoe").await;
+    deliver_due(&app.store, &client(), now_ms() + 1_000).await.unwrap();
+
+    let requests = requests.lock().unwrap().clone();
+    let message = requests.iter().find(|(path, _, _)| path.starts_with("/services/")).expect("a Slack message");
+    let text = message.2["text"].as_str().unwrap();
+    assert!(text.contains("Case opened") && text.contains("email:zoe@example.com") && text.contains("ana"), "{text}");
+    let issue = requests.iter().find(|(path, _, _)| path == "/rest/api/2/issue").expect("a Jira issue");
+    let expected_auth = format!("Basic {}", STANDARD.encode("bot@acme.example:tok-123"));
+    assert_eq!(issue.1, expected_auth);
+    let fields = &issue.2["fields"];
+    assert_eq!((fields["project"]["key"].as_str(), fields["issuetype"]["name"].as_str()), (Some("CX"), Some("Bug")));
+    assert!(fields["summary"].as_str().unwrap().contains("email:zoe@example.com"), "{fields}");
+
+    let cases = app.read("/v1/cases").await;
+    let case = app.read(&format!("/v1/cases/{}", cases["data"][0]["id"].as_str().unwrap())).await;
+    let linked = case["history"].as_array().unwrap().iter().find(|e| e["kind"] == "linked").expect("linked back");
+    assert_eq!(linked["detail"]["key"], "CX-7");
+    assert_eq!(linked["detail"]["url"], format!("{base}/browse/CX-7"));
+}
