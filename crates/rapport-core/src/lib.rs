@@ -5,6 +5,7 @@
 //! function of its inputs (clocks and randomness are passed in), so it is tested without a
 //! database and reused by every storage backend.
 
+pub mod action_plans;
 pub mod auth;
 pub mod business_hours;
 pub mod cases;

@@ -156,6 +156,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/domain-events", get(feedback::domain_events))
         .route("/v1/analysis/root-causes", get(analysis::root_causes))
         .route("/v1/analysis/drivers", get(analysis::drivers))
+        .route("/v1/action-plans", get(analysis::list_plans).post(analysis::create_plan))
+        .route("/v1/action-plans/{id}", get(analysis::get_plan).put(analysis::put_plan))
         .route("/v1/cases", get(cases::list).post(cases::create))
         .route("/v1/cases/settings", get(cases::get_settings).put(cases::put_settings))
         .route("/v1/cases/check-sla", post(cases::check_sla))

@@ -55,6 +55,7 @@ pub struct CaseChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredResponse {
     pub id: String,
+    pub submitted_at_ms: i64,
     pub touchpoint: Option<String>,
     pub channel: Option<String>,
     pub score: i64,

@@ -103,10 +103,11 @@ impl Store {
         let rows =
             dispatch!(self.backend(), sql => sql.scores_with_topics(workspace, question_type, from_ms, to_ms).await)?;
         let mut responses: Vec<crate::case_records::ScoredResponse> = Vec::new();
-        for (id, touchpoint, channel, score, topic) in rows {
+        for (id, submitted_at_ms, touchpoint, channel, score, topic) in rows {
             if responses.last().is_none_or(|last| last.id != id) {
                 responses.push(crate::case_records::ScoredResponse {
                     id,
+                    submitted_at_ms,
                     touchpoint,
                     channel,
                     score,
@@ -130,5 +131,23 @@ impl Store {
         entries: &[CaseEntry],
     ) -> Result<bool, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.add_case_entries(workspace, case_id, entries).await)?)
+    }
+
+    pub async fn create_action_plan(&self, workspace: &WorkspaceId, plan: &Value) -> Result<String, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.create_action_plan(workspace, plan).await)?)
+    }
+
+    /// Replaces a plan; false when there is none.
+    pub async fn put_action_plan(&self, workspace: &WorkspaceId, id: &str, plan: &Value) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.put_action_plan(workspace, id, plan).await)?)
+    }
+
+    /// The workspace's plans as (id, plan, created, updated), or the one with `id`.
+    pub async fn action_plans(
+        &self,
+        workspace: &WorkspaceId,
+        id: Option<&str>,
+    ) -> Result<Vec<(String, Value, i64, i64)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.action_plans(workspace, id).await)?)
     }
 }

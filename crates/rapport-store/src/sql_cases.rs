@@ -7,6 +7,9 @@ use rapport_core::cases::{Team, next_assignee};
 
 use crate::case_records::{CaseChange, CaseEntry, CaseRecord};
 
+/// (response, submitted at, touchpoint, channel, score, topic).
+type ScoreTopicRow = (String, i64, Option<String>, Option<String>, i64, Option<String>);
+
 const CASE_COLUMNS: &str = "id, identity_key, rule_id, response_id, title, priority, state, team, assignee, opened_at, \
      updated_at, first_response_due, resolution_due, first_contact_at, paused_at, resolved_at, closed_at, root_cause, \
      resolution, breached, escalated_at, open_key";
@@ -303,9 +306,9 @@ impl SqlBackend {
         question_type: &str,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<(String, Option<String>, Option<String>, i64, Option<String>)>, sqlx::Error> {
+    ) -> Result<Vec<ScoreTopicRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT r.id, r.touchpoint, r.channel, a.score, t.topic FROM survey_responses r \
+            "SELECT r.id, r.submitted_at, r.touchpoint, r.channel, a.score, t.topic FROM survey_responses r \
              JOIN survey_answers a ON a.response_id = r.id \
              LEFT JOIN feedback f ON f.workspace_id = r.workspace_id AND f.response_id = r.id \
              LEFT JOIN feedback_topics t ON t.feedback_id = f.id \
@@ -341,5 +344,52 @@ impl SqlBackend {
         add_entries(&mut tx, case_id, entries).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Stores a new action plan; returns its id.
+    pub async fn create_action_plan(&self, workspace: &WorkspaceId, plan: &Value) -> Result<String, sqlx::Error> {
+        let id = new_id();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO action_plans (id, workspace_id, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(workspace.as_str())
+        .bind(Json(plan))
+        .bind(now)
+        .execute(&self.write_pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Replaces a plan; false when there is none.
+    pub async fn put_action_plan(&self, workspace: &WorkspaceId, id: &str, plan: &Value) -> Result<bool, sqlx::Error> {
+        let updated =
+            sqlx::query("UPDATE action_plans SET plan = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
+                .bind(Json(plan))
+                .bind(now_ms())
+                .bind(workspace.as_str())
+                .bind(id)
+                .execute(&self.write_pool)
+                .await?
+                .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Plans as (id, plan, created, updated), oldest first; one plan when `id` is given.
+    pub async fn action_plans(
+        &self,
+        workspace: &WorkspaceId,
+        id: Option<&str>,
+    ) -> Result<Vec<(String, Value, i64, i64)>, sqlx::Error> {
+        let rows: Vec<(String, Json<Value>, i64, i64)> = sqlx::query_as(
+            "SELECT id, plan, created_at, updated_at FROM action_plans WHERE workspace_id = $1 AND ($2 IS NULL OR id = $2) \
+             ORDER BY created_at, id",
+        )
+        .bind(workspace.as_str())
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id, Json(plan), created, updated)| (id, plan, created, updated)).collect())
     }
 }

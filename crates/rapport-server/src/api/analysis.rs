@@ -59,3 +59,74 @@ pub async fn drivers(
     };
     Ok(Json(analysis::driver_report(&state.store, &caller.workspace, metric, from, to, rounds).await?))
 }
+
+/// Action plans: initiatives tied to a topic or touchpoint (`GET` lists them; `POST` (admin)
+/// creates one: `title`, `topic` and/or `touchpoint`, `owner`, `status` (planned, in_progress,
+/// done, cancelled), `startsOn`, `dueOn`, `actions` [{`title`, `done`}]).
+#[utoipa::path(get, path = "/v1/action-plans", tag = "analysis",
+    responses((status = 200, description = "`data`: plans")), security(("bearer" = []), ("basic" = [])))]
+pub async fn list_plans(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Permission::Read)?;
+    Ok(Json(analysis::plans(&state.store, &caller.workspace, None, 0).await?))
+}
+
+#[utoipa::path(post, path = "/v1/action-plans", tag = "analysis",
+    request_body(content = Object, description = "The plan"),
+    responses((status = 201, description = "The plan with its id"), (status = 400, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn create_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    caller.require(Permission::Administer)?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let value = crate::services::json_body::read_json(content_type, &body, 64 * 1024)?;
+    Ok((axum::http::StatusCode::CREATED, Json(analysis::create_plan(&state.store, &caller.workspace, &value).await?)))
+}
+
+/// One plan with its effect: NPS (with its interval) and the share of responses whose comments
+/// mention the plan's topic (Wilson interval), over `days` days (default 30, 7-365) before and
+/// after `startsOn`, only the plan's touchpoint's responses when it has one; the differences with
+/// their intervals and p-values.
+#[utoipa::path(get, path = "/v1/action-plans/{id}", tag = "analysis",
+    params(("id" = String, Path, description = "The plan's id")),
+    responses((status = 200, description = "The plan and `effect`"), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn get_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(parameters): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Permission::Read)?;
+    params::only(&parameters, &["days"])?;
+    let days =
+        match parameters.get("days") {
+            None => 30,
+            Some(text) => text.parse::<i64>().ok().filter(|d| (7..=365).contains(d)).ok_or_else(|| {
+                ApiError::invalid_parameter("days", format!("`{text}` is not a number from 7 to 365"))
+            })?,
+        };
+    Ok(Json(analysis::plans(&state.store, &caller.workspace, Some(&id), days).await?))
+}
+
+/// Replaces a plan (admin): its status, owner, sub-actions done…
+#[utoipa::path(put, path = "/v1/action-plans/{id}", tag = "analysis",
+    params(("id" = String, Path, description = "The plan's id")),
+    request_body(content = Object, description = "The whole plan"),
+    responses((status = 200, description = "The plan"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn put_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Permission::Administer)?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let value = crate::services::json_body::read_json(content_type, &body, 64 * 1024)?;
+    Ok(Json(analysis::replace_plan(&state.store, &caller.workspace, &id, &value).await?))
+}

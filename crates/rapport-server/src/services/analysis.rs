@@ -1,7 +1,8 @@
 //! The macro loop as a service: root causes (which topics a group of respondents mentions more than
 //! the rest) and key drivers (which topics move a metric most), over responses' scores and the
-//! topics of their comments.
+//! topics of their comments; action plans and their measured effect.
 
+use rapport_core::action_plans::{ActionPlan, Observation, effect};
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::drivers::{key_drivers, root_causes};
 use rapport_store::Store;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::services::feedback::taxonomy;
+use crate::services::metrics::invalid_settings;
 use crate::services::rfc3339;
 
 /// Fewest responses a driver analysis runs on.
@@ -123,4 +125,64 @@ pub async fn driver_report(
         }
     }
     Ok(body)
+}
+
+fn plan_json(id: &str, plan: &Value, created: i64, updated: i64) -> Value {
+    let mut value = plan.clone();
+    value["id"] = Value::from(id);
+    value["createdAt"] = Value::from(rfc3339(created));
+    value["updatedAt"] = Value::from(rfc3339(updated));
+    value
+}
+
+/// Stores a new action plan (checked); returns it with its id.
+pub async fn create_plan(store: &Store, workspace: &WorkspaceId, body: &Value) -> Result<Value, ApiError> {
+    let plan = ActionPlan::parse(body).map_err(invalid_settings)?;
+    let stored = serde_json::to_value(&plan).map_err(ApiError::internal)?;
+    let id = store.create_action_plan(workspace, &stored).await?;
+    let now = rapport_store::now_ms();
+    Ok(plan_json(&id, &stored, now, now))
+}
+
+/// Replaces a plan (its status, sub-actions done…).
+pub async fn replace_plan(store: &Store, workspace: &WorkspaceId, id: &str, body: &Value) -> Result<Value, ApiError> {
+    let plan = ActionPlan::parse(body).map_err(invalid_settings)?;
+    let stored = serde_json::to_value(&plan).map_err(ApiError::internal)?;
+    if !store.put_action_plan(workspace, id, &stored).await? {
+        return Err(plan_not_found(id));
+    }
+    let (id, plan, created, updated) =
+        store.action_plans(workspace, Some(id)).await?.pop().ok_or_else(|| plan_not_found(id))?;
+    Ok(plan_json(&id, &plan, created, updated))
+}
+
+fn plan_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no action plan `{id}` in this workspace"))
+}
+
+/// The workspace's plans, or one with its effect over `days` days before and after its start:
+/// NPS and the topic's share (of the plan's touchpoint's responses, when it has one).
+pub async fn plans(store: &Store, workspace: &WorkspaceId, id: Option<&str>, days: i64) -> Result<Value, ApiError> {
+    let rows = store.action_plans(workspace, id).await?;
+    if let Some(id) = id {
+        let (id, stored, created, updated) = rows.into_iter().next().ok_or_else(|| plan_not_found(id))?;
+        let plan: ActionPlan = serde_json::from_value(stored.clone()).map_err(ApiError::internal)?;
+        let start = plan.starts_at_ms();
+        let span = days * 86_400_000;
+        let responses = store.scores_with_topics(workspace, "nps", start - span, start + span).await?;
+        let observe = |r: &ScoredResponse| Observation {
+            score: r.score,
+            mentions: plan.topic.as_ref().is_some_and(|t| r.topics.contains(t)),
+        };
+        let relevant = |r: &&ScoredResponse| plan.touchpoint.as_ref().is_none_or(|t| r.touchpoint.as_ref() == Some(t));
+        let (before, after): (Vec<&ScoredResponse>, Vec<&ScoredResponse>) =
+            responses.iter().filter(relevant).partition(|r| r.submitted_at_ms < start);
+        let before: Vec<Observation> = before.into_iter().map(observe).collect();
+        let after: Vec<Observation> = after.into_iter().map(observe).collect();
+        let mut value = plan_json(&id, &stored, created, updated);
+        value["effect"] = effect(&before, &after);
+        value["effect"]["days"] = Value::from(days);
+        return Ok(value);
+    }
+    Ok(json!({"data": rows.iter().map(|(id, plan, c, u)| plan_json(id, plan, *c, *u)).collect::<Vec<_>>()}))
 }

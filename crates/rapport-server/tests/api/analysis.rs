@@ -71,3 +71,68 @@ pub async fn a_planted_topic_leads_root_causes_and_drivers(app: TestApp) {
     let empty = app.read("/v1/analysis/drivers?metric=csat").await;
     assert!(empty["note"].as_str().unwrap().contains("at least 30"), "{empty}");
 }
+
+/// An action plan on late deliveries, started ten days ago: NPS before and after it and the topic's
+/// share, each with its interval, and the changes; plans are checked, listed and updated.
+pub async fn an_action_plan_measures_its_effect(app: TestApp) {
+    let survey = json!({"name": "Relationship", "kind": "relational", "questions": [
+        {"id": "nps", "type": "nps"}, {"id": "why", "type": "text", "text": "Why?"}]});
+    let (_, created) = status_and_json(app.post("/v1/surveys", &app.admin_key, &survey).send().await.unwrap()).await;
+    let survey = created["id"].as_str().unwrap().to_owned();
+    let now = time::OffsetDateTime::now_utc();
+    let mut next = splitmix64(5);
+    for i in 0..120 {
+        let after = i >= 60;
+        let days_ago = if after { 1 + (i % 8) } else { 12 + (i % 15) };
+        let late = next() % 100 < if after { 10 } else { 50 };
+        let nps = if late { 3 } else { 9 + (next() % 2) as i64 };
+        let mut answers = json!({"nps": nps});
+        if late {
+            answers["why"] = Value::from("My parcel arrived late again.");
+        }
+        let at = (now - time::Duration::days(days_ago)).format(&time::format_description::well_known::Rfc3339).unwrap();
+        let body = json!({"customer": format!("email:p{i}@example.com"), "answers": answers, "submittedAt": at});
+        let response = app.send(&format!("/v1/surveys/{survey}/responses"), &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let starts_on = (now - time::Duration::days(10)).date().to_string();
+    let plan = json!({"title": "New courier contract", "topic": "late-delivery", "owner": "ops@acme.example",
+                      "status": "in_progress", "startsOn": starts_on, "actions": [{"title": "Sign the contract", "done": true}]});
+    let (status, created) =
+        status_and_json(app.post("/v1/action-plans", &app.admin_key, &plan).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let measured = app.read(&format!("/v1/action-plans/{id}?days=30")).await;
+    let effect = &measured["effect"];
+    assert_eq!(effect["nps"]["before"]["n"], 60, "{effect}");
+    assert_eq!(effect["nps"]["after"]["n"], 60, "{effect}");
+    assert!(effect["nps"]["change"]["difference"].as_f64().unwrap() > 20.0, "{effect}");
+    assert!(effect["nps"]["change"]["pValue"].as_f64().unwrap() < 0.05, "{effect}");
+    assert!(effect["topicShare"]["change"]["difference"].as_f64().unwrap() < -0.2, "{effect}");
+    assert!(effect["topicShare"]["before"]["interval"]["low"].is_number());
+
+    let mut done = plan.clone();
+    done["status"] = json!("done");
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/action-plans/{id}")))
+        .bearer_auth(&app.admin_key)
+        .json(&done)
+        .send()
+        .await
+        .unwrap();
+    let (status, updated) = status_and_json(response).await;
+    assert_eq!((status, updated["status"].as_str()), (StatusCode::OK, Some("done")));
+    assert_eq!(app.read("/v1/action-plans").await["data"].as_array().unwrap().len(), 1);
+    let bad = json!({"title": "x", "owner": "o", "status": "someday", "startsOn": "soon"});
+    let response = app.post("/v1/action-plans", &app.admin_key, &bad).send().await.unwrap();
+    assert_error(
+        response,
+        StatusCode::BAD_REQUEST,
+        "invalid_settings",
+        &[(None, "topic"), (None, "status"), (None, "startsOn")],
+    )
+    .await;
+    let response = app.client.get(app.url("/v1/action-plans/nope")).bearer_auth(&app.read_key).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

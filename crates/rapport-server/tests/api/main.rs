@@ -70,6 +70,7 @@ api_suite! {
     crate::webhooks::slack_and_jira_connectors_deliver_their_payloads => slack_and_jira_connectors_deliver_their_payloads,
     crate::cases::detractors_open_cases_worked_in_business_hours => detractors_open_cases_worked_in_business_hours,
     crate::analysis::a_planted_topic_leads_root_causes_and_drivers => a_planted_topic_leads_root_causes_and_drivers,
+    crate::analysis::an_action_plan_measures_its_effect => an_action_plan_measures_its_effect,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,6 +65,8 @@ pub async fn health_metrics_and_openapi(app: TestApp) {
         "/v1/cases/recovery",
         "/v1/analysis/root-causes",
         "/v1/analysis/drivers",
+        "/v1/action-plans",
+        "/v1/action-plans/{id}",
         "/v1/webhooks/{id}",
         "/v1/webhooks/{id}/enable",
         "/v1/webhooks/{id}/disable",
