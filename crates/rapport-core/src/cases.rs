@@ -54,6 +54,38 @@ pub struct CaseRule {
     pub survey: Option<String>,
     pub priority: String,
     pub team: String,
+    /// Also: the response's comments have this sentiment label (`negative`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<String>,
+    /// Also: its comments mention one of these topics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    /// Also: the customer's traits have one of these values (`{"plan": ["enterprise"]}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub traits: BTreeMap<String, Vec<String>>,
+}
+
+/// A rule that opens a case when a spike alert is raised (on one of `topics`, or any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertRule {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    pub priority: String,
+    pub team: String,
+}
+
+/// What rules read about a response besides its scores.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseFacts {
+    /// The sentiment labels of its comments.
+    pub sentiments: Vec<String>,
+    /// The topics its comments mention.
+    pub topics: Vec<String>,
+    /// The customer's traits, as text.
+    pub traits: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +102,8 @@ pub struct Team {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaseSettings {
     pub rules: Vec<CaseRule>,
+    #[serde(default)]
+    pub alert_rules: Vec<AlertRule>,
     pub teams: BTreeMap<String, Team>,
     pub calendar: CalendarSpec,
     pub sla: BTreeMap<String, SlaTarget>,
@@ -91,6 +125,7 @@ impl Default for CaseSettings {
             .collect();
         CaseSettings {
             rules: Vec::new(),
+            alert_rules: Vec::new(),
             teams: BTreeMap::new(),
             calendar: CalendarSpec::default(),
             sla,
@@ -135,6 +170,29 @@ impl CaseSettings {
             if !settings.teams.contains_key(&rule.team) {
                 problems.push(FieldProblem::envelope(&format!("rules[{i}].team"), &format!("no team `{}`", rule.team)));
             }
+            if rule.sentiment.as_deref().is_some_and(|s| !["negative", "neutral", "positive"].contains(&s)) {
+                problems.push(FieldProblem::envelope(
+                    &format!("rules[{i}].sentiment"),
+                    "must be negative, neutral or positive",
+                ));
+            }
+        }
+        for (i, rule) in settings.alert_rules.iter().enumerate() {
+            if settings.alert_rules[..i].iter().any(|r| r.id == rule.id) || rule.id.is_empty() {
+                problems.push(FieldProblem::envelope(&format!("alertRules[{i}].id"), "must be non-empty and unique"));
+            }
+            if !PRIORITIES.contains(&rule.priority.as_str()) {
+                problems.push(FieldProblem::envelope(
+                    &format!("alertRules[{i}].priority"),
+                    "must be urgent, high, normal or low",
+                ));
+            }
+            if !settings.teams.contains_key(&rule.team) {
+                problems.push(FieldProblem::envelope(
+                    &format!("alertRules[{i}].team"),
+                    &format!("no team `{}`", rule.team),
+                ));
+            }
         }
         for (name, team) in &settings.teams {
             if team.members.is_empty() {
@@ -153,11 +211,24 @@ impl CaseSettings {
         }
     }
 
-    /// The rules a response meets: `answers` are its question ids and scores.
-    pub fn matching_rules<'a>(&'a self, survey: &str, answers: &[(String, i64)]) -> Vec<&'a CaseRule> {
+    /// The rules a response meets: `answers` are its question ids and scores, `facts` what its
+    /// comments say and the customer's traits.
+    pub fn matching_rules<'a>(
+        &'a self,
+        survey: &str,
+        answers: &[(String, i64)],
+        facts: &ResponseFacts,
+    ) -> Vec<&'a CaseRule> {
         self.rules
             .iter()
             .filter(|rule| rule.survey.as_deref().is_none_or(|s| s == survey))
+            .filter(|rule| rule.sentiment.as_ref().is_none_or(|label| facts.sentiments.contains(label)))
+            .filter(|rule| rule.topics.is_empty() || rule.topics.iter().any(|t| facts.topics.contains(t)))
+            .filter(|rule| {
+                rule.traits
+                    .iter()
+                    .all(|(key, allowed)| facts.traits.get(key).is_some_and(|value| allowed.contains(value)))
+            })
             .filter(|rule| {
                 answers.iter().any(|(question, score)| {
                     *question == rule.question
@@ -235,7 +306,7 @@ mod tests {
         let (settings, _) = CaseSettings::parse(&value).unwrap();
         let ids = |survey: &str, answers: &[(&str, i64)]| -> Vec<String> {
             let answers: Vec<(String, i64)> = answers.iter().map(|(q, s)| ((*q).to_owned(), *s)).collect();
-            settings.matching_rules(survey, &answers).iter().map(|r| r.id.clone()).collect()
+            settings.matching_rules(survey, &answers, &ResponseFacts::default()).iter().map(|r| r.id.clone()).collect()
         };
         assert_eq!(ids("s1", &[("nps", 6)]), ["detractor"]);
         assert!(ids("s1", &[("nps", 7)]).is_empty());
@@ -248,6 +319,29 @@ mod tests {
         let problems = CaseSettings::parse(&value).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["sla.low", "rules[0].team", "rules[1].priority"]);
+    }
+
+    #[test]
+    fn rules_can_also_ask_for_sentiment_topics_and_traits() {
+        let mut value = serde_json::to_value(CaseSettings::default()).unwrap();
+        value["teams"] = json!({"vip": {"members": ["kim"]}});
+        value["rules"] = json!([{"id": "vip-delivery", "name": "VIP delivery complaints", "question": "nps", "max": 8,
+            "sentiment": "negative", "topics": ["delivery"], "traits": {"plan": ["enterprise"]}, "priority": "urgent", "team": "vip"}]);
+        let (settings, _) = CaseSettings::parse(&value).unwrap();
+        let facts = |sentiment: &str, topic: &str, plan: &str| ResponseFacts {
+            sentiments: vec![sentiment.into()],
+            topics: vec![topic.into()],
+            traits: [("plan".to_owned(), plan.to_owned())].into_iter().collect(),
+        };
+        let answers = vec![("nps".to_owned(), 7)];
+        assert_eq!(settings.matching_rules("s", &answers, &facts("negative", "delivery", "enterprise")).len(), 1);
+        assert!(settings.matching_rules("s", &answers, &facts("positive", "delivery", "enterprise")).is_empty());
+        assert!(settings.matching_rules("s", &answers, &facts("negative", "price", "enterprise")).is_empty());
+        assert!(settings.matching_rules("s", &answers, &facts("negative", "delivery", "free")).is_empty());
+        value["rules"][0]["sentiment"] = json!("furious");
+        value["alertRules"] = json!([{"id": "spike", "name": "Spike", "priority": "now", "team": "vip"}]);
+        let fields: Vec<String> = CaseSettings::parse(&value).unwrap_err().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["rules[0].sentiment", "alertRules[0].priority"]);
     }
 
     #[test]
@@ -307,12 +401,17 @@ pub struct Recovery {
 }
 
 /// The micro-loop figures over `answers` and `cases` with the workspace's `rules`.
+///
+/// Only rules on scores alone count here: whether an answer met a rule that also reads comments or
+/// traits is known from the cases it opened, not from its score.
 pub fn recovery(settings: &CaseSettings, answers: &[ScoredAnswer], cases: &[CaseFacts]) -> Recovery {
-    let rule = |id: &Option<String>| id.as_ref().and_then(|id| settings.rules.iter().find(|r| &r.id == id));
+    let score_rules: Vec<&CaseRule> =
+        settings.rules.iter().filter(|r| r.sentiment.is_none() && r.topics.is_empty() && r.traits.is_empty()).collect();
+    let rule = |id: &Option<String>| id.as_ref().and_then(|id| score_rules.iter().copied().find(|r| &r.id == id));
     let in_range = |r: &CaseRule, score: i64| r.min.is_none_or(|m| score >= m) && r.max.is_none_or(|m| score <= m);
     let (mut low_scores, mut followed_up) = (0, 0);
     for answer in answers {
-        for r in settings.rules.iter().filter(|r| r.question == answer.question && in_range(r, answer.score)) {
+        for r in score_rules.iter().filter(|r| r.question == answer.question && in_range(r, answer.score)) {
             if r.survey.as_ref().is_some_and(|s| *s != answer.survey) {
                 continue;
             }

@@ -135,6 +135,9 @@ pub async fn evaluate(store: &Store, workspace: &WorkspaceId, now_ms: i64) -> Re
     }
     changes.closed = open.iter().filter(|a| !continuing.contains(&a.id)).map(|a| a.id.clone()).collect();
     let raised_ids = store.apply_alert_changes(workspace, &changes, &payloads).await?;
+    for alert in changes.raised.iter().filter(|a| raised_ids.contains(&a.id)) {
+        crate::services::cases::open_from_alert(store, workspace, alert).await?;
+    }
     Ok(Evaluation {
         at_ms: now_ms,
         tests: detection.tests.len(),

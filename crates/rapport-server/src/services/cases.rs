@@ -4,11 +4,12 @@
 //! Every change is written with its history entry and its `case.*` domain event.
 
 use rapport_core::business_hours::Calendar;
-use rapport_core::cases::{self, CaseSettings, PRIORITIES, STATES, may_move};
+use rapport_core::cases::{self, CaseSettings, PRIORITIES, ResponseFacts, STATES, may_move};
 use rapport_core::ids::WorkspaceId;
 use rapport_core::problem::FieldProblem;
 use rapport_store::Store;
 use rapport_store::case_records::{CaseChange, CaseEntry, CaseRecord};
+use rapport_store::feedback_records::{AlertRecord, NewFeedback};
 use rapport_store::records::ResponseRecord;
 use serde_json::{Value, json};
 
@@ -128,10 +129,19 @@ pub async fn open_from_response(
     store: &Store,
     workspace: &WorkspaceId,
     response: &ResponseRecord,
+    comments: &[NewFeedback],
 ) -> Result<Vec<CaseRecord>, ApiError> {
     let (settings, calendar) = settings(store, workspace).await?;
     if settings.rules.is_empty() {
         return Ok(Vec::new());
+    }
+    let mut facts = ResponseFacts {
+        sentiments: comments.iter().map(|c| c.label.clone()).collect(),
+        topics: comments.iter().flat_map(|c| c.topics.iter().map(|t| t.topic.clone())).collect(),
+        traits: Default::default(),
+    };
+    if settings.rules.iter().any(|rule| !rule.traits.is_empty()) {
+        facts.traits = traits_of(store, workspace, &response.identity_key).await?;
     }
     let scores: Vec<(String, i64)> = response
         .answers
@@ -140,7 +150,7 @@ pub async fn open_from_response(
         .filter_map(|a| a.score.map(|s| (a.question.clone(), s)))
         .collect();
     let mut opened = Vec::new();
-    for rule in settings.matching_rules(&response.survey_id, &scores) {
+    for rule in settings.matching_rules(&response.survey_id, &scores, &facts) {
         let at = response.received_at_ms;
         let score = scores.iter().find(|(q, _)| *q == rule.question).map(|(_, s)| *s);
         let opening = Opening {
@@ -165,6 +175,74 @@ pub async fn open_from_response(
             actor: format!("rule:{}", rule.id),
             kind: "opened".into(),
             detail: json!({"responseId": response.id, "question": rule.question, "score": score}),
+        };
+        let team = settings.teams.get(&rule.team);
+        if let Some(case) =
+            store.open_case(workspace, &case, team, &entry, |c| ("case.opened".into(), case_json(c))).await?
+        {
+            opened.push(case);
+        }
+    }
+    Ok(opened)
+}
+
+/// The customer's traits as text, for rules that read them (none for an unknown customer).
+async fn traits_of(
+    store: &Store,
+    workspace: &WorkspaceId,
+    identity_key: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    let Ok(identity) = rapport_core::identity::Identity::parse_typed(identity_key) else {
+        return Ok(Default::default());
+    };
+    let Some(customer) = store.customer_by_identity(workspace, &identity).await? else { return Ok(Default::default()) };
+    let Some(profile) = store.customer_profile(workspace, &customer).await? else { return Ok(Default::default()) };
+    Ok(profile
+        .traits
+        .into_iter()
+        .map(|t| {
+            let value = match t.value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            (t.key, value)
+        })
+        .collect())
+}
+
+/// Opens the cases the workspace's alert rules ask for when `alert` is raised on a topic or
+/// source (one open case per rule and subject).
+pub async fn open_from_alert(
+    store: &Store,
+    workspace: &WorkspaceId,
+    alert: &AlertRecord,
+) -> Result<Vec<CaseRecord>, ApiError> {
+    let (settings, calendar) = settings(store, workspace).await?;
+    let mut opened = Vec::new();
+    let rules = settings
+        .alert_rules
+        .iter()
+        .filter(|r| r.topics.is_empty() || (alert.scope == "topic" && r.topics.contains(&alert.subject)));
+    for rule in rules {
+        let opening = Opening {
+            identity_key: None,
+            rule_id: Some(rule.id.clone()),
+            response_id: None,
+            title: format!(
+                "{}: spike on {} {} ({} negative mentions, {} expected)",
+                rule.name, alert.scope, alert.subject, alert.detail["observed"], alert.detail["expected"]
+            ),
+            priority: rule.priority.clone(),
+            team: Some(rule.team.clone()),
+            assignee: None,
+            open_key: Some(format!("alert|{}|{}:{}", rule.id, alert.scope, alert.subject)),
+        };
+        let case = new_case(opening, &settings, &calendar, alert.raised_at_ms);
+        let entry = CaseEntry {
+            at_ms: case.opened_at_ms,
+            actor: format!("alert-rule:{}", rule.id),
+            kind: "opened".into(),
+            detail: json!({"alertId": alert.id, "scope": alert.scope, "subject": alert.subject}),
         };
         let team = settings.teams.get(&rule.team);
         if let Some(case) =

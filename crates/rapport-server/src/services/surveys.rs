@@ -188,7 +188,7 @@ pub async fn record_response(
     let event = answered_event(definition, &record, &checked.respondent)?;
     store.ingest(IngestBatch { workspace: workspace.clone(), events: vec![event] }).await?;
     // Follow-up cases the workspace's rules ask for (a retry opens none twice).
-    crate::services::cases::open_from_response(store, workspace, &record).await?;
+    crate::services::cases::open_from_response(store, workspace, &record, &response.feedback).await?;
     Ok((record, created))
 }
 

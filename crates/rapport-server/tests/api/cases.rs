@@ -44,7 +44,10 @@ async fn case_of(app: &TestApp, who: &str) -> Value {
 pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
     let mut settings = app.read("/v1/cases/settings").await;
     settings["teams"] = json!({"care": {"members": ["ana", "ben", "cy"], "away": ["ben"]}});
-    settings["rules"] = json!([{"id": "detractor", "name": "Detractor follow-up", "question": "nps", "max": 6, "priority": "high", "team": "care"}]);
+    settings["rules"] = json!([
+        {"id": "detractor", "name": "Detractor follow-up", "question": "nps", "max": 6, "priority": "high", "team": "care"},
+        {"id": "angry-delivery", "name": "Angry about delivery", "question": "nps", "min": 7, "sentiment": "negative",
+         "topics": ["delivery"], "priority": "urgent", "team": "care"}]);
     settings["escalateAfterMinutes"] = json!(60);
     settings["escalateTo"] = json!("lead");
     let (status, saved) = admin(&app, reqwest::Method::PUT, "/v1/cases/settings", &settings).await;
@@ -55,19 +58,33 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
         app.client.put(app.url("/v1/cases/settings")).bearer_auth(&app.admin_key).json(&bad).send().await.unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_settings", &[(None, "rules[0].team")]).await;
 
-    let survey = json!({"name": "Pulse", "kind": "transactional", "questions": [{"id": "nps", "type": "nps"}]});
+    let survey = json!({"name": "Pulse", "kind": "transactional", "questions": [
+        {"id": "nps", "type": "nps"}, {"id": "why", "type": "text", "text": "Why?"}]});
     let (_, created) = status_and_json(app.post("/v1/surveys", &app.admin_key, &survey).send().await.unwrap()).await;
     let survey = created["id"].as_str().unwrap().to_owned();
+
+    // A passive who is angry about delivery meets the second rule through what the comment says.
+    let body = json!({"customer": "email:eve@example.com", "answers": {"nps": 8, "why": "My parcel arrived late and I am furious."}});
+    let response = app.send(&format!("/v1/surveys/{survey}/responses"), &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let eve = case_of(&app, "eve").await;
+    assert_eq!((eve["rule"].as_str(), eve["priority"].as_str()), (Some("angry-delivery"), Some("urgent")));
+    let body = json!({"customer": "email:fay@example.com", "answers": {"nps": 8, "why": "My parcel arrived late, no problem."}});
+    app.send(&format!("/v1/surveys/{survey}/responses"), &body).await;
 
     answer(&app, &survey, "ann", 3).await;
     answer(&app, &survey, "bob", 5).await;
     answer(&app, &survey, "ann", 2).await; // Ann's case is still open: no second one.
     answer(&app, &survey, "dee", 9).await; // A promoter: no case.
     let all = app.read("/v1/cases").await;
-    assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all["data"].as_array().unwrap().len(), 3, "eve, ann and bob: {all}");
     let ann = case_of(&app, "ann").await;
     let bob = case_of(&app, "bob").await;
-    assert_eq!((ann["assignee"].as_str(), bob["assignee"].as_str()), (Some("ana"), Some("cy")), "ben is away");
+    assert_eq!(
+        (eve["assignee"].as_str(), ann["assignee"].as_str(), bob["assignee"].as_str()),
+        (Some("ana"), Some("cy"), Some("ana")),
+        "round-robin, ben is away"
+    );
     assert_eq!((ann["state"].as_str(), ann["priority"].as_str()), (Some("new"), Some("high")));
     // Due in business hours (Monday to Friday, 09:00-17:00 UTC): 4 business hours to first
     // response, 24 to resolution, never on a weekend or at night.
@@ -81,11 +98,13 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
         assert!(due - opened >= time::Duration::hours(hours), "{field}: at least {hours} hours later");
     }
     let events = app.read("/v1/domain-events?type=case.opened").await;
-    assert_eq!(events["data"].as_array().unwrap().len(), 2);
+    assert_eq!(events["data"].as_array().unwrap().len(), 3);
 
     // Bob's case is never touched: once the clock passes the first-response target by an hour of
     // business time, it is breached and escalated to the lead.
-    let due = ms(bob["firstResponseDue"].as_str().unwrap());
+    // Eve's urgent case is due first.
+    let due = ms(eve["firstResponseDue"].as_str().unwrap());
+    assert!(due <= ms(bob["firstResponseDue"].as_str().unwrap()));
     let (_, checked) =
         admin(&app, reqwest::Method::POST, &format!("/v1/cases/check-sla?at={}", rfc3339(due - 60_000)), &json!({}))
             .await;

@@ -262,6 +262,12 @@ pub async fn a_planted_login_spike_raises_exactly_one_alert(app: TestApp) {
     let end = now_ms() / HOUR_MS * HOUR_MS;
     let quiet = app.store.ensure_workspace("quiet").await.unwrap();
     let quiet_key = app.store.create_api_key(&quiet, Role::Admin).await.unwrap().0;
+    // An alert rule: a spike on login opens a case for the app team.
+    let mut cases = app.read("/v1/cases/settings").await;
+    cases["teams"] = json!({"app": {"members": ["lee"]}});
+    cases["alertRules"] = json!([{"id": "login-spikes", "name": "Login spike", "topics": ["login"], "priority": "urgent", "team": "app"}]);
+    let (status, _) = put(&app, "/v1/cases/settings", &cases).await;
+    assert_eq!(status, StatusCode::OK);
     load(&app, &app.write_key, &fourteen_days(end, true)).await;
     load(&app, &quiet_key, &fourteen_days(end, false)).await;
 
@@ -285,6 +291,11 @@ pub async fn a_planted_login_spike_raises_exactly_one_alert(app: TestApp) {
     assert!(alert["examples"][0]["text"].as_str().unwrap().to_lowercase().contains("log"), "{alert}");
     let events = app.read("/v1/domain-events?type=alert.raised").await;
     assert_eq!(events["data"].as_array().unwrap().len(), 1);
+    let opened = app.read("/v1/cases").await;
+    assert_eq!(opened["data"].as_array().unwrap().len(), 1, "{opened}");
+    let case = &opened["data"][0];
+    assert_eq!((case["rule"].as_str(), case["assignee"].as_str()), (Some("login-spikes"), Some("lee")));
+    assert!(case["title"].as_str().unwrap().contains("login"), "{case}");
     assert_eq!(events["data"][0]["payload"]["alert"]["id"], alert["id"]);
 
     // The spike lasts: an hour later it is the same alert, not a second one.
