@@ -60,4 +60,6 @@ pub struct ScoredResponse {
     pub channel: Option<String>,
     pub score: i64,
     pub topics: Vec<String>,
+    /// The sentiment of the sentences mentioning each of `topics`, in the same order.
+    pub topic_sentiment: Vec<f64>,
 }

@@ -103,7 +103,7 @@ impl Store {
         let rows =
             dispatch!(self.backend(), sql => sql.scores_with_topics(workspace, question_type, from_ms, to_ms).await)?;
         let mut responses: Vec<crate::case_records::ScoredResponse> = Vec::new();
-        for (id, submitted_at_ms, touchpoint, channel, score, topic) in rows {
+        for (id, submitted_at_ms, touchpoint, channel, score, topic, sentiment) in rows {
             if responses.last().is_none_or(|last| last.id != id) {
                 responses.push(crate::case_records::ScoredResponse {
                     id,
@@ -112,12 +112,14 @@ impl Store {
                     channel,
                     score,
                     topics: Vec::new(),
+                    topic_sentiment: Vec::new(),
                 });
             }
             if let (Some(topic), Some(last)) = (topic, responses.last_mut())
                 && !last.topics.contains(&topic)
             {
                 last.topics.push(topic);
+                last.topic_sentiment.push(sentiment.unwrap_or(0.0));
             }
         }
         Ok(responses)

@@ -99,7 +99,7 @@ pub struct Driver {
     /// Its share of the explained variance (weight ÷ R²).
     pub importance: f64,
     pub interval: Option<Interval>,
-    /// Observations where the driver is present (value above 0).
+    /// Observations where the driver is present (a value other than 0).
     pub n: usize,
     /// The metric's mean where the driver is present, minus its mean overall.
     pub performance: Option<f64>,
@@ -125,7 +125,7 @@ pub fn key_drivers(
         .iter()
         .enumerate()
         .map(|(j, name)| {
-            let present: Vec<f64> = x.iter().zip(y).filter(|(row, _)| row[j] > 0.0).map(|(_, v)| *v).collect();
+            let present: Vec<f64> = x.iter().zip(y).filter(|(row, _)| row[j] != 0.0).map(|(_, v)| *v).collect();
             let performance = (!present.is_empty()).then(|| present.iter().sum::<f64>() / present.len() as f64 - mean);
             let importance = if weights.r_squared > 0.0 { weights.weights[j] / weights.r_squared } else { 0.0 };
             let quadrant = match (importance >= fair_share, performance.unwrap_or(0.0) < 0.0) {

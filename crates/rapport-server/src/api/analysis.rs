@@ -34,8 +34,10 @@ pub async fn root_causes(
     Ok(Json(analysis::root_cause_report(&state.store, &caller.workspace, metric, group, from, to).await?))
 }
 
-/// Key drivers of `metric` (`nps` or `csat`) over `from..to` (default the last 90 days): Johnson's
-/// relative weights of the taxonomy's topics (mentioned in a response's comments or not), which
+/// Key drivers of `metric` (`nps` or `csat`) over `from..to` (default the last 90 days), `by`
+/// `topics` (default: each top-level topic mentioned in a response's comments or not),
+/// `topic_sentiment` (the sentiment of the sentences mentioning it) or `touchpoints`: Johnson's
+/// relative weights, which
 /// sum to the model's R², with percentile-bootstrap 95% intervals (`bootstrap` resamples, 20-2000,
 /// default 200), each driver's importance (share of R²), performance (the metric's mean where it is
 /// mentioned minus the overall mean) and quadrant (`fix_first`, `keep`, `monitor`, `secondary`).
@@ -48,7 +50,7 @@ pub async fn drivers(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    params::only(&parameters, &["from", "to", "metric", "bootstrap"])?;
+    params::only(&parameters, &["from", "to", "metric", "by", "bootstrap"])?;
     let (from, to) = params::range(&parameters, 90)?;
     let metric = parameters.get("metric").map_or("nps", String::as_str);
     let rounds = match parameters.get("bootstrap") {
@@ -57,7 +59,8 @@ pub async fn drivers(
             ApiError::invalid_parameter("bootstrap", format!("`{text}` is not a number from 20 to 2000"))
         })?,
     };
-    Ok(Json(analysis::driver_report(&state.store, &caller.workspace, metric, from, to, rounds).await?))
+    let by = parameters.get("by").map_or("topics", String::as_str);
+    Ok(Json(analysis::driver_report(&state.store, &caller.workspace, metric, by, from, to, rounds).await?))
 }
 
 /// Action plans: initiatives tied to a topic or touchpoint (`GET` lists them; `POST` (admin)

@@ -87,27 +87,53 @@ pub async fn root_cause_report(
     }))
 }
 
-/// Key drivers of a metric over `from..to`: the taxonomy's top-level topics as predictors of each
-/// response's score (mentioned or not), Johnson's relative weights with percentile-bootstrap 95%
-/// intervals (`rounds` resamples), and each driver's quadrant.
+/// Key drivers of a metric over `from..to`, `by`: `topics` (each top-level topic mentioned in a
+/// response's comments or not), `topic_sentiment` (the sentiment of the sentences mentioning it,
+/// 0 when not mentioned) or `touchpoints` (the response's touchpoint); Johnson's relative weights
+/// with percentile-bootstrap 95% intervals (`rounds` resamples), and each driver's quadrant.
 pub async fn driver_report(
     store: &Store,
     workspace: &WorkspaceId,
     metric: &str,
+    by: &str,
     from_ms: i64,
     to_ms: i64,
     rounds: usize,
 ) -> Result<Value, ApiError> {
     let kind = question_type(metric)?;
     let responses = store.scores_with_topics(workspace, kind, from_ms, to_ms).await?;
-    let taxonomy = taxonomy(store, workspace).await?;
-    let names: Vec<String> = taxonomy.topics.iter().filter(|t| t.parent.is_none()).map(|t| t.id.clone()).collect();
-    let x: Vec<Vec<f64>> = responses
-        .iter()
-        .map(|r| names.iter().map(|name| f64::from(u8::from(r.topics.contains(name)))).collect())
-        .collect();
+    let (names, x): (Vec<String>, Vec<Vec<f64>>) = match by {
+        "topics" | "topic_sentiment" => {
+            let taxonomy = taxonomy(store, workspace).await?;
+            let names: Vec<String> =
+                taxonomy.topics.iter().filter(|t| t.parent.is_none()).map(|t| t.id.clone()).collect();
+            let value = |r: &ScoredResponse, name: &String| match r.topics.iter().position(|t| t == name) {
+                None => 0.0,
+                Some(_) if by == "topics" => 1.0,
+                Some(i) => r.topic_sentiment.get(i).copied().unwrap_or(0.0),
+            };
+            let x = responses.iter().map(|r| names.iter().map(|name| value(r, name)).collect()).collect();
+            (names, x)
+        }
+        "touchpoints" => {
+            let mut names: Vec<String> = responses.iter().filter_map(|r| r.touchpoint.clone()).collect();
+            names.sort();
+            names.dedup();
+            let x = responses
+                .iter()
+                .map(|r| names.iter().map(|name| f64::from(u8::from(r.touchpoint.as_ref() == Some(name)))).collect())
+                .collect();
+            (names, x)
+        }
+        other => {
+            return Err(ApiError::invalid_parameter(
+                "by",
+                format!("`{other}`: expected topics, topic_sentiment or touchpoints"),
+            ));
+        }
+    };
     let y: Vec<f64> = responses.iter().map(|r| r.score as f64).collect();
-    let base = json!({"metric": metric, "from": rfc3339(from_ms), "to": rfc3339(to_ms), "responses": responses.len()});
+    let base = json!({"metric": metric, "by": by, "from": rfc3339(from_ms), "to": rfc3339(to_ms), "responses": responses.len()});
     let analysed = (responses.len() >= MIN_RESPONSES).then(|| key_drivers(&names, &x, &y, rounds, 0x5EED)).flatten();
     let mut body = base;
     match analysed {

@@ -20,7 +20,7 @@ pub async fn a_planted_topic_leads_root_causes_and_drivers(app: TestApp) {
         let price = next().is_multiple_of(3);
         let app_slow = next().is_multiple_of(3);
         if late {
-            comment_parts.push("My parcel arrived days late.");
+            comment_parts.push("My parcel arrived days late and I am angry.");
         }
         if price {
             comment_parts.push("The price is fair.");
@@ -57,6 +57,11 @@ pub async fn a_planted_topic_leads_root_causes_and_drivers(app: TestApp) {
     assert!((sum - drivers["rSquared"].as_f64().unwrap()).abs() < 1e-9, "{drivers}");
     assert!(list[0]["interval"]["low"].as_f64().unwrap() > 0.0);
 
+    let by_sentiment = app.read("/v1/analysis/drivers?by=topic_sentiment&bootstrap=50").await;
+    assert_eq!(by_sentiment["drivers"][0]["name"], "delivery", "{by_sentiment}");
+    let response =
+        app.client.get(app.url("/v1/analysis/drivers?by=weather")).bearer_auth(&app.read_key).send().await.unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "by")]).await;
     let response = app
         .client
         .get(app.url("/v1/analysis/root-causes?group=everyone"))

@@ -9,6 +9,10 @@ fn ms(text: &str) -> i64 {
     (OffsetDateTime::parse(text, &Rfc3339).unwrap().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap().format(&Rfc3339).unwrap()
 }
@@ -58,6 +62,12 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
         app.client.put(app.url("/v1/cases/settings")).bearer_auth(&app.admin_key).json(&bad).send().await.unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_settings", &[(None, "rules[0].team")]).await;
 
+    // The team's tools hear of every opened case through a signed webhook.
+    let receiver = crate::webhooks::receiver().await;
+    let subscription = json!({"url": receiver.url, "events": ["case.opened"]});
+    let (_, webhook) = admin(&app, reqwest::Method::POST, "/v1/webhooks", &subscription).await;
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+
     let survey = json!({"name": "Pulse", "kind": "transactional", "questions": [
         {"id": "nps", "type": "nps"}, {"id": "why", "type": "text", "text": "Why?"}]});
     let (_, created) = status_and_json(app.post("/v1/surveys", &app.admin_key, &survey).send().await.unwrap()).await;
@@ -99,6 +109,18 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
     }
     let events = app.read("/v1/domain-events?type=case.opened").await;
     assert_eq!(events["data"].as_array().unwrap().len(), 3);
+    rapport_server::services::webhooks::deliver_due(
+        &app.store,
+        &rapport_server::services::webhooks::client(),
+        now_ms() + 1_000,
+    )
+    .await
+    .unwrap();
+    let received = receiver.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 3, "one signed webhook per opened case");
+    assert!(received.iter().all(|r| crate::webhooks::verify(&secret, r)));
+    let bodies: Vec<Value> = received.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert!(bodies.iter().any(|b| b["type"] == "case.opened" && b["data"]["id"] == ann["id"]), "{bodies:?}");
 
     // Bob's case is never touched: once the clock passes the first-response target by an hour of
     // business time, it is breached and escalated to the lead.

@@ -18,18 +18,18 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// One request a receiver got: its headers of interest and its body.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: Vec<u8>,
+pub struct Received {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: Vec<u8>,
 }
 
 /// A local HTTP receiver that answers with `status` (settable) and keeps every request.
-struct Receiver {
-    url: String,
-    status: Arc<AtomicU16>,
-    received: Arc<Mutex<Vec<Received>>>,
+pub struct Receiver {
+    pub url: String,
+    pub status: Arc<AtomicU16>,
+    pub received: Arc<Mutex<Vec<Received>>>,
 }
 
 type ReceiverState = (Arc<AtomicU16>, Arc<Mutex<Vec<Received>>>);
@@ -45,7 +45,7 @@ async fn receive(State((status, received)): State<ReceiverState>, headers: Heade
     AxumStatus::from_u16(status.load(Ordering::SeqCst)).unwrap()
 }
 
-async fn receiver() -> Receiver {
+pub async fn receiver() -> Receiver {
     let status = Arc::new(AtomicU16::new(200));
     let received = Arc::new(Mutex::new(Vec::new()));
     let router =
@@ -57,7 +57,7 @@ async fn receiver() -> Receiver {
 }
 
 /// Verifies a request as a receiver would, with the Standard Webhooks recipe.
-fn verify(secret: &str, request: &Received) -> bool {
+pub fn verify(secret: &str, request: &Received) -> bool {
     let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{}.{}.", request.id, request.timestamp).as_bytes());
