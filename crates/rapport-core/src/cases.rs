@@ -53,7 +53,11 @@ pub struct CaseRule {
     #[serde(default)]
     pub survey: Option<String>,
     pub priority: String,
+    /// The team whose members take turns (round-robin)…
     pub team: String,
+    /// …unless the case goes to one person (who must be a member of the team).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
     /// Also: the response's comments have this sentiment label (`negative`…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<String>,
@@ -169,6 +173,14 @@ impl CaseSettings {
             }
             if !settings.teams.contains_key(&rule.team) {
                 problems.push(FieldProblem::envelope(&format!("rules[{i}].team"), &format!("no team `{}`", rule.team)));
+            }
+            if let (Some(person), Some(team)) = (&rule.assignee, settings.teams.get(&rule.team))
+                && !team.members.contains(person)
+            {
+                problems.push(FieldProblem::envelope(
+                    &format!("rules[{i}].assignee"),
+                    &format!("`{person}` is not a member of team `{}`", rule.team),
+                ));
             }
             if rule.sentiment.as_deref().is_some_and(|s| !["negative", "neutral", "positive"].contains(&s)) {
                 problems.push(FieldProblem::envelope(

@@ -152,4 +152,14 @@ impl Store {
     ) -> Result<Vec<(String, Value, i64, i64)>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.action_plans(workspace, id).await)?)
     }
+
+    /// Service-dimension scores of responses submitted in `from..to`: (response, dimension, score).
+    pub async fn dimension_scores(
+        &self,
+        workspace: &WorkspaceId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.dimension_scores(workspace, from_ms, to_ms).await)?)
+    }
 }

@@ -392,4 +392,24 @@ impl SqlBackend {
         .await?;
         Ok(rows.into_iter().map(|(id, Json(plan), created, updated)| (id, plan, created, updated)).collect())
     }
+
+    /// Service-dimension scores (CSAT dimensions) of responses submitted in `from..to`:
+    /// (response, dimension, score).
+    pub async fn dimension_scores(
+        &self,
+        workspace: &WorkspaceId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT r.id, a.dimension, a.score FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id \
+             WHERE r.workspace_id = $1 AND r.submitted_at >= $2 AND r.submitted_at < $3 AND a.dimension IS NOT NULL \
+             AND a.score IS NOT NULL",
+        )
+        .bind(workspace.as_str())
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await
+    }
 }

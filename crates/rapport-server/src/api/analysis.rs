@@ -36,7 +36,8 @@ pub async fn root_causes(
 
 /// Key drivers of `metric` (`nps` or `csat`) over `from..to` (default the last 90 days), `by`
 /// `topics` (default: each top-level topic mentioned in a response's comments or not),
-/// `topic_sentiment` (the sentiment of the sentences mentioning it) or `touchpoints`: Johnson's
+/// `topic_sentiment` (the sentiment of the sentences mentioning it), `touchpoints` or `dimensions`
+/// (CSAT service-dimension scores): Johnson's
 /// relative weights, which
 /// sum to the model's R², with percentile-bootstrap 95% intervals (`bootstrap` resamples, 20-2000,
 /// default 200), each driver's importance (share of R²), performance (the metric's mean where it is

@@ -125,16 +125,54 @@ pub async fn driver_report(
                 .collect();
             (names, x)
         }
+        "dimensions" => {
+            // CSAT service dimensions; responses that rated every dimension (complete cases).
+            let scores = store.dimension_scores(workspace, from_ms, to_ms).await?;
+            let mut names: Vec<String> = scores.iter().map(|(_, d, _)| d.clone()).collect();
+            names.sort();
+            names.dedup();
+            let by_response: std::collections::HashMap<(&str, &str), i64> =
+                scores.iter().map(|(r, d, s)| ((r.as_str(), d.as_str()), *s)).collect();
+            let complete: Vec<&ScoredResponse> = responses
+                .iter()
+                .filter(|r| names.iter().all(|d| by_response.contains_key(&(r.id.as_str(), d.as_str()))))
+                .collect();
+            let x: Vec<Vec<f64>> = complete
+                .iter()
+                .map(|r| names.iter().map(|d| by_response[&(r.id.as_str(), d.as_str())] as f64).collect())
+                .collect();
+            let kept: std::collections::HashSet<&str> = complete.iter().map(|r| r.id.as_str()).collect();
+            let y_complete: Vec<f64> =
+                responses.iter().filter(|r| kept.contains(r.id.as_str())).map(|r| r.score as f64).collect();
+            return finish(metric, by, from_ms, to_ms, kept.len(), &names, &x, &y_complete, rounds);
+        }
         other => {
             return Err(ApiError::invalid_parameter(
                 "by",
-                format!("`{other}`: expected topics, topic_sentiment or touchpoints"),
+                format!("`{other}`: expected topics, topic_sentiment, touchpoints or dimensions"),
             ));
         }
     };
     let y: Vec<f64> = responses.iter().map(|r| r.score as f64).collect();
-    let base = json!({"metric": metric, "by": by, "from": rfc3339(from_ms), "to": rfc3339(to_ms), "responses": responses.len()});
-    let analysed = (responses.len() >= MIN_RESPONSES).then(|| key_drivers(&names, &x, &y, rounds, 0x5EED)).flatten();
+    finish(metric, by, from_ms, to_ms, responses.len(), &names, &x, &y, rounds)
+}
+
+/// The driver report of `names` (columns of `x`) for `y`.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    metric: &str,
+    by: &str,
+    from_ms: i64,
+    to_ms: i64,
+    responses: usize,
+    names: &[String],
+    x: &[Vec<f64>],
+    y: &[f64],
+    rounds: usize,
+) -> Result<Value, ApiError> {
+    let base =
+        json!({"metric": metric, "by": by, "from": rfc3339(from_ms), "to": rfc3339(to_ms), "responses": responses});
+    let analysed = (responses >= MIN_RESPONSES).then(|| key_drivers(names, x, y, rounds, 0x5EED)).flatten();
     let mut body = base;
     match analysed {
         Some((r_squared, drivers)) => {
@@ -145,8 +183,7 @@ pub async fn driver_report(
         None => {
             body["drivers"] = json!([]);
             body["note"] = Value::from(format!(
-                "a driver analysis needs at least {MIN_RESPONSES} scored responses whose topics vary; there are {}",
-                responses.len()
+                "a driver analysis needs at least {MIN_RESPONSES} scored responses whose predictors vary; there are {responses}"
             ));
         }
     }

@@ -166,7 +166,7 @@ pub async fn open_from_response(
             ),
             priority: rule.priority.clone(),
             team: Some(rule.team.clone()),
-            assignee: None,
+            assignee: rule.assignee.clone(),
             open_key: Some(format!("{}|{}", response.identity_key, rule.id)),
         };
         let case = new_case(opening, &settings, &calendar, at);

@@ -75,6 +75,24 @@ pub async fn a_planted_topic_leads_root_causes_and_drivers(app: TestApp) {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "metric")]).await;
     let empty = app.read("/v1/analysis/drivers?metric=csat").await;
     assert!(empty["note"].as_str().unwrap().contains("at least 30"), "{empty}");
+
+    // CSAT service dimensions as drivers: knowledge decides the overall score, communication is noise.
+    let csat = json!({"name": "Support", "kind": "transactional", "questions": [
+        {"id": "csat", "type": "csat", "dimensions": ["knowledge", "communication"]}]});
+    let (_, created) = status_and_json(app.post("/v1/surveys", &app.admin_key, &csat).send().await.unwrap()).await;
+    let csat = created["id"].as_str().unwrap().to_owned();
+    for i in 0..60 {
+        let knowledge = 1 + (next() % 5) as i64;
+        let communication = 1 + (next() % 5) as i64;
+        let score = (knowledge + i64::from(next().is_multiple_of(4))).min(5);
+        let body = json!({"customer": format!("email:s{i}@example.com"),
+                          "answers": {"csat": {"score": score, "knowledge": knowledge, "communication": communication}}});
+        assert_eq!(app.send(&format!("/v1/surveys/{csat}/responses"), &body).await.status(), StatusCode::CREATED);
+    }
+    let dimensions = app.read("/v1/analysis/drivers?metric=csat&by=dimensions&bootstrap=50").await;
+    assert_eq!(dimensions["responses"], 60, "{dimensions}");
+    assert_eq!(dimensions["drivers"][0]["name"], "knowledge", "{dimensions}");
+    assert!(dimensions["drivers"][0]["importance"].as_f64().unwrap() > 0.9, "{dimensions}");
 }
 
 /// An action plan on late deliveries, started ten days ago: NPS before and after it and the topic's

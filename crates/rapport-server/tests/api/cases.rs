@@ -51,7 +51,7 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
     settings["rules"] = json!([
         {"id": "detractor", "name": "Detractor follow-up", "question": "nps", "max": 6, "priority": "high", "team": "care"},
         {"id": "angry-delivery", "name": "Angry about delivery", "question": "nps", "min": 7, "sentiment": "negative",
-         "topics": ["delivery"], "priority": "urgent", "team": "care"}]);
+         "topics": ["delivery"], "priority": "urgent", "team": "care", "assignee": "cy"}]);
     settings["escalateAfterMinutes"] = json!(60);
     settings["escalateTo"] = json!("lead");
     let (status, saved) = admin(&app, reqwest::Method::PUT, "/v1/cases/settings", &settings).await;
@@ -92,8 +92,8 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
     let bob = case_of(&app, "bob").await;
     assert_eq!(
         (eve["assignee"].as_str(), ann["assignee"].as_str(), bob["assignee"].as_str()),
-        (Some("ana"), Some("cy"), Some("ana")),
-        "round-robin, ben is away"
+        (Some("cy"), Some("ana"), Some("cy")),
+        "eve's rule names cy; then round-robin, ben is away"
     );
     assert_eq!((ann["state"].as_str(), ann["priority"].as_str()), (Some("new"), Some("high")));
     // Due in business hours (Monday to Friday, 09:00-17:00 UTC): 4 business hours to first
