@@ -56,6 +56,8 @@ pub struct CaseChange {
 pub struct ScoredResponse {
     pub id: String,
     pub submitted_at_ms: i64,
+    /// The respondent (`email:jane@example.com`).
+    pub identity_key: String,
     pub touchpoint: Option<String>,
     pub channel: Option<String>,
     pub score: i64,

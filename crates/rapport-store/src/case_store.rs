@@ -103,11 +103,12 @@ impl Store {
         let rows =
             dispatch!(self.backend(), sql => sql.scores_with_topics(workspace, question_type, from_ms, to_ms).await)?;
         let mut responses: Vec<crate::case_records::ScoredResponse> = Vec::new();
-        for (id, submitted_at_ms, touchpoint, channel, score, topic, sentiment) in rows {
+        for (id, submitted_at_ms, identity_key, touchpoint, channel, score, topic, sentiment) in rows {
             if responses.last().is_none_or(|last| last.id != id) {
                 responses.push(crate::case_records::ScoredResponse {
                     id,
                     submitted_at_ms,
+                    identity_key,
                     touchpoint,
                     channel,
                     score,

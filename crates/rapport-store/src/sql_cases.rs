@@ -7,8 +7,8 @@ use rapport_core::cases::{Team, next_assignee};
 
 use crate::case_records::{CaseChange, CaseEntry, CaseRecord};
 
-/// (response, submitted at, touchpoint, channel, score, topic, the topic's sentiment).
-type ScoreTopicRow = (String, i64, Option<String>, Option<String>, i64, Option<String>, Option<f64>);
+/// (response, submitted at, identity, touchpoint, channel, score, topic, the topic's sentiment).
+type ScoreTopicRow = (String, i64, String, Option<String>, Option<String>, i64, Option<String>, Option<f64>);
 
 const CASE_COLUMNS: &str = "id, identity_key, rule_id, response_id, title, priority, state, team, assignee, opened_at, \
      updated_at, first_response_due, resolution_due, first_contact_at, paused_at, resolved_at, closed_at, root_cause, \
@@ -308,7 +308,8 @@ impl SqlBackend {
         to_ms: i64,
     ) -> Result<Vec<ScoreTopicRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT r.id, r.submitted_at, r.touchpoint, r.channel, a.score, t.topic, t.score FROM survey_responses r \
+            "SELECT r.id, r.submitted_at, r.identity_key, r.touchpoint, r.channel, a.score, t.topic, t.score \
+             FROM survey_responses r \
              JOIN survey_answers a ON a.response_id = r.id \
              LEFT JOIN feedback f ON f.workspace_id = r.workspace_id AND f.response_id = r.id \
              LEFT JOIN feedback_topics t ON t.feedback_id = f.id \

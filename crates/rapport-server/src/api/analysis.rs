@@ -14,7 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::services::analysis;
 
 /// Root causes: for `group` (`detractors`, `passives`, `promoters` for NPS; `low`, `high` for
-/// CSAT; `touchpoint:NAME`; `channel:NAME`) over `from..to` (default the last 90 days), each
+/// CSAT; `touchpoint:NAME`; `channel:NAME`; a segment `traits.KEY:VALUE`) over `from..to` (default the last 90 days), each
 /// topic's share of the group's responses whose comments mention it against the rest's, with 95%
 /// intervals, the difference, its interval and q-value; largest difference first. `metric`: `nps`
 /// (default) or `csat`.

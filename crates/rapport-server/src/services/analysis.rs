@@ -3,8 +3,10 @@
 //! topics of their comments; action plans and their measured effect.
 
 use rapport_core::action_plans::{ActionPlan, Observation, effect};
+use rapport_core::identity::Identity;
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::drivers::{key_drivers, root_causes};
+use rapport_core::metrics::query::Dimension;
 use rapport_store::Store;
 use rapport_store::case_records::ScoredResponse;
 use serde_json::{Value, json};
@@ -60,6 +62,31 @@ fn group_test(metric: &str, group: &str) -> Result<GroupTest, ApiError> {
     })
 }
 
+/// A segment: respondents whose customer's trait `key` is `value` now (following merges).
+async fn segment(
+    store: &Store,
+    workspace: &WorkspaceId,
+    responses: &[ScoredResponse],
+    key: &str,
+    value: &str,
+) -> Result<GroupTest, ApiError> {
+    let values: std::collections::HashMap<String, String> =
+        store.customer_values(workspace, &Dimension::Trait(key.to_owned())).await?.into_iter().collect();
+    let mut members = std::collections::HashSet::new();
+    let mut identities: Vec<&str> = responses.iter().map(|r| r.identity_key.as_str()).collect();
+    identities.sort_unstable();
+    identities.dedup();
+    for identity in identities {
+        let Ok(parsed) = Identity::parse_typed(identity) else { continue };
+        if let Some(root) = store.customer_by_identity(workspace, &parsed).await?
+            && values.get(&root.0).map(String::as_str) == Some(value)
+        {
+            members.insert(identity.to_owned());
+        }
+    }
+    Ok(Box::new(move |r| members.contains(&r.identity_key)))
+}
+
 /// Root causes for a group over `from..to`: each topic's share among the group's responses against
 /// the rest's, with intervals, the difference and its q-value, largest difference first.
 pub async fn root_cause_report(
@@ -71,8 +98,11 @@ pub async fn root_cause_report(
     to_ms: i64,
 ) -> Result<Value, ApiError> {
     let kind = question_type(metric)?;
-    let in_group = group_test(metric, group)?;
     let responses = store.scores_with_topics(workspace, kind, from_ms, to_ms).await?;
+    let in_group = match group.strip_prefix("traits.").and_then(|rest| rest.split_once(':')) {
+        Some((key, value)) if !key.is_empty() => segment(store, workspace, &responses, key, value).await?,
+        _ => group_test(metric, group)?,
+    };
     let taxonomy = taxonomy(store, workspace).await?;
     let topics: Vec<String> = taxonomy.topics.iter().map(|t| t.id.clone()).collect();
     let flagged: Vec<(bool, Vec<String>)> = responses.iter().map(|r| (in_group(r), r.topics.clone())).collect();

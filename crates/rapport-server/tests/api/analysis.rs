@@ -39,6 +39,15 @@ pub async fn a_planted_topic_leads_root_causes_and_drivers(app: TestApp) {
         assert_eq!(response.status(), StatusCode::CREATED);
     }
 
+    // A segment: the first 40 respondents are on the enterprise plan.
+    let identifies: Vec<Value> = (0..40)
+        .map(|i| json!({"type": "identify", "userId": format!("u{i}"), "traits": {"email": format!("c{i}@example.com"), "plan": "enterprise"}}))
+        .collect();
+    assert_eq!(app.send("/v1/batch", &json!({"batch": identifies})).await.status(), StatusCode::OK);
+    let enterprise = app.read("/v1/analysis/root-causes?group=traits.plan:enterprise").await;
+    assert_eq!(enterprise["topics"][0]["groupN"], 40, "{enterprise}");
+    assert_eq!(enterprise["topics"][0]["restN"], 120, "{enterprise}");
+
     let causes = app.read("/v1/analysis/root-causes?group=detractors").await;
     assert_eq!(causes["responses"], 160);
     let first = &causes["topics"][0];
