@@ -256,11 +256,13 @@ impl Application {
     /// (so every acknowledged batch is committed) and closes the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let webhooks = tokio::spawn(run_webhooks(self.store.clone(), stopped.clone()));
         let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
         let _ = stop.send(true);
         let _ = dispatcher.await;
+        let _ = webhooks.await;
         served.context("server failed")?;
         self.store.close().await;
         Ok(())
@@ -274,14 +276,30 @@ const SLA_INTERVAL: Duration = Duration::from_secs(60);
 /// How often due survey invitations are looked for.
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Sends (or suppresses) due survey invitations, delivers due webhooks, and evaluates spike alerts
-/// each hour, until `stopped` turns true.
+/// Delivers due webhooks every second until `stopped` turns true: a task of its own, so a slow
+/// receiver never holds up survey invitations.
+async fn run_webhooks(store: Store, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let client = services::webhooks::client();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
+            _ = stopped.changed() => return,
+        }
+        match services::webhooks::deliver_due(&store, &client, rapport_store::now_ms()).await {
+            Ok(0) => {}
+            Ok(attempts) => tracing::debug!(attempts, "webhook deliveries attempted"),
+            Err(error) => tracing::warn!(%error, "delivering webhooks failed; retrying"),
+        }
+    }
+}
+
+/// Sends (or suppresses) due survey invitations, checks case SLAs each minute and evaluates spike
+/// alerts each hour, until `stopped` turns true.
 async fn run_dispatcher(
     dispatcher: services::invitations::Dispatcher,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut cadence_planned: Option<Instant> = None;
-    let webhook_client = services::webhooks::client();
     let mut sla_checked: Option<Instant> = None;
     // Spike alerts: each workspace once an hour (the windows are whole hours).
     let mut alerts_evaluated: Option<i64> = None;
@@ -308,11 +326,6 @@ async fn run_dispatcher(
                     tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
                 }
             }
-        }
-        match services::webhooks::deliver_due(&dispatcher.store, &webhook_client, rapport_store::now_ms()).await {
-            Ok(0) => {}
-            Ok(attempts) => tracing::debug!(attempts, "webhook deliveries attempted"),
-            Err(error) => tracing::warn!(%error, "delivering webhooks failed; retrying"),
         }
         if sla_checked.is_none_or(|checked| checked.elapsed() >= SLA_INTERVAL) {
             sla_checked = Some(Instant::now());

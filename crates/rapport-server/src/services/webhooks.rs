@@ -29,6 +29,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("Rapport-Webhooks/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .build()
