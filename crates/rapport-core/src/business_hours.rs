@@ -3,6 +3,9 @@
 //! two instants. Local days are walked in the calendar's zone (jiff, bundled tz database), so
 //! daylight-saving changes and holidays fall where people see them.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
@@ -52,6 +55,17 @@ pub struct Calendar {
     holidays: Vec<Date>,
 }
 
+/// A time zone by IANA name, looked up in the bundled database once per name per process (a
+/// lookup decodes the zone's rules: too slow to repeat for every response a rule reads).
+fn zone_named(name: &str) -> Option<TimeZone> {
+    static ZONES: OnceLock<Mutex<HashMap<String, Option<TimeZone>>>> = OnceLock::new();
+    if name == "UTC" {
+        return Some(TimeZone::UTC);
+    }
+    let mut zones = ZONES.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    zones.entry(name.to_owned()).or_insert_with(|| TimeZone::get(name).ok()).clone()
+}
+
 fn parse_time(text: &str) -> Option<Time> {
     let (h, m) = text.split_once(':')?;
     Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
@@ -61,7 +75,7 @@ impl Calendar {
     /// Checks a calendar; every problem names its field (`calendar.hours.monday.close`).
     pub fn from_spec(spec: &CalendarSpec, path: &str) -> Result<Calendar, Vec<FieldProblem>> {
         let mut problems = Vec::new();
-        let zone = TimeZone::get(&spec.time_zone).unwrap_or_else(|_| {
+        let zone = zone_named(&spec.time_zone).unwrap_or_else(|| {
             problems.push(FieldProblem::envelope(
                 &format!("{path}.timeZone"),
                 &format!("`{}` is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)", spec.time_zone),

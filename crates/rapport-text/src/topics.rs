@@ -48,7 +48,12 @@ pub struct Taxonomy {
 impl Taxonomy {
     /// The taxonomy a workspace starts with: common subjects of customer feedback.
     pub fn default_for_customer_experience() -> Taxonomy {
-        serde_json::from_str(DEFAULT_TAXONOMY).expect("the compiled-in default taxonomy is valid JSON")
+        static DEFAULT: OnceLock<Taxonomy> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                serde_json::from_str(DEFAULT_TAXONOMY).expect("the compiled-in default taxonomy is valid JSON")
+            })
+            .clone()
     }
 }
 

@@ -131,6 +131,10 @@ pub async fn open_from_response(
     response: &ResponseRecord,
     comments: &[NewFeedback],
 ) -> Result<Vec<CaseRecord>, ApiError> {
+    // Every response passes here: without saved settings there are no rules, and nothing to parse.
+    if store.case_settings(workspace).await?.is_none() {
+        return Ok(Vec::new());
+    }
     let (settings, calendar) = settings(store, workspace).await?;
     if settings.rules.is_empty() {
         return Ok(Vec::new());

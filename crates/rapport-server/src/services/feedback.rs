@@ -2,6 +2,8 @@
 //! sentiment, topics), survey comments as feedback, the workspace's taxonomy and settings (a new
 //! taxonomy re-tags what is stored), and the shapes items are read in.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::stats::wilson;
 use rapport_core::problem::FieldProblem;
@@ -35,31 +37,60 @@ pub fn invalid_taxonomy(problems: Vec<FieldProblem>) -> ApiError {
         .with_details(problems.into_iter().map(ErrorDetail::from).collect())
 }
 
-/// The workspace's feedback settings; the defaults until some are saved.
-pub async fn settings(store: &Store, workspace: &WorkspaceId) -> Result<FeedbackSettings, ApiError> {
-    match store.feedback_settings(workspace).await? {
+fn parse_settings(saved: Option<&Value>) -> Result<FeedbackSettings, ApiError> {
+    match saved {
         None => Ok(FeedbackSettings::default()),
-        Some(saved) => FeedbackSettings::parse(&saved)
+        Some(saved) => FeedbackSettings::parse(saved)
             .map_err(|problems| ApiError::internal(format!("stored feedback settings are unreadable: {problems:?}"))),
     }
 }
 
-/// The workspace's taxonomy; the default customer-experience taxonomy until one is saved.
-pub async fn taxonomy(store: &Store, workspace: &WorkspaceId) -> Result<Taxonomy, ApiError> {
-    match store.feedback_taxonomy(workspace).await? {
+fn parse_taxonomy(saved: Option<&Value>) -> Result<Taxonomy, ApiError> {
+    match saved {
         None => Ok(Taxonomy::default_for_customer_experience()),
-        Some(saved) => serde_json::from_value(saved)
+        Some(saved) => serde_json::from_value(saved.clone())
             .map_err(|error| ApiError::internal(format!("the stored taxonomy is unreadable: {error}"))),
     }
 }
 
-/// What the workspace analyses feedback with: its thresholds, taxonomy and redaction.
-pub async fn text_context(store: &Store, workspace: &WorkspaceId) -> Result<TextContext, ApiError> {
-    let settings = settings(store, workspace).await?;
-    let taxonomy = taxonomy(store, workspace).await?;
+/// The workspace's feedback settings; the defaults until some are saved.
+pub async fn settings(store: &Store, workspace: &WorkspaceId) -> Result<FeedbackSettings, ApiError> {
+    parse_settings(store.feedback_settings(workspace).await?.as_ref())
+}
+
+/// The workspace's taxonomy; the default customer-experience taxonomy until one is saved.
+pub async fn taxonomy(store: &Store, workspace: &WorkspaceId) -> Result<Taxonomy, ApiError> {
+    parse_taxonomy(store.feedback_taxonomy(workspace).await?.as_ref())
+}
+
+/// Compiled text contexts by workspace, with the documents they were compiled from: compiling a
+/// taxonomy for every survey comment was measurable on the hosted page (BENCHMARKS.md).
+type ContextCache = std::collections::HashMap<String, (Option<Value>, Option<Value>, Arc<TextContext>)>;
+
+/// What the workspace analyses feedback with: its thresholds, taxonomy and redaction (compiled
+/// once per change of its settings or taxonomy, in this process).
+pub async fn text_context(store: &Store, workspace: &WorkspaceId) -> Result<Arc<TextContext>, ApiError> {
+    static CACHE: OnceLock<Mutex<ContextCache>> = OnceLock::new();
+    let saved_settings = store.feedback_settings(workspace).await?;
+    let saved_taxonomy = store.feedback_taxonomy(workspace).await?;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((s, t, context)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(workspace.as_str())
+        && *s == saved_settings
+        && *t == saved_taxonomy
+    {
+        return Ok(context.clone());
+    }
+    let settings = parse_settings(saved_settings.as_ref())?;
+    let taxonomy = parse_taxonomy(saved_taxonomy.as_ref())?;
     let topics = Topics::compile(&taxonomy, settings.thresholds())
         .map_err(|problems| ApiError::internal(format!("the stored taxonomy does not compile: {problems:?}")))?;
-    Ok(TextContext { analyzer: Analyzer::new(settings.thresholds()), topics, redact: settings.redact })
+    let context =
+        Arc::new(TextContext { analyzer: Analyzer::new(settings.thresholds()), topics, redact: settings.redact });
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(workspace.as_str().to_owned(), (saved_settings, saved_taxonomy, context.clone()));
+    Ok(context)
 }
 
 /// An analysed item as the store takes it.

@@ -1,0 +1,2 @@
+-- (SQLite only: its domain events drop AUTOINCREMENT. Nothing to change on PostgreSQL.)
+SELECT 1;
