@@ -37,14 +37,17 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.case(workspace, id).await)?)
     }
 
+    /// Cases newest first, only in `state`, for `assignee` and about one of `identity_keys` when
+    /// given.
     pub async fn cases(
         &self,
         workspace: &WorkspaceId,
         state: Option<&str>,
         assignee: Option<&str>,
+        identity_keys: Option<&[String]>,
         limit: usize,
     ) -> Result<Vec<CaseRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.cases(workspace, state, assignee, limit).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.cases(workspace, state, assignee, identity_keys, limit).await)?)
     }
 
     pub async fn case_history(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {

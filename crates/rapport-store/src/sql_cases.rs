@@ -229,24 +229,30 @@ impl SqlBackend {
         row.as_ref().map(case_record).transpose()
     }
 
-    /// Cases newest first, only in `state` and for `assignee` when given.
+    /// Cases newest first, only in `state`, for `assignee` and about one of `identity_keys` when
+    /// given.
     pub async fn cases(
         &self,
         workspace: &WorkspaceId,
         state: Option<&str>,
         assignee: Option<&str>,
+        identity_keys: Option<&[String]>,
         limit: usize,
     ) -> Result<Vec<CaseRecord>, sqlx::Error> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE workspace_id = $1 AND ($2 IS NULL OR state = $2) \
-             AND ($3 IS NULL OR assignee = $3) ORDER BY opened_at DESC, id DESC LIMIT $4"
-        )))
-        .bind(workspace.as_str())
-        .bind(state)
-        .bind(assignee)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut query = QueryBuilder::<Db>::new(format!("SELECT {CASE_COLUMNS} FROM cases WHERE workspace_id = "));
+        query.push_bind(workspace.as_str());
+        if let Some(state) = state {
+            query.push(" AND state = ").push_bind(state.to_owned());
+        }
+        if let Some(assignee) = assignee {
+            query.push(" AND assignee = ").push_bind(assignee.to_owned());
+        }
+        if let Some(keys) = identity_keys {
+            query.push(" AND ");
+            push_in_list(&mut query, "identity_key", keys.to_vec());
+        }
+        query.push(" ORDER BY opened_at DESC, id DESC LIMIT ").push_bind(limit as i64);
+        let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(case_record).collect()
     }
 

@@ -10,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use rapport_core::auth::Permission;
 use rapport_core::cases::STATES;
+use rapport_core::ids::CustomerId;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -23,7 +24,8 @@ fn body_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
     read_json(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()), body, 64 * 1024)
 }
 
-/// Cases, newest first: `state`, `assignee`, `limit` (1-200, default 50).
+/// Cases, newest first: `state`, `assignee`, `customer` (a customer id: cases about any identity it
+/// holds), `limit` (1-200, default 50).
 #[utoipa::path(get, path = "/v1/cases", tag = "cases",
     responses((status = 200, description = "`data`: cases"), (status = 400, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
@@ -33,14 +35,24 @@ pub async fn list(
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
-    params::only(&parameters, &["state", "assignee", "limit"])?;
+    params::only(&parameters, &["state", "assignee", "customer", "limit"])?;
     let wanted = parameters.get("state").map(String::as_str);
     if let Some(bad) = wanted.filter(|s| !STATES.contains(s)) {
         return Err(ApiError::invalid_parameter("state", format!("`{bad}`: expected one of {}", STATES.join(", "))));
     }
     let limit = params::limit(parameters.get("limit").map(String::as_str), 50, 200)?;
-    let found =
-        state.store.cases(&caller.workspace, wanted, parameters.get("assignee").map(String::as_str), limit).await?;
+    // A customer's cases: those about any identity the customer holds (following merges).
+    let identity_keys: Option<Vec<String>> = match parameters.get("customer") {
+        None => None,
+        Some(id) => {
+            let profile = state.store.customer_profile(&caller.workspace, &CustomerId(id.clone())).await?;
+            let profile =
+                profile.ok_or_else(|| ApiError::not_found(format!("no customer `{id}` in this workspace")))?;
+            Some(profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect())
+        }
+    };
+    let assignee = parameters.get("assignee").map(String::as_str);
+    let found = state.store.cases(&caller.workspace, wanted, assignee, identity_keys.as_deref(), limit).await?;
     Ok(Json(json!({"data": found.iter().map(case_json).collect::<Vec<_>>()})))
 }
 

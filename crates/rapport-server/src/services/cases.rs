@@ -493,7 +493,7 @@ pub async fn recovery(store: &Store, workspace: &WorkspaceId, from_ms: i64, to_m
     let answers = store.scored_answers(workspace, from_ms, rapport_store::now_ms().max(to_ms) + 1).await?;
     let in_window: Vec<_> = answers.iter().filter(|a| a.at_ms < to_ms).cloned().collect();
     let facts: Vec<cases::CaseFacts> = store
-        .cases(workspace, None, None, RECOVERY_CASES)
+        .cases(workspace, None, None, None, RECOVERY_CASES)
         .await?
         .into_iter()
         .filter(|c| (from_ms..to_ms).contains(&c.opened_at_ms))

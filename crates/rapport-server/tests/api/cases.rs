@@ -88,6 +88,11 @@ pub async fn detractors_open_cases_worked_in_business_hours(app: TestApp) {
     answer(&app, &survey, "dee", 9).await; // A promoter: no case.
     let all = app.read("/v1/cases").await;
     assert_eq!(all["data"].as_array().unwrap().len(), 3, "eve, ann and bob: {all}");
+    // A customer's cases, by customer id (Ann's identities).
+    app.send("/v1/identify", &json!({"userId": "ann-1", "traits": {"email": "ann@example.com"}})).await;
+    let customer = app.customer("email:ann@example.com").await;
+    let hers = app.read(&format!("/v1/cases?customer={}", customer["id"].as_str().unwrap())).await;
+    assert_eq!(hers["data"].as_array().unwrap().len(), 1, "{hers}");
     let ann = case_of(&app, "ann").await;
     let bob = case_of(&app, "bob").await;
     assert_eq!(
