@@ -10,7 +10,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use rapport_core::auth::Permission;
 use rapport_core::cases::STATES;
-use rapport_core::ids::CustomerId;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -44,12 +43,7 @@ pub async fn list(
     // A customer's cases: those about any identity the customer holds (following merges).
     let identity_keys: Option<Vec<String>> = match parameters.get("customer") {
         None => None,
-        Some(id) => {
-            let profile = state.store.customer_profile(&caller.workspace, &CustomerId(id.clone())).await?;
-            let profile =
-                profile.ok_or_else(|| ApiError::not_found(format!("no customer `{id}` in this workspace")))?;
-            Some(profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect())
-        }
+        Some(id) => Some(crate::services::customer_identity_keys(&state.store, &caller.workspace, id).await?),
     };
     let assignee = parameters.get("assignee").map(String::as_str);
     let found = state.store.cases(&caller.workspace, wanted, assignee, identity_keys.as_deref(), limit).await?;

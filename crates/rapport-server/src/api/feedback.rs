@@ -12,7 +12,6 @@ use axum::http::header::CONTENT_TYPE;
 use rapport_core::auth::Permission;
 use rapport_core::event::MAX_BATCH_BYTES;
 use rapport_core::identity::Identity;
-use rapport_core::ids::CustomerId;
 use rapport_store::feedback_records::FeedbackFilter;
 use rapport_text::feedback::{FeedbackSettings, KINDS};
 use serde_json::{Value, json};
@@ -93,12 +92,7 @@ pub async fn list(
     }
     let identity_keys = match parameters.get("customer") {
         None => None,
-        Some(id) => {
-            let profile = state.store.customer_profile(&caller.workspace, &CustomerId(id.clone())).await?;
-            let profile =
-                profile.ok_or_else(|| ApiError::not_found(format!("no customer `{id}` in this workspace")))?;
-            Some(profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect())
-        }
+        Some(id) => Some(crate::services::customer_identity_keys(&state.store, &caller.workspace, id).await?),
     };
     let filter = FeedbackFilter {
         from_ms: Some(from),

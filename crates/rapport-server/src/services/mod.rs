@@ -23,3 +23,16 @@ pub fn rfc3339(millis: i64) -> String {
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     time.format(&format).unwrap_or_default()
 }
+
+/// Every identity key (`email:jane@example.com`) the customer `id` holds, following merges: what
+/// a customer's feedback and cases are filed under. 404 for an unknown customer.
+pub async fn customer_identity_keys(
+    store: &rapport_store::Store,
+    workspace: &rapport_core::ids::WorkspaceId,
+    id: &str,
+) -> Result<Vec<String>, crate::error::ApiError> {
+    let profile = store.customer_profile(workspace, &rapport_core::ids::CustomerId(id.to_owned())).await?;
+    let profile =
+        profile.ok_or_else(|| crate::error::ApiError::not_found(format!("no customer `{id}` in this workspace")))?;
+    Ok(profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect())
+}
