@@ -342,7 +342,8 @@ pub struct Analysed {
     pub turns: Vec<Value>,
 }
 
-fn sentence_json(sentence: &SentenceSentiment, speaker: Option<&str>) -> Value {
+/// A sentence with its offsets and sentiment (and its speaker, in a transcript).
+pub fn sentence_json(sentence: &SentenceSentiment, speaker: Option<&str>) -> Value {
     let mut value =
         json!({"start": sentence.start, "end": sentence.end, "score": round4(sentence.score), "label": sentence.label});
     if let Some(speaker) = speaker {
@@ -351,6 +352,13 @@ fn sentence_json(sentence: &SentenceSentiment, speaker: Option<&str>) -> Value {
     value
 }
 
+/// A topic hit as the API, the store and the CLI show it: score on four decimals, offsets.
+pub fn topic_json(hit: &TopicHit) -> Value {
+    json!({"topic": hit.topic, "score": round4(hit.score), "label": hit.label,
+           "mentions": hit.mentions, "sentences": hit.sentences})
+}
+
+/// A score on four decimals, as the reference implementation prints them.
 pub fn round4(score: f64) -> f64 {
     (score * 10_000.0).round() / 10_000.0
 }
@@ -415,13 +423,7 @@ pub fn analyse(context: &TextContext, input: &FeedbackInput) -> Analysed {
         .iter()
         .map(|s| sentence_json(s, if turn_spans.is_empty() { None } else { speaker_of(s.start) }))
         .collect();
-    let topic_values: Vec<Value> = topics
-        .iter()
-        .map(|hit| {
-            json!({"topic": hit.topic, "score": round4(hit.score), "label": hit.label,
-                   "mentions": hit.mentions, "sentences": hit.sentences})
-        })
-        .collect();
+    let topic_values: Vec<Value> = topics.iter().map(topic_json).collect();
     let mut analysis_json = json!({
         "sentences": sentences,
         "topics": topic_values,
@@ -473,14 +475,7 @@ pub fn retag(topics: &Topics, text: &str, analysis: &Value) -> Vec<TopicHit> {
 /// The analysis with its topics replaced by `hits`.
 pub fn with_topics(analysis: &Value, hits: &[TopicHit]) -> Value {
     let mut analysis = analysis.clone();
-    analysis["topics"] = Value::Array(
-        hits.iter()
-            .map(|hit| {
-                json!({"topic": hit.topic, "score": round4(hit.score), "label": hit.label,
-                       "mentions": hit.mentions, "sentences": hit.sentences})
-            })
-            .collect(),
-    );
+    analysis["topics"] = Value::Array(hits.iter().map(topic_json).collect());
     analysis
 }
 

@@ -153,13 +153,4 @@ impl Lexicon {
     pub fn booster(&self, words: &str) -> Option<f64> {
         self.boosters.get(words).copied()
     }
-
-    /// Words in the valence lexicon.
-    pub fn len(&self) -> usize {
-        self.words.values().filter(|w| w.valence.is_some()).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

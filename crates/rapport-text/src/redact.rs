@@ -31,19 +31,6 @@ impl PiiKind {
             PiiKind::Iban => "[IBAN]",
         }
     }
-
-    pub fn parse(name: &str) -> Option<PiiKind> {
-        PiiKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PiiKind::Email => "email",
-            PiiKind::Phone => "phone",
-            PiiKind::Card => "card",
-            PiiKind::Iban => "iban",
-        }
-    }
 }
 
 /// One replacement: its kind and where the placeholder is in the redacted text.

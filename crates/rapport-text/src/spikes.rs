@@ -67,15 +67,6 @@ pub enum Granularity {
     Day,
 }
 
-impl Granularity {
-    pub fn length_ms(self) -> i64 {
-        match self {
-            Granularity::Hour => HOUR_MS,
-            Granularity::Day => DAY_MS,
-        }
-    }
-}
-
 /// Monday 0 … Sunday 6, and the hour of the day, of an hour starting at `hour_ms` (UTC).
 fn day_and_hour(hour_ms: i64) -> (usize, usize) {
     let hour = hour_ms.div_euclid(HOUR_MS);

@@ -228,17 +228,6 @@ impl Topics {
         if problems.is_empty() { Ok(topics) } else { Err(problems) }
     }
 
-    /// The ids of the topics, parents before their sub-topics, in the taxonomy's order.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.topics.iter().map(|t| t.id.as_str())
-    }
-
-    /// The parent of a topic, if it is a sub-topic.
-    pub fn parent(&self, id: &str) -> Option<&str> {
-        let topic = self.topics.iter().find(|t| t.id == id)?;
-        topic.parent.map(|p| self.topics[p].id.as_str())
-    }
-
     /// Parsed terms become atoms shared by every topic: a text's words are matched against each
     /// distinct stem and prefix once.
     fn intern(&mut self, node: ParsedNode) -> Node {

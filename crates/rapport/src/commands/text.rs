@@ -5,28 +5,20 @@ use std::io::{BufRead, BufWriter, Write};
 
 use std::path::Path;
 
+use rapport_text::feedback::{round4, sentence_json, topic_json};
 use rapport_text::sentiment::{Analyzer, Thresholds};
 use rapport_text::topics::{Taxonomy, Topics};
-
-/// Scores on four decimals, as the reference implementation prints them.
-fn rounded(score: f64) -> f64 {
-    (score * 10_000.0).round() / 10_000.0
-}
 
 pub fn sentiment(sentences: bool, thresholds: Thresholds) -> anyhow::Result<()> {
     let analyzer = Analyzer::new(thresholds);
     each_line(|text, out| {
         let value = if sentences {
             let analysis = analyzer.analyse(text);
-            let sentences: Vec<_> = analysis
-                .sentences
-                .iter()
-                .map(|s| serde_json::json!({"start": s.start, "end": s.end, "score": rounded(s.score), "label": s.label}))
-                .collect();
-            serde_json::json!({"score": rounded(analysis.score), "label": analysis.label, "sentences": sentences})
+            let sentences: Vec<_> = analysis.sentences.iter().map(|s| sentence_json(s, None)).collect();
+            serde_json::json!({"score": round4(analysis.score), "label": analysis.label, "sentences": sentences})
         } else {
             let sentiment = analyzer.score(text);
-            serde_json::json!({"score": rounded(sentiment.score), "label": sentiment.label})
+            serde_json::json!({"score": round4(sentiment.score), "label": sentiment.label})
         };
         serde_json::to_writer(&mut *out, &value)?;
         Ok(())
@@ -50,14 +42,7 @@ pub fn topics(taxonomy: Option<&Path>, thresholds: Thresholds) -> anyhow::Result
     let analyzer = Analyzer::new(thresholds);
     each_line(|text, out| {
         let analysis = analyzer.analyse(text);
-        let hits: Vec<_> = topics
-            .find(text, &analysis.sentences)
-            .into_iter()
-            .map(|hit| {
-                serde_json::json!({"topic": hit.topic, "score": rounded(hit.score), "label": hit.label,
-                                   "mentions": hit.mentions, "sentences": hit.sentences})
-            })
-            .collect();
+        let hits: Vec<_> = topics.find(text, &analysis.sentences).iter().map(topic_json).collect();
         serde_json::to_writer(&mut *out, &serde_json::json!({"topics": hits}))?;
         Ok(())
     })
