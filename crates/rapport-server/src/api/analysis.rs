@@ -85,8 +85,7 @@ pub async fn create_plan(
     body: axum::body::Bytes,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.require(Permission::Administer)?;
-    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let value = crate::services::json_body::read_json(content_type, &body, 64 * 1024)?;
+    let value = crate::services::json_body::read_json_request(&headers, &body, 64 * 1024)?;
     Ok((axum::http::StatusCode::CREATED, Json(analysis::create_plan(&state.store, &caller.workspace, &value).await?)))
 }
 
@@ -130,7 +129,6 @@ pub async fn put_plan(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let value = crate::services::json_body::read_json(content_type, &body, 64 * 1024)?;
+    let value = crate::services::json_body::read_json_request(&headers, &body, 64 * 1024)?;
     Ok(Json(analysis::replace_plan(&state.store, &caller.workspace, &id, &value).await?))
 }

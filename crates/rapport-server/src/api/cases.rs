@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use rapport_core::auth::Permission;
 use rapport_core::cases::STATES;
@@ -17,11 +16,7 @@ use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::services::cases::{self, case_json, case_with_history};
-use crate::services::json_body::read_json;
-
-fn body_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    read_json(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()), body, 64 * 1024)
-}
+use crate::services::json_body::read_json_request;
 
 /// Cases, newest first: `state`, `assignee`, `customer` (a customer id: cases about any identity it
 /// holds), `limit` (1-200, default 50).
@@ -62,7 +57,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Permission::Administer)?;
-    let value = body_json(&headers, &body)?;
+    let value = read_json_request(&headers, &body, 64 * 1024)?;
     let case = cases::open_manual(&state.store, &caller.workspace, &value, rapport_store::now_ms()).await?;
     Ok((StatusCode::CREATED, Json(case_with_history(&state.store, &case).await?)))
 }
@@ -103,7 +98,7 @@ pub async fn transition(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let value = body_json(&headers, &body)?;
+    let value = read_json_request(&headers, &body, 64 * 1024)?;
     let case = cases::transition(&state.store, &caller.workspace, &id, &value, rapport_store::now_ms()).await?;
     Ok(Json(case_with_history(&state.store, &case).await?))
 }
@@ -122,7 +117,7 @@ pub async fn add_note(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let value = body_json(&headers, &body)?;
+    let value = read_json_request(&headers, &body, 64 * 1024)?;
     let case = cases::add_note(&state.store, &caller.workspace, &id, &value, rapport_store::now_ms()).await?;
     Ok(Json(case_with_history(&state.store, &case).await?))
 }
@@ -149,7 +144,7 @@ pub async fn put_settings(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let value = body_json(&headers, &body)?;
+    let value = read_json_request(&headers, &body, 64 * 1024)?;
     let settings = cases::save_settings(&state.store, &caller.workspace, &value).await?;
     Ok(Json(serde_json::to_value(settings).map_err(ApiError::internal)?))
 }

@@ -8,7 +8,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
 use rapport_core::auth::Permission;
 use rapport_core::event::MAX_BATCH_BYTES;
 use rapport_core::identity::Identity;
@@ -22,13 +21,9 @@ use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::services::feedback::{self, feedback_json};
-use crate::services::json_body::read_json;
+use crate::services::json_body::read_json_request;
 use crate::services::metrics::invalid_settings;
 use crate::services::{alerts, rfc3339};
-
-fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok())
-}
 
 /// Stores feedback: one item, or `{"items": [...]}` (up to 1,000), all or none. Each item:
 /// `source` (required), `text` (or `turns` for a transcript: `[{"speaker": "customer"|"agent"|"bot"|"other", "text"}]`),
@@ -47,7 +42,7 @@ pub async fn submit(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Ingest)?;
-    let value = read_json(content_type(&headers), &body, MAX_BATCH_BYTES)?;
+    let value = read_json_request(&headers, &body, MAX_BATCH_BYTES)?;
     let stored = feedback::submit(&state.store, &caller.workspace, &value, OffsetDateTime::now_utc()).await?;
     let accepted = stored.iter().filter(|(_, created)| *created).count();
     let items: Vec<Value> = stored.into_iter().map(|(id, created)| json!({"id": id, "created": created})).collect();
@@ -163,7 +158,7 @@ pub async fn put_taxonomy(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let value = read_json(content_type(&headers), &body, 1024 * 1024)?;
+    let value = read_json_request(&headers, &body, 1024 * 1024)?;
     let (taxonomy, retagged) = feedback::replace_taxonomy(&state.store, &caller.workspace, &value).await?;
     let mut body = serde_json::to_value(taxonomy).map_err(ApiError::internal)?;
     body["retagged"] = Value::from(retagged);
@@ -193,7 +188,7 @@ pub async fn put_settings(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let value = read_json(content_type(&headers), &body, 16 * 1024)?;
+    let value = read_json_request(&headers, &body, 16 * 1024)?;
     let settings = FeedbackSettings::parse(&value).map_err(invalid_settings)?;
     let saved = serde_json::to_value(&settings).map_err(ApiError::internal)?;
     state.store.put_feedback_settings(&caller.workspace, &saved).await?;

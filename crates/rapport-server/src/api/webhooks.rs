@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use rand::RngCore;
 use rapport_core::auth::Permission;
@@ -16,7 +15,7 @@ use crate::AppState;
 use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail, problems_phrase};
-use crate::services::json_body::read_json;
+use crate::services::json_body::read_json_request;
 use crate::services::rfc3339;
 use crate::services::webhooks::{message_id, webhook_json};
 
@@ -38,8 +37,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Permission::Administer)?;
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let value = read_json(content_type, &body, 16 * 1024)?;
+    let value = read_json_request(&headers, &body, 16 * 1024)?;
     let subscription = parse_subscription(&value).map_err(|problems| {
         let message = format!("the subscription has {}; nothing was stored", problems_phrase(problems.len()));
         ApiError::new(ErrorCode::InvalidSettings, message)

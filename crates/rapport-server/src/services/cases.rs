@@ -31,7 +31,12 @@ fn conflict(id: &str) -> ApiError {
 
 /// The workspace's case settings and calendar; the defaults until some are saved.
 pub async fn settings(store: &Store, workspace: &WorkspaceId) -> Result<(CaseSettings, Calendar), ApiError> {
-    let value = match store.case_settings(workspace).await? {
+    parse_saved(store.case_settings(workspace).await?)
+}
+
+/// Settings as saved (the defaults when none are), checked.
+fn parse_saved(saved: Option<Value>) -> Result<(CaseSettings, Calendar), ApiError> {
+    let value = match saved {
         Some(saved) => saved,
         None => serde_json::to_value(CaseSettings::default()).map_err(ApiError::internal)?,
     };
@@ -132,10 +137,8 @@ pub async fn open_from_response(
     comments: &[NewFeedback],
 ) -> Result<Vec<CaseRecord>, ApiError> {
     // Every response passes here: without saved settings there are no rules, and nothing to parse.
-    if store.case_settings(workspace).await?.is_none() {
-        return Ok(Vec::new());
-    }
-    let (settings, calendar) = settings(store, workspace).await?;
+    let Some(saved) = store.case_settings(workspace).await? else { return Ok(Vec::new()) };
+    let (settings, calendar) = parse_saved(Some(saved))?;
     if settings.rules.is_empty() {
         return Ok(Vec::new());
     }
@@ -435,8 +438,13 @@ pub async fn add_note(
 /// `escalateAfterMinutes` business minutes past it (to `escalateTo`). Returns the cases changed.
 pub async fn check_sla(store: &Store, now_ms: i64) -> Result<usize, ApiError> {
     let mut changed = 0;
+    let mut by_workspace: std::collections::HashMap<String, (CaseSettings, Calendar)> =
+        std::collections::HashMap::new();
     for (workspace, case) in store.cases_past_due(now_ms, 500).await? {
-        let (settings, calendar) = settings(store, &workspace).await?;
+        if !by_workspace.contains_key(workspace.as_str()) {
+            by_workspace.insert(workspace.as_str().to_owned(), settings(store, &workspace).await?);
+        }
+        let (settings, calendar) = &by_workspace[workspace.as_str()];
         let (kind, due) = if case.first_contact_at_ms.is_none() && case.first_response_due_ms < now_ms {
             ("first_response", case.first_response_due_ms)
         } else {
@@ -455,7 +463,7 @@ pub async fn check_sla(store: &Store, now_ms: i64) -> Result<usize, ApiError> {
             });
         }
         let untouched = case.updated_at_ms <= due;
-        let overdue = cases::business_minutes(&calendar, due, now_ms);
+        let overdue = cases::business_minutes(calendar, due, now_ms);
         if case.escalated_at_ms.is_none() && untouched && overdue >= settings.escalate_after_minutes {
             next.escalated_at_ms = Some(now);
             if let Some(to) = &settings.escalate_to {

@@ -31,6 +31,12 @@ pub fn read_json(content_type: Option<&str>, body: &[u8], limit: usize) -> Resul
     })
 }
 
+/// The body of a request as JSON, by its `Content-Type` header (see `read_json`).
+pub fn read_json_request(headers: &axum::http::HeaderMap, body: &[u8], limit: usize) -> Result<Value, ApiError> {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    read_json(content_type, body, limit)
+}
+
 /// 413: the body, or the events named in `details`, are over the limit.
 pub fn too_large(limit: usize, size: usize, details: Vec<ErrorDetail>) -> ApiError {
     let message = if details.is_empty() {
