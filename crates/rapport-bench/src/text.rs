@@ -3,7 +3,6 @@
 //! accuracy, both computed by the peer's own scorer) and throughput on one core.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -39,20 +38,7 @@ fn load(path: &Path) -> anyhow::Result<GroundTruth> {
 
 /// Runs the peer script and returns its stdout.
 fn peer(args: &TextArgs, script_args: &[&str]) -> anyhow::Result<String> {
-    let script = args.peers.join("sentiment.py");
-    let output = Command::new(&args.python)
-        .arg(&script)
-        .args(script_args)
-        .output()
-        .with_context(|| format!("run {} {}", args.python, script.display()))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{} failed: {}\n(install the peers: python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -r {})",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr),
-        args.peers.join("requirements.txt").display()
-    );
-    Ok(String::from_utf8(output.stdout)?)
+    crate::run_peer(&args.python, &args.peers, "sentiment.py", script_args)
 }
 
 /// `r=0.872\tacc3=0.808` from a line of the peer's output for `path`.

@@ -1,4 +1,4 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `text`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `text`, `clv`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
@@ -33,6 +33,9 @@ enum Command {
     /// Text analytics on stdin: one text per line in, one JSON object per line out, same order.
     #[command(subcommand)]
     Text(TextCommand),
+    /// Customer lifetime value: BG/NBD for purchases, Gamma-Gamma for spend.
+    #[command(subcommand)]
+    Clv(ClvCommand),
     /// Print the effective settings and where each value came from.
     Config(DatabaseArgs),
     /// Print a commented example config file.
@@ -173,6 +176,13 @@ enum TextCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ClvCommand {
+    /// Fit BG/NBD (and Gamma-Gamma when spend is given) by maximum likelihood; print the
+    /// parameters and log-likelihood.
+    Fit(commands::clv::FitArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create an API key and print it alone on stdout (the workspace is created if needed).
     Create {
@@ -275,6 +285,7 @@ fn main() -> ExitCode {
             Command::Text(TextCommand::Topics { taxonomy }) => {
                 commands::text::topics(taxonomy.as_deref(), rapport_text::sentiment::Thresholds::default())
             }
+            Command::Clv(ClvCommand::Fit(args)) => commands::clv::fit(args),
             Command::Config(database) => {
                 print!("{}", resolve(&database, None)?.describe());
                 Ok(())

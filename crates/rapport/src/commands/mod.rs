@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod clv;
 pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod serve;
+pub mod table;
 pub mod text;
 
 /// The workspace called `name`, or an error saying there is none (commands that read never

@@ -2,6 +2,7 @@
 
 mod commands;
 mod durability;
+mod prediction;
 mod process;
 mod scale_out;
 mod text;
