@@ -6,6 +6,7 @@
 //! Written here rather than taken from a crate: the Rust GBDT crates checked (gbdt, lightgbm
 //! bindings, xgboost bindings) are unmaintained or need a C++ build; this is ~300 lines.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::Matrix;
@@ -17,6 +18,8 @@ const MIN_ROWS_PER_LEAF: usize = 20;
 const LEARNING_RATE: f64 = 0.1;
 const ITERATIONS: usize = 100;
 const L2: f64 = 1e-3;
+/// Row-feature cells below which a histogram is built on one thread.
+const PARALLEL_CELLS: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -85,23 +88,34 @@ struct Histogram(Vec<Vec<Cell>>);
 
 impl Histogram {
     fn build(bins: &Bins, rows: &[u32], gradient: &[f64], hessian: &[f64]) -> Histogram {
-        Histogram(
-            bins.edges
-                .iter()
-                .enumerate()
-                .map(|(f, edges)| {
-                    let mut cells = vec![Cell::default(); edges.len()];
-                    let codes = &bins.codes[f * bins.rows..(f + 1) * bins.rows];
-                    for &i in rows {
-                        let cell = &mut cells[codes[i as usize] as usize];
-                        cell.gradient += gradient[i as usize];
-                        cell.hessian += hessian[i as usize];
-                        cell.count += 1;
-                    }
-                    cells
-                })
-                .collect(),
-        )
+        let build = |(f, edges): (usize, &Vec<f64>)| {
+            let mut cells = vec![Cell::default(); edges.len()];
+            let codes = &bins.codes[f * bins.rows..(f + 1) * bins.rows];
+            for &i in rows {
+                let cell = &mut cells[codes[i as usize] as usize];
+                cell.gradient += gradient[i as usize];
+                cell.hessian += hessian[i as usize];
+                cell.count += 1;
+            }
+            cells
+        };
+        // Features in parallel when there is enough work to share.
+        if rows.len() * bins.edges.len() >= PARALLEL_CELLS {
+            Histogram(bins.edges.par_iter().enumerate().map(build).collect())
+        } else {
+            Histogram(bins.edges.iter().enumerate().map(build).collect())
+        }
+    }
+
+    /// The sums over all the rows (any feature's bins add up to them).
+    fn total(&self) -> Cell {
+        self.0.first().map_or(Cell::default(), |cells| {
+            cells.iter().fold(Cell::default(), |sum, cell| Cell {
+                gradient: sum.gradient + cell.gradient,
+                hessian: sum.hessian + cell.hessian,
+                count: sum.count + cell.count,
+            })
+        })
     }
 
     fn minus(&self, other: &Histogram) -> Histogram {
@@ -177,13 +191,10 @@ fn leaf_value(total: Cell) -> f64 {
     -total.gradient / (total.hessian + L2) * LEARNING_RATE
 }
 
-fn grow(bins: &Bins, gradient: &[f64], hessian: &[f64], rows: Vec<u32>) -> Vec<Node> {
+/// Grows one tree; returns its nodes and each leaf's rows (so training predictions need no walk).
+fn grow(bins: &Bins, gradient: &[f64], hessian: &[f64], rows: Vec<u32>) -> (Vec<Node>, Vec<Open>) {
     let histogram = Histogram::build(bins, &rows, gradient, hessian);
-    let total = rows.iter().fold(Cell::default(), |sum, &i| Cell {
-        gradient: sum.gradient + gradient[i as usize],
-        hessian: sum.hessian + hessian[i as usize],
-        count: sum.count + 1,
-    });
+    let total = histogram.total();
     let mut nodes = vec![Node { split: None, left: 0, right: 0, value: leaf_value(total) }];
     let split = best_split(&histogram, total);
     let mut open = vec![Open { node: 0, rows, histogram, split }];
@@ -204,21 +215,11 @@ fn grow(bins: &Bins, gradient: &[f64], hessian: &[f64], rows: Vec<u32>) -> Vec<N
         let codes = &bins.codes[split.feature * bins.rows..(split.feature + 1) * bins.rows];
         let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
             leaf.rows.iter().partition(|&&i| codes[i as usize] as usize <= split.bin);
-        let (small, large, small_is_left) = if left_rows.len() <= right_rows.len() {
-            (&left_rows, &right_rows, true)
-        } else {
-            (&right_rows, &left_rows, false)
-        };
+        let (small, small_is_left) =
+            if left_rows.len() <= right_rows.len() { (&left_rows, true) } else { (&right_rows, false) };
         let small_histogram = Histogram::build(bins, small, gradient, hessian);
         let large_histogram = leaf.histogram.minus(&small_histogram);
-        let sum = |rows: &[u32]| {
-            rows.iter().fold(Cell::default(), |s, &i| Cell {
-                gradient: s.gradient + gradient[i as usize],
-                hessian: s.hessian + hessian[i as usize],
-                count: s.count + 1,
-            })
-        };
-        let (small_total, large_total) = (sum(small), sum(large));
+        let (small_total, large_total) = (small_histogram.total(), large_histogram.total());
         let (left_h, right_h, left_t, right_t) = if small_is_left {
             (small_histogram, large_histogram, small_total, large_total)
         } else {
@@ -236,7 +237,7 @@ fn grow(bins: &Bins, gradient: &[f64], hessian: &[f64], rows: Vec<u32>) -> Vec<N
         open.push(Open { node: left + 1, rows: right_rows, histogram: right_h, split: right_split });
         leaves += 1;
     }
-    nodes
+    (nodes, open)
 }
 
 fn predict_tree(nodes: &[Node], row: &[f64]) -> f64 {
@@ -268,9 +269,13 @@ impl Boosted {
                 gradient[i as usize] = p - if y[i as usize] { 1.0 } else { 0.0 };
                 hessian[i as usize] = (p * (1.0 - p)).max(1e-12);
             }
-            let tree = grow(&bins, &gradient, &hessian, train.clone());
-            for (i, value) in raw.iter_mut().enumerate() {
-                *value += predict_tree(&tree, x.row(i));
+            let (tree, leaves) = grow(&bins, &gradient, &hessian, train.clone());
+            for leaf in &leaves {
+                let value = tree[leaf.node].value;
+                leaf.rows.iter().for_each(|&i| raw[i as usize] += value);
+            }
+            for &i in &validation {
+                raw[i as usize] += predict_tree(&tree, x.row(i as usize));
             }
             trees.push(tree);
             if !validation.is_empty() {

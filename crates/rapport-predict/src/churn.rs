@@ -135,8 +135,9 @@ fn fit_learner(x: &Matrix, y: &[bool], choice: ModelChoice, seed: u64) -> Result
             let kept: Vec<usize> = (0..y.len()).filter(|&i| !is_held[i]).collect();
             let (train_x, train_y) = rows(x, y, &kept);
             let (test_x, test_y) = rows(x, y, held_out);
-            let logistic = Logistic::fit(&train_x, &train_y, LAMBDA)?;
-            let boosted = Boosted::fit(&train_x, &train_y);
+            let (logistic, boosted) =
+                rayon::join(|| Logistic::fit(&train_x, &train_y, LAMBDA), || Boosted::fit(&train_x, &train_y));
+            let logistic = logistic?;
             let candidates = [
                 Learner::Logistic { model: logistic.clone() },
                 Learner::Boosted { model: boosted.clone() },

@@ -1,4 +1,4 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `text`, `clv`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `text`, `churn`, `clv`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
@@ -33,6 +33,9 @@ enum Command {
     /// Text analytics on stdin: one text per line in, one JSON object per line out, same order.
     #[command(subcommand)]
     Text(TextCommand),
+    /// Churn models on any customer table.
+    #[command(subcommand)]
+    Churn(ChurnCommand),
     /// Customer lifetime value: BG/NBD for purchases, Gamma-Gamma for spend.
     #[command(subcommand)]
     Clv(ClvCommand),
@@ -176,6 +179,13 @@ enum TextCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ChurnCommand {
+    /// Cross-validate a churn model on a CSV table and print ROC AUC (mean ± sd), PR AUC,
+    /// calibration, fit time and the leading factors.
+    Evaluate(commands::churn::EvaluateArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum ClvCommand {
     /// Fit BG/NBD (and Gamma-Gamma when spend is given) by maximum likelihood; print the
     /// parameters and log-likelihood.
@@ -286,6 +296,7 @@ fn main() -> ExitCode {
                 commands::text::topics(taxonomy.as_deref(), rapport_text::sentiment::Thresholds::default())
             }
             Command::Clv(ClvCommand::Fit(args)) => commands::clv::fit(args),
+            Command::Churn(ChurnCommand::Evaluate(args)) => commands::churn::evaluate(args),
             Command::Config(database) => {
                 print!("{}", resolve(&database, None)?.describe());
                 Ok(())

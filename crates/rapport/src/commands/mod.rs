@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod churn;
 pub mod clv;
 pub mod import;
 pub mod keys;
