@@ -10,6 +10,7 @@ pub mod case_records;
 pub mod feedback_records;
 mod ingest_queue;
 mod postgres;
+pub mod prediction_records;
 pub mod records;
 mod sqlite;
 mod sqlite_writer;
@@ -125,6 +126,7 @@ macro_rules! dispatch {
 
 mod case_store;
 mod feedback_store;
+mod prediction_store;
 mod webhook_store;
 
 /// What became of a request to undo a merge.

@@ -16,6 +16,7 @@ include!("sql_metrics.rs");
 include!("sql_feedback.rs");
 include!("sql_webhooks.rs");
 include!("sql_cases.rs");
+include!("sql_prediction.rs");
 
 /// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
 /// pool with the database file's path (for the ingest writer's own connection).

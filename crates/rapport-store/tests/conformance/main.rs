@@ -6,6 +6,7 @@ mod ingestion;
 mod invitations;
 mod keys;
 mod metrics;
+mod prediction;
 mod surveys;
 
 use rapport_core::event::{BatchEnvelope, Event, parse_event};
@@ -60,6 +61,7 @@ conformance_suite! {
     crate::feedback::feedback_is_stored_once_filtered_and_counted => feedback_is_stored_once_filtered_and_counted,
     crate::feedback::survey_comments_are_stored_with_their_response => survey_comments_are_stored_with_their_response,
     crate::feedback::alerts_and_their_events_are_kept => alerts_and_their_events_are_kept,
+    crate::prediction::churn_models_scores_and_announcements => churn_models_scores_and_announcements,
 }
 
 /// Parses Segment JSON the way the API does (items name their own `type`).

@@ -1,0 +1,34 @@
+//! Churn prediction as the store takes and returns it: events with their customer, models and
+//! scores.
+
+use serde_json::Value;
+
+/// An event with the customer (root) it belongs to now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerEvent {
+    pub customer_id: String,
+    pub event_type: String,
+    pub name: Option<String>,
+    pub timestamp_ms: i64,
+    pub properties: Value,
+}
+
+/// A trained churn model: the fitted model and its evaluation summary (JSON documents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChurnModelRecord {
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub model: Value,
+    pub summary: Value,
+}
+
+/// A customer's latest churn score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChurnScoreRecord {
+    pub customer_id: String,
+    pub probability: f64,
+    pub flagged: bool,
+    pub factors: Value,
+    pub model_version: i64,
+    pub scored_at_ms: i64,
+}

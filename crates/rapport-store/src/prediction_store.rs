@@ -1,0 +1,70 @@
+//! The prediction half of [`Store`]: what churn features read, models and scores. The SQL is in
+//! `sql_prediction.rs`.
+
+use rapport_core::ids::WorkspaceId;
+use serde_json::Value;
+
+use crate::prediction_records::{ChurnModelRecord, ChurnScoreRecord, CustomerEvent};
+use crate::{Backend, Store, StoreError};
+
+impl Store {
+    /// Every track, page and screen event before `until_ms` with its customer, oldest first.
+    pub async fn customer_events(
+        &self,
+        workspace: &WorkspaceId,
+        until_ms: i64,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.customer_events(workspace, until_ms).await)?)
+    }
+
+    /// (identity key, customer) for every identity of the workspace.
+    pub async fn identity_roots(&self, workspace: &WorkspaceId) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.identity_roots(workspace).await)?)
+    }
+
+    pub async fn churn_settings(&self, workspace: &WorkspaceId) -> Result<Option<Value>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.workspace_document("churn_settings", "settings", workspace).await)?)
+    }
+
+    pub async fn put_churn_settings(&self, workspace: &WorkspaceId, settings: &Value) -> Result<(), StoreError> {
+        Ok(
+            dispatch!(self.backend(), sql => sql.put_workspace_document("churn_settings", "settings", workspace, settings).await)?,
+        )
+    }
+
+    /// Saves a trained model as the workspace's next version and returns the version.
+    pub async fn save_churn_model(
+        &self,
+        workspace: &WorkspaceId,
+        model: &Value,
+        summary: &Value,
+    ) -> Result<i64, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.save_churn_model(workspace, model, summary).await)?)
+    }
+
+    pub async fn latest_churn_model(&self, workspace: &WorkspaceId) -> Result<Option<ChurnModelRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.latest_churn_model(workspace).await)?)
+    }
+
+    /// Replaces every score; each newly flagged customer gets a `customer.churn_risk` domain event
+    /// (payload from `announce`) in the same transaction. Returns how many were newly flagged.
+    pub async fn replace_churn_scores(
+        &self,
+        workspace: &WorkspaceId,
+        scores: &[ChurnScoreRecord],
+        announce: &(dyn Fn(&ChurnScoreRecord) -> Value + Send + Sync),
+    ) -> Result<usize, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.replace_churn_scores(workspace, scores, announce).await)?)
+    }
+
+    /// Scores, highest first (only flagged ones, or one customer's, when asked).
+    pub async fn churn_scores(
+        &self,
+        workspace: &WorkspaceId,
+        flagged_only: bool,
+        customer: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ChurnScoreRecord>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.churn_scores(workspace, flagged_only, customer, limit).await)?)
+    }
+}

@@ -1,0 +1,181 @@
+// Churn prediction's SQL: what the features read (events with their customer, identities to
+// customers), models and scores. Included by sqlite.rs and postgres.rs.
+
+/// (customer, event type, name, timestamp, properties).
+type EventRow = (String, String, Option<String>, i64, Json<Value>);
+
+impl SqlBackend {
+    /// Every track, page and screen event before `until_ms`, with the customer (root) it belongs
+    /// to, oldest first.
+    pub async fn customer_events(
+        &self,
+        workspace: &WorkspaceId,
+        until_ms: i64,
+    ) -> Result<Vec<crate::prediction_records::CustomerEvent>, sqlx::Error> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT c.root_id, e.event_type, e.name, e.timestamp, e.properties FROM events e JOIN identities i \
+             ON i.workspace_id = e.workspace_id AND i.identity_key = CASE WHEN e.user_id IS NOT NULL \
+             THEN 'userId:' || e.user_id ELSE 'anonymousId:' || e.anonymous_id END \
+             JOIN customers c ON c.id = i.customer_id \
+             WHERE e.workspace_id = $1 AND e.timestamp < $2 AND e.event_type IN ('track', 'page', 'screen') \
+             ORDER BY e.timestamp",
+        )
+        .bind(workspace.as_str())
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(customer_id, event_type, name, timestamp_ms, Json(properties))| {
+                crate::prediction_records::CustomerEvent { customer_id, event_type, name, timestamp_ms, properties }
+            })
+            .collect())
+    }
+
+    /// Every identity of the workspace with the customer (root) it belongs to now.
+    pub async fn identity_roots(&self, workspace: &WorkspaceId) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.workspace_id = $1",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Saves a model as the next version; returns the version.
+    pub async fn save_churn_model(
+        &self,
+        workspace: &WorkspaceId,
+        model: &Value,
+        summary: &Value,
+    ) -> Result<i64, sqlx::Error> {
+        let mut tx = begin_write(&self.write_pool).await?;
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM churn_models WHERE workspace_id = $1")
+            .bind(workspace.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let version = latest.unwrap_or(0) + 1;
+        sqlx::query(
+            "INSERT INTO churn_models (workspace_id, version, created_at, model, summary) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(workspace.as_str())
+        .bind(version)
+        .bind(now_ms())
+        .bind(Json(model))
+        .bind(Json(summary))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// The newest model, or None before the first training.
+    pub async fn latest_churn_model(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Option<crate::prediction_records::ChurnModelRecord>, sqlx::Error> {
+        let row: Option<(i64, i64, Json<Value>, Json<Value>)> = sqlx::query_as(
+            "SELECT version, created_at, model, summary FROM churn_models WHERE workspace_id = $1 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(workspace.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(version, created_at_ms, Json(model), Json(summary))| {
+            crate::prediction_records::ChurnModelRecord { version, created_at_ms, model, summary }
+        }))
+    }
+
+    /// Replaces every customer's score with `scores` in one transaction, and announces each newly
+    /// flagged customer with `customer.churn_risk` (`announce` makes its payload) in the same one.
+    /// Returns how many were newly flagged.
+    pub async fn replace_churn_scores(
+        &self,
+        workspace: &WorkspaceId,
+        scores: &[crate::prediction_records::ChurnScoreRecord],
+        announce: &(dyn Fn(&crate::prediction_records::ChurnScoreRecord) -> Value + Send + Sync),
+    ) -> Result<usize, sqlx::Error> {
+        let mut tx = begin_write(&self.write_pool).await?;
+        let flagged_before: Vec<String> =
+            sqlx::query_scalar("SELECT customer_id FROM churn_scores WHERE workspace_id = $1 AND flagged = $2")
+                .bind(workspace.as_str())
+                .bind(true)
+                .fetch_all(&mut *tx)
+                .await?;
+        let flagged_before: std::collections::HashSet<String> = flagged_before.into_iter().collect();
+        sqlx::query("DELETE FROM churn_scores WHERE workspace_id = $1")
+            .bind(workspace.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let mut newly = 0;
+        for score in scores {
+            sqlx::query(
+                "INSERT INTO churn_scores (workspace_id, customer_id, probability, flagged, factors, model_version, \
+                 scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(workspace.as_str())
+            .bind(&score.customer_id)
+            .bind(score.probability)
+            .bind(score.flagged)
+            .bind(Json(&score.factors))
+            .bind(score.model_version)
+            .bind(score.scored_at_ms)
+            .execute(&mut *tx)
+            .await?;
+            if score.flagged && !flagged_before.contains(&score.customer_id) {
+                newly += 1;
+                sqlx::query(
+                    "INSERT INTO domain_events (workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(workspace.as_str())
+                .bind("customer.churn_risk")
+                .bind(Json(announce(score)))
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(newly)
+    }
+
+    /// Scores, highest probability first; only flagged ones, or only `customer`'s, when asked.
+    pub async fn churn_scores(
+        &self,
+        workspace: &WorkspaceId,
+        flagged_only: bool,
+        customer: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::prediction_records::ChurnScoreRecord>, sqlx::Error> {
+        let mut sql = QueryBuilder::<Db>::new(
+            "SELECT customer_id, probability, flagged, factors, model_version, scored_at FROM churn_scores \
+             WHERE workspace_id = ",
+        );
+        sql.push_bind(workspace.as_str().to_owned());
+        if flagged_only {
+            sql.push(" AND flagged = ");
+            sql.push_bind(true);
+        }
+        if let Some(customer) = customer {
+            sql.push(" AND customer_id = ");
+            sql.push_bind(customer.to_owned());
+        }
+        sql.push(" ORDER BY probability DESC, customer_id LIMIT ");
+        sql.push_bind(limit as i64);
+        let rows: Vec<(String, f64, bool, Json<Value>, i64, i64)> = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(customer_id, probability, flagged, Json(factors), model_version, scored_at_ms)| {
+                crate::prediction_records::ChurnScoreRecord {
+                    customer_id,
+                    probability,
+                    flagged,
+                    factors,
+                    model_version,
+                    scored_at_ms,
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,75 @@
+//! Churn prediction's storage: events with their customer, model versions, scores and the
+//! `customer.churn_risk` announcements written with them.
+
+use rapport_store::Store;
+use rapport_store::prediction_records::ChurnScoreRecord;
+use serde_json::json;
+
+use crate::{ingest, workspace};
+
+fn score(customer: &str, probability: f64, flagged: bool) -> ChurnScoreRecord {
+    ChurnScoreRecord {
+        customer_id: customer.into(),
+        probability,
+        flagged,
+        factors: json!([{"column": "logins_trend", "direction": "raises"}]),
+        model_version: 1,
+        scored_at_ms: 1_000,
+    }
+}
+
+pub async fn churn_models_scores_and_announcements(store: Store) {
+    let workspace = workspace(&store, "prediction").await;
+    ingest(
+        &store,
+        &workspace,
+        &[
+            json!({"type": "track", "userId": "u1", "event": "Signed In", "timestamp": "2026-01-01T00:00:00Z", "messageId": "m1"}),
+            json!({"type": "page", "userId": "u1", "name": "How to cancel", "properties": {"path": "/help/cancel"},
+                   "timestamp": "2026-01-02T00:00:00Z", "messageId": "m2"}),
+            json!({"type": "identify", "userId": "u2", "traits": {"plan": "pro"}, "timestamp": "2026-01-03T00:00:00Z", "messageId": "m3"}),
+        ],
+    )
+    .await;
+    let events = store.customer_events(&workspace, i64::MAX).await.unwrap();
+    assert_eq!(events.len(), 2, "track and page, not identify");
+    assert_eq!(events[0].name.as_deref(), Some("Signed In"));
+    assert_eq!(events[1].properties["path"], "/help/cancel");
+    assert_eq!(events[0].customer_id, events[1].customer_id);
+    let roots = store.identity_roots(&workspace).await.unwrap();
+    assert!(roots.iter().any(|(key, root)| key == "userId:u1" && *root == events[0].customer_id), "{roots:?}");
+
+    assert!(store.latest_churn_model(&workspace).await.unwrap().is_none());
+    assert_eq!(store.save_churn_model(&workspace, &json!({"m": 1}), &json!({"auc": 0.8})).await.unwrap(), 1);
+    assert_eq!(store.save_churn_model(&workspace, &json!({"m": 2}), &json!({"auc": 0.9})).await.unwrap(), 2);
+    let latest = store.latest_churn_model(&workspace).await.unwrap().unwrap();
+    assert_eq!((latest.version, latest.model["m"].as_i64()), (2, Some(2)));
+
+    let announce = |score: &ChurnScoreRecord| json!({"customerId": score.customer_id});
+    let newly = store
+        .replace_churn_scores(&workspace, &[score("a", 0.9, true), score("b", 0.2, false)], &announce)
+        .await
+        .unwrap();
+    assert_eq!(newly, 1);
+    // Scored again: a stays flagged (no second announcement), b becomes flagged.
+    let newly = store
+        .replace_churn_scores(
+            &workspace,
+            &[score("a", 0.8, true), score("b", 0.7, true), score("c", 0.1, false)],
+            &announce,
+        )
+        .await
+        .unwrap();
+    assert_eq!(newly, 1);
+    let events = store.domain_events(&workspace, 0, Some("customer.churn_risk"), 100).await.unwrap();
+    let announced: Vec<String> =
+        events.iter().map(|event| event.payload["customerId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(announced, ["a", "b"]);
+    let flagged = store.churn_scores(&workspace, true, None, 10).await.unwrap();
+    assert_eq!(flagged.iter().map(|s| s.customer_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let all = store.churn_scores(&workspace, false, None, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let one = store.churn_scores(&workspace, false, Some("c"), 10).await.unwrap();
+    assert_eq!((one.len(), one[0].flagged, one[0].probability), (1, false, 0.1));
+    assert_eq!(one[0].factors[0]["column"], "logins_trend");
+}
