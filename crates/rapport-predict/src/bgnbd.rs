@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::clv::{ClvError, Rfm, check_customers};
 use crate::optimize::{Objective, minimise};
-use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma};
+use crate::special::{digamma, hyp2f1, ln_beta, ln_gamma, scaled_hyp2f1};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BgNbd {
@@ -26,6 +26,11 @@ pub struct BgNbdFit {
     pub customers: usize,
     pub iterations: u64,
 }
+
+/// a + b beyond which Beta(a, b) is a point mass for every practical purpose (its standard
+/// deviation is below 0.2% of the mean's scale): the hypergeometric series of the general formula
+/// would need millions of terms there, and its limit is closed-form.
+const DEGENERATE_BETA: f64 = 1e5;
 
 /// Customers per parallel chunk: large enough that a chunk's bookkeeping is noise.
 const CHUNK: usize = 16 * 1024;
@@ -86,8 +91,16 @@ impl BgNbd {
         }
         let x = f64::from(customer.frequency);
         let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
+        if a + b > DEGENERATE_BETA {
+            // The drop-out probability is the same p = a / (a + b) for everyone: given lambda and
+            // alive, purchases until drop-out in t number (1 - e^(-lambda p t)) / p on average, and
+            // lambda's posterior is Gamma(r + x, alpha + T).
+            let p = a / (a + b);
+            let kept = ((alpha + customer.age) / (alpha + customer.age + p * t)).powf(r + x);
+            return (1.0 - kept) / p / (1.0 + self.odds_dead(customer));
+        }
         let z = t / (alpha + customer.age + t);
-        let tail = (1.0 - z).powf(a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z);
+        let tail = scaled_hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z, (a - 1.0) * (1.0 - z).ln());
         (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail) / (1.0 + self.odds_dead(customer))
     }
 
@@ -273,6 +286,19 @@ mod tests {
             })
             .sum();
         assert!((model.log_likelihood(&customers()) - direct).abs() < 1e-9);
+    }
+
+    #[test]
+    fn expectation_is_continuous_into_the_degenerate_beta() {
+        // a + b just below and just above the switch: the series and the closed-form limit agree.
+        let customer = Rfm { frequency: 5, recency: 14.0, age: 31.0, monetary_value: 0.0 };
+        let below = BgNbd { r: 2.1, alpha: 8.0, a: 0.33e5 * 0.99, b: 0.67e5 * 0.99 };
+        let above = BgNbd { r: 2.1, alpha: 8.0, a: 0.33e5 * 1.01, b: 0.67e5 * 1.01 };
+        let (series, limit) = (below.expected_purchases(&customer, 26.0), above.expected_purchases(&customer, 26.0));
+        assert!(series.is_finite() && limit.is_finite());
+        assert!((series - limit).abs() < 1e-3 * series, "{series} vs {limit}");
+        let huge = BgNbd { r: 2.1, alpha: 8.0, a: 5.1e6, b: 1.04e7 };
+        assert!(huge.expected_purchases(&customer, 26.0).is_finite());
     }
 
     #[test]

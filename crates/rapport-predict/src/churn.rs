@@ -231,6 +231,36 @@ impl ChurnModel {
     }
 }
 
+/// Permutation importance: how much the ROC AUC on `data` falls when one column's values are
+/// shuffled among the rows (seeded), per column, largest fall first. A column the model does not
+/// really use falls by about zero, whatever its weight.
+pub fn permutation_importance(model: &ChurnModel, data: &Dataset, seed: u64) -> Vec<(String, f64)> {
+    let base = roc_auc(&model.probabilities(data), &data.labels).unwrap_or(0.5);
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut state = seed | 1;
+    for i in (1..order.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    let mut importance: Vec<(String, f64)> = (0..data.columns.len())
+        .map(|column| {
+            let mut shuffled = data.clone();
+            shuffled.columns[column].values = match &data.columns[column].values {
+                Values::Numeric(values) => Values::Numeric(order.iter().map(|&i| values[i]).collect()),
+                Values::Categorical { levels, codes } => {
+                    Values::Categorical { levels: levels.clone(), codes: order.iter().map(|&i| codes[i]).collect() }
+                }
+            };
+            let auc = roc_auc(&model.probabilities(&shuffled), &data.labels).unwrap_or(0.5);
+            (data.columns[column].name.clone(), base - auc)
+        })
+        .collect();
+    importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+    importance
+}
+
 /// One fold of a cross-validation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FoldResult {

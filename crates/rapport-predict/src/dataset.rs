@@ -115,6 +115,17 @@ impl Dataset {
         Ok(Dataset { columns, labels, ids })
     }
 
+    /// A table to score: typed like `from_cells`, without a label (every label reads false).
+    pub fn unlabelled(headers: &[String], rows: &[Vec<String>]) -> Dataset {
+        let columns = (0..headers.len())
+            .map(|at| Column {
+                name: headers[at].clone(),
+                values: type_column(rows.iter().map(|cells| cells.get(at).map_or("", String::as_str))),
+            })
+            .collect();
+        Dataset { columns, labels: vec![false; rows.len()], ids: Vec::new() }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }

@@ -29,6 +29,17 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives))
 }
 
+/// A 95% interval for a ROC AUC from `positives` churners and `negatives` others (Hanley &
+/// McNeil 1982), clamped to [0, 1].
+pub fn roc_auc_interval(auc: f64, positives: usize, negatives: usize) -> (f64, f64) {
+    let (n1, n2) = (positives as f64, negatives as f64);
+    let q1 = auc / (2.0 - auc);
+    let q2 = 2.0 * auc * auc / (1.0 + auc);
+    let variance = (auc * (1.0 - auc) + (n1 - 1.0) * (q1 - auc * auc) + (n2 - 1.0) * (q2 - auc * auc)) / (n1 * n2);
+    let half = 1.959_964 * variance.max(0.0).sqrt();
+    ((auc - half).max(0.0), (auc + half).min(1.0))
+}
+
 /// Average precision: the mean over churners of the precision at their score's threshold (tied
 /// scores form one threshold).
 pub fn average_precision(scores: &[f64], labels: &[bool]) -> Option<f64> {
@@ -137,6 +148,15 @@ mod tests {
         // Ties count half.
         assert_eq!(roc_auc(&[0.5, 0.5], &[true, false]), Some(0.5));
         assert_eq!(roc_auc(&[0.5, 0.7], &[true, true]), None);
+    }
+
+    #[test]
+    fn auc_interval_narrows_with_more_customers() {
+        // AUC 0.8, 50 of each class: Q1 = 2/3, Q2 = 0.7111, variance 4.951 / 2500, SE 0.0445.
+        let (low, high) = roc_auc_interval(0.8, 50, 50);
+        assert!(((high - low) / 2.0 / 1.959_964 - 0.0445).abs() < 0.0002, "{low} {high}");
+        let (wide_low, _) = roc_auc_interval(0.8, 10, 10);
+        assert!(wide_low < low);
     }
 
     #[test]

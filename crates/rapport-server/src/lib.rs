@@ -104,7 +104,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
     use api::{
-        analysis, cases, contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, surveys, webhooks,
+        analysis, cases, contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, prediction, surveys,
+        webhooks,
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
@@ -154,6 +155,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts", get(feedback::list_alerts))
         .route("/v1/alerts/evaluate", post(feedback::evaluate))
         .route("/v1/domain-events", get(feedback::domain_events))
+        .route("/v1/churn/settings", get(prediction::get_settings).put(prediction::put_settings))
+        .route("/v1/churn/train", post(prediction::train))
+        .route("/v1/churn/model", get(prediction::model))
+        .route("/v1/predictions", get(prediction::list))
+        .route("/v1/predictions/refresh", post(prediction::refresh))
+        .route("/v1/customers/{id}/prediction", get(prediction::customer))
+        .route("/v1/accounts/health", get(prediction::accounts))
+        .route("/v1/clv", get(prediction::clv))
         .route("/v1/analysis/root-causes", get(analysis::root_causes))
         .route("/v1/analysis/drivers", get(analysis::drivers))
         .route("/v1/action-plans", get(analysis::list_plans).post(analysis::create_plan))
@@ -303,6 +312,8 @@ async fn run_dispatcher(
     let mut sla_checked: Option<Instant> = None;
     // Spike alerts: each workspace once an hour (the windows are whole hours).
     let mut alerts_evaluated: Option<i64> = None;
+    // Predictions (churn risk, health): every workspace once a day.
+    let mut predictions_refreshed: Option<i64> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
@@ -324,6 +335,17 @@ async fn run_dispatcher(
                 Ok(raised) => tracing::info!(raised, "spike alerts raised"),
                 Err(error) => {
                     tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
+                }
+            }
+        }
+        let day = rapport_store::now_ms() / 86_400_000;
+        if predictions_refreshed.is_none_or(|refreshed| refreshed < day) {
+            predictions_refreshed = Some(day);
+            match services::prediction::refresh_all(&dispatcher.store, rapport_store::now_ms()).await {
+                Ok(0) => {}
+                Ok(flagged) => tracing::info!(flagged, "customers newly flagged at risk of churn"),
+                Err(error) => {
+                    tracing::warn!(error = %error.message, "refreshing predictions failed; retrying tomorrow")
                 }
             }
         }

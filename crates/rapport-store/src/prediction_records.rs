@@ -22,13 +22,17 @@ pub struct ChurnModelRecord {
     pub summary: Value,
 }
 
-/// A customer's latest churn score.
+/// A customer's latest prediction: churn risk (when a model exists) and health.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChurnScoreRecord {
+pub struct CustomerPrediction {
     pub customer_id: String,
-    pub probability: f64,
+    pub churn_probability: Option<f64>,
     pub flagged: bool,
+    /// The top factors of the churn probability.
     pub factors: Value,
-    pub model_version: i64,
+    pub health_score: f64,
+    /// The health score's parts.
+    pub health: Value,
+    pub model_version: Option<i64>,
     pub scored_at_ms: i64,
 }

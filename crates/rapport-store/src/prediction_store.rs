@@ -1,10 +1,10 @@
-//! The prediction half of [`Store`]: what churn features read, models and scores. The SQL is in
+//! The prediction half of [`Store`]: what churn features read, models, and each customer's prediction. The SQL is in
 //! `sql_prediction.rs`.
 
 use rapport_core::ids::WorkspaceId;
 use serde_json::Value;
 
-use crate::prediction_records::{ChurnModelRecord, ChurnScoreRecord, CustomerEvent};
+use crate::prediction_records::{ChurnModelRecord, CustomerEvent, CustomerPrediction};
 use crate::{Backend, Store, StoreError};
 
 impl Store {
@@ -46,25 +46,27 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.latest_churn_model(workspace).await)?)
     }
 
-    /// Replaces every score; each newly flagged customer gets a `customer.churn_risk` domain event
-    /// (payload from `announce`) in the same transaction. Returns how many were newly flagged.
-    pub async fn replace_churn_scores(
+    /// Replaces every customer's prediction; each newly flagged customer gets a
+    /// `customer.churn_risk` domain event (payload from `announce`) in the same transaction.
+    /// Returns how many were newly flagged.
+    pub async fn replace_predictions(
         &self,
         workspace: &WorkspaceId,
-        scores: &[ChurnScoreRecord],
-        announce: &(dyn Fn(&ChurnScoreRecord) -> Value + Send + Sync),
+        predictions: &[CustomerPrediction],
+        announce: &(dyn Fn(&CustomerPrediction) -> Value + Send + Sync),
     ) -> Result<usize, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.replace_churn_scores(workspace, scores, announce).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.replace_predictions(workspace, predictions, announce).await)?)
     }
 
-    /// Scores, highest first (only flagged ones, or one customer's, when asked).
-    pub async fn churn_scores(
+    /// Predictions, highest churn probability first (only flagged ones, or one customer's, when
+    /// asked).
+    pub async fn predictions(
         &self,
         workspace: &WorkspaceId,
         flagged_only: bool,
         customer: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<ChurnScoreRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.churn_scores(workspace, flagged_only, customer, limit).await)?)
+    ) -> Result<Vec<CustomerPrediction>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.predictions(workspace, flagged_only, customer, limit).await)?)
     }
 }

@@ -3,6 +3,8 @@
 
 /// (customer, event type, name, timestamp, properties).
 type EventRow = (String, String, Option<String>, i64, Json<Value>);
+/// A `customer_predictions` row.
+type PredictionRow = (String, Option<f64>, bool, Json<Value>, f64, Json<Value>, Option<i64>, i64);
 
 impl SqlBackend {
     /// Every track, page and screen event before `until_ms`, with the customer (root) it belongs
@@ -87,50 +89,52 @@ impl SqlBackend {
         }))
     }
 
-    /// Replaces every customer's score with `scores` in one transaction, and announces each newly
-    /// flagged customer with `customer.churn_risk` (`announce` makes its payload) in the same one.
-    /// Returns how many were newly flagged.
-    pub async fn replace_churn_scores(
+    /// Replaces every customer's prediction with `predictions` in one transaction, and announces
+    /// each newly flagged customer with `customer.churn_risk` (`announce` makes its payload) in the
+    /// same one. Returns how many were newly flagged.
+    pub async fn replace_predictions(
         &self,
         workspace: &WorkspaceId,
-        scores: &[crate::prediction_records::ChurnScoreRecord],
-        announce: &(dyn Fn(&crate::prediction_records::ChurnScoreRecord) -> Value + Send + Sync),
+        predictions: &[crate::prediction_records::CustomerPrediction],
+        announce: &(dyn Fn(&crate::prediction_records::CustomerPrediction) -> Value + Send + Sync),
     ) -> Result<usize, sqlx::Error> {
         let mut tx = begin_write(&self.write_pool).await?;
         let flagged_before: Vec<String> =
-            sqlx::query_scalar("SELECT customer_id FROM churn_scores WHERE workspace_id = $1 AND flagged = $2")
+            sqlx::query_scalar("SELECT customer_id FROM customer_predictions WHERE workspace_id = $1 AND flagged = $2")
                 .bind(workspace.as_str())
                 .bind(true)
                 .fetch_all(&mut *tx)
                 .await?;
         let flagged_before: std::collections::HashSet<String> = flagged_before.into_iter().collect();
-        sqlx::query("DELETE FROM churn_scores WHERE workspace_id = $1")
+        sqlx::query("DELETE FROM customer_predictions WHERE workspace_id = $1")
             .bind(workspace.as_str())
             .execute(&mut *tx)
             .await?;
         let mut newly = 0;
-        for score in scores {
+        for prediction in predictions {
             sqlx::query(
-                "INSERT INTO churn_scores (workspace_id, customer_id, probability, flagged, factors, model_version, \
-                 scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO customer_predictions (workspace_id, customer_id, churn_probability, flagged, factors, \
+                 health_score, health, model_version, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(workspace.as_str())
-            .bind(&score.customer_id)
-            .bind(score.probability)
-            .bind(score.flagged)
-            .bind(Json(&score.factors))
-            .bind(score.model_version)
-            .bind(score.scored_at_ms)
+            .bind(&prediction.customer_id)
+            .bind(prediction.churn_probability)
+            .bind(prediction.flagged)
+            .bind(Json(&prediction.factors))
+            .bind(prediction.health_score)
+            .bind(Json(&prediction.health))
+            .bind(prediction.model_version)
+            .bind(prediction.scored_at_ms)
             .execute(&mut *tx)
             .await?;
-            if score.flagged && !flagged_before.contains(&score.customer_id) {
+            if prediction.flagged && !flagged_before.contains(&prediction.customer_id) {
                 newly += 1;
                 sqlx::query(
                     "INSERT INTO domain_events (workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4)",
                 )
                 .bind(workspace.as_str())
                 .bind("customer.churn_risk")
-                .bind(Json(announce(score)))
+                .bind(Json(announce(prediction)))
                 .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
@@ -140,17 +144,18 @@ impl SqlBackend {
         Ok(newly)
     }
 
-    /// Scores, highest probability first; only flagged ones, or only `customer`'s, when asked.
-    pub async fn churn_scores(
+    /// Predictions, highest churn probability first (customers without one last, then by health);
+    /// only flagged ones, or only `customer`'s, when asked.
+    pub async fn predictions(
         &self,
         workspace: &WorkspaceId,
         flagged_only: bool,
         customer: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<crate::prediction_records::ChurnScoreRecord>, sqlx::Error> {
+    ) -> Result<Vec<crate::prediction_records::CustomerPrediction>, sqlx::Error> {
         let mut sql = QueryBuilder::<Db>::new(
-            "SELECT customer_id, probability, flagged, factors, model_version, scored_at FROM churn_scores \
-             WHERE workspace_id = ",
+            "SELECT customer_id, churn_probability, flagged, factors, health_score, health, model_version, scored_at \
+             FROM customer_predictions WHERE workspace_id = ",
         );
         sql.push_bind(workspace.as_str().to_owned());
         if flagged_only {
@@ -161,21 +166,34 @@ impl SqlBackend {
             sql.push(" AND customer_id = ");
             sql.push_bind(customer.to_owned());
         }
-        sql.push(" ORDER BY probability DESC, customer_id LIMIT ");
+        sql.push(" ORDER BY COALESCE(churn_probability, -1) DESC, health_score, customer_id LIMIT ");
         sql.push_bind(limit as i64);
-        let rows: Vec<(String, f64, bool, Json<Value>, i64, i64)> = sql.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<PredictionRow> = sql.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
-            .map(|(customer_id, probability, flagged, Json(factors), model_version, scored_at_ms)| {
-                crate::prediction_records::ChurnScoreRecord {
+            .map(
+                |(
                     customer_id,
-                    probability,
+                    churn_probability,
                     flagged,
-                    factors,
+                    Json(factors),
+                    health_score,
+                    Json(health),
                     model_version,
                     scored_at_ms,
-                }
-            })
+                )| {
+                    crate::prediction_records::CustomerPrediction {
+                        customer_id,
+                        churn_probability,
+                        flagged,
+                        factors,
+                        health_score,
+                        health,
+                        model_version,
+                        scored_at_ms,
+                    }
+                },
+            )
             .collect())
     }
 }

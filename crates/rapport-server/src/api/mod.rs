@@ -12,5 +12,6 @@ pub mod keys;
 pub mod metrics;
 pub mod ops;
 pub mod params;
+pub mod prediction;
 pub mod surveys;
 pub mod webhooks;

@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod json_body;
 pub mod mail;
 pub mod metrics;
+pub mod prediction;
 pub mod surveys;
 pub mod webhooks;
 

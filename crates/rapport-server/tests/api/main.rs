@@ -11,6 +11,7 @@ mod ingestion;
 mod invitations;
 mod metrics;
 mod operations;
+mod prediction;
 mod surveys;
 mod webhooks;
 
@@ -71,6 +72,8 @@ api_suite! {
     crate::cases::detractors_open_cases_worked_in_business_hours => detractors_open_cases_worked_in_business_hours,
     crate::analysis::a_planted_topic_leads_root_causes_and_drivers => a_planted_topic_leads_root_causes_and_drivers,
     crate::analysis::an_action_plan_measures_its_effect => an_action_plan_measures_its_effect,
+    crate::prediction::planted_churn_signals_are_learned_explained_and_announced => planted_churn_signals_are_learned_explained_and_announced,
+    crate::prediction::churn_settings_are_checked => churn_settings_are_checked,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

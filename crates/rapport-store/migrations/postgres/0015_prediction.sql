@@ -1,4 +1,4 @@
--- Churn prediction: a workspace's settings, its trained models (versioned), each customer's latest score.
+-- Prediction: a workspace's churn settings, its trained churn models (versioned), each customer's latest prediction.
 CREATE TABLE churn_settings (
     workspace_id TEXT PRIMARY KEY,
     settings JSONB NOT NULL,
@@ -12,14 +12,16 @@ CREATE TABLE churn_models (
     summary JSONB NOT NULL,
     PRIMARY KEY (workspace_id, version)
 );
-CREATE TABLE churn_scores (
+-- Each customer's latest prediction: churn risk (when a model exists) and health.
+CREATE TABLE customer_predictions (
     workspace_id TEXT NOT NULL,
     customer_id TEXT NOT NULL,
-    probability DOUBLE PRECISION NOT NULL,
+    churn_probability DOUBLE PRECISION,
     flagged BOOLEAN NOT NULL,
     factors JSONB NOT NULL,
-    model_version BIGINT NOT NULL,
+    health_score DOUBLE PRECISION NOT NULL,
+    health JSONB NOT NULL,
+    model_version BIGINT,
     scored_at BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, customer_id)
 );
-CREATE INDEX churn_scores_by_probability ON churn_scores (workspace_id, probability);

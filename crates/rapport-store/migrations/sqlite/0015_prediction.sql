@@ -1,4 +1,4 @@
--- Churn prediction: a workspace's settings, its trained models (versioned), each customer's latest score.
+-- Prediction: a workspace's churn settings, its trained churn models (versioned), each customer's latest prediction.
 CREATE TABLE churn_settings (
     workspace_id TEXT PRIMARY KEY,
     settings TEXT NOT NULL,
@@ -12,14 +12,16 @@ CREATE TABLE churn_models (
     summary TEXT NOT NULL,
     PRIMARY KEY (workspace_id, version)
 );
-CREATE TABLE churn_scores (
+-- Each customer's latest prediction: churn risk (when a model exists) and health.
+CREATE TABLE customer_predictions (
     workspace_id TEXT NOT NULL,
     customer_id TEXT NOT NULL,
-    probability REAL NOT NULL,
+    churn_probability REAL,
     flagged INTEGER NOT NULL,
     factors TEXT NOT NULL,
-    model_version INTEGER NOT NULL,
+    health_score REAL NOT NULL,
+    health TEXT NOT NULL,
+    model_version INTEGER,
     scored_at INTEGER NOT NULL,
     PRIMARY KEY (workspace_id, customer_id)
 );
-CREATE INDEX churn_scores_by_probability ON churn_scores (workspace_id, probability);

@@ -1,19 +1,21 @@
 //! Churn prediction's storage: events with their customer, model versions, scores and the
-//! `customer.churn_risk` announcements written with them.
+//! `customer.churn_risk` announcements written with the predictions.
 
 use rapport_store::Store;
-use rapport_store::prediction_records::ChurnScoreRecord;
+use rapport_store::prediction_records::CustomerPrediction;
 use serde_json::json;
 
 use crate::{ingest, workspace};
 
-fn score(customer: &str, probability: f64, flagged: bool) -> ChurnScoreRecord {
-    ChurnScoreRecord {
+fn score(customer: &str, probability: f64, flagged: bool) -> CustomerPrediction {
+    CustomerPrediction {
         customer_id: customer.into(),
-        probability,
+        churn_probability: Some(probability),
         flagged,
         factors: json!([{"column": "logins_trend", "direction": "raises"}]),
-        model_version: 1,
+        health_score: 100.0 * (1.0 - probability),
+        health: json!({"score": 100.0 * (1.0 - probability)}),
+        model_version: Some(1),
         scored_at_ms: 1_000,
     }
 }
@@ -45,17 +47,18 @@ pub async fn churn_models_scores_and_announcements(store: Store) {
     let latest = store.latest_churn_model(&workspace).await.unwrap().unwrap();
     assert_eq!((latest.version, latest.model["m"].as_i64()), (2, Some(2)));
 
-    let announce = |score: &ChurnScoreRecord| json!({"customerId": score.customer_id});
+    let announce = |score: &CustomerPrediction| json!({"customerId": score.customer_id});
     let newly = store
-        .replace_churn_scores(&workspace, &[score("a", 0.9, true), score("b", 0.2, false)], &announce)
+        .replace_predictions(&workspace, &[score("a", 0.9, true), score("b", 0.2, false)], &announce)
         .await
         .unwrap();
     assert_eq!(newly, 1);
     // Scored again: a stays flagged (no second announcement), b becomes flagged.
+    let unscored = CustomerPrediction { churn_probability: None, model_version: None, ..score("d", 0.0, false) };
     let newly = store
-        .replace_churn_scores(
+        .replace_predictions(
             &workspace,
-            &[score("a", 0.8, true), score("b", 0.7, true), score("c", 0.1, false)],
+            &[unscored, score("a", 0.8, true), score("b", 0.7, true), score("c", 0.1, false)],
             &announce,
         )
         .await
@@ -65,11 +68,13 @@ pub async fn churn_models_scores_and_announcements(store: Store) {
     let announced: Vec<String> =
         events.iter().map(|event| event.payload["customerId"].as_str().unwrap().to_string()).collect();
     assert_eq!(announced, ["a", "b"]);
-    let flagged = store.churn_scores(&workspace, true, None, 10).await.unwrap();
+    let flagged = store.predictions(&workspace, true, None, 10).await.unwrap();
     assert_eq!(flagged.iter().map(|s| s.customer_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-    let all = store.churn_scores(&workspace, false, None, 10).await.unwrap();
-    assert_eq!(all.len(), 3);
-    let one = store.churn_scores(&workspace, false, Some("c"), 10).await.unwrap();
-    assert_eq!((one.len(), one[0].flagged, one[0].probability), (1, false, 0.1));
+    let all = store.predictions(&workspace, false, None, 10).await.unwrap();
+    let order: Vec<&str> = all.iter().map(|p| p.customer_id.as_str()).collect();
+    assert_eq!(order, ["a", "b", "c", "d"], "highest risk first, unscored last");
+    let one = store.predictions(&workspace, false, Some("c"), 10).await.unwrap();
+    assert_eq!((one.len(), one[0].flagged, one[0].churn_probability), (1, false, Some(0.1)));
+    assert_eq!(one[0].health["score"], 90.0);
     assert_eq!(one[0].factors[0]["column"], "logins_trend");
 }
