@@ -81,6 +81,19 @@ pub struct AlertRule {
     pub team: String,
 }
 
+/// A rule that opens a retention case when a customer is newly flagged at risk of churn (with at
+/// least `minProbability`, when given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChurnRule {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub min_probability: Option<f64>,
+    pub priority: String,
+    pub team: String,
+}
+
 /// What rules read about a response besides its scores.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResponseFacts {
@@ -108,6 +121,8 @@ pub struct CaseSettings {
     pub rules: Vec<CaseRule>,
     #[serde(default)]
     pub alert_rules: Vec<AlertRule>,
+    #[serde(default)]
+    pub churn_rules: Vec<ChurnRule>,
     pub teams: BTreeMap<String, Team>,
     pub calendar: CalendarSpec,
     pub sla: BTreeMap<String, SlaTarget>,
@@ -130,6 +145,7 @@ impl Default for CaseSettings {
         CaseSettings {
             rules: Vec::new(),
             alert_rules: Vec::new(),
+            churn_rules: Vec::new(),
             teams: BTreeMap::new(),
             calendar: CalendarSpec::default(),
             sla,
@@ -189,20 +205,32 @@ impl CaseSettings {
                 ));
             }
         }
+        // Alert and churn rules: a unique id, a priority, a team that exists.
+        let mut check_rule = |field: String, duplicate: bool, id: &str, priority: &str, team: &str| {
+            if duplicate || id.is_empty() {
+                problems.push(FieldProblem::envelope(&format!("{field}.id"), "must be non-empty and unique"));
+            }
+            if !PRIORITIES.contains(&priority) {
+                problems
+                    .push(FieldProblem::envelope(&format!("{field}.priority"), "must be urgent, high, normal or low"));
+            }
+            if !settings.teams.contains_key(team) {
+                problems.push(FieldProblem::envelope(&format!("{field}.team"), &format!("no team `{team}`")));
+            }
+        };
         for (i, rule) in settings.alert_rules.iter().enumerate() {
-            if settings.alert_rules[..i].iter().any(|r| r.id == rule.id) || rule.id.is_empty() {
-                problems.push(FieldProblem::envelope(&format!("alertRules[{i}].id"), "must be non-empty and unique"));
-            }
-            if !PRIORITIES.contains(&rule.priority.as_str()) {
+            let duplicate = settings.alert_rules[..i].iter().any(|r| r.id == rule.id);
+            check_rule(format!("alertRules[{i}]"), duplicate, &rule.id, &rule.priority, &rule.team);
+        }
+        for (i, rule) in settings.churn_rules.iter().enumerate() {
+            let duplicate = settings.churn_rules[..i].iter().any(|r| r.id == rule.id);
+            check_rule(format!("churnRules[{i}]"), duplicate, &rule.id, &rule.priority, &rule.team);
+        }
+        for (i, rule) in settings.churn_rules.iter().enumerate() {
+            if rule.min_probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
                 problems.push(FieldProblem::envelope(
-                    &format!("alertRules[{i}].priority"),
-                    "must be urgent, high, normal or low",
-                ));
-            }
-            if !settings.teams.contains_key(&rule.team) {
-                problems.push(FieldProblem::envelope(
-                    &format!("alertRules[{i}].team"),
-                    &format!("no team `{}`", rule.team),
+                    &format!("churnRules[{i}].minProbability"),
+                    "must be between 0 and 1",
                 ));
             }
         }
@@ -331,6 +359,25 @@ mod tests {
         let problems = CaseSettings::parse(&value).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["sla.low", "rules[0].team", "rules[1].priority"]);
+    }
+
+    #[test]
+    fn churn_rules_are_checked_like_alert_rules() {
+        let mut value = serde_json::to_value(CaseSettings::default()).unwrap();
+        value["teams"] = json!({"retention": {"members": ["kim"]}});
+        value["churnRules"] = json!([
+            {"id": "save", "name": "Save", "priority": "high", "team": "retention", "minProbability": 0.5},
+            {"id": "save", "name": "Again", "priority": "soon", "team": "nobody", "minProbability": 1.5},
+        ]);
+        let problems = CaseSettings::parse(&value).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["churnRules[1].id", "churnRules[1].priority", "churnRules[1].team", "churnRules[1].minProbability"]
+        );
+        value["churnRules"].as_array_mut().unwrap().pop();
+        let (settings, _) = CaseSettings::parse(&value).unwrap();
+        assert_eq!(settings.churn_rules[0].min_probability, Some(0.5));
     }
 
     #[test]

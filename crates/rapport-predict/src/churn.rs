@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::boosting::Boosted;
 use crate::dataset::{Dataset, Values};
 use crate::encode::{Encoder, Matrix};
-use crate::evaluation::{CalibrationBin, average_precision, brier, calibration, roc_auc, stratified_folds};
+use crate::evaluation::{
+    CalibrationBin, average_precision, brier, calibration, roc_auc, roc_auc_interval, stratified_folds,
+};
 use crate::logistic::{Logistic, sigmoid};
 use crate::optimize::OptimiseError;
 
@@ -16,7 +18,8 @@ use crate::optimize::OptimiseError;
 #[serde(rename_all = "snake_case")]
 pub enum ModelChoice {
     /// Logistic regression, boosted trees and their blend compared on a held-out fifth of the
-    /// training rows; the best refitted on all of them.
+    /// training rows: the logistic regression unless one of the others beats its AUC by more than
+    /// a standard error; the choice refitted on all of them.
     Auto,
     Logistic,
     Boosted,
@@ -147,14 +150,16 @@ fn fit_learner(x: &Matrix, y: &[bool], choice: ModelChoice, seed: u64) -> Result
                 let scores: Vec<f64> = (0..test_x.rows).map(|i| learner.log_odds(test_x.row(i))).collect();
                 roc_auc(&scores, &test_y).unwrap_or(0.5)
             };
-            let best = candidates.iter().map(|learner| (auc(learner), learner)).fold(
-                None,
-                |best: Option<(f64, &Learner)>, next| match best {
-                    Some(best) if best.0 >= next.0 => Some(best),
-                    _ => Some(next),
-                },
-            );
-            Ok(match best.map(|(_, learner)| learner) {
+            // The one-standard-error rule: the logistic regression (the simplest, the steadiest
+            // explanations) unless another beats its held-out AUC by more than that AUC's standard
+            // error (Hanley & McNeil); a small hold-out cannot tell close models apart.
+            let aucs: Vec<f64> = candidates.iter().map(auc).collect();
+            let positives = test_y.iter().filter(|&&l| l).count();
+            let (low, high) = roc_auc_interval(aucs[0], positives, test_y.len() - positives);
+            let margin = (high - low) / 2.0 / 1.959_964;
+            let challenger = if aucs[2] >= aucs[1] { 2 } else { 1 };
+            let best = if aucs[challenger] > aucs[0] + margin { Some(&candidates[challenger]) } else { None };
+            Ok(match best {
                 Some(Learner::Boosted { .. }) => Learner::Boosted { model: Boosted::fit(x, y) },
                 Some(Learner::Blend { .. }) => {
                     Learner::Blend { logistic: Logistic::fit(x, y, LAMBDA)?, boosted: Boosted::fit(x, y) }

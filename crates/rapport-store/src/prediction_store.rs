@@ -48,13 +48,13 @@ impl Store {
 
     /// Replaces every customer's prediction; each newly flagged customer gets a
     /// `customer.churn_risk` domain event (payload from `announce`) in the same transaction.
-    /// Returns how many were newly flagged.
+    /// Returns the newly flagged customers.
     pub async fn replace_predictions(
         &self,
         workspace: &WorkspaceId,
         predictions: &[CustomerPrediction],
         announce: &(dyn Fn(&CustomerPrediction) -> Value + Send + Sync),
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.replace_predictions(workspace, predictions, announce).await)?)
     }
 

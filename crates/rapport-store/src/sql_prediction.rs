@@ -91,13 +91,13 @@ impl SqlBackend {
 
     /// Replaces every customer's prediction with `predictions` in one transaction, and announces
     /// each newly flagged customer with `customer.churn_risk` (`announce` makes its payload) in the
-    /// same one. Returns how many were newly flagged.
+    /// same one. Returns the newly flagged customers.
     pub async fn replace_predictions(
         &self,
         workspace: &WorkspaceId,
         predictions: &[crate::prediction_records::CustomerPrediction],
         announce: &(dyn Fn(&crate::prediction_records::CustomerPrediction) -> Value + Send + Sync),
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<Vec<String>, sqlx::Error> {
         let mut tx = begin_write(&self.write_pool).await?;
         let flagged_before: Vec<String> =
             sqlx::query_scalar("SELECT customer_id FROM customer_predictions WHERE workspace_id = $1 AND flagged = $2")
@@ -110,7 +110,7 @@ impl SqlBackend {
             .bind(workspace.as_str())
             .execute(&mut *tx)
             .await?;
-        let mut newly = 0;
+        let mut newly = Vec::new();
         for prediction in predictions {
             sqlx::query(
                 "INSERT INTO customer_predictions (workspace_id, customer_id, churn_probability, flagged, factors, \
@@ -128,7 +128,7 @@ impl SqlBackend {
             .execute(&mut *tx)
             .await?;
             if prediction.flagged && !flagged_before.contains(&prediction.customer_id) {
-                newly += 1;
+                newly.push(prediction.customer_id.clone());
                 sqlx::query(
                     "INSERT INTO domain_events (workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4)",
                 )

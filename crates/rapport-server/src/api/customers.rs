@@ -33,6 +33,11 @@ pub struct CustomerView {
     pub traits: BTreeMap<String, TraitView>,
     /// Ids of customers merged into this one; each still resolves to this customer.
     pub merged_ids: Vec<String>,
+    /// The latest churn risk (probability, flagged, top factors) and health score, once
+    /// predictions have been refreshed (`GET /v1/customers/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub prediction: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,6 +110,7 @@ impl From<CustomerProfile> for CustomerView {
                 })
                 .collect(),
             merged_ids: profile.nodes.into_iter().filter(|node| *node != profile.id).map(|node| node.0).collect(),
+            prediction: None,
         }
     }
 }
@@ -125,7 +131,10 @@ pub async fn get_customer(
 ) -> Result<Json<CustomerView>, ApiError> {
     caller.require(Permission::Read)?;
     let profile = state.store.customer_profile(&caller.workspace, &CustomerId(id.clone())).await?;
-    Ok(Json(profile.ok_or_else(|| customer_not_found(&id))?.into()))
+    let mut view: CustomerView = profile.ok_or_else(|| customer_not_found(&id))?.into();
+    let prediction = state.store.predictions(&caller.workspace, false, Some(&view.id), 1).await?;
+    view.prediction = prediction.first().map(crate::services::prediction::prediction_json);
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

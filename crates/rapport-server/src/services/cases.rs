@@ -261,6 +261,59 @@ pub async fn open_from_alert(
     Ok(opened)
 }
 
+/// Opens the retention cases the workspace's churn rules ask for when `prediction` newly flags a
+/// customer (one open case per rule and customer), filed under one of the customer's identities.
+pub async fn open_from_churn_risk(
+    store: &Store,
+    workspace: &WorkspaceId,
+    prediction: &rapport_store::prediction_records::CustomerPrediction,
+) -> Result<Vec<CaseRecord>, ApiError> {
+    let (settings, calendar) = settings(store, workspace).await?;
+    let probability = prediction.churn_probability.unwrap_or(0.0);
+    let rules: Vec<_> =
+        settings.churn_rules.iter().filter(|rule| rule.min_probability.is_none_or(|min| probability >= min)).collect();
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let identities = crate::services::customer_identity_keys(store, workspace, &prediction.customer_id).await?;
+    // A user id when there is one: the identity the product knows the customer by.
+    let identity = identities.iter().find(|key| key.starts_with("userId:")).or(identities.first()).cloned();
+    let leading: Vec<String> = prediction
+        .factors
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|factor| Some(format!("{} {}", factor["column"].as_str()?, factor["direction"].as_str()?)))
+        .collect();
+    let mut opened = Vec::new();
+    for rule in rules {
+        let opening = Opening {
+            identity_key: identity.clone(),
+            rule_id: Some(rule.id.clone()),
+            response_id: None,
+            title: format!("{}: churn risk {:.0}% ({})", rule.name, probability * 100.0, leading.join(", ")),
+            priority: rule.priority.clone(),
+            team: Some(rule.team.clone()),
+            assignee: None,
+            open_key: Some(format!("churn|{}|{}", rule.id, prediction.customer_id)),
+        };
+        let case = new_case(opening, &settings, &calendar, prediction.scored_at_ms);
+        let entry = CaseEntry {
+            at_ms: case.opened_at_ms,
+            actor: format!("churn-rule:{}", rule.id),
+            kind: "opened".into(),
+            detail: json!({"customerId": prediction.customer_id, "probability": probability, "factors": prediction.factors}),
+        };
+        let team = settings.teams.get(&rule.team);
+        if let Some(case) =
+            store.open_case(workspace, &case, team, &entry, |c| ("case.opened".into(), case_json(c))).await?
+        {
+            opened.push(case);
+        }
+    }
+    Ok(opened)
+}
+
 /// Opens a case by hand: `{"title", "priority"?, "customer"?, "assignee"?, "actor"?}`.
 pub async fn open_manual(
     store: &Store,

@@ -340,12 +340,20 @@ pub async fn refresh(store: &Store, workspace: &WorkspaceId, now: i64) -> Result
         })
     };
     let newly = store.replace_predictions(workspace, &predictions, &announce).await?;
+    let mut cases_opened = 0;
+    for customer in &newly {
+        if let Some(prediction) = predictions.iter().find(|p| &p.customer_id == customer) {
+            cases_opened += crate::services::cases::open_from_churn_risk(store, workspace, prediction).await?.len();
+        }
+    }
+    let newly = newly.len();
     Ok(json!({
         "scoredAt": rfc3339(now),
         "customers": predictions.len(),
         "modelVersion": model.as_ref().map(|(_, _, version)| *version),
         "flagged": predictions.iter().filter(|p| p.flagged).count(),
         "newlyFlagged": newly,
+        "casesOpened": cases_opened,
     }))
 }
 

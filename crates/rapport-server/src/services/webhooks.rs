@@ -110,6 +110,20 @@ pub fn summary(event_type: &str, data: &Value) -> String {
             text("identity").unwrap_or_default(),
             text("surveyId").unwrap_or_default()
         ),
+        "customer.churn_risk" => {
+            let factors: Vec<String> = data["factors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| Some(format!("{} {}", f["column"].as_str()?, f["direction"].as_str()?)))
+                .collect();
+            format!(
+                ":warning: Customer {} is at risk of churn ({:.0}%): {}.",
+                text("customerId").unwrap_or_default(),
+                data["probability"].as_f64().unwrap_or(0.0) * 100.0,
+                if factors.is_empty() { "no factors".to_string() } else { factors.join(", ") }
+            )
+        }
         other => format!("Rapport: {other}"),
     }
 }
@@ -242,4 +256,20 @@ pub fn webhook_json(webhook: &WebhookRecord, with_secret: bool) -> Value {
             json!({"project": config["project"], "issueType": config["issueType"], "email": config["email"]});
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_churn_risk_reads_as_one_line() {
+        let data = serde_json::json!({"customerId": "c1", "probability": 0.734,
+            "factors": [{"column": "logins_trend", "direction": "raises"}, {"column": "tenure_days", "direction": "lowers"}]});
+        assert_eq!(
+            summary("customer.churn_risk", &data),
+            ":warning: Customer c1 is at risk of churn (73%): logins_trend raises, tenure_days lowers."
+        );
+        assert_eq!(summary("something.else", &data), "Rapport: something.else");
+    }
 }

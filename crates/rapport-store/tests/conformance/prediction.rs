@@ -52,7 +52,7 @@ pub async fn churn_models_scores_and_announcements(store: Store) {
         .replace_predictions(&workspace, &[score("a", 0.9, true), score("b", 0.2, false)], &announce)
         .await
         .unwrap();
-    assert_eq!(newly, 1);
+    assert_eq!(newly, ["a"]);
     // Scored again: a stays flagged (no second announcement), b becomes flagged.
     let unscored = CustomerPrediction { churn_probability: None, model_version: None, ..score("d", 0.0, false) };
     let newly = store
@@ -63,7 +63,7 @@ pub async fn churn_models_scores_and_announcements(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(newly, 1);
+    assert_eq!(newly, ["b"]);
     let events = store.domain_events(&workspace, 0, Some("customer.churn_risk"), 100).await.unwrap();
     let announced: Vec<String> =
         events.iter().map(|event| event.payload["customerId"].as_str().unwrap().to_string()).collect();
