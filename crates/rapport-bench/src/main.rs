@@ -518,10 +518,11 @@ fn run_prediction(args: &Args) -> anyhow::Result<()> {
          `rapport-predict`'s 5-fold stratified cross-validation (model `auto`: logistic regression, boosted trees or \
          their blend, chosen in each fold on a fifth of its training rows) against scikit-learn's logistic regression \
          and HistGradientBoostingClassifier (`../shared/bench/peers/churn.py`, its own folds and timing) on the same \
-         generated telecom-like tables. Fit time is the mean per fold, Rapport's `auto` including its model choice; \
+         generated tables: telecom-like (churn mostly linear in its columns) and bank-like (a bump with age, a U in \
+         products, interactions). Fit time is the mean per fold, Rapport's `auto` including its model choice; \
          `auto` is set against fitting both of scikit-learn's models (what choosing between them costs there), each \
          learner against its counterpart. Target: AUC at least scikit-learn's best minus 0.005, fitting faster.\n\n\
-         | customers | Rapport model (chosen) | ROC AUC | PR AUC | fit per fold | scikit-learn | ROC AUC | fit per fold | speed-up |\n\
+         | table, customers | Rapport model (chosen) | ROC AUC | PR AUC | fit per fold | scikit-learn | ROC AUC | fit per fold | speed-up |\n\
          |---|---|---|---|---|---|---|---|---|\n{churn}"
     );
     finish_suite(args, "## Prediction", &command, intro, &table)

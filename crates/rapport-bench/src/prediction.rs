@@ -193,6 +193,69 @@ fn churn_table(rows: usize, seed: u64) -> (Vec<String>, Vec<Vec<String>>) {
     (headers.iter().map(|h| h.to_string()).collect(), table)
 }
 
+/// A bank-like customer table whose churn is not linear in its columns: a bump with age, a U in
+/// the number of products, interactions of country with balance and of inactivity with age;
+/// salary, credit score and tenure are noise. Drawn from a fixed generator.
+fn nonlinear_table(rows: usize, seed: u64) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut state = seed | 1;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let headers = [
+        "customer", "score", "country", "gender", "age", "tenure", "balance", "products", "active", "salary", "exited",
+    ];
+    let table = (0..rows)
+        .map(|i| {
+            let age = 18.0 + (uniform() * 72.0).floor();
+            let balance = if uniform() < 0.35 { 0.0 } else { 60_000.0 + uniform() * 120_000.0 };
+            let products = match uniform() {
+                u if u < 0.5 => 1.0,
+                u if u < 0.95 => 2.0,
+                u if u < 0.99 => 3.0,
+                _ => 4.0,
+            };
+            let active = u8::from(uniform() < 0.5);
+            let country = match uniform() {
+                u if u < 0.5 => "france",
+                u if u < 0.75 => "germany",
+                _ => "spain",
+            };
+            let gender = if uniform() < 0.5 { "male" } else { "female" };
+            let products_effect = if products == 1.0 {
+                0.4
+            } else if products == 2.0 {
+                -1.3
+            } else {
+                2.8
+            };
+            let odds = -2.2 + 0.09 * (age - 40.0).clamp(-10.0, 25.0) - 0.004 * (age - 65.0).max(0.0).powi(2)
+                + products_effect
+                - 0.9 * f64::from(active)
+                + if country == "germany" { 0.7 + if balance > 0.0 { 0.4 } else { 0.0 } } else { 0.0 }
+                + if gender == "female" { 0.3 } else { 0.0 }
+                + if products == 1.0 && active == 0 && age > 45.0 { 0.8 } else { 0.0 };
+            let exited = u8::from(uniform() < 1.0 / (1.0 + (-odds).exp()));
+            vec![
+                format!("c{i}"),
+                (350.0 + (uniform() * 500.0).floor()).to_string(),
+                country.into(),
+                gender.into(),
+                age.to_string(),
+                (uniform() * 11.0).floor().to_string(),
+                format!("{balance:.2}"),
+                products.to_string(),
+                active.to_string(),
+                format!("{:.2}", uniform() * 200_000.0),
+                exited.to_string(),
+            ]
+        })
+        .collect();
+    (headers.iter().map(|h| h.to_string()).collect(), table)
+}
+
 /// `logistic_regression\tauc=0.8412+-0.0101\tfit=0.021s/fold` lines from the peer.
 fn peer_churn(output: &str) -> Vec<(String, String, f64)> {
     output
@@ -214,17 +277,22 @@ pub fn measure_churn(args: &PredictionArgs) -> anyhow::Result<String> {
 
     let scratch = tempfile::tempdir()?;
     let mut rows = String::new();
-    for size in [7_043, 100_000] {
-        let (headers, table) = churn_table(size, 0x5EED + size as u64);
-        let path = scratch.path().join(format!("churn-{size}.csv"));
+    let tables = [
+        ("telecom-like", churn_table(7_043, 0x5EED + 7_043), "churned"),
+        ("telecom-like", churn_table(100_000, 0x5EED + 100_000), "churned"),
+        ("bank-like, non-linear", nonlinear_table(10_000, 0xBA2C), "exited"),
+    ];
+    for (name, (headers, table), label) in tables {
+        let size = table.len();
+        let path = scratch.path().join(format!("churn-{name}-{size}.csv"));
         let mut csv = headers.join(",") + "\n";
         for row in &table {
             csv.push_str(&row.join(","));
             csv.push('\n');
         }
         std::fs::write(&path, csv)?;
-        let data = Dataset::from_cells(&headers, &table, "churned", Some("customer"))?;
-        let theirs = peer_churn(&peer(args, "churn.py", &[&path.to_string_lossy(), "churned", "customer"])?);
+        let data = Dataset::from_cells(&headers, &table, label, Some("customer"))?;
+        let theirs = peer_churn(&peer(args, "churn.py", &[&path.to_string_lossy(), label, "customer"])?);
         eprintln!("churn {size}: scikit-learn {theirs:?}");
         let both: f64 = theirs.iter().map(|(_, _, fit)| fit).sum();
         // Rapport's auto against fitting both of scikit-learn's models (what choosing between them
@@ -243,7 +311,7 @@ pub fn measure_churn(args: &PredictionArgs) -> anyhow::Result<String> {
             chosen.dedup();
             eprintln!("churn {size} {choice:?}: Rapport {:.4} in {:.3} s/fold", ours.roc_auc_mean, ours.fit_seconds);
             rows.push_str(&format!(
-                "| {size} | {choice:?} ({}) | {:.4} ± {:.4} | {:.4} | {:.3} s | {peer_name} | {peer_auc} | {peer_fit:.3} s | {:.1}x |\n",
+                "| {name}, {size} | {choice:?} ({}) | {:.4} ± {:.4} | {:.4} | {:.3} s | {peer_name} | {peer_auc} | {peer_fit:.3} s | {:.1}x |\n",
                 chosen.join(", "),
                 ours.roc_auc_mean,
                 ours.roc_auc_sd,
