@@ -53,8 +53,11 @@ impl Default for ChurnSettings {
 impl ChurnSettings {
     /// Checks settings as sent: every problem as (field, problem).
     pub fn parse(value: &serde_json::Value) -> Result<ChurnSettings, Vec<(String, String)>> {
-        let settings: ChurnSettings =
-            serde_json::from_value(value.clone()).map_err(|error| vec![(String::new(), error.to_string())])?;
+        let settings: ChurnSettings = serde_path_to_error::deserialize(value.clone()).map_err(|error| {
+            let field = error.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            vec![(field, error.into_inner().to_string())]
+        })?;
         let mut problems = Vec::new();
         if settings.cancellation_event.as_deref().is_some_and(|name| name.trim().is_empty()) {
             problems.push(("cancellationEvent".into(), "must be an event name or null".into()));
@@ -300,6 +303,9 @@ mod tests {
         let fields: Vec<&str> = problems.iter().map(|(field, _)| field.as_str()).collect();
         assert_eq!(fields, ["inactiveDays", "flagThreshold"]);
         assert!(ChurnSettings::parse(&serde_json::json!({"bogus": 1})).is_err());
+        let problems = ChurnSettings::parse(&serde_json::json!({"model": "forest"})).unwrap_err();
+        assert_eq!(problems[0].0, "model");
+        assert!(problems[0].1.contains("unknown variant `forest`"), "{problems:?}");
         let settings = ChurnSettings::parse(&serde_json::json!({"cancellationEvent": null})).unwrap();
         assert_eq!(settings.window_days(), 60);
     }
