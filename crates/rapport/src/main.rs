@@ -110,6 +110,10 @@ enum ImportCommand {
     /// naming its `type`; resolved into customers as `/v1/batch` does. A call without `messageId`
     /// gets one from its content, so a second run of the same file adds nothing.
     Events(ImportFile),
+    /// Orders, one row per order (CSV or JSONL: order_id, customer, timestamp, amount, and
+    /// optionally currency and channel), as the workspace's order events (`Order Completed`), for
+    /// lifetime value and churn features. A second run of the same file adds nothing.
+    Orders(ImportFile),
     /// Survey responses, one row per answer (CSV or JSONL: response, customer, submitted_at,
     /// question, value, and optionally dimension, channel, touchpoint, agent). Prints how many
     /// were added; a second run of the same file adds none.
@@ -255,6 +259,7 @@ fn main() -> ExitCode {
             Command::Import(command) => {
                 let (ImportCommand::Feedback(import)
                 | ImportCommand::Events(import)
+                | ImportCommand::Orders(import)
                 | ImportCommand::Responses { import, .. }) = &command;
                 let settings = resolve(&import.database, None)?;
                 let args = commands::import::ImportArgs {
@@ -265,6 +270,7 @@ fn main() -> ExitCode {
                 match &command {
                     ImportCommand::Feedback(_) => commands::import::feedback(settings, args).await,
                     ImportCommand::Events(_) => commands::import::events(settings, args).await,
+                    ImportCommand::Orders(_) => commands::import::orders(settings, args).await,
                     ImportCommand::Responses { survey, .. } => {
                         commands::import::responses(settings, args, survey).await
                     }

@@ -62,6 +62,21 @@ impl std::fmt::Display for RowProblem {
     }
 }
 
+/// A CSV reader over `text` and its header, refused when the header names a column outside
+/// `columns` (a misspelt column would otherwise be silently ignored).
+pub fn csv_with_columns<'a>(
+    text: &'a str,
+    columns: &[&str],
+) -> Result<(csv::Reader<&'a [u8]>, csv::StringRecord), String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let unknown: Vec<&str> = headers.iter().filter(|c| !columns.contains(c)).collect();
+    if !unknown.is_empty() {
+        return Err(format!("unknown columns in the header: {}; expected {}", unknown.join(", "), columns.join(", ")));
+    }
+    Ok((reader, headers))
+}
+
 fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|value| !value.is_empty())
 }

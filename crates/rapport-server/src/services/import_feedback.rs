@@ -92,16 +92,7 @@ pub fn feedback_from_jsonl(text: &str, received_at: OffsetDateTime) -> ReadFeedb
 /// Items of a CSV file, checked, with the first line each came from. A transcript's turns are the
 /// rows sharing its `conversation` (in file order), each with a `speaker`.
 pub fn feedback_from_csv(text: &str, received_at: OffsetDateTime) -> Result<ReadFeedback, String> {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let unknown: Vec<&str> = headers.iter().filter(|c| !FEEDBACK_COLUMNS.contains(c)).collect();
-    if !unknown.is_empty() {
-        return Err(format!(
-            "unknown columns in the header: {}; expected {}",
-            unknown.join(", "),
-            FEEDBACK_COLUMNS.join(", ")
-        ));
-    }
+    let (mut reader, headers) = crate::services::import::csv_with_columns(text, &FEEDBACK_COLUMNS)?;
     let mut problems = Vec::new();
     // Items in file order: (lines, the item as the API takes it).
     let mut rows: Vec<(Vec<usize>, Map<String, Value>)> = Vec::new();

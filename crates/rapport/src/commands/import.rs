@@ -1,6 +1,7 @@
 //! `rapport import responses FILE`: survey responses from another tool, one row per answer, in
 //! CSV or JSONL; `rapport import events FILE`: Segment calls, one per line; `rapport import
-//! feedback FILE`: comments, reviews, mentions and transcripts, in CSV or JSONL. Every bad row is
+//! feedback FILE`: comments, reviews, mentions and transcripts, in CSV or JSONL; `rapport import
+//! orders FILE`: one row per order, in CSV or JSONL, as the workspace's order events. Every bad row is
 //! reported with its line; nothing is imported while any row is bad unless `--skip-bad-rows` is
 //! given (then the bad rows, or the responses with a bad row, are left out). Re-running the same
 //! file adds nothing twice.
@@ -11,6 +12,7 @@ use anyhow::Context;
 use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
 use rapport_server::services::import::{AnswerRow, COLUMNS, RowProblem, responses_from_rows};
 use rapport_server::services::import_feedback::{feedback_from_csv, feedback_from_jsonl};
+use rapport_server::services::import_orders::{orders_from_csv, orders_from_jsonl};
 use rapport_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
@@ -46,6 +48,50 @@ fn count(n: usize, one: &str, many: &str) -> String {
 /// Events per ingested batch: each is one group commit with identity resolution.
 const EVENT_BATCH: usize = 2_000;
 
+/// Ingests `events` in batches with progress, printing how many were new.
+async fn ingest_events(
+    store: &Store,
+    workspace: &rapport_core::ids::WorkspaceId,
+    events: Vec<rapport_core::event::Event>,
+    what: (&str, &str),
+) -> anyhow::Result<()> {
+    let (total, mut added, mut done) = (events.len(), 0, 0);
+    let mut rest = events;
+    while !rest.is_empty() {
+        let batch: Vec<_> = rest.drain(..rest.len().min(EVENT_BATCH)).collect();
+        done += batch.len();
+        added +=
+            store.ingest(rapport_store::IngestBatch { workspace: workspace.clone(), events: batch }).await?.accepted;
+        eprintln!("imported {done} of {total} {}", what.1);
+    }
+    eprintln!("{} added, {} already there", count(added, what.0, what.1), total - added);
+    println!("{added}");
+    Ok(())
+}
+
+pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let received_at = time::OffsetDateTime::now_utc();
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = async {
+        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
+        let churn = rapport_server::services::prediction::settings(&store, &workspace.id)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let (events, problems) = match args.file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+            "csv" => orders_from_csv(&text, &churn.order_event, received_at)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?,
+            "jsonl" | "ndjson" => orders_from_jsonl(&text, &churn.order_event, received_at),
+            other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", args.file.display()),
+        };
+        report_problems(&problems, events.len() + problems.len(), args.skip_bad_rows)?;
+        ingest_events(&store, &workspace.id, events, ("order", "orders")).await
+    }
+    .await;
+    store.close().await;
+    result
+}
+
 pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let received_at = time::OffsetDateTime::now_utc();
@@ -76,20 +122,7 @@ pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
         let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
-        let (total, mut added, mut done) = (events.len(), 0, 0);
-        let mut rest = events;
-        while !rest.is_empty() {
-            let batch: Vec<_> = rest.drain(..rest.len().min(EVENT_BATCH)).collect();
-            done += batch.len();
-            added += store
-                .ingest(rapport_store::IngestBatch { workspace: workspace.id.clone(), events: batch })
-                .await?
-                .accepted;
-            eprintln!("imported {done} of {total} events");
-        }
-        eprintln!("{} added, {} already there", count(added, "event", "events"), total - added);
-        println!("{added}");
-        Ok(())
+        ingest_events(&store, &workspace.id, events, ("event", "events")).await
     }
     .await;
     store.close().await;

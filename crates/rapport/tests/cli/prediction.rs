@@ -165,3 +165,45 @@ fn churn_evaluate_rejects_tables_it_cannot_learn_from() {
     let error = fails("tenure,churned\n1,yes\n2,perhaps\n", "churned");
     assert!(error.contains("line 3: the label `perhaps`"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_orders_feeds_lifetime_value_and_is_idempotent() {
+    let directory = tempfile::tempdir().unwrap();
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/import");
+    let created = run(rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", "read"]));
+    assert!(created.status.success());
+    let key = stdout(&created).trim().to_owned();
+    let import = |file: &Path, extra: &[&str]| {
+        run(rapport(directory.path()).args(["import", "orders"]).arg(file).args(["--workspace", "shop"]).args(extra))
+    };
+    let orders = examples.join("orders.csv");
+    let rows = std::fs::read_to_string(&orders).unwrap().lines().count() - 1;
+    let first = import(&orders, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first).trim(), rows.to_string());
+    assert_eq!(stdout(&import(&orders, &[])).trim(), "0", "nothing twice");
+
+    let bad = directory.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "order_id,customer,timestamp,amount\nB1,userId:9,2026-02-01,12\nB2,userId:9,2026-02-30,5\nB3,,2026-03-01,x\n",
+    )
+    .unwrap();
+    let refused = import(&bad, &[]);
+    assert!(!refused.status.success());
+    let report = stderr(&refused);
+    assert!(report.contains("line 3: timestamp") && report.contains("line 4: customer: required"), "{report}");
+    assert!(
+        report.contains("line 4: amount: required: a number") && report.contains("nothing was imported"),
+        "{report}"
+    );
+    assert_eq!(stdout(&import(&bad, &["--skip-bad-rows"])).trim(), "1");
+
+    // The orders are the workspace's order events: lifetime value fits from them.
+    let server = crate::process::Server::start(directory.path(), &[]);
+    let url = server.url("/v1/clv?calibrationEnd=2026-12-31&timeUnit=weeks");
+    let clv: Value = reqwest::Client::new().get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert!(clv["bgnbd"]["customers"].as_u64().is_some_and(|n| n >= 12), "{clv}");
+    assert!(clv["gamma_gamma"]["customers"].as_u64().unwrap() >= 2, "{clv}");
+    server.terminate();
+}
