@@ -203,7 +203,8 @@ async fn import_orders_feeds_lifetime_value_and_is_idempotent() {
     let server = crate::process::Server::start(directory.path(), &[]);
     let url = server.url("/v1/clv?calibrationEnd=2026-12-31&timeUnit=weeks");
     let clv: Value = reqwest::Client::new().get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-    assert!(clv["bgnbd"]["customers"].as_u64().is_some_and(|n| n >= 12), "{clv}");
+    let log = crate::process::Server::log(directory.path());
+    assert!(clv["bgnbd"]["customers"].as_u64().is_some_and(|n| n >= 12), "{clv}\n{log}");
     assert!(clv["gamma_gamma"]["customers"].as_u64().unwrap() >= 2, "{clv}");
     server.terminate();
 }

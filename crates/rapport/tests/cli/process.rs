@@ -39,13 +39,19 @@ pub struct Server {
 
 impl Server {
     /// Starts `rapport serve --listen 127.0.0.1:0` plus `args` in `directory`, and waits for the
-    /// line announcing the address (the server is bound when it is printed).
+    /// line announcing the address (the server is bound when it is printed). Its log goes to
+    /// `server.log` in `directory` (read it with `Server::log` when a request fails).
     pub fn start(directory: &Path, args: &[&str]) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(directory.join("server.log"))
+            .expect("open server.log");
         let mut child = rapport(directory)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start rapport serve");
         let mut line = String::new();
@@ -56,6 +62,11 @@ impl Server {
             .unwrap_or_else(|| panic!("no address in {line:?}; did the server fail to start?"))
             .to_owned();
         Server { child, address }
+    }
+
+    /// What the servers started in `directory` logged.
+    pub fn log(directory: &Path) -> String {
+        std::fs::read_to_string(directory.join("server.log")).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
