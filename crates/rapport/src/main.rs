@@ -110,6 +110,10 @@ enum ImportCommand {
     /// naming its `type`; resolved into customers as `/v1/batch` does. A call without `messageId`
     /// gets one from its content, so a second run of the same file adds nothing.
     Events(ImportFile),
+    /// Customers, one row per customer (CSV or JSONL: customer as TYPE:VALUE or a user id, optional
+    /// timestamp, every other column a trait; email and phone also link those identities), as
+    /// identify calls resolved into customers. A second run of the same file adds nothing.
+    Customers(ImportFile),
     /// Orders, one row per order (CSV or JSONL: order_id, customer, timestamp, amount, and
     /// optionally currency and channel), as the workspace's order events (`Order Completed`), for
     /// lifetime value and churn features. A second run of the same file adds nothing.
@@ -260,6 +264,7 @@ fn main() -> ExitCode {
                 let (ImportCommand::Feedback(import)
                 | ImportCommand::Events(import)
                 | ImportCommand::Orders(import)
+                | ImportCommand::Customers(import)
                 | ImportCommand::Responses { import, .. }) = &command;
                 let settings = resolve(&import.database, None)?;
                 let args = commands::import::ImportArgs {
@@ -271,6 +276,7 @@ fn main() -> ExitCode {
                     ImportCommand::Feedback(_) => commands::import::feedback(settings, args).await,
                     ImportCommand::Events(_) => commands::import::events(settings, args).await,
                     ImportCommand::Orders(_) => commands::import::orders(settings, args).await,
+                    ImportCommand::Customers(_) => commands::import::customers(settings, args).await,
                     ImportCommand::Responses { survey, .. } => {
                         commands::import::responses(settings, args, survey).await
                     }

@@ -1,7 +1,8 @@
 //! `rapport import responses FILE`: survey responses from another tool, one row per answer, in
 //! CSV or JSONL; `rapport import events FILE`: Segment calls, one per line; `rapport import
 //! feedback FILE`: comments, reviews, mentions and transcripts, in CSV or JSONL; `rapport import
-//! orders FILE`: one row per order, in CSV or JSONL, as the workspace's order events. Every bad row is
+//! orders FILE`: one row per order, in CSV or JSONL, as the workspace's order events; `rapport
+//! import customers FILE`: one row per customer, in CSV or JSONL, as identify calls. Every bad row is
 //! reported with its line; nothing is imported while any row is bad unless `--skip-bad-rows` is
 //! given (then the bad rows, or the responses with a bad row, are left out). Re-running the same
 //! file adds nothing twice.
@@ -11,6 +12,7 @@ use std::path::Path;
 use anyhow::Context;
 use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
 use rapport_server::services::import::{AnswerRow, COLUMNS, RowProblem, responses_from_rows};
+use rapport_server::services::import_customers::{customers_from_csv, customers_from_jsonl};
 use rapport_server::services::import_feedback::{feedback_from_csv, feedback_from_jsonl};
 use rapport_server::services::import_orders::{orders_from_csv, orders_from_jsonl};
 use rapport_store::{Store, StoreOptions};
@@ -67,6 +69,25 @@ async fn ingest_events(
     eprintln!("{} added, {} already there", count(added, what.0, what.1), total - added);
     println!("{added}");
     Ok(())
+}
+
+pub async fn customers(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let received_at = time::OffsetDateTime::now_utc();
+    let (events, problems) = match args.file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "csv" => customers_from_csv(&text, received_at).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?,
+        "jsonl" | "ndjson" => customers_from_jsonl(&text, received_at),
+        other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", args.file.display()),
+    };
+    report_problems(&problems, events.len() + problems.len(), args.skip_bad_rows)?;
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = async {
+        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
+        ingest_events(&store, &workspace.id, events, ("customer", "customers")).await
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {

@@ -167,7 +167,7 @@ fn churn_evaluate_rejects_tables_it_cannot_learn_from() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn import_orders_feeds_lifetime_value_and_is_idempotent() {
+async fn import_customers_and_orders_feed_profiles_and_lifetime_value() {
     let directory = tempfile::tempdir().unwrap();
     let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/import");
     let created = run(rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", "read"]));
@@ -200,9 +200,37 @@ async fn import_orders_feeds_lifetime_value_and_is_idempotent() {
     assert_eq!(stdout(&import(&bad, &["--skip-bad-rows"])).trim(), "1");
 
     // The orders are the workspace's order events: lifetime value fits from them.
+    // Customers with their traits; the e-mail customer of the orders file is the same customer.
+    let customers = examples.join("customers.csv");
+    let imported =
+        run(rapport(directory.path()).args(["import", "customers"]).arg(&customers).args(["--workspace", "shop"]));
+    assert_eq!(stdout(&imported).trim(), "4", "{}", stderr(&imported));
+    let again =
+        run(rapport(directory.path()).args(["import", "customers"]).arg(&customers).args(["--workspace", "shop"]));
+    assert_eq!(stdout(&again).trim(), "0", "nothing twice");
+
     let server = crate::process::Server::start(directory.path(), &[]);
+    let client = reqwest::Client::new();
+    let customer = async |identity: &str| -> Value {
+        let url = server.url("/v1/customers");
+        let found: Value = client
+            .get(url)
+            .query(&[("identity", identity)])
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        found["data"][0].clone()
+    };
+    let by_email = customer("email:customer0@example.com").await;
+    assert_eq!(by_email["traits"]["plan"]["value"], "team", "{by_email}");
+    let by_phone = customer("phone:+491511234567").await;
+    assert_eq!(by_phone["traits"]["seats"]["value"], 12.0, "{by_phone}");
     let url = server.url("/v1/clv?calibrationEnd=2026-12-31&timeUnit=weeks");
-    let clv: Value = reqwest::Client::new().get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let clv: Value = client.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
     let log = crate::process::Server::log(directory.path());
     assert!(clv["bgnbd"]["customers"].as_u64().is_some_and(|n| n >= 12), "{clv}\n{log}");
     assert!(clv["gamma_gamma"]["customers"].as_u64().unwrap() >= 2, "{clv}");
