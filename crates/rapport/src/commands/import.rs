@@ -43,6 +43,17 @@ fn report_problems(problems: &[RowProblem], rows: usize, skip_bad_rows: bool) ->
     Ok(())
 }
 
+/// A progress bar for `total` rows on stderr (count and time left) when stderr is a terminal;
+/// nothing is drawn otherwise (pipes and logs get the summary line only).
+fn progress(total: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {human_pos}/{human_len}, {eta} left") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(format!("importing {what}"));
+    bar
+}
+
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -57,15 +68,16 @@ async fn ingest_events(
     events: Vec<rapport_core::event::Event>,
     what: (&str, &str),
 ) -> anyhow::Result<()> {
-    let (total, mut added, mut done) = (events.len(), 0, 0);
+    let (total, mut added) = (events.len(), 0);
+    let bar = progress(total, what.1);
     let mut rest = events;
     while !rest.is_empty() {
         let batch: Vec<_> = rest.drain(..rest.len().min(EVENT_BATCH)).collect();
-        done += batch.len();
+        bar.inc(batch.len() as u64);
         added +=
             store.ingest(rapport_store::IngestBatch { workspace: workspace.clone(), events: batch }).await?.accepted;
-        eprintln!("imported {done} of {total} {}", what.1);
     }
+    bar.finish_and_clear();
     eprintln!("{} added, {} already there", count(added, what.0, what.1), total - added);
     println!("{added}");
     Ok(())
@@ -236,14 +248,12 @@ pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -
             attach_survey_comments(&context, response, received_at);
         }
         let mut added = 0;
-        for (done, batch) in responses.chunks(BATCH).enumerate() {
+        let bar = progress(responses.len(), "responses");
+        for batch in responses.chunks(BATCH) {
             added += store.import_responses(&workspace.id, batch).await?;
-            eprintln!(
-                "imported {} of {} responses",
-                (done * BATCH + batch.len()).min(responses.len()),
-                responses.len()
-            );
+            bar.inc(batch.len() as u64);
         }
+        bar.finish_and_clear();
         if added > 0 {
             store.refresh_statistics().await?;
         }
@@ -283,13 +293,14 @@ pub async fn feedback(settings: Settings, args: ImportArgs<'_>) -> anyhow::Resul
         let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
         let context = text_context(&store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
         let inputs: Vec<_> = items.into_iter().map(|(_, input)| input).collect();
-        let (total, mut added, mut done) = (inputs.len(), 0, 0);
+        let (total, mut added) = (inputs.len(), 0);
+        let bar = progress(total, "feedback items");
         for batch in inputs.chunks(FEEDBACK_BATCH) {
             let analysed = analyse_all(&context, batch, received_at);
             added += store.insert_feedback(&workspace.id, &analysed).await?.iter().filter(|(_, new)| *new).count();
-            done += batch.len();
-            eprintln!("imported {done} of {total} items");
+            bar.inc(batch.len() as u64);
         }
+        bar.finish_and_clear();
         eprintln!("{} added, {} already there", count(added, "item", "items"), total - added);
         println!("{added}");
         Ok(())
