@@ -35,6 +35,25 @@ const DEGENERATE_BETA: f64 = 1e5;
 /// Customers per parallel chunk: large enough that a chunk's bookkeeping is noise.
 const CHUNK: usize = 16 * 1024;
 
+impl BgNbdFit {
+    /// What a reader of the parameters should know: a drop-out probability with no spread across
+    /// customers (a + b unbounded) is not an error, but a and b then carry no meaning beyond
+    /// a / (a + b).
+    pub fn warnings(&self) -> Vec<String> {
+        let BgNbd { a, b, .. } = self.params;
+        if a + b > DEGENERATE_BETA {
+            vec![format!(
+                "the drop-out probability shows no spread across customers (a + b = {:.3e}): read a and b only as \
+                 p = a / (a + b) = {:.4}; expectations use the fixed-p limit",
+                a + b,
+                a / (a + b)
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 impl BgNbd {
     /// The maximum-likelihood fit. Checks every customer first (0 <= recency <= T, T > 0).
     pub fn fit(customers: &[Rfm]) -> Result<BgNbdFit, ClvError> {
@@ -299,6 +318,9 @@ mod tests {
         assert!((series - limit).abs() < 1e-3 * series, "{series} vs {limit}");
         let huge = BgNbd { r: 2.1, alpha: 8.0, a: 5.1e6, b: 1.04e7 };
         assert!(huge.expected_purchases(&customer, 26.0).is_finite());
+        let fit = |params| BgNbdFit { params, log_likelihood: 0.0, customers: 1, iterations: 1 };
+        assert!(fit(huge).warnings()[0].contains("p = a / (a + b) = 0.3290"), "{:?}", fit(huge).warnings());
+        assert!(fit(below).warnings().is_empty());
     }
 
     #[test]

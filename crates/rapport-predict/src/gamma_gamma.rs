@@ -30,6 +30,21 @@ pub struct GammaGammaFit {
 
 const CHUNK: usize = 16 * 1024;
 
+impl GammaGammaFit {
+    /// What a reader should know: with q <= 1 the population's mean spend does not exist, so
+    /// expected spend (and value) is infinite.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.params.q <= 1.0 {
+            vec![format!(
+                "q = {:.3} is not above 1: the population's mean spend does not exist and expected spend is infinite",
+                self.params.q
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 impl GammaGamma {
     /// The maximum-likelihood fit on the customers with repeat purchases (the others carry no spend
     /// information: their first purchase is not counted, as in the paper).

@@ -501,6 +501,7 @@ pub async fn clv(store: &Store, workspace: &WorkspaceId, query: &ClvQuery, top: 
         "timeUnit": query.unit,
         "bgnbd": bgnbd,
         "gamma_gamma": spend,
+        "warnings": bgnbd.warnings().into_iter().chain(spend.warnings()).collect::<Vec<_>>(),
         "projection": {"horizon": query.horizon, "discountRate": query.discount_rate, "totalExpectedValue": (total * 100.0).round() / 100.0},
         "customers": customers_json,
     }))

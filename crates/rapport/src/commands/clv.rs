@@ -102,8 +102,14 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn warnings(bgnbd: &BgNbdFit, spend: Option<&GammaGammaFit>) -> Vec<String> {
+    let mut warnings = bgnbd.warnings();
+    warnings.extend(spend.map(GammaGammaFit::warnings).unwrap_or_default());
+    warnings
+}
+
 fn report_json(bgnbd: &BgNbdFit, spend: Option<&GammaGammaFit>, seconds: f64) -> serde_json::Value {
-    json!({"bgnbd": bgnbd, "gamma_gamma": spend, "fit_seconds": seconds})
+    json!({"bgnbd": bgnbd, "gamma_gamma": spend, "fit_seconds": seconds, "warnings": warnings(bgnbd, spend)})
 }
 
 fn report_text(bgnbd: &BgNbdFit, spend: Option<&GammaGammaFit>, seconds: f64) -> String {
@@ -120,6 +126,9 @@ fn report_text(bgnbd: &BgNbdFit, spend: Option<&GammaGammaFit>, seconds: f64) ->
         None => text.push_str("Gamma-Gamma  not fitted: no monetary_value column\n"),
     }
     text.push_str(&format!("fitted in {:.1} ms\n", seconds * 1000.0));
+    for warning in warnings(bgnbd, spend) {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
     text
 }
 

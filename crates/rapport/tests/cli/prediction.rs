@@ -38,6 +38,7 @@ fn check_published(report: &Value) {
     within(&spend["p"], 6.25);
     within(&spend["q"], 3.74);
     within(&spend["gamma"], 15.44);
+    assert_eq!(report["warnings"], serde_json::json!([]), "a well-posed fit has nothing to warn about");
 }
 
 #[test]
