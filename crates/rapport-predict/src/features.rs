@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::churn::ModelChoice;
+use crate::health::HealthInputs;
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -152,6 +153,10 @@ pub const FEATURES: [&str; 17] = [
     "plan",
 ];
 
+fn is_activity(kind: &EventKind) -> bool {
+    *kind != EventKind::Cancellation
+}
+
 fn count(events: &[(i64, EventKind)], from: i64, to: i64, what: impl Fn(&EventKind) -> bool) -> usize {
     events.iter().filter(|(at, kind)| (from..to).contains(at) && what(kind)).count()
 }
@@ -182,7 +187,7 @@ impl CustomerHistory {
     }
 
     fn last_activity_before(&self, at: i64) -> Option<i64> {
-        self.events.iter().rev().find(|(t, kind)| *t < at && *kind != EventKind::Cancellation).map(|(t, _)| *t)
+        self.events.iter().rev().find(|(t, kind)| *t < at && is_activity(kind)).map(|(t, _)| *t)
     }
 
     /// Whether the customer counts as a current customer at `at`: seen before it, not cancelled
@@ -211,30 +216,58 @@ impl CustomerHistory {
         })
     }
 
+    /// Activity of any kind but a cancellation in the 30 days before `at`.
+    pub fn activity_30d(&self, at: i64) -> usize {
+        count(&self.events, at - 30 * DAY_MS, at, is_activity)
+    }
+
+    pub fn days_since_activity(&self, at: i64) -> Option<f64> {
+        self.last_activity_before(at).map(|last| (at - last) as f64 / DAY_MS as f64)
+    }
+
+    /// Cases opened before `at` and not closed by then.
+    pub fn open_cases(&self, at: i64) -> usize {
+        self.cases.iter().filter(|(opened, closed)| *opened < at && closed.is_none_or(|c| c >= at)).count()
+    }
+
+    /// The share of negative feedback in the 90 days before `at`; None without feedback.
+    pub fn negative_share_90d(&self, at: i64) -> Option<f64> {
+        let recent: Vec<bool> =
+            self.feedback.iter().filter(|(t, _)| (at - 90 * DAY_MS..at).contains(t)).map(|(_, n)| *n).collect();
+        (!recent.is_empty()).then(|| recent.iter().filter(|&&n| n).count() as f64 / recent.len() as f64)
+    }
+
+    /// What the health score reads at `at`, given where the customer's 30-day activity stands
+    /// among the current customers and their churn probability.
+    pub fn health_inputs(&self, at: i64, activity_percentile: f64, churn_probability: Option<f64>) -> HealthInputs {
+        let latest = |scores: &[(i64, f64)]| scores.iter().rev().find(|(t, _)| *t < at).map(|(_, s)| *s);
+        HealthInputs {
+            days_since_activity: self.days_since_activity(at),
+            activity_percentile: Some(activity_percentile),
+            negative_share: self.negative_share_90d(at),
+            latest_nps: latest(&self.nps),
+            latest_csat: latest(&self.csat),
+            open_cases: self.open_cases(at),
+            churn_probability,
+        }
+    }
+
     /// The feature cells at `at` (what was known before it), in `FEATURES` order; blank is missing.
     pub fn features_at(&self, at: i64) -> Vec<String> {
         let d30 = at - 30 * DAY_MS;
         let d90 = at - 90 * DAY_MS;
         let events = &self.events;
         let is_login = |kind: &EventKind| *kind == EventKind::Login;
-        let is_activity = |kind: &EventKind| *kind != EventKind::Cancellation;
         let logins = count(events, d30, at, is_login);
         let logins_before = count(events, d90, d30, is_login);
-        let activity = count(events, d30, at, is_activity);
+        let activity = self.activity_30d(at);
         let activity_before = count(events, d90, d30, is_activity);
-        let since =
-            self.last_activity_before(at).map_or(String::new(), |last| number((at - last) as f64 / DAY_MS as f64));
+        let since = self.days_since_activity(at).map_or(String::new(), number);
         let (latest_nps, nps_change) = latest_and_change(&self.nps, at);
         let (latest_csat, csat_change) = latest_and_change(&self.csat, at);
-        let open = self.cases.iter().filter(|(opened, closed)| *opened < at && closed.is_none_or(|c| c >= at)).count();
+        let open = self.open_cases(at);
         let recent_cases = self.cases.iter().filter(|(opened, _)| (d90..at).contains(opened)).count();
-        let recent_feedback: Vec<bool> =
-            self.feedback.iter().filter(|(t, _)| (d90..at).contains(t)).map(|(_, n)| *n).collect();
-        let negative_share = if recent_feedback.is_empty() {
-            String::new()
-        } else {
-            number(recent_feedback.iter().filter(|&&n| n).count() as f64 / recent_feedback.len() as f64)
-        };
+        let negative_share = self.negative_share_90d(at).map_or(String::new(), number);
         let tenure =
             self.first_seen().filter(|first| *first < at).map_or(0.0, |first| (at - first) as f64 / DAY_MS as f64);
         let (mut spend, mut orders) = (0.0, 0);

@@ -12,8 +12,8 @@ use rapport_predict::churn::{ChurnModel, Scored, permutation_importance};
 use rapport_predict::clv::{Projection, Rfm, TimeUnit, Transaction, customer_value, summarise};
 use rapport_predict::dataset::Dataset;
 use rapport_predict::evaluation::{average_precision, brier, calibration, roc_auc, roc_auc_interval};
-use rapport_predict::features::{ChurnSettings, CustomerHistory, DAY_MS, EventKind, FEATURES, best_threshold};
-use rapport_predict::health::{HealthInputs, health, percentile};
+use rapport_predict::features::{ChurnSettings, CustomerHistory, DAY_MS, FEATURES, best_threshold};
+use rapport_predict::health::{health, percentile};
 use rapport_store::Store;
 use rapport_store::feedback_records::FeedbackFilter;
 use rapport_store::prediction_records::CustomerPrediction;
@@ -278,42 +278,16 @@ pub async fn refresh(store: &Store, workspace: &WorkspaceId, now: i64) -> Result
         None => vec![None; ids.len()],
     };
     // Activity percentiles among the current customers.
-    let activity: Vec<f64> = ids
-        .iter()
-        .map(|id| {
-            histories[*id].events.iter().filter(|(t, k)| now - t < 30 * DAY_MS && *k != EventKind::Cancellation).count()
-                as f64
-        })
-        .collect();
+    let activity: Vec<f64> = ids.iter().map(|id| histories[*id].activity_30d(now) as f64).collect();
     let mut sorted = activity.clone();
     sorted.sort_by(f64::total_cmp);
     let predictions: Vec<CustomerPrediction> = ids
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let history = &histories[*id];
             let score = scored[i].as_ref();
-            let recent: Vec<bool> =
-                history.feedback.iter().filter(|(t, _)| now - t < 90 * DAY_MS).map(|(_, n)| *n).collect();
-            let inputs = HealthInputs {
-                days_since_activity: history
-                    .events
-                    .iter()
-                    .rev()
-                    .find(|(t, k)| *t < now && *k != EventKind::Cancellation)
-                    .map(|(t, _)| (now - t) as f64 / DAY_MS as f64),
-                activity_percentile: Some(percentile(&sorted, activity[i])),
-                negative_share: (!recent.is_empty())
-                    .then(|| recent.iter().filter(|&&n| n).count() as f64 / recent.len() as f64),
-                latest_nps: history.nps.last().map(|(_, s)| *s),
-                latest_csat: history.csat.last().map(|(_, s)| *s),
-                open_cases: history
-                    .cases
-                    .iter()
-                    .filter(|(opened, closed)| *opened < now && closed.is_none_or(|c| c >= now))
-                    .count(),
-                churn_probability: score.map(|s| s.probability),
-            };
+            let inputs =
+                histories[*id].health_inputs(now, percentile(&sorted, activity[i]), score.map(|s| s.probability));
             let health = health(&inputs);
             CustomerPrediction {
                 customer_id: (*id).clone(),
