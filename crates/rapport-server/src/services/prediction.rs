@@ -331,12 +331,18 @@ pub async fn refresh(store: &Store, workspace: &WorkspaceId, now: i64) -> Result
     }))
 }
 
-/// The daily refresh of every workspace that uses prediction (it has churn settings or a model);
-/// returns how many customers were newly flagged.
+/// The daily refresh of every workspace that uses prediction (it has churn settings or a model)
+/// and was not refreshed in the last day; returns how many customers were newly flagged.
 pub async fn refresh_all(store: &Store, now: i64) -> Result<u64, ApiError> {
     let mut newly = 0;
     for workspace in store.workspace_ids().await? {
         if store.churn_settings(&workspace).await?.is_none() && store.latest_churn_model(&workspace).await?.is_none() {
+            continue;
+        }
+        // Refreshed within the day (by another process, or before a restart): nothing to do. A
+        // refresh writes one time on every row.
+        let last = store.predictions(&workspace, false, None, 1).await?;
+        if last.first().is_some_and(|p| (0..86_400_000).contains(&(now - p.scored_at_ms))) {
             continue;
         }
         match refresh(store, &workspace, now).await {

@@ -175,6 +175,15 @@ pub async fn planted_churn_signals_are_learned_explained_and_announced(app: Test
     let events: Value = events.json().await.unwrap();
     assert_eq!(events["data"].as_array().unwrap().len() as u64, flagged, "{events}");
 
+    // The daily job leaves a workspace refreshed within the day alone (a restart or a second
+    // process does not redo it), and refreshes it a day on.
+    use rapport_server::services::prediction::refresh_all;
+    refresh_all(&app.store, NOW + 3_600_000).await.unwrap();
+    assert_eq!(app.read("/v1/predictions?limit=1").await["predictions"][0]["scoredAt"], at(NOW).replace("Z", ".000Z"));
+    refresh_all(&app.store, NOW + 2 * DAY).await.unwrap();
+    let later = app.read("/v1/predictions?limit=1").await;
+    assert_eq!(later["predictions"][0]["scoredAt"], at(NOW + 2 * DAY).replace("Z", ".000Z"));
+
     // On the customer: the riskiest one's risk, factors and health with its parts.
     let riskiest = rows[0]["customerId"].as_str().unwrap();
     let one = app.read(&format!("/v1/customers/{riskiest}/prediction")).await;
