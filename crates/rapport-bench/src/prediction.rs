@@ -128,17 +128,22 @@ pub fn measure(args: &PredictionArgs) -> anyhow::Result<String> {
     Ok(rows)
 }
 
-/// A telecom-like customer table with a planted, partly non-linear churn rule (contract, tenure,
-/// fibre, tickets, a short-tenure-high-charges interaction), 1% of charges missing as blanks,
-/// drawn from a fixed generator.
-fn churn_table(rows: usize, seed: u64) -> (Vec<String>, Vec<Vec<String>>) {
+/// Uniform numbers in [0, 1) from a seeded xorshift64: the generated tables are the same every run.
+fn uniform_stream(seed: u64) -> impl FnMut() -> f64 {
     let mut state = seed | 1;
-    let mut uniform = move || {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// A telecom-like customer table with a planted, partly non-linear churn rule (contract, tenure,
+/// fibre, tickets, a short-tenure-high-charges interaction), 1% of charges missing as blanks,
+/// drawn from a fixed generator.
+fn churn_table(rows: usize, seed: u64) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut uniform = uniform_stream(seed);
     let headers = ["customer", "tenure", "contract", "internet", "monthly", "total", "senior", "tickets", "churned"];
     let table = (0..rows)
         .map(|i| {
@@ -197,13 +202,7 @@ fn churn_table(rows: usize, seed: u64) -> (Vec<String>, Vec<Vec<String>>) {
 /// the number of products, interactions of country with balance and of inactivity with age;
 /// salary, credit score and tenure are noise. Drawn from a fixed generator.
 fn nonlinear_table(rows: usize, seed: u64) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut state = seed | 1;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = uniform_stream(seed);
     let headers = [
         "customer", "score", "country", "gender", "age", "tenure", "balance", "products", "active", "salary", "exited",
     ];

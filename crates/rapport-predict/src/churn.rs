@@ -8,7 +8,7 @@ use crate::boosting::Boosted;
 use crate::dataset::{Dataset, Values};
 use crate::encode::{Encoder, Matrix};
 use crate::evaluation::{
-    CalibrationBin, average_precision, brier, calibration, roc_auc, roc_auc_interval, stratified_folds,
+    CalibrationBin, Shuffler, average_precision, brier, calibration, roc_auc, roc_auc_interval, stratified_folds,
 };
 use crate::logistic::{Logistic, sigmoid};
 use crate::optimize::OptimiseError;
@@ -242,13 +242,7 @@ impl ChurnModel {
 pub fn permutation_importance(model: &ChurnModel, data: &Dataset, seed: u64) -> Vec<(String, f64)> {
     let base = roc_auc(&model.probabilities(data), &data.labels).unwrap_or(0.5);
     let mut order: Vec<usize> = (0..data.len()).collect();
-    let mut state = seed | 1;
-    for i in (1..order.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        order.swap(i, (state % (i as u64 + 1)) as usize);
-    }
+    Shuffler::new(seed).shuffle(&mut order);
     let mut importance: Vec<(String, f64)> = (0..data.columns.len())
         .map(|column| {
             let mut shuffled = data.clone();

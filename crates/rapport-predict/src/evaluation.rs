@@ -105,24 +105,35 @@ pub fn calibration(probabilities: &[f64], labels: &[bool]) -> Vec<CalibrationBin
         .collect()
 }
 
+/// Seeded shuffles (Fisher-Yates over xorshift64*): deterministic without depending on rand's
+/// stream staying the same across versions. Successive shuffles continue one stream.
+pub struct Shuffler(u64);
+
+impl Shuffler {
+    pub fn new(seed: u64) -> Shuffler {
+        Shuffler(seed | 1)
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let random = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            items.swap(i, (random % (i as u64 + 1)) as usize);
+        }
+    }
+}
+
 /// `k` folds with each class spread evenly: rows of each class shuffled (seeded), then dealt in
 /// turn. Returns each fold's test rows.
 pub fn stratified_folds(labels: &[bool], k: usize, seed: u64) -> Vec<Vec<usize>> {
-    let mut state = seed | 1;
-    let mut next = move || {
-        // xorshift64*: deterministic shuffles without a dependency on rand's stream stability.
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
+    let mut shuffler = Shuffler::new(seed);
     let mut folds = vec![Vec::new(); k];
     let mut dealt = 0;
     for class in [true, false] {
         let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        for i in (1..rows.len()).rev() {
-            rows.swap(i, (next() % (i as u64 + 1)) as usize);
-        }
+        shuffler.shuffle(&mut rows);
         for row in rows {
             folds[dealt % k].push(row);
             dealt += 1;
