@@ -10,6 +10,10 @@ use crate::health::HealthInputs;
 
 pub const DAY_MS: i64 = 86_400_000;
 
+/// The order event's properties that hold its amount, first present wins (Segment's ecommerce
+/// spec uses `revenue` and `total`; `value` is common elsewhere).
+pub const ORDER_AMOUNT_PROPERTIES: [&str; 3] = ["revenue", "total", "value"];
+
 /// How a workspace defines and predicts churn (`PUT /v1/churn/settings`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -25,7 +29,7 @@ pub struct ChurnSettings {
     /// Case-insensitive substrings of a page's name, path, title or URL (or a track event's name or
     /// `title`) that make it a visit to a help article that signals churn.
     pub help_article_patterns: Vec<String>,
-    /// The track event of a purchase; its `revenue` (or `total`, `value`) is the spend.
+    /// The track event of a purchase; its first of `ORDER_AMOUNT_PROPERTIES` is the spend.
     pub order_event: String,
     /// The customer trait holding the plan.
     pub plan_trait: String,

@@ -12,7 +12,9 @@ use rapport_predict::churn::{ChurnModel, Scored, permutation_importance};
 use rapport_predict::clv::{Projection, Rfm, TimeUnit, Transaction, customer_value, summarise};
 use rapport_predict::dataset::Dataset;
 use rapport_predict::evaluation::{average_precision, brier, calibration, roc_auc, roc_auc_interval};
-use rapport_predict::features::{ChurnSettings, CustomerHistory, DAY_MS, FEATURES, best_threshold};
+use rapport_predict::features::{
+    ChurnSettings, CustomerHistory, DAY_MS, FEATURES, ORDER_AMOUNT_PROPERTIES, best_threshold,
+};
 use rapport_predict::health::{health, percentile};
 use rapport_store::Store;
 use rapport_store::feedback_records::FeedbackFilter;
@@ -68,7 +70,7 @@ async fn histories(
         let name = event.name.as_deref().unwrap_or("");
         let detail: Vec<&str> =
             ["path", "title", "url", "name"].iter().filter_map(|key| event.properties[*key].as_str()).collect();
-        let amount = number_property(&event.properties, &["revenue", "total", "value"]);
+        let amount = number_property(&event.properties, &ORDER_AMOUNT_PROPERTIES);
         let kind = settings.classify(&event.event_type, name, &detail.join(" "), amount);
         histories.entry(event.customer_id).or_default().events.push((event.timestamp_ms, kind));
     }
@@ -434,7 +436,7 @@ pub async fn clv(store: &Store, workspace: &WorkspaceId, query: &ClvQuery, top: 
             let day = time::OffsetDateTime::from_unix_timestamp(event.timestamp_ms.div_euclid(1000))
                 .map_err(ApiError::internal)?
                 .date();
-            let amount = number_property(&event.properties, &["revenue", "total", "value"]).unwrap_or(0.0);
+            let amount = number_property(&event.properties, &ORDER_AMOUNT_PROPERTIES).unwrap_or(0.0);
             log.push(Transaction { customer: event.customer_id, day, amount });
         }
     }

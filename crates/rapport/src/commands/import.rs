@@ -54,6 +54,21 @@ fn progress(total: usize, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Reads `file` with `csv` or `jsonl` by its extension (`.csv`, `.jsonl` or `.ndjson`); a CSV
+/// whose header is unusable is an error naming the file.
+fn read_by_extension<T>(
+    file: &Path,
+    csv: impl FnOnce(&str) -> Result<T, String>,
+    jsonl: impl FnOnce(&str) -> T,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "csv" => csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display())),
+        "jsonl" | "ndjson" => Ok(jsonl(&text)),
+        other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", file.display()),
+    }
+}
+
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -84,13 +99,12 @@ async fn ingest_events(
 }
 
 pub async fn customers(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let received_at = time::OffsetDateTime::now_utc();
-    let (events, problems) = match args.file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
-        "csv" => customers_from_csv(&text, received_at).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?,
-        "jsonl" | "ndjson" => customers_from_jsonl(&text, received_at),
-        other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", args.file.display()),
-    };
+    let (events, problems) = read_by_extension(
+        args.file,
+        |text| customers_from_csv(text, received_at),
+        |text| customers_from_jsonl(text, received_at),
+    )?;
     report_problems(&problems, events.len() + problems.len(), args.skip_bad_rows)?;
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
@@ -103,7 +117,6 @@ pub async fn customers(settings: Settings, args: ImportArgs<'_>) -> anyhow::Resu
 }
 
 pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let received_at = time::OffsetDateTime::now_utc();
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
@@ -111,12 +124,11 @@ pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
         let churn = rapport_server::services::prediction::settings(&store, &workspace.id)
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
-        let (events, problems) = match args.file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
-            "csv" => orders_from_csv(&text, &churn.order_event, received_at)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?,
-            "jsonl" | "ndjson" => orders_from_jsonl(&text, &churn.order_event, received_at),
-            other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", args.file.display()),
-        };
+        let (events, problems) = read_by_extension(
+            args.file,
+            |text| orders_from_csv(text, &churn.order_event, received_at),
+            |text| orders_from_jsonl(text, &churn.order_event, received_at),
+        )?;
         report_problems(&problems, events.len() + problems.len(), args.skip_bad_rows)?;
         ingest_events(&store, &workspace.id, events, ("order", "orders")).await
     }
@@ -280,13 +292,12 @@ const FEEDBACK_BATCH: usize = 1_000;
 
 /// Imports the feedback in `args.file`: redacted and analysed as the API does.
 pub async fn feedback(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let received_at = time::OffsetDateTime::now_utc();
-    let (items, problems) = match args.file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
-        "csv" => feedback_from_csv(&text, received_at).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?,
-        "jsonl" | "ndjson" => feedback_from_jsonl(&text, received_at),
-        other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", args.file.display()),
-    };
+    let (items, problems) = read_by_extension(
+        args.file,
+        |text| feedback_from_csv(text, received_at),
+        |text| feedback_from_jsonl(text, received_at),
+    )?;
     report_problems(&problems, items.len() + problems.len(), args.skip_bad_rows)?;
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
