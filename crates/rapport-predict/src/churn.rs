@@ -212,12 +212,7 @@ impl ChurnModel {
         (0..x.rows)
             .map(|i| {
                 let row = x.row(i);
-                let mut per_column = vec![0.0; self.encoder.columns.len()];
-                for (contribution, (_, column)) in
-                    self.learner.contributions(row).into_iter().zip(&self.encoder.features)
-                {
-                    per_column[*column] += contribution;
-                }
+                let per_column = self.column_contributions(row);
                 let mut order: Vec<usize> = (0..per_column.len()).filter(|&c| per_column[c].abs() > 1e-9).collect();
                 order.sort_by(|&a, &b| per_column[b].abs().total_cmp(&per_column[a].abs()));
                 let factors = order
@@ -233,6 +228,28 @@ impl ChurnModel {
                 Scored { probability: sigmoid(self.learner.log_odds(row)), factors }
             })
             .collect()
+    }
+
+    /// Each column's part of one encoded row's log-odds (its features' parts added up).
+    fn column_contributions(&self, row: &[f64]) -> Vec<f64> {
+        let mut per_column = vec![0.0; self.encoder.columns.len()];
+        for (contribution, (_, column)) in self.learner.contributions(row).into_iter().zip(&self.encoder.features) {
+            per_column[*column] += contribution;
+        }
+        per_column
+    }
+
+    /// The sum over `data`'s rows of each column's absolute part of the log-odds, in the
+    /// encoder's column order (divide by the rows for the mean pull).
+    pub fn total_abs_contributions(&self, data: &Dataset) -> Vec<f64> {
+        let x = self.encoder.transform(data);
+        let mut totals = vec![0.0; self.encoder.columns.len()];
+        for i in 0..x.rows {
+            for (total, part) in totals.iter_mut().zip(self.column_contributions(x.row(i))) {
+                *total += part.abs();
+            }
+        }
+        totals
     }
 }
 
@@ -326,15 +343,13 @@ pub fn cross_validate(
         let started = clock();
         let model = ChurnModel::fit(&train_data, choice, seed)?;
         let fit_seconds = clock() - started;
-        let scored = model.score(&test_data, usize::MAX);
-        let probabilities: Vec<f64> = scored.iter().map(|s| s.probability).collect();
-        for (&row, scored) in test.iter().zip(&scored) {
-            out_of_fold[row] = scored.probability;
-            for factor in &scored.factors {
-                if let Some(column) = data.columns.iter().position(|c| c.name == factor.column) {
-                    importance[column] += factor.contribution.abs();
-                }
-            }
+        let probabilities = model.probabilities(&test_data);
+        for (&row, probability) in test.iter().zip(&probabilities) {
+            out_of_fold[row] = *probability;
+        }
+        // The fold's columns are the table's, in the same order.
+        for (total, part) in importance.iter_mut().zip(model.total_abs_contributions(&test_data)) {
+            *total += part;
         }
         results.push(FoldResult {
             roc_auc: roc_auc(&probabilities, &test_data.labels).unwrap_or(0.5),

@@ -177,8 +177,7 @@ pub async fn train(store: &Store, workspace: &WorkspaceId, now: i64) -> Result<V
     let (train_data, validation_data) = (dataset(&train_rows)?, dataset(&validation_rows)?);
     let trained =
         ChurnModel::fit(&train_data, settings.model, 0).map_err(|error| ApiError::internal(error.to_string()))?;
-    let scored = trained.score(&validation_data, usize::MAX);
-    let probabilities: Vec<f64> = scored.iter().map(|s| s.probability).collect();
+    let probabilities = trained.probabilities(&validation_data);
     let labels = &validation_data.labels;
     let churners = labels.iter().filter(|&&l| l).count();
     let auc = roc_auc(&probabilities, labels).unwrap_or(0.5);
@@ -192,12 +191,12 @@ pub async fn train(store: &Store, workspace: &WorkspaceId, now: i64) -> Result<V
     let caught = flagged.iter().filter(|(_, l)| *l).count();
     // What the model relies on: the validation AUC lost when a column is shuffled; and how far
     // each column moves customers' scores on average.
-    let mut pull: HashMap<&str, f64> = HashMap::new();
-    for s in &scored {
-        for factor in &s.factors {
-            *pull.entry(factor.column.as_str()).or_default() += factor.contribution.abs() / scored.len() as f64;
-        }
-    }
+    let pull: HashMap<&str, f64> = FEATURES
+        .iter()
+        .copied()
+        .zip(trained.total_abs_contributions(&validation_data))
+        .map(|(column, total)| (column, total / validation_data.len() as f64))
+        .collect();
     let importance = permutation_importance(&trained, &validation_data, 7);
     // The model kept learns from both snapshots.
     let mut all_rows = train_rows.clone();
