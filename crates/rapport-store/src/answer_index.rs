@@ -372,6 +372,13 @@ pub struct AnswerIndex {
 }
 
 impl AnswerIndex {
+    /// Drops what is held for `workspace` (deleted: its row ids start again).
+    pub fn forget(&self, workspace: &WorkspaceId) {
+        if let Ok(mut workspaces) = self.workspaces.lock() {
+            workspaces.remove(workspace);
+        }
+    }
+
     /// Counts of the scored answers of `question_type` as `SqlBackend::answer_tallies` returns
     /// them from the raw answers, for a query no rollup grain holds (traits, accounts, agent
     /// with channel or touchpoint).

@@ -207,6 +207,33 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.ensure_workspace(name).await)?)
     }
 
+    /// Deletes the workspace `name` with everything in it (its keys too), in one transaction;
+    /// false when there is none. For replacing a generated workspace (`rapport demo`): events of
+    /// it still queued for ingestion would land in a workspace that no longer exists.
+    pub async fn delete_workspace(&self, name: &str) -> Result<bool, StoreError> {
+        let deleted = dispatch!(self.backend(), sql => sql.delete_workspace(name).await)?;
+        if let Some(workspace) = &deleted {
+            self.inner.answer_index.forget(workspace);
+        }
+        Ok(deleted.is_some())
+    }
+
+    /// The workspace's events in the order they were stored, `limit` after sequence number
+    /// `after` (0 for the first page).
+    pub async fn events_after(
+        &self,
+        workspace: &WorkspaceId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<records::StoredEvent>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.events_after(workspace, after, limit).await)?)
+    }
+
+    /// How many rows the workspace has in each table that holds its rows.
+    pub async fn workspace_rows(&self, workspace: &WorkspaceId) -> Result<Vec<(&'static str, i64)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.workspace_rows(workspace).await)?)
+    }
+
     pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.workspace_by_name(name).await)?)
     }

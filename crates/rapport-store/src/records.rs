@@ -99,6 +99,25 @@ pub struct TimelineEntry {
     pub context: Value,
 }
 
+/// An event as stored, whole (exports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event_type: String,
+    pub name: Option<String>,
+    pub channel: String,
+    pub timestamp_ms: i64,
+    pub message_id: String,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub group_id: Option<String>,
+    pub previous_id: Option<String>,
+    pub properties: Value,
+    pub traits: Value,
+    pub context: Value,
+    pub extra: Value,
+}
+
 /// Where a timeline page ends: the next page starts strictly after (older than) this entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimelineCursor {

@@ -20,8 +20,8 @@ use sqlx::{Pool, QueryBuilder, Transaction};
 
 use crate::now_ms;
 use crate::records::{
-    ApiKeyRecord, ChannelUsage, CustomerProfile, IdentityRecord, MergeRecord, TimelineCursor, TimelineEntry,
-    TimelinePage, TraitRecord, UndoneMerge, Workspace,
+    ApiKeyRecord, ChannelUsage, CustomerProfile, IdentityRecord, MergeRecord, StoredEvent, TimelineCursor,
+    TimelineEntry, TimelinePage, TraitRecord, UndoneMerge, Workspace,
 };
 
 /// Most rows per multi-row statement: well under both backends' bind-parameter limits.
@@ -137,6 +137,47 @@ impl SqlBackend {
     }
 }
 
+/// The tables whose rows belong to a workspace through a parent, children first, with the
+/// condition that finds a workspace's rows.
+const WORKSPACE_CHILDREN: [(&str, &str); 6] = [
+    ("survey_answers", "response_id IN (SELECT id FROM survey_responses WHERE workspace_id = $1)"),
+    ("customer_traits", "customer_id IN (SELECT id FROM customers WHERE workspace_id = $1)"),
+    ("case_history", "case_id IN (SELECT id FROM cases WHERE workspace_id = $1)"),
+    ("webhook_attempts", "delivery_id IN (SELECT id FROM webhook_deliveries WHERE workspace_id = $1)"),
+    ("survey_responses", "workspace_id = $1"),
+    ("survey_versions", "survey_id IN (SELECT id FROM surveys WHERE workspace_id = $1)"),
+];
+
+/// Every table with a `workspace_id`, in an order that deletes rows before what they refer to
+/// (`delete_workspace`; a new table belongs here).
+const WORKSPACE_TABLES: [&str; 25] = [
+    "api_keys",
+    "events",
+    "identities",
+    "customers",
+    "merges",
+    "surveys",
+    "invitations",
+    "answer_rollups",
+    "metric_settings",
+    "contact_policies",
+    "feedback_topics",
+    "feedback",
+    "feedback_taxonomies",
+    "feedback_settings",
+    "alerts",
+    "domain_events",
+    "webhook_deliveries",
+    "webhook_subscriptions",
+    "cases",
+    "case_settings",
+    "case_round_robin",
+    "action_plans",
+    "churn_settings",
+    "churn_models",
+    "customer_predictions",
+];
+
 impl SqlBackend {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await.map(|_| ())
@@ -153,6 +194,47 @@ impl SqlBackend {
             .await?;
         let workspace = self.workspace_by_name(name).await?;
         workspace.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Deletes the workspace `name` and everything in it, in one transaction; false when there is
+    /// none. Children first: the rows keyed by a parent that belongs to the workspace.
+    pub async fn delete_workspace(&self, name: &str) -> Result<Option<WorkspaceId>, sqlx::Error> {
+        let Some(workspace) = self.workspace_by_name(name).await? else {
+            return Ok(None);
+        };
+        let mut tx = begin_write(&self.write_pool).await?;
+        for (table, condition) in WORKSPACE_CHILDREN {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {condition}")))
+                .bind(workspace.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for table in WORKSPACE_TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE workspace_id = $1")))
+                .bind(workspace.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(workspace.id.as_str()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(workspace.id))
+    }
+
+    /// How many rows `workspace` has in each table that holds its rows (tests of
+    /// `delete_workspace`, and what an export should hold).
+    pub async fn workspace_rows(&self, workspace: &WorkspaceId) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
+        let mut counts = Vec::new();
+        for (table, condition) in
+            WORKSPACE_CHILDREN.iter().copied().chain(WORKSPACE_TABLES.iter().map(|t| (*t, "workspace_id = $1")))
+        {
+            let count: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {condition}")))
+                    .bind(workspace.as_str())
+                    .fetch_one(&self.pool)
+                    .await?;
+            counts.push((table, count));
+        }
+        Ok(counts)
     }
 
     pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>, sqlx::Error> {
@@ -334,6 +416,61 @@ impl SqlBackend {
             traits: latest.into_values().collect(),
             channels,
         }))
+    }
+
+    /// The workspace's events in the order they were stored, `limit` after sequence number
+    /// `after` (0 for the first page).
+    pub async fn events_after(
+        &self,
+        workspace: &WorkspaceId,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            String,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Json<Value>,
+            Json<Value>,
+            Json<Value>,
+            Json<Value>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT seq, event_type, name, channel, timestamp, message_id, user_id, anonymous_id, group_id, \
+             previous_id, properties, traits, context, extra FROM events \
+             WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(workspace.as_str())
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| StoredEvent {
+                seq: row.0,
+                event_type: row.1,
+                name: row.2,
+                channel: row.3,
+                timestamp_ms: row.4,
+                message_id: row.5,
+                user_id: row.6,
+                anonymous_id: row.7,
+                group_id: row.8,
+                previous_id: row.9,
+                properties: row.10.0,
+                traits: row.11.0,
+                context: row.12.0,
+                extra: row.13.0,
+            })
+            .collect())
     }
 
     /// Every event of the customer, newest first, `limit` at a time.

@@ -1,7 +1,8 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `keys`, `import`, `metrics`, `text`, `churn`, `clv`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `demo`, `keys`, `import`, `metrics`, `text`, `churn`, `clv`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
+mod demo;
 mod settings;
 
 use std::path::PathBuf;
@@ -22,6 +23,9 @@ struct Cli {
 enum Command {
     /// Run the server (SQLite in ./rapport-data by default).
     Serve(ServeArgs),
+    /// Load Evergreen, a demo company (24 months of an online retailer with a membership app),
+    /// into the workspace `demo`, replacing it if it exists, and serve it.
+    Demo(DemoArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -81,6 +85,32 @@ struct ServeArgs {
     /// Base URL customers reach this server at, for links in e-mails [default: http://<listen>].
     #[arg(long, env = "RAPPORT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct DemoArgs {
+    /// How many customers (1 to 1,000,000).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    customers: u32,
+    /// The random seed: the same seed and end make the same company.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The history ends at the start of this day, YYYY-MM-DD (UTC) [default: today].
+    #[arg(long, value_parser = parse_date)]
+    end: Option<time::Date>,
+    /// The workspace to (re)create.
+    #[arg(long, default_value = "demo")]
+    workspace: String,
+    /// Generate and load, print the admin key on stdout, and exit instead of serving.
+    #[arg(long)]
+    no_serve: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+fn parse_date(text: &str) -> Result<time::Date, String> {
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("`{text}` is not a date like 2026-06-30"))
 }
 
 /// What every import takes: the file, the workspace, and what to do with bad rows.
@@ -254,7 +284,18 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => {
                 let settings = resolve(&args.database, Some(&args))?;
-                commands::serve::run(settings).await
+                commands::serve::run(settings, None).await
+            }
+            Command::Demo(args) => {
+                let settings = resolve(&args.serve.database, Some(&args.serve))?;
+                let options = commands::demo::DemoOptions {
+                    customers: args.customers as usize,
+                    seed: args.seed,
+                    end: args.end,
+                    workspace: args.workspace,
+                    serve: !args.no_serve,
+                };
+                commands::demo::run(settings, options).await
             }
             Command::Keys(KeysCommand::Create { workspace, role, database }) => {
                 let settings = resolve(&database, None)?;

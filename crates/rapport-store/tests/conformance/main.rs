@@ -51,6 +51,7 @@ conformance_suite! {
     crate::customers::a_customer_with_very_many_identities_still_reads => a_customer_with_very_many_identities_still_reads,
     crate::keys::keys_authenticate_by_hash_only => keys_authenticate_by_hash_only,
     crate::keys::workspaces_do_not_see_each_other => workspaces_do_not_see_each_other,
+    crate::keys::deleting_a_workspace_removes_all_of_it => deleting_a_workspace_removes_all_of_it,
     crate::surveys::survey_versions_never_change => survey_versions_never_change,
     crate::surveys::responses_keep_typed_answers_once => responses_keep_typed_answers_once,
     crate::invitations::invitations_are_made_once_and_dispatched_once => invitations_are_made_once_and_dispatched_once,

@@ -2,6 +2,7 @@
 
 pub mod churn;
 pub mod clv;
+pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod metrics;

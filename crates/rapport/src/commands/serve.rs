@@ -17,7 +17,10 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+/// Said on stderr once the server listens, with its URL (`rapport demo`'s welcome).
+pub type Welcome = Box<dyn FnOnce(&str) + Send>;
+
+pub async fn run(settings: Settings, welcome: Option<Welcome>) -> anyhow::Result<()> {
     init_logging(settings.log_format.value);
     tracing::info!(settings = ?settings, "starting rapport");
     let options =
@@ -40,6 +43,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         application.local_addr(),
         redact_url(&settings.database_url.value)
     );
+    if let Some(welcome) = welcome {
+        welcome(&format!("http://{}", application.local_addr()));
+    }
     if !has_keys && settings.admin_key.is_none() {
         eprintln!("no API keys yet; create one with: rapport keys create --workspace default --role admin");
     }

@@ -1,6 +1,7 @@
 //! Tests of the built `rapport` binary: commands, settings, durability and scale-out.
 
 mod commands;
+mod demo;
 mod durability;
 mod prediction;
 mod process;

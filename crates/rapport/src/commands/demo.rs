@@ -1,0 +1,258 @@
+//! `rapport demo`: generates Evergreen, the demo company (`crate::demo`), loads it into a
+//! workspace through the same checks and analysis as the API (events resolved into customers,
+//! responses checked against their survey, feedback redacted and analysed), trains the churn
+//! model, looks for spikes as the server would have, creates an admin key, and serves it. An
+//! existing workspace of the same name is replaced, not doubled.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use rapport_core::auth::Role;
+use rapport_core::event::{BatchEnvelope, Event, parse_event};
+use rapport_core::ids::WorkspaceId;
+use rapport_core::survey::parse_definition;
+use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
+use rapport_server::services::surveys::check_response;
+use rapport_store::feedback_records::NewFeedback;
+use rapport_store::records::{NewResponse, SurveyRecord};
+use rapport_store::{IngestBatch, Store, StoreOptions};
+use rapport_text::feedback::TextContext;
+use rayon::prelude::*;
+use time::OffsetDateTime;
+
+use crate::demo::story::{DemoSurvey, Story, story};
+use crate::demo::{Company, DAY_MS, survey_definitions};
+use crate::settings::Settings;
+
+pub struct DemoOptions {
+    pub customers: usize,
+    pub seed: u64,
+    /// The history ends at the start of this day (UTC).
+    pub end: Option<time::Date>,
+    pub workspace: String,
+    pub serve: bool,
+}
+
+/// Customers generated and loaded at a time: memory stays flat whatever the company's size.
+const CHUNK: usize = 2_000;
+/// Events per ingested batch (one group commit with identity resolution).
+const EVENT_BATCH: usize = 5_000;
+
+/// What one chunk of customers turns into, checked and analysed, ready to store.
+#[derive(Default)]
+struct Loadable {
+    events: Vec<Event>,
+    responses: Vec<NewResponse>,
+    feedback: Vec<NewFeedback>,
+}
+
+/// What was loaded.
+#[derive(Debug, Default)]
+struct Totals {
+    events: usize,
+    responses: usize,
+    feedback: usize,
+}
+
+/// Checks one customer's story as the API would; a problem here is a bug in the generator.
+fn loadable(
+    story: Story,
+    surveys: &HashMap<DemoSurvey, SurveyRecord>,
+    context: &TextContext,
+    received_at: OffsetDateTime,
+) -> anyhow::Result<Loadable> {
+    let envelope = BatchEnvelope::default();
+    let mut out = Loadable::default();
+    for (index, call) in story.calls.iter().enumerate() {
+        let (event, _) = parse_event(call, index, None, &envelope, received_at)
+            .map_err(|problems| anyhow::anyhow!("generated event {call} is invalid: {problems:?}"))?;
+        out.events.push(event);
+    }
+    for (survey, key, body) in &story.responses {
+        let record = &surveys[survey];
+        let mut checked = check_response(record, body, Some(key.clone()), received_at)
+            .map_err(|error| anyhow::anyhow!("generated response {body} is invalid: {:?}", error.details))?
+            .response;
+        attach_survey_comments(context, &mut checked, received_at);
+        out.responses.push(checked);
+    }
+    let mut inputs = Vec::with_capacity(story.feedback.len());
+    for (index, item) in story.feedback.iter().enumerate() {
+        inputs.push(
+            rapport_text::feedback::parse_item(item, index, received_at)
+                .map_err(|problems| anyhow::anyhow!("generated feedback {item} is invalid: {problems:?}"))?,
+        );
+    }
+    out.feedback = analyse_all(context, &inputs, received_at);
+    Ok(out)
+}
+
+fn merge(mut parts: Vec<Loadable>) -> Loadable {
+    let mut all = Loadable::default();
+    for part in &mut parts {
+        all.events.append(&mut part.events);
+        all.responses.append(&mut part.responses);
+        all.feedback.append(&mut part.feedback);
+    }
+    all
+}
+
+async fn store_chunk(
+    store: &Store,
+    workspace: &WorkspaceId,
+    chunk: Loadable,
+    totals: &mut Totals,
+) -> anyhow::Result<()> {
+    totals.events += chunk.events.len();
+    let mut events = chunk.events;
+    while !events.is_empty() {
+        let batch: Vec<Event> = events.drain(..events.len().min(EVENT_BATCH)).collect();
+        store.ingest(IngestBatch { workspace: workspace.clone(), events: batch }).await?;
+    }
+    for batch in chunk.responses.chunks(EVENT_BATCH) {
+        totals.responses += store.import_responses(workspace, batch).await?;
+    }
+    for batch in chunk.feedback.chunks(EVENT_BATCH) {
+        totals.feedback += store.insert_feedback(workspace, batch).await?.len();
+    }
+    Ok(())
+}
+
+fn bar(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {human_pos}/{human_len} customers, {eta} left")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("generating and loading");
+    bar
+}
+
+fn thousands(n: usize) -> String {
+    indicatif::HumanCount(n as u64).to_string()
+}
+
+/// The company's history ends at the start of `end` (UTC), today by default; it cannot be later.
+fn end_ms(end: Option<time::Date>) -> anyhow::Result<i64> {
+    let now = OffsetDateTime::now_utc();
+    let day = end.unwrap_or(now.date());
+    let at = day.midnight().assume_utc();
+    if at > now {
+        anyhow::bail!("--end {day}: the history cannot end in the future");
+    }
+    Ok((at.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Generates and loads the company; returns the admin key.
+async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
+    let started = Instant::now();
+    let company = Company::new(options.seed, end_ms(options.end)?);
+    if store.delete_workspace(&options.workspace).await? {
+        eprintln!("replacing the existing workspace `{}`", options.workspace);
+    }
+    let workspace = store.ensure_workspace(&options.workspace).await?;
+    let mut surveys = HashMap::new();
+    for (kind, definition) in survey_definitions() {
+        let definition = parse_definition(&definition).map_err(|p| anyhow::anyhow!("demo survey: {p:?}"))?;
+        surveys.insert(kind, store.create_survey(&workspace.id, &definition).await?);
+    }
+    let context = text_context(store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let received_at = OffsetDateTime::now_utc();
+    let progress = bar(options.customers);
+    let mut totals = Totals::default();
+    let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<Totals>>> = None;
+    for first in (0..options.customers).step_by(CHUNK) {
+        let last = (first + CHUNK).min(options.customers);
+        // Generate and check this chunk on every core while the previous one is written.
+        let (company, surveys, context) = (company.clone(), surveys.clone(), context.clone());
+        let chunk = tokio::task::spawn_blocking(move || {
+            let parts: anyhow::Result<Vec<Loadable>> = (first..last)
+                .into_par_iter()
+                .map(|index| loadable(story(&company, index), &surveys, &context, received_at))
+                .collect();
+            parts.map(merge)
+        })
+        .await??;
+        if let Some(previous) = pending.take() {
+            let done = previous.await??;
+            totals.events += done.events;
+            totals.responses += done.responses;
+            totals.feedback += done.feedback;
+        }
+        let (store, id) = (store.clone(), workspace.id.clone());
+        pending = Some(tokio::spawn(async move {
+            let mut done = Totals::default();
+            store_chunk(&store, &id, chunk, &mut done).await?;
+            Ok(done)
+        }));
+        progress.set_position(last as u64);
+    }
+    if let Some(previous) = pending.take() {
+        let done = previous.await??;
+        totals.events += done.events;
+        totals.responses += done.responses;
+        totals.feedback += done.feedback;
+    }
+    progress.finish_and_clear();
+    store.refresh_statistics().await?;
+    eprintln!(
+        "loaded {} customers: {} events, {} survey responses, {} feedback items ({:.1} s)",
+        thousands(options.customers),
+        thousands(totals.events),
+        thousands(totals.responses),
+        thousands(totals.feedback),
+        started.elapsed().as_secs_f64()
+    );
+
+    // What the server would have done as the history happened: spike checks around the release,
+    // and the churn model trained and scored at the end.
+    let mut at = company.release_ms - DAY_MS;
+    while at <= company.fix_ms + 2 * DAY_MS {
+        rapport_server::services::alerts::evaluate(store, &workspace.id, at)
+            .await
+            .map_err(|e| anyhow::anyhow!("spike check: {}", e.message))?;
+        at += 6 * 3_600_000;
+    }
+    let step = Instant::now();
+    match rapport_server::services::prediction::train(store, &workspace.id, company.end_ms).await {
+        Ok(model) => {
+            rapport_server::services::prediction::refresh(store, &workspace.id, company.end_ms)
+                .await
+                .map_err(|e| anyhow::anyhow!("scoring churn risk: {}", e.message))?;
+            eprintln!(
+                "trained the churn model (validation ROC AUC {}) and scored every customer ({:.1} s)",
+                model["validation"]["rocAuc"],
+                step.elapsed().as_secs_f64()
+            );
+        }
+        // A very small company may not have churners enough to learn from; say so and go on.
+        Err(error) => eprintln!("no churn model: {}", error.message),
+    }
+    let (key, _) = store.create_api_key(&workspace, Role::Admin).await.context("creating the admin key")?;
+    eprintln!("demo ready in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(key)
+}
+
+pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
+    rapport_core::ids::validate_workspace_name(&options.workspace).map_err(anyhow::Error::msg)?;
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = load(&store, &options).await;
+    store.close().await;
+    let key = result?;
+    if !options.serve {
+        println!("{key}");
+        return Ok(());
+    }
+    let workspace = options.workspace.clone();
+    let welcome = move |url: &str| {
+        eprintln!(
+            "\n  Evergreen, the demo company, is in workspace `{workspace}` at {url}\n  \
+             Admin key (shown once): {key}\n\n  \
+             Try:  curl -H \"Authorization: Bearer {key}\" '{url}/v1/metrics/nps?group_by=traits.region'\n  \
+             What to look for: DEMO.md\n"
+        );
+    };
+    crate::commands::serve::run(settings, Some(Box::new(welcome))).await
+}
