@@ -125,15 +125,20 @@ impl Calendar {
 
     /// The instant `minutes` business minutes after `start` (at `start` itself when 0 and open).
     pub fn add_business_minutes(&self, start: Timestamp, minutes: i64) -> Timestamp {
-        let mut left = minutes.max(0) * 60;
+        self.add_business_millis(start, minutes.max(0) * 60_000)
+    }
+
+    /// `start` moved on by `millis` of business time (to the millisecond).
+    pub fn add_business_millis(&self, start: Timestamp, millis: i64) -> Timestamp {
+        let mut left = millis.max(0);
         let mut date = self.local_date(start);
         for _ in 0..MAX_DAYS {
             if let Some((open, close)) = self.window(date) {
                 let from = if start > open { start } else { open };
                 if from < close {
-                    let available = close.as_second() - from.as_second();
+                    let available = close.as_millisecond() - from.as_millisecond();
                     if left <= available {
-                        return from.checked_add(left.seconds()).unwrap_or(from);
+                        return from.checked_add(left.milliseconds()).unwrap_or(from);
                     }
                     left -= available;
                 }
@@ -143,12 +148,17 @@ impl Calendar {
         start
     }
 
-    /// Business minutes from `from` to `to` (0 when `to` is not after `from`).
+    /// Business minutes from `from` to `to` (0 when `to` is not after `from`), whole minutes.
     pub fn business_minutes_between(&self, from: Timestamp, to: Timestamp) -> i64 {
+        self.business_millis_between(from, to) / 60_000
+    }
+
+    /// Business time from `from` to `to` in milliseconds (0 when `to` is not after `from`).
+    pub fn business_millis_between(&self, from: Timestamp, to: Timestamp) -> i64 {
         if to <= from {
             return 0;
         }
-        let mut seconds = 0;
+        let mut millis = 0;
         let mut date = self.local_date(from);
         let last = self.local_date(to);
         for _ in 0..MAX_DAYS {
@@ -156,7 +166,7 @@ impl Calendar {
                 let start = if from > open { from } else { open };
                 let end = if to < close { to } else { close };
                 if start < end {
-                    seconds += end.as_second() - start.as_second();
+                    millis += end.as_millisecond() - start.as_millisecond();
                 }
             }
             if date >= last {
@@ -164,7 +174,7 @@ impl Calendar {
             }
             date = date.tomorrow().unwrap_or(date);
         }
-        seconds / 60
+        millis
     }
 }
 

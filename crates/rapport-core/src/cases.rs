@@ -300,11 +300,12 @@ pub fn due_times(settings: &CaseSettings, calendar: &Calendar, priority: &str, o
     (first.as_millisecond(), resolution.as_millisecond())
 }
 
-/// A due time pushed back by the business minutes a case spent waiting on the customer.
+/// A due time pushed back by the business time a case spent waiting on the customer, to the
+/// millisecond (whole minutes once lost up to a minute and could bring a due time forward).
 pub fn shifted(calendar: &Calendar, due_ms: i64, paused_from_ms: i64, resumed_ms: i64) -> i64 {
     let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
-    let before_due = calendar.business_minutes_between(at(paused_from_ms), at(due_ms));
-    calendar.add_business_minutes(at(resumed_ms), before_due).as_millisecond()
+    let before_due = calendar.business_millis_between(at(paused_from_ms), at(due_ms));
+    calendar.add_business_millis(at(resumed_ms), before_due).as_millisecond()
 }
 
 /// Business minutes from `from_ms` to `to_ms`.
@@ -414,6 +415,9 @@ mod tests {
         // Paused Monday 10:00 until Tuesday 10:00: eight business hours later.
         let paused = monday_9 + 3_600_000;
         assert_eq!(shifted(&calendar, first, paused, paused + 24 * 3_600_000), first + 24 * 3_600_000);
+        // A pause of a few milliseconds at odd seconds gives back exactly what it took.
+        let odd = paused + 12_345;
+        assert_eq!(shifted(&calendar, first + 30_500, odd, odd + 7), first + 30_507);
     }
 }
 
