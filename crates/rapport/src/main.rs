@@ -32,6 +32,9 @@ enum Command {
     /// Bring in data kept elsewhere.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write everything in a workspace to a directory: JSONL files and a manifest
+    /// (`rapport import workspace` reads it back).
+    Export(ExportArgs),
     /// A CX metric with its n, 95% interval and change, as `GET /v1/metrics/{metric}` reports it.
     Metrics(MetricsCommand),
     /// Text analytics on stdin: one text per line in, one JSON object per line out, same order.
@@ -128,8 +131,22 @@ struct ImportFile {
     database: DatabaseArgs,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+struct ExportArgs {
+    /// A new or empty directory.
+    directory: PathBuf,
+    /// The workspace's name.
+    #[arg(long)]
+    workspace: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
+    /// A `rapport export` directory, into a new workspace (here or in another database): settings,
+    /// surveys, events (customers resolved again), responses and feedback (analysed again).
+    Workspace(ExportArgs),
     /// Feedback: comments, reviews, social mentions, transcripts. CSV (columns id, kind, source,
     /// text, customer, channel, touchpoint, occurred_at, rating, title, url, author, platform,
     /// reach; a transcript is one row per turn with conversation and speaker) or JSONL (one item
@@ -158,6 +175,20 @@ enum ImportCommand {
         #[arg(long)]
         survey: String,
     },
+}
+
+impl ImportCommand {
+    /// The file and options of a one-file import (every kind but `workspace`).
+    fn file(&self) -> Option<&ImportFile> {
+        match self {
+            ImportCommand::Feedback(import)
+            | ImportCommand::Events(import)
+            | ImportCommand::Orders(import)
+            | ImportCommand::Customers(import)
+            | ImportCommand::Responses { import, .. } => Some(import),
+            ImportCommand::Workspace(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -301,12 +332,16 @@ fn main() -> ExitCode {
                 let settings = resolve(&database, None)?;
                 commands::keys::create(settings, &workspace, &role).await
             }
+            Command::Import(ImportCommand::Workspace(args)) => {
+                let settings = resolve(&args.database, None)?;
+                commands::import_workspace::run(settings, &args.directory, &args.workspace).await
+            }
+            Command::Export(args) => {
+                let settings = resolve(&args.database, None)?;
+                commands::export::run(settings, &args.workspace, &args.directory).await
+            }
             Command::Import(command) => {
-                let (ImportCommand::Feedback(import)
-                | ImportCommand::Events(import)
-                | ImportCommand::Orders(import)
-                | ImportCommand::Customers(import)
-                | ImportCommand::Responses { import, .. }) = &command;
+                let import = command.file().ok_or_else(|| anyhow::anyhow!("not a file import"))?;
                 let settings = resolve(&import.database, None)?;
                 let args = commands::import::ImportArgs {
                     file: &import.file,
@@ -321,6 +356,7 @@ fn main() -> ExitCode {
                     ImportCommand::Responses { survey, .. } => {
                         commands::import::responses(settings, args, survey).await
                     }
+                    ImportCommand::Workspace(_) => anyhow::bail!("not a file import"),
                 }
             }
             Command::Metrics(args) => {

@@ -43,6 +43,7 @@ conformance_suite! {
     crate::ingestion::resending_a_batch_stores_nothing_twice => resending_a_batch_stores_nothing_twice,
     crate::ingestion::concurrent_batches_are_all_stored_once => concurrent_batches_are_all_stored_once,
     crate::ingestion::events_keep_every_field => events_keep_every_field,
+    crate::ingestion::events_read_back_whole_in_order => events_read_back_whole_in_order,
     crate::customers::one_customer_across_channels => one_customer_across_channels,
     crate::customers::distinct_user_ids_stay_apart => distinct_user_ids_stay_apart,
     crate::customers::undoing_a_merge_separates_for_good => undoing_a_merge_separates_for_good,

@@ -77,7 +77,7 @@ fn count(n: usize, one: &str, many: &str) -> String {
 const EVENT_BATCH: usize = 2_000;
 
 /// Ingests `events` in batches with progress, printing how many were new.
-async fn ingest_events(
+pub(crate) async fn ingest_events(
     store: &Store,
     workspace: &rapport_core::ids::WorkspaceId,
     events: Vec<rapport_core::event::Event>,
@@ -137,9 +137,12 @@ pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
     result
 }
 
-pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let received_at = time::OffsetDateTime::now_utc();
+/// Segment calls, one JSON object per line: the events, every problem with its line, and how many
+/// rows there were.
+pub(crate) fn parse_event_lines(
+    text: &str,
+    received_at: time::OffsetDateTime,
+) -> (Vec<rapport_core::event::Event>, Vec<RowProblem>, usize) {
     let envelope = rapport_core::event::BatchEnvelope::default();
     let (mut events, mut problems, mut rows) = (Vec::new(), Vec::new(), 0);
     for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
@@ -163,6 +166,12 @@ pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
             Err(found) => problems.extend(found),
         }
     }
+    (events, problems, rows)
+}
+
+pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let (events, problems, rows) = parse_event_lines(&text, time::OffsetDateTime::now_utc());
     report_problems(&problems, rows, args.skip_bad_rows)?;
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
@@ -242,7 +251,7 @@ fn read_rows(file: &Path) -> anyhow::Result<(Vec<AnswerRow>, Vec<RowProblem>)> {
 
 /// Imports the responses to `survey` in `args.file`.
 pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -> anyhow::Result<()> {
-    let (rows, mut problems) = read_rows(args.file)?;
+    let (rows, problems) = read_rows(args.file)?;
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
         let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
@@ -250,41 +259,54 @@ pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -
             .survey(&workspace.id, survey, None)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no survey `{survey}` in workspace `{}`", args.workspace))?;
-        let received_at = time::OffsetDateTime::now_utc();
-        let (mut responses, found) = responses_from_rows(&survey, &rows, received_at);
-        problems.extend(found);
-        report_problems(&problems, rows.len(), args.skip_bad_rows)?;
-        // Open-text answers become feedback, as they do through the API.
-        let context = text_context(&store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
-        for response in &mut responses {
-            attach_survey_comments(&context, response, received_at);
-        }
-        let mut added = 0;
-        let bar = progress(responses.len(), "responses");
-        for batch in responses.chunks(BATCH) {
-            added += store.import_responses(&workspace.id, batch).await?;
-            bar.inc(batch.len() as u64);
-        }
-        bar.finish_and_clear();
-        if added > 0 {
-            store.refresh_statistics().await?;
-        }
-        eprintln!(
-            "{} added, {} already there{}",
-            count(added, "response", "responses"),
-            responses.len() - added,
-            if problems.is_empty() {
-                String::new()
-            } else {
-                format!(", {} skipped", count(problems.len(), "problem", "problems"))
-            }
-        );
-        println!("{added}");
-        Ok(())
+        import_answer_rows(&store, &workspace.id, &survey, &rows, problems, args.skip_bad_rows).await
     }
     .await;
     store.close().await;
     result
+}
+
+/// Imports answer rows (`problems`: those found reading them) to `survey`: grouped into responses,
+/// checked, their comments made feedback, stored in batches; prints how many were added.
+pub(crate) async fn import_answer_rows(
+    store: &Store,
+    workspace: &rapport_core::ids::WorkspaceId,
+    survey: &rapport_store::records::SurveyRecord,
+    rows: &[AnswerRow],
+    mut problems: Vec<RowProblem>,
+    skip_bad_rows: bool,
+) -> anyhow::Result<()> {
+    let received_at = time::OffsetDateTime::now_utc();
+    let (mut responses, found) = responses_from_rows(survey, rows, received_at);
+    problems.extend(found);
+    report_problems(&problems, rows.len(), skip_bad_rows)?;
+    // Open-text answers become feedback, as they do through the API.
+    let context = text_context(store, workspace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    for response in &mut responses {
+        attach_survey_comments(&context, response, received_at);
+    }
+    let mut added = 0;
+    let bar = progress(responses.len(), "responses");
+    for batch in responses.chunks(BATCH) {
+        added += store.import_responses(workspace, batch).await?;
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    if added > 0 {
+        store.refresh_statistics().await?;
+    }
+    eprintln!(
+        "{} added, {} already there{}",
+        count(added, "response", "responses"),
+        responses.len() - added,
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!(", {} skipped", count(problems.len(), "problem", "problems"))
+        }
+    );
+    println!("{added}");
+    Ok(())
 }
 
 /// Feedback items per transaction.
@@ -302,21 +324,31 @@ pub async fn feedback(settings: Settings, args: ImportArgs<'_>) -> anyhow::Resul
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
         let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
-        let context = text_context(&store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
         let inputs: Vec<_> = items.into_iter().map(|(_, input)| input).collect();
-        let (total, mut added) = (inputs.len(), 0);
-        let bar = progress(total, "feedback items");
-        for batch in inputs.chunks(FEEDBACK_BATCH) {
-            let analysed = analyse_all(&context, batch, received_at);
-            added += store.insert_feedback(&workspace.id, &analysed).await?.iter().filter(|(_, new)| *new).count();
-            bar.inc(batch.len() as u64);
-        }
-        bar.finish_and_clear();
-        eprintln!("{} added, {} already there", count(added, "item", "items"), total - added);
-        println!("{added}");
-        Ok(())
+        import_feedback_inputs(&store, &workspace.id, inputs, received_at).await
     }
     .await;
     store.close().await;
     result
+}
+
+/// Analyses and stores feedback items in batches; prints how many were added.
+pub(crate) async fn import_feedback_inputs(
+    store: &Store,
+    workspace: &rapport_core::ids::WorkspaceId,
+    inputs: Vec<rapport_text::feedback::FeedbackInput>,
+    received_at: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let context = text_context(store, workspace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let (total, mut added) = (inputs.len(), 0);
+    let bar = progress(total, "feedback items");
+    for batch in inputs.chunks(FEEDBACK_BATCH) {
+        let analysed = analyse_all(&context, batch, received_at);
+        added += store.insert_feedback(workspace, &analysed).await?.iter().filter(|(_, new)| *new).count();
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    eprintln!("{} added, {} already there", count(added, "item", "items"), total - added);
+    println!("{added}");
+    Ok(())
 }

@@ -3,7 +3,9 @@
 pub mod churn;
 pub mod clv;
 pub mod demo;
+pub mod export;
 pub mod import;
+pub mod import_workspace;
 pub mod keys;
 pub mod metrics;
 pub mod serve;

@@ -3,6 +3,7 @@
 mod commands;
 mod demo;
 mod durability;
+mod export;
 mod prediction;
 mod process;
 mod scale_out;

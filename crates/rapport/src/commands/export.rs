@@ -1,0 +1,290 @@
+//! `rapport export --workspace W DIR`: everything in a workspace as files, with a manifest:
+//! events as Segment calls (`rapport import events` reads them back), customers with their
+//! identities and traits, survey definitions (every version), responses one row per answer in the
+//! import format, feedback as `POST /v1/feedback` takes it (survey comments come back with their
+//! responses) with its analysis beside it, cases with their history, and the settings. `rapport
+//! import workspace DIR` loads an export into another workspace or database.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use rapport_core::ids::WorkspaceId;
+use rapport_server::api::contact_policy::PolicyView;
+use rapport_server::api::metrics::SettingsView;
+use rapport_server::services::rfc3339;
+use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
+use rapport_store::records::StoredEvent;
+use rapport_store::{Store, StoreOptions};
+use serde_json::{Map, Value, json};
+
+use crate::settings::Settings;
+
+/// The manifest's format name and version: an import checks them.
+pub const FORMAT: &str = "rapport-export";
+pub const VERSION: u64 = 1;
+/// Rows read per query.
+const PAGE: usize = 10_000;
+
+/// A file of the export being written: JSON lines, counted.
+struct Lines {
+    name: &'static str,
+    what: &'static str,
+    writer: std::io::BufWriter<std::fs::File>,
+    rows: usize,
+}
+
+impl Lines {
+    fn create(directory: &Path, name: &'static str, what: &'static str) -> anyhow::Result<Lines> {
+        let file = std::fs::File::create(directory.join(name)).with_context(|| format!("cannot create {name}"))?;
+        Ok(Lines { name, what, writer: std::io::BufWriter::new(file), rows: 0 })
+    }
+
+    fn write(&mut self, value: &Value) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.writer, value)?;
+        self.writer.write_all(b"\n")?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<Value> {
+        self.writer.flush()?;
+        Ok(json!({"file": self.name, "rows": self.rows, "what": self.what}))
+    }
+}
+
+/// An event as the Segment call that stores it again: its stored (skew-corrected) time, its
+/// message id (so importing twice stores it once), its channel in `context`.
+pub fn event_call(event: &StoredEvent) -> Value {
+    let mut call = match &event.extra {
+        Value::Object(extra) => extra.clone(),
+        _ => Map::new(),
+    };
+    call.insert("type".into(), Value::from(event.event_type.clone()));
+    call.insert("messageId".into(), Value::from(event.message_id.clone()));
+    call.insert("timestamp".into(), Value::from(rfc3339(event.timestamp_ms)));
+    for (key, value) in [
+        ("userId", &event.user_id),
+        ("anonymousId", &event.anonymous_id),
+        ("groupId", &event.group_id),
+        ("previousId", &event.previous_id),
+    ] {
+        if let Some(value) = value {
+            call.insert(key.into(), Value::from(value.clone()));
+        }
+    }
+    if let Some(name) = &event.name {
+        let key = if event.event_type == "track" { "event" } else { "name" };
+        call.insert(key.into(), Value::from(name.clone()));
+    }
+    for (key, value) in [("properties", &event.properties), ("traits", &event.traits)] {
+        if value.as_object().is_some_and(|object| !object.is_empty()) {
+            call.insert(key.into(), value.clone());
+        }
+    }
+    let mut context = event.context.as_object().cloned().unwrap_or_default();
+    context.entry("channel").or_insert_with(|| Value::from(event.channel.clone()));
+    call.insert("context".into(), Value::Object(context));
+    Value::Object(call)
+}
+
+/// A feedback item as `POST /v1/feedback` takes it (a transcript's turns rebuilt from their
+/// offsets), keyed by its id so importing twice stores it once.
+pub fn feedback_item(record: &FeedbackRecord) -> Value {
+    let mut item = Map::new();
+    item.insert("kind".into(), Value::from(record.kind.clone()));
+    item.insert("source".into(), Value::from(record.source.clone()));
+    let turns: Vec<Value> = record.details["turns"]
+        .as_array()
+        .map(|turns| {
+            turns
+                .iter()
+                .filter_map(|turn| {
+                    let (start, end) = (turn["start"].as_u64()? as usize, turn["end"].as_u64()? as usize);
+                    Some(json!({"speaker": turn["speaker"], "text": record.text.get(start..end)?}))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if record.kind == "transcript" {
+        item.insert("turns".into(), Value::from(turns));
+    } else {
+        item.insert("text".into(), Value::from(record.text.clone()));
+    }
+    for (key, value) in
+        [("customer", &record.identity_key), ("channel", &record.channel), ("touchpoint", &record.touchpoint)]
+    {
+        if let Some(value) = value {
+            item.insert(key.into(), Value::from(value.clone()));
+        }
+    }
+    item.insert("occurredAt".into(), Value::from(rfc3339(record.occurred_at_ms)));
+    if let Value::Object(details) = &record.details {
+        for key in ["rating", "title", "url", "author", "platform", "reach"] {
+            if let Some(value) = details.get(key) {
+                item.insert(key.into(), value.clone());
+            }
+        }
+    }
+    item.insert("idempotencyKey".into(), Value::from(format!("export:{}", record.id)));
+    Value::Object(item)
+}
+
+/// Survey comments are stored as feedback with their response: they come back with it.
+fn is_survey_comment(record: &FeedbackRecord) -> bool {
+    record.source == "survey" && record.details.get("surveyId").is_some()
+}
+
+async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
+    let mut file = Lines::create(directory, "events.jsonl", "events as Segment calls, in the order they were stored")?;
+    let mut after = 0;
+    loop {
+        let page = store.events_after(workspace, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in &page {
+            file.write(&event_call(event))?;
+        }
+    }
+    file.finish()
+}
+
+async fn write_customers(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
+    let mut file = Lines::create(directory, "customers.jsonl", "customers: identities and latest traits")?;
+    let mut roots: Vec<String> = store.identity_roots(workspace).await?.into_iter().map(|(_, root)| root).collect();
+    roots.sort();
+    roots.dedup();
+    for root in roots {
+        let id = rapport_core::ids::CustomerId(root);
+        let Some(profile) = store.customer_profile(workspace, &id).await? else { continue };
+        let traits: Map<String, Value> = profile.traits.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+        let identities: Vec<String> = profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect();
+        file.write(&json!({
+            "id": profile.id.0, "identities": identities, "traits": traits,
+            "firstSeen": profile.first_seen_ms().map(rfc3339), "lastSeen": profile.last_seen_ms().map(rfc3339),
+        }))?;
+    }
+    file.finish()
+}
+
+async fn write_surveys(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
+    let mut definitions = Lines::create(directory, "surveys.jsonl", "surveys: every version of each definition")?;
+    let mut answers =
+        Lines::create(directory, "responses.jsonl", "survey answers, one per line, in the import format")?;
+    for survey in store.surveys(workspace).await? {
+        let mut versions = Vec::new();
+        for version in 1..=survey.current_version {
+            if let Some(record) = store.survey(workspace, &survey.id, Some(version)).await? {
+                versions.push(serde_json::to_value(&record.definition)?);
+            }
+        }
+        definitions.write(&json!({"id": survey.id, "versions": versions}))?;
+        let mut cursor = None;
+        loop {
+            let page = store.responses(workspace, &survey.id, cursor.as_ref(), PAGE).await?;
+            let Some(last) = page.last() else { break };
+            cursor = Some(rapport_store::records::ResponseCursor {
+                submitted_at_ms: last.submitted_at_ms,
+                id: last.id.clone(),
+            });
+            for response in &page {
+                for answer in &response.answers {
+                    let value = match (&answer.score, &answer.choice, &answer.text) {
+                        (Some(score), _, _) => score.to_string(),
+                        (_, Some(choice), _) => choice.clone(),
+                        (_, _, Some(text)) => text.clone(),
+                        _ => continue,
+                    };
+                    answers.write(&json!({
+                        "survey": survey.id, "response": response.id, "customer": response.identity_key,
+                        "submitted_at": rfc3339(response.submitted_at_ms), "channel": response.channel,
+                        "touchpoint": response.touchpoint, "agent": response.agent, "question": answer.question,
+                        "dimension": answer.dimension, "value": value,
+                    }))?;
+                }
+            }
+        }
+    }
+    Ok(vec![definitions.finish()?, answers.finish()?])
+}
+
+async fn write_feedback(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
+    let mut items = Lines::create(directory, "feedback.jsonl", "feedback as POST /v1/feedback takes it")?;
+    let mut annotations = Lines::create(
+        directory,
+        "feedback_analysis.jsonl",
+        "each item's analysis: language, sentiment, topics, redactions",
+    )?;
+    let mut filter = FeedbackFilter { limit: PAGE, ..FeedbackFilter::default() };
+    loop {
+        let page = store.list_feedback(workspace, &filter).await?;
+        let Some(last) = page.last() else { break };
+        filter.before = Some((last.occurred_at_ms, last.id.clone()));
+        for record in &page {
+            annotations.write(&json!({
+                "id": record.id, "surveyComment": is_survey_comment(record), "language": record.language,
+                "score": record.score, "label": record.label, "analysis": record.analysis, "redactions": record.redactions,
+            }))?;
+            if !is_survey_comment(record) {
+                items.write(&feedback_item(record))?;
+            }
+        }
+    }
+    Ok(vec![items.finish()?, annotations.finish()?])
+}
+
+async fn write_cases(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
+    let mut file = Lines::create(directory, "cases.jsonl", "follow-up cases with their history")?;
+    for case in store.cases(workspace, None, None, None, usize::MAX / 2).await? {
+        let case = rapport_server::services::cases::case_with_history(store, &case)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        file.write(&case)?;
+    }
+    file.finish()
+}
+
+async fn settings_document(store: &Store, workspace: &WorkspaceId) -> anyhow::Result<Value> {
+    let taxonomy =
+        rapport_server::services::feedback::taxonomy(store, workspace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(json!({
+        // As the API's GET shows them, which is what its PUT (and the import) takes.
+        "metrics": serde_json::to_value(SettingsView::from(store.metric_settings(workspace).await?))?,
+        "contactPolicy": serde_json::to_value(PolicyView::from(store.contact_policy(workspace).await?))?,
+        "taxonomy": serde_json::to_value(&taxonomy)?,
+        "feedback": store.feedback_settings(workspace).await?,
+        "churn": store.churn_settings(workspace).await?,
+        "cases": store.case_settings(workspace).await?,
+    }))
+}
+
+pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(directory).with_context(|| format!("cannot create {}", directory.display()))?;
+    if std::fs::read_dir(directory)?.next().is_some() {
+        anyhow::bail!("{} is not empty: export into a new or empty directory", directory.display());
+    }
+    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
+    let result = async {
+        let found = crate::commands::workspace_named(&store, workspace).await?;
+        let id = &found.id;
+        let mut files = vec![write_events(&store, id, directory).await?, write_customers(&store, id, directory).await?];
+        files.extend(write_surveys(&store, id, directory).await?);
+        files.extend(write_feedback(&store, id, directory).await?);
+        files.push(write_cases(&store, id, directory).await?);
+        std::fs::write(directory.join("settings.json"), serde_json::to_vec_pretty(&settings_document(&store, id).await?)?)?;
+        files.push(json!({"file": "settings.json", "rows": 1, "what": "metric, contact, feedback, churn and case settings; the topic taxonomy"}));
+        let manifest = json!({
+            "format": FORMAT, "version": VERSION, "workspace": workspace,
+            "exportedAt": rfc3339((time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),
+            "files": files,
+        });
+        std::fs::write(directory.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)?;
+        for file in &files {
+            eprintln!("{:>10} {}", file["rows"], file["file"].as_str().unwrap_or_default());
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}

@@ -1,0 +1,117 @@
+//! `rapport export` and `rapport import workspace`: a workspace written out and loaded into an
+//! empty database gives the same metrics, customers and feedback.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::process::{Server, rapport, run, stderr, stdout};
+
+async fn get(server: &Server, key: &str, path: &str) -> Value {
+    let response = reqwest::Client::new().get(server.url(path)).bearer_auth(key).send().await.unwrap();
+    assert!(response.status().is_success(), "GET {path}: {}", response.status());
+    response.json().await.unwrap()
+}
+
+fn rows(directory: &Path) -> Vec<(String, u64)> {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(directory.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "rapport-export");
+    let files = manifest["files"].as_array().unwrap();
+    files.iter().map(|f| (f["file"].as_str().unwrap().to_owned(), f["rows"].as_u64().unwrap())).collect()
+}
+
+fn export(directory: &Path, workspace: &str, into: &Path, database: &[&str]) {
+    let output = run(rapport(directory).args(["export", "--workspace", workspace]).arg(into).args(database));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_imported_into_an_empty_sqlite_database_gives_the_same_metrics() {
+    round_trip(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_from_sqlite_imported_into_postgres_gives_the_same_metrics() {
+    let database = rapport_store::testing::TestDatabase::postgres().await;
+    round_trip(&["--database-url", database.url()]).await;
+}
+
+/// Exports a small demo from SQLite, imports it into an empty database (`target_database` names
+/// it; none: SQLite in a new directory) and compares what the API reports on both.
+async fn round_trip(target_database: &[&str]) {
+    let (source, target, files) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let demo = run(rapport(source.path()).args([
+        "demo",
+        "--customers",
+        "500",
+        "--seed",
+        "3",
+        "--end",
+        "2026-06-30",
+        "--no-serve",
+    ]));
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let source_key = stdout(&demo).trim().to_owned();
+    let exported = files.path().join("evergreen");
+    export(source.path(), "demo", &exported, &[]);
+    let written = rows(&exported);
+    for (file, count) in &written {
+        if file != "cases.jsonl" {
+            assert!(*count > 0, "{file} is empty: {written:?}");
+        }
+    }
+    let again = run(rapport(source.path()).args(["export", "--workspace", "demo"]).arg(&exported));
+    assert!(stderr(&again).contains("is not empty"), "{}", stderr(&again));
+
+    let import = || {
+        run(rapport(target.path())
+            .args(["import", "workspace"])
+            .arg(&exported)
+            .args(["--workspace", "restored"])
+            .args(target_database))
+    };
+    let imported = import();
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let twice = import();
+    assert!(!twice.status.success() && stderr(&twice).contains("already holds data"), "{}", stderr(&twice));
+    let key = run(rapport(target.path())
+        .args(["keys", "create", "--workspace", "restored", "--role", "read"])
+        .args(target_database));
+    let target_key = stdout(&key).trim().to_owned();
+
+    let (before, after) = (Server::start(source.path(), &[]), Server::start(target.path(), target_database));
+    let year = "from=2025-07-01&to=2026-06-29";
+    for path in [
+        format!("/v1/metrics/nps?group_by=traits.region&{year}"),
+        format!("/v1/metrics/nps?group_by=quarter,channel&{year}"),
+        format!("/v1/metrics/csat?group_by=agent&{year}"),
+        format!("/v1/metrics/ces?{year}"),
+        format!("/v1/feedback/topics?{year}"),
+    ] {
+        let (was, is) = (get(&before, &source_key, &path).await, get(&after, &target_key, &path).await);
+        // Which path served the figures (rollup, index, answers) may differ between databases.
+        let groups = |report: &Value| (report["groups"].clone(), report["topics"].clone());
+        assert_eq!(groups(&was), groups(&is), "{path}");
+        let (figures, topics) = groups(&was);
+        assert!(figures.as_array().or(topics.as_array()).is_some_and(|list| !list.is_empty()), "{path}: {was}");
+    }
+    // A customer found by the same identity has the same traits and identities.
+    let find = "/v1/customers?identity=userId:cus_0000042";
+    let (was, is) = (get(&before, &source_key, find).await, get(&after, &target_key, find).await);
+    assert_eq!(was["data"][0]["traits"], is["data"][0]["traits"]);
+    assert_eq!(
+        was["data"][0]["identities"].as_array().unwrap().len(),
+        is["data"][0]["identities"].as_array().unwrap().len()
+    );
+    before.terminate();
+    after.terminate();
+
+    // Exported again, the restored workspace holds the same rows.
+    let round_trip = files.path().join("restored");
+    export(target.path(), "restored", &round_trip, target_database);
+    let expected: Vec<(String, u64)> = written.into_iter().filter(|(file, _)| file != "cases.jsonl").collect();
+    let found: Vec<(String, u64)> = rows(&round_trip).into_iter().filter(|(file, _)| file != "cases.jsonl").collect();
+    assert_eq!(found, expected);
+}
