@@ -12,6 +12,8 @@ use anyhow::Context;
 use rapport_core::ids::WorkspaceId;
 use rapport_server::api::contact_policy::PolicyView;
 use rapport_server::api::metrics::SettingsView;
+use rapport_server::services::import::COLUMNS;
+use rapport_server::services::import_feedback::FEEDBACK_COLUMNS;
 use rapport_server::services::rfc3339;
 use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
 use rapport_store::records::StoredEvent;
@@ -50,6 +52,44 @@ impl Lines {
     fn finish(mut self) -> anyhow::Result<Value> {
         self.writer.flush()?;
         Ok(json!({"file": self.name, "rows": self.rows, "what": self.what}))
+    }
+}
+
+/// A CSV file of the export being written, for spreadsheets and BI tools (and, for responses and
+/// feedback, `rapport import` itself), counted.
+struct Table {
+    name: &'static str,
+    what: &'static str,
+    writer: csv::Writer<std::fs::File>,
+    rows: usize,
+}
+
+impl Table {
+    fn create(directory: &Path, name: &'static str, what: &'static str, header: &[&str]) -> anyhow::Result<Table> {
+        let mut writer =
+            csv::Writer::from_path(directory.join(name)).with_context(|| format!("cannot create {name}"))?;
+        writer.write_record(header)?;
+        Ok(Table { name, what, writer, rows: 0 })
+    }
+
+    fn write<I: AsRef<[u8]>>(&mut self, record: impl IntoIterator<Item = I>) -> anyhow::Result<()> {
+        self.writer.write_record(record)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<Value> {
+        self.writer.flush()?;
+        Ok(json!({"file": self.name, "rows": self.rows, "what": self.what}))
+    }
+}
+
+/// A JSON value as a CSV cell: strings bare, nothing empty, anything else as JSON.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -130,13 +170,54 @@ pub fn feedback_item(record: &FeedbackRecord) -> Value {
     Value::Object(item)
 }
 
+/// An exported item as rows of `rapport import feedback`'s CSV: one, or one per transcript turn
+/// (the item's key as the conversation).
+fn feedback_rows(item: &Value) -> Vec<Vec<String>> {
+    let key = cell(&item["idempotencyKey"]);
+    let row = |text: &Value, conversation: &str, speaker: &Value| -> Vec<String> {
+        FEEDBACK_COLUMNS
+            .iter()
+            .map(|column| match *column {
+                "id" => key.clone(),
+                "text" => cell(text),
+                "occurred_at" => cell(&item["occurredAt"]),
+                "conversation" => conversation.to_owned(),
+                "speaker" => cell(speaker),
+                other => cell(&item[other]),
+            })
+            .collect()
+    };
+    match item["turns"].as_array() {
+        Some(turns) => turns.iter().map(|turn| row(&turn["text"], &key, &turn["speaker"])).collect(),
+        None => vec![row(&item["text"], "", &Value::Null)],
+    }
+}
+
 /// Survey comments are stored as feedback with their response: they come back with it.
 fn is_survey_comment(record: &FeedbackRecord) -> bool {
     record.source == "survey" && record.details.get("surveyId").is_some()
 }
 
-async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
+const EVENT_COLUMNS: [&str; 13] = [
+    "seq",
+    "type",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "group_id",
+    "previous_id",
+    "channel",
+    "timestamp",
+    "message_id",
+    "properties",
+    "traits",
+    "context",
+];
+
+async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
     let mut file = Lines::create(directory, "events.jsonl", "events as Segment calls, in the order they were stored")?;
+    let mut table =
+        Table::create(directory, "events.csv", "events, one row each (JSON columns as JSON)", &EVENT_COLUMNS)?;
     let mut after = 0;
     loop {
         let page = store.events_after(workspace, after, PAGE).await?;
@@ -144,13 +225,30 @@ async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) 
         after = last.seq;
         for event in &page {
             file.write(&event_call(event))?;
+            let optional = |value: &Option<String>| value.clone().unwrap_or_default();
+            table.write([
+                event.seq.to_string(),
+                event.event_type.clone(),
+                optional(&event.name),
+                optional(&event.user_id),
+                optional(&event.anonymous_id),
+                optional(&event.group_id),
+                optional(&event.previous_id),
+                event.channel.clone(),
+                rfc3339(event.timestamp_ms),
+                event.message_id.clone(),
+                event.properties.to_string(),
+                event.traits.to_string(),
+                event.context.to_string(),
+            ])?;
         }
     }
-    file.finish()
+    Ok(vec![file.finish()?, table.finish()?])
 }
 
-async fn write_customers(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
+async fn write_customers(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
     let mut file = Lines::create(directory, "customers.jsonl", "customers: identities and latest traits")?;
+    let mut customers = Vec::new();
     let mut roots: Vec<String> = store.identity_roots(workspace).await?.into_iter().map(|(_, root)| root).collect();
     roots.sort();
     roots.dedup();
@@ -159,18 +257,44 @@ async fn write_customers(store: &Store, workspace: &WorkspaceId, directory: &Pat
         let Some(profile) = store.customer_profile(workspace, &id).await? else { continue };
         let traits: Map<String, Value> = profile.traits.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
         let identities: Vec<String> = profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect();
-        file.write(&json!({
+        let customer = json!({
             "id": profile.id.0, "identities": identities, "traits": traits,
             "firstSeen": profile.first_seen_ms().map(rfc3339), "lastSeen": profile.last_seen_ms().map(rfc3339),
-        }))?;
+        });
+        file.write(&customer)?;
+        customers.push(customer);
     }
-    file.finish()
+    // One column per trait any customer has.
+    let mut keys: Vec<&String> =
+        customers.iter().filter_map(|c| c["traits"].as_object()).flat_map(|traits| traits.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut header = vec!["id".to_owned(), "identities".into(), "first_seen".into(), "last_seen".into()];
+    header.extend(keys.iter().map(|key| format!("traits.{key}")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table =
+        Table::create(directory, "customers.csv", "customers: identities (space-separated) and traits", &header)?;
+    for customer in &customers {
+        let identities: Vec<&str> =
+            customer["identities"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let mut row = vec![
+            cell(&customer["id"]),
+            identities.join(" "),
+            cell(&customer["firstSeen"]),
+            cell(&customer["lastSeen"]),
+        ];
+        row.extend(keys.iter().map(|key| cell(&customer["traits"][key.as_str()])));
+        table.write(row)?;
+    }
+    Ok(vec![file.finish()?, table.finish()?])
 }
 
 async fn write_surveys(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
     let mut definitions = Lines::create(directory, "surveys.jsonl", "surveys: every version of each definition")?;
     let mut answers =
         Lines::create(directory, "responses.jsonl", "survey answers, one per line, in the import format")?;
+    let mut table =
+        Table::create(directory, "responses.csv", "survey answers, one per row, in the import format", &COLUMNS)?;
     for survey in store.surveys(workspace).await? {
         let mut versions = Vec::new();
         for version in 1..=survey.current_version {
@@ -195,21 +319,29 @@ async fn write_surveys(store: &Store, workspace: &WorkspaceId, directory: &Path)
                         (_, _, Some(text)) => text.clone(),
                         _ => continue,
                     };
-                    answers.write(&json!({
+                    let row = json!({
                         "survey": survey.id, "response": response.id, "customer": response.identity_key,
                         "submitted_at": rfc3339(response.submitted_at_ms), "channel": response.channel,
                         "touchpoint": response.touchpoint, "agent": response.agent, "question": answer.question,
                         "dimension": answer.dimension, "value": value,
-                    }))?;
+                    });
+                    table.write(COLUMNS.iter().map(|column| cell(&row[*column])))?;
+                    answers.write(&row)?;
                 }
             }
         }
     }
-    Ok(vec![definitions.finish()?, answers.finish()?])
+    Ok(vec![definitions.finish()?, answers.finish()?, table.finish()?])
 }
 
 async fn write_feedback(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
     let mut items = Lines::create(directory, "feedback.jsonl", "feedback as POST /v1/feedback takes it")?;
+    let mut table = Table::create(
+        directory,
+        "feedback.csv",
+        "feedback in the import's columns (a transcript: a row per turn)",
+        &FEEDBACK_COLUMNS,
+    )?;
     let mut annotations = Lines::create(
         directory,
         "feedback_analysis.jsonl",
@@ -226,11 +358,15 @@ async fn write_feedback(store: &Store, workspace: &WorkspaceId, directory: &Path
                 "score": record.score, "label": record.label, "analysis": record.analysis, "redactions": record.redactions,
             }))?;
             if !is_survey_comment(record) {
-                items.write(&feedback_item(record))?;
+                let item = feedback_item(record);
+                for row in feedback_rows(&item) {
+                    table.write(row)?;
+                }
+                items.write(&item)?;
             }
         }
     }
-    Ok(vec![items.finish()?, annotations.finish()?])
+    Ok(vec![items.finish()?, table.finish()?, annotations.finish()?])
 }
 
 async fn write_cases(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
@@ -267,7 +403,8 @@ pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyho
     let result = async {
         let found = crate::commands::workspace_named(&store, workspace).await?;
         let id = &found.id;
-        let mut files = vec![write_events(&store, id, directory).await?, write_customers(&store, id, directory).await?];
+        let mut files = write_events(&store, id, directory).await?;
+        files.extend(write_customers(&store, id, directory).await?);
         files.extend(write_surveys(&store, id, directory).await?);
         files.extend(write_feedback(&store, id, directory).await?);
         files.push(write_cases(&store, id, directory).await?);

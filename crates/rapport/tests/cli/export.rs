@@ -62,6 +62,20 @@ async fn round_trip(target_database: &[&str]) {
             assert!(*count > 0, "{file} is empty: {written:?}");
         }
     }
+    let count = |file: &str| written.iter().find(|(name, _)| name == file).map(|(_, rows)| *rows);
+    for (jsonl, csv) in
+        [("events.jsonl", "events.csv"), ("customers.jsonl", "customers.csv"), ("responses.jsonl", "responses.csv")]
+    {
+        assert_eq!(count(jsonl), count(csv), "{written:?}");
+    }
+    // The feedback CSV is `rapport import feedback`'s own format: every item comes in.
+    let created = run(rapport(source.path()).args(["keys", "create", "--workspace", "demo-copy", "--role", "read"]));
+    assert!(created.status.success());
+    let from_csv = run(rapport(source.path())
+        .args(["import", "feedback"])
+        .arg(exported.join("feedback.csv"))
+        .args(["--workspace", "demo-copy"]));
+    assert_eq!(stdout(&from_csv).trim(), count("feedback.jsonl").unwrap().to_string(), "{}", stderr(&from_csv));
     let again = run(rapport(source.path()).args(["export", "--workspace", "demo"]).arg(&exported));
     assert!(stderr(&again).contains("is not empty"), "{}", stderr(&again));
 
