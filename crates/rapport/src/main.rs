@@ -119,7 +119,7 @@ fn parse_date(text: &str) -> Result<time::Date, String> {
 /// What every import takes: the file, the workspace, and what to do with bad rows.
 #[derive(Debug, Clone, clap::Args)]
 struct ImportFile {
-    /// The file: .csv or .jsonl (events: .jsonl).
+    /// The file: .csv or .jsonl.
     file: PathBuf,
     /// The workspace's name.
     #[arg(long)]
@@ -153,9 +153,11 @@ enum ImportCommand {
     /// per line as `POST /v1/feedback` takes it). Redacted and analysed as the API does; a second
     /// run of the same file adds nothing.
     Feedback(ImportFile),
-    /// Segment calls (track, identify, page, screen, group, alias), one JSON object per line, each
-    /// naming its `type`; resolved into customers as `/v1/batch` does. A call without `messageId`
-    /// gets one from its content, so a second run of the same file adds nothing.
+    /// Events: Segment calls (track, identify, page, screen, group, alias), one JSON object per
+    /// line (.jsonl) each naming its `type`, or CSV rows (columns type, name, user_id,
+    /// anonymous_id, group_id, previous_id, channel, timestamp, message_id, and properties,
+    /// traits, context as JSON); resolved into customers as `/v1/batch` does. A call without
+    /// `messageId` gets one from its content, so a second run of the same file adds nothing.
     Events(ImportFile),
     /// Customers, one row per customer (CSV or JSONL: customer as TYPE:VALUE or a user id, optional
     /// timestamp, every other column a trait; email and phone also link those identities), as

@@ -7,6 +7,7 @@ pub mod feedback;
 pub mod hosted_survey;
 pub mod import;
 pub mod import_customers;
+pub mod import_events;
 pub mod import_feedback;
 pub mod import_orders;
 pub mod ingest;

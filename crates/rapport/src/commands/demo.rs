@@ -16,7 +16,7 @@ use rapport_server::services::feedback::{analyse_all, attach_survey_comments, te
 use rapport_server::services::surveys::check_response;
 use rapport_store::feedback_records::NewFeedback;
 use rapport_store::records::{NewResponse, SurveyRecord};
-use rapport_store::{IngestBatch, Store, StoreOptions};
+use rapport_store::{Store, StoreOptions};
 use rapport_text::feedback::TextContext;
 use rayon::prelude::*;
 use time::OffsetDateTime;
@@ -36,8 +36,8 @@ pub struct DemoOptions {
 
 /// Customers generated and loaded at a time: memory stays flat whatever the company's size.
 const CHUNK: usize = 2_000;
-/// Events per ingested batch (one group commit with identity resolution).
-const EVENT_BATCH: usize = 5_000;
+/// Responses and feedback items per transaction.
+const BATCH: usize = 5_000;
 
 /// What one chunk of customers turns into, checked and analysed, ready to store.
 #[derive(Default)]
@@ -105,15 +105,11 @@ async fn store_chunk(
     totals: &mut Totals,
 ) -> anyhow::Result<()> {
     totals.events += chunk.events.len();
-    let mut events = chunk.events;
-    while !events.is_empty() {
-        let batch: Vec<Event> = events.drain(..events.len().min(EVENT_BATCH)).collect();
-        store.ingest(IngestBatch { workspace: workspace.clone(), events: batch }).await?;
-    }
-    for batch in chunk.responses.chunks(EVENT_BATCH) {
+    crate::commands::import::ingest_batches(store, workspace, chunk.events, |_| {}).await?;
+    for batch in chunk.responses.chunks(BATCH) {
         totals.responses += store.import_responses(workspace, batch).await?;
     }
-    for batch in chunk.feedback.chunks(EVENT_BATCH) {
+    for batch in chunk.feedback.chunks(BATCH) {
         totals.feedback += store.insert_feedback(workspace, batch).await?.len();
     }
     Ok(())

@@ -13,6 +13,7 @@ use rapport_core::ids::WorkspaceId;
 use rapport_server::api::contact_policy::PolicyView;
 use rapport_server::api::metrics::SettingsView;
 use rapport_server::services::import::COLUMNS;
+use rapport_server::services::import_events::EVENT_COLUMNS;
 use rapport_server::services::import_feedback::FEEDBACK_COLUMNS;
 use rapport_server::services::rfc3339;
 use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
@@ -197,22 +198,6 @@ fn feedback_rows(item: &Value) -> Vec<Vec<String>> {
 fn is_survey_comment(record: &FeedbackRecord) -> bool {
     record.source == "survey" && record.details.get("surveyId").is_some()
 }
-
-const EVENT_COLUMNS: [&str; 13] = [
-    "seq",
-    "type",
-    "name",
-    "user_id",
-    "anonymous_id",
-    "group_id",
-    "previous_id",
-    "channel",
-    "timestamp",
-    "message_id",
-    "properties",
-    "traits",
-    "context",
-];
 
 async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
     let mut file = Lines::create(directory, "events.jsonl", "events as Segment calls, in the order they were stored")?;

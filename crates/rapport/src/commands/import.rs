@@ -13,9 +13,11 @@ use anyhow::Context;
 use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
 use rapport_server::services::import::{AnswerRow, COLUMNS, RowProblem, responses_from_rows};
 use rapport_server::services::import_customers::{customers_from_csv, customers_from_jsonl};
+use rapport_server::services::import_events::{EVENT_COLUMNS, call_from_row};
 use rapport_server::services::import_feedback::{feedback_from_csv, feedback_from_jsonl};
 use rapport_server::services::import_orders::{orders_from_csv, orders_from_jsonl};
-use rapport_store::{Store, StoreOptions};
+use rapport_store::records::IngestReceipt;
+use rapport_store::{Store, StoreError, StoreOptions};
 
 use crate::settings::Settings;
 
@@ -36,8 +38,9 @@ fn report_problems(problems: &[RowProblem], rows: usize, skip_bad_rows: bool) ->
     }
     if !problems.is_empty() && !skip_bad_rows {
         anyhow::bail!(
-            "{} problems in {rows} rows; nothing was imported (fix them, or pass --skip-bad-rows to import the rest)",
-            problems.len()
+            "{} in {}; nothing was imported (fix them, or pass --skip-bad-rows to import the rest)",
+            count(problems.len(), "problem", "problems"),
+            count(rows, "row", "rows")
         );
     }
     Ok(())
@@ -73,8 +76,77 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Events per ingested batch: each is one group commit with identity resolution.
-const EVENT_BATCH: usize = 2_000;
+/// Events per ingested batch: the writer commits up to 5,000 queued events in one transaction
+/// with identity resolution.
+pub(crate) const EVENT_BATCH: usize = 5_000;
+/// Batches queued at once: the next waits in the queue while the writer commits the last, so the
+/// writer never waits for the importer.
+const IN_FLIGHT: usize = 3;
+
+/// Event batches on their way to the store, `IN_FLIGHT` at a time: `push` queues batches and
+/// waits only for the oldest when too many are out; `finish` waits for the rest.
+pub(crate) struct IngestPipeline<'a> {
+    store: &'a Store,
+    workspace: rapport_core::ids::WorkspaceId,
+    pending: std::collections::VecDeque<(usize, tokio::task::JoinHandle<Result<IngestReceipt, StoreError>>)>,
+    /// Events new to the store so far.
+    pub added: usize,
+}
+
+impl<'a> IngestPipeline<'a> {
+    pub(crate) fn new(store: &'a Store, workspace: &rapport_core::ids::WorkspaceId) -> IngestPipeline<'a> {
+        IngestPipeline { store, workspace: workspace.clone(), pending: Default::default(), added: 0 }
+    }
+
+    /// Queues `events`; `done` hears each batch's size as it commits.
+    pub(crate) async fn push(
+        &mut self,
+        events: Vec<rapport_core::event::Event>,
+        done: &mut impl FnMut(usize),
+    ) -> anyhow::Result<()> {
+        let mut events = events.into_iter();
+        loop {
+            let batch: Vec<_> = events.by_ref().take(EVENT_BATCH).collect();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let (store, workspace, size) = (self.store.clone(), self.workspace.clone(), batch.len());
+            let ingest = async move { store.ingest(rapport_store::IngestBatch { workspace, events: batch }).await };
+            self.pending.push_back((size, tokio::spawn(ingest)));
+            while self.pending.len() > IN_FLIGHT {
+                self.wait_oldest(done).await?;
+            }
+        }
+    }
+
+    async fn wait_oldest(&mut self, done: &mut impl FnMut(usize)) -> anyhow::Result<()> {
+        if let Some((size, oldest)) = self.pending.pop_front() {
+            self.added += oldest.await??.accepted;
+            done(size);
+        }
+        Ok(())
+    }
+
+    /// Waits for every batch; returns how many events were new.
+    pub(crate) async fn finish(mut self, done: &mut impl FnMut(usize)) -> anyhow::Result<usize> {
+        while !self.pending.is_empty() {
+            self.wait_oldest(done).await?;
+        }
+        Ok(self.added)
+    }
+}
+
+/// Ingests `events` through a pipeline; returns how many were new.
+pub(crate) async fn ingest_batches(
+    store: &Store,
+    workspace: &rapport_core::ids::WorkspaceId,
+    events: Vec<rapport_core::event::Event>,
+    mut done: impl FnMut(usize),
+) -> anyhow::Result<usize> {
+    let mut pipeline = IngestPipeline::new(store, workspace);
+    pipeline.push(events, &mut done).await?;
+    pipeline.finish(&mut done).await
+}
 
 /// Ingests `events` in batches with progress, printing how many were new.
 pub(crate) async fn ingest_events(
@@ -83,15 +155,9 @@ pub(crate) async fn ingest_events(
     events: Vec<rapport_core::event::Event>,
     what: (&str, &str),
 ) -> anyhow::Result<()> {
-    let (total, mut added) = (events.len(), 0);
+    let total = events.len();
     let bar = progress(total, what.1);
-    let mut rest = events;
-    while !rest.is_empty() {
-        let batch: Vec<_> = rest.drain(..rest.len().min(EVENT_BATCH)).collect();
-        bar.inc(batch.len() as u64);
-        added +=
-            store.ingest(rapport_store::IngestBatch { workspace: workspace.clone(), events: batch }).await?.accepted;
-    }
+    let added = ingest_batches(store, workspace, events, |size| bar.inc(size as u64)).await?;
     bar.finish_and_clear();
     eprintln!("{} added, {} already there", count(added, what.0, what.1), total - added);
     println!("{added}");
@@ -137,46 +203,156 @@ pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
     result
 }
 
-/// Segment calls, one JSON object per line: the events, every problem with its line, and how many
-/// rows there were.
-pub(crate) fn parse_event_lines(
-    text: &str,
+/// A row of an event file as read: a JSONL line, or a CSV record (read with the file's header).
+pub(crate) enum RawEvent {
+    Json(String),
+    Csv(csv::StringRecord),
+}
+
+/// Parses events, each with its line number, on every core: the events in the file's order, and
+/// every problem with its line. `headers`: a CSV file's header.
+fn parse_event_lines(
+    rows: &[(usize, RawEvent)],
+    headers: Option<&csv::StringRecord>,
     received_at: time::OffsetDateTime,
-) -> (Vec<rapport_core::event::Event>, Vec<RowProblem>, usize) {
+) -> (Vec<rapport_core::event::Event>, Vec<RowProblem>) {
+    use rayon::prelude::*;
     let envelope = rapport_core::event::BatchEnvelope::default();
-    let (mut events, mut problems, mut rows) = (Vec::new(), Vec::new(), 0);
-    for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-        rows += 1;
-        let parsed = serde_json::from_str::<serde_json::Value>(line)
-            .map_err(|error| {
-                vec![RowProblem { lines: vec![index + 1], field: "row".into(), problem: error.to_string() }]
-            })
-            .and_then(|value| {
-                rapport_core::event::parse_event(&value, index, None, &envelope, received_at).map_err(|found| {
-                    let row = |problem: rapport_core::problem::FieldProblem| RowProblem {
-                        lines: vec![index + 1],
-                        field: problem.field,
-                        problem: problem.problem,
-                    };
-                    found.into_iter().map(row).collect()
-                })
-            });
-        match parsed {
-            Ok((event, _warnings)) => events.push(event),
+    let empty = csv::StringRecord::new();
+    let parsed: Vec<Result<rapport_core::event::Event, Vec<RowProblem>>> = rows
+        .par_iter()
+        .map(|(number, row)| {
+            let problem = |field: String, problem: String| RowProblem { lines: vec![*number], field, problem };
+            let value = match row {
+                RawEvent::Json(line) => serde_json::from_str::<serde_json::Value>(line)
+                    .map_err(|error| vec![problem("row".into(), error.to_string())])?,
+                RawEvent::Csv(record) => call_from_row(headers.unwrap_or(&empty), record, *number)?,
+            };
+            rapport_core::event::parse_event(&value, number - 1, None, &envelope, received_at)
+                .map(|(event, _)| event)
+                .map_err(|found| found.into_iter().map(|p| problem(p.field, p.problem)).collect())
+        })
+        .collect();
+    let (mut events, mut problems) = (Vec::with_capacity(parsed.len()), Vec::new());
+    for result in parsed {
+        match result {
+            Ok(event) => events.push(event),
             Err(found) => problems.extend(found),
         }
     }
-    (events, problems, rows)
+    (events, problems)
 }
 
+/// Rows of an event file read this many at a time: memory stays flat whatever the file's size.
+const CHUNK_LINES: usize = 20_000;
+
+/// Calls `each` with an event file's rows, `CHUNK_LINES` at a time, with their line numbers (and
+/// a CSV file's header): Segment calls one per line (`.jsonl`, `.ndjson`), or `.csv` rows in
+/// `EVENT_COLUMNS` (a header naming any other column is refused before anything is read).
+async fn for_each_chunk<F>(file: &Path, mut each: F) -> anyhow::Result<()>
+where
+    F: AsyncFnMut(&[(usize, RawEvent)], Option<&csv::StringRecord>) -> anyhow::Result<()>,
+{
+    use std::io::BufRead;
+    let mut chunk = Vec::with_capacity(CHUNK_LINES);
+    match file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "jsonl" | "ndjson" => {
+            let opened = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+            for (index, line) in std::io::BufReader::new(opened).lines().enumerate() {
+                let line = line.with_context(|| format!("cannot read {} at line {}", file.display(), index + 1))?;
+                if !line.trim().is_empty() {
+                    chunk.push((index + 1, RawEvent::Json(line)));
+                }
+                if chunk.len() == CHUNK_LINES {
+                    each(&chunk, None).await?;
+                    chunk.clear();
+                }
+            }
+            if !chunk.is_empty() {
+                each(&chunk, None).await?;
+            }
+        }
+        "csv" => {
+            let mut reader = csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let headers = reader.headers()?.clone();
+            let unknown: Vec<&str> = headers.iter().filter(|c| !EVENT_COLUMNS.contains(c)).collect();
+            if !unknown.is_empty() {
+                anyhow::bail!(
+                    "{}: unknown columns in the header: {}; expected {}",
+                    file.display(),
+                    unknown.join(", "),
+                    EVENT_COLUMNS.join(", ")
+                );
+            }
+            for record in reader.records() {
+                let record = record.with_context(|| format!("cannot read {}", file.display()))?;
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                chunk.push((line, RawEvent::Csv(record)));
+                if chunk.len() == CHUNK_LINES {
+                    each(&chunk, Some(&headers)).await?;
+                    chunk.clear();
+                }
+            }
+            if !chunk.is_empty() {
+                each(&chunk, Some(&headers)).await?;
+            }
+        }
+        other => anyhow::bail!("`{}`: .jsonl, .ndjson or .csv expected, not `.{other}`", file.display()),
+    }
+    Ok(())
+}
+
+/// Checks every event of an event file without keeping them: how many rows, and every
+/// problem with its line.
+pub(crate) async fn check_event_file(
+    file: &Path,
+    received_at: time::OffsetDateTime,
+) -> anyhow::Result<(usize, Vec<RowProblem>)> {
+    let (mut rows, mut problems) = (0, Vec::new());
+    for_each_chunk(file, async |chunk: &[(usize, RawEvent)], headers: Option<&csv::StringRecord>| {
+        rows += chunk.len();
+        problems.extend(parse_event_lines(chunk, headers, received_at).1);
+        Ok(())
+    })
+    .await?;
+    Ok((rows, problems))
+}
+
+/// Reads an event file again, chunk by chunk, and ingests its good rows (checked
+/// by `check_event_file` first), the next chunk parsed while the last is written; prints how many
+/// were new.
+pub(crate) async fn ingest_event_file(
+    store: &Store,
+    workspace: &rapport_core::ids::WorkspaceId,
+    file: &Path,
+    rows: usize,
+    received_at: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let bar = progress(rows, "events");
+    let mut done = |size: usize| bar.inc(size as u64);
+    let mut pipeline = IngestPipeline::new(store, workspace);
+    for_each_chunk(file, async |chunk: &[(usize, RawEvent)], headers: Option<&csv::StringRecord>| {
+        let (events, _) = parse_event_lines(chunk, headers, received_at);
+        pipeline.push(events, &mut done).await
+    })
+    .await?;
+    let added = pipeline.finish(&mut done).await?;
+    bar.finish_and_clear();
+    eprintln!("{} added, {} already there", count(added, "event", "events"), rows - added);
+    println!("{added}");
+    Ok(())
+}
+
+/// Events (Segment calls, one per line, or CSV rows): checked whole first (nothing is written while a row is bad, unless
+/// bad rows are skipped), then streamed into the store.
 pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let (events, problems, rows) = parse_event_lines(&text, time::OffsetDateTime::now_utc());
+    let received_at = time::OffsetDateTime::now_utc();
+    let (rows, problems) = check_event_file(args.file, received_at).await?;
     report_problems(&problems, rows, args.skip_bad_rows)?;
     let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
     let result = async {
         let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
-        ingest_events(&store, &workspace.id, events, ("event", "events")).await
+        ingest_event_file(&store, &workspace.id, args.file, rows, received_at).await
     }
     .await;
     store.close().await;

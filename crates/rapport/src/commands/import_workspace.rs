@@ -14,7 +14,7 @@ use rapport_store::{Store, StoreOptions};
 use serde_json::Value;
 
 use crate::commands::export::{FORMAT, VERSION};
-use crate::commands::import::{import_answer_rows, import_feedback_inputs, ingest_events, parse_event_lines};
+use crate::commands::import::{check_event_file, import_answer_rows, import_feedback_inputs, ingest_event_file};
 use crate::settings::Settings;
 
 fn read(directory: &Path, name: &str) -> anyhow::Result<String> {
@@ -72,7 +72,8 @@ pub async fn run(settings: Settings, directory: &Path, workspace: &str) -> anyho
     }
     let received_at = time::OffsetDateTime::now_utc();
     // Everything is read and checked before anything is written.
-    let (events, problems, rows) = parse_event_lines(&read(directory, "events.jsonl")?, received_at);
+    let events = directory.join("events.jsonl");
+    let (rows, problems) = check_event_file(&events, received_at).await?;
     if !problems.is_empty() {
         let shown: Vec<String> = problems.iter().take(10).map(RowProblem::to_string).collect();
         anyhow::bail!("events.jsonl: {} problems in {rows} rows: {}", problems.len(), shown.join("; "));
@@ -128,7 +129,7 @@ pub async fn run(settings: Settings, directory: &Path, workspace: &str) -> anyho
                 survey_ids.insert(old.to_owned(), record);
             }
         }
-        ingest_events(&store, id, events, ("event", "events")).await?;
+        ingest_event_file(&store, id, &events, rows, received_at).await?;
         for (old, rows) in &answers {
             let survey =
                 survey_ids.get(old).with_context(|| format!("responses.jsonl: no survey `{old}` in surveys.jsonl"))?;

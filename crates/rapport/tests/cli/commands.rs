@@ -309,6 +309,14 @@ fn import_events_resolves_customers_and_is_idempotent() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(stdout(&first).trim(), "4");
     assert_eq!(stdout(&import(&examples.join("events.jsonl"), &[])).trim(), "0", "nothing twice");
+    // The same kinds of calls as CSV rows, JSON in the JSON columns.
+    let csv = import(&examples.join("events.csv"), &[]);
+    assert_eq!(stdout(&csv).trim(), "4", "{}", stderr(&csv));
+    assert_eq!(stdout(&import(&examples.join("events.csv"), &[])).trim(), "0", "nothing twice");
+    let misspelt = directory.path().join("misspelt.csv");
+    std::fs::write(&misspelt, "type,user,name\ntrack,u1,Viewed\n").unwrap();
+    let refused = import(&misspelt, &[]);
+    assert!(stderr(&refused).contains("unknown columns in the header: user"), "{}", stderr(&refused));
 
     let bad = directory.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"type\": \"track\", \"userId\": \"u1\"}\n{not json\n{\"type\": \"track\", \"userId\": \"u2\", \"event\": \"Signed In\"}\n")
@@ -319,4 +327,25 @@ fn import_events_resolves_customers_and_is_idempotent() {
     assert!(report.contains("line 1: event: required") && report.contains("line 2: row:"), "{report}");
     let skipped = import(&bad, &["--skip-bad-rows"]);
     assert_eq!(stdout(&skipped).trim(), "1", "{}", stderr(&skipped));
+
+    // A file longer than one chunk of the stream, a bad row far in: named by its line, and
+    // nothing imported until it is skipped.
+    let long = directory.path().join("long.jsonl");
+    let lines: Vec<String> = (1..=25_000)
+        .map(|line| match line {
+            24_001 => "{\"type\": \"track\", \"userId\": \"late\"}".to_owned(),
+            12_000 => String::new(),
+            _ => format!(
+                "{{\"type\": \"track\", \"userId\": \"c{}\", \"event\": \"Viewed\", \"messageId\": \"l{line}\"}}",
+                line % 500
+            ),
+        })
+        .collect();
+    std::fs::write(&long, lines.join("\n")).unwrap();
+    let refused = import(&long, &[]);
+    let report = stderr(&refused);
+    assert!(!refused.status.success() && report.contains("line 24001: event: required"), "{report}");
+    assert!(report.contains("1 problem in 24999 rows; nothing was imported"), "{report}");
+    let skipped = import(&long, &["--skip-bad-rows"]);
+    assert_eq!(stdout(&skipped).trim(), "24998", "{}", stderr(&skipped));
 }

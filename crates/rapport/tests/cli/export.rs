@@ -76,6 +76,12 @@ async fn round_trip(target_database: &[&str]) {
         .arg(exported.join("feedback.csv"))
         .args(["--workspace", "demo-copy"]));
     assert_eq!(stdout(&from_csv).trim(), count("feedback.jsonl").unwrap().to_string(), "{}", stderr(&from_csv));
+    // So is the events CSV for `rapport import events`.
+    let events_csv = run(rapport(source.path())
+        .args(["import", "events"])
+        .arg(exported.join("events.csv"))
+        .args(["--workspace", "demo-copy"]));
+    assert_eq!(stdout(&events_csv).trim(), count("events.jsonl").unwrap().to_string(), "{}", stderr(&events_csv));
     let again = run(rapport(source.path()).args(["export", "--workspace", "demo"]).arg(&exported));
     assert!(stderr(&again).contains("is not empty"), "{}", stderr(&again));
 
