@@ -8,13 +8,15 @@ use crate::prediction_records::{ChurnModelRecord, CustomerEvent, CustomerPredict
 use crate::{Backend, Store, StoreError};
 
 impl Store {
-    /// Every track, page and screen event before `until_ms` with its customer, oldest first.
-    pub async fn customer_events(
+    /// Calls `each` with every track, page and screen event before `until_ms` and its customer
+    /// (root), as the rows stream in, in no particular order: nothing is held but what `each` keeps.
+    pub async fn each_customer_event(
         &self,
         workspace: &WorkspaceId,
         until_ms: i64,
-    ) -> Result<Vec<CustomerEvent>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.customer_events(workspace, until_ms).await)?)
+        each: impl FnMut(CustomerEvent),
+    ) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.each_customer_event(workspace, until_ms, each).await)?)
     }
 
     /// (identity key, customer) for every identity of the workspace.

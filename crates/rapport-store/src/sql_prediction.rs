@@ -9,29 +9,28 @@ type PredictionRow = (String, Option<f64>, bool, Json<Value>, f64, Json<Value>, 
 impl SqlBackend {
     /// Every track, page and screen event before `until_ms`, with the customer (root) it belongs
     /// to, oldest first.
-    pub async fn customer_events(
+    pub async fn each_customer_event(
         &self,
         workspace: &WorkspaceId,
         until_ms: i64,
-    ) -> Result<Vec<crate::prediction_records::CustomerEvent>, sqlx::Error> {
-        let rows: Vec<EventRow> = sqlx::query_as(
+        mut each: impl FnMut(crate::prediction_records::CustomerEvent),
+    ) -> Result<(), sqlx::Error> {
+        use futures::TryStreamExt;
+        // Streamed, unordered: a workspace's events need not fit in memory, nor be sorted.
+        let mut rows = sqlx::query_as::<_, EventRow>(
             "SELECT c.root_id, e.event_type, e.name, e.timestamp, e.properties FROM events e JOIN identities i \
              ON i.workspace_id = e.workspace_id AND i.identity_key = CASE WHEN e.user_id IS NOT NULL \
              THEN 'userId:' || e.user_id ELSE 'anonymousId:' || e.anonymous_id END \
              JOIN customers c ON c.id = i.customer_id \
-             WHERE e.workspace_id = $1 AND e.timestamp < $2 AND e.event_type IN ('track', 'page', 'screen') \
-             ORDER BY e.timestamp",
+             WHERE e.workspace_id = $1 AND e.timestamp < $2 AND e.event_type IN ('track', 'page', 'screen')",
         )
         .bind(workspace.as_str())
         .bind(until_ms)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(customer_id, event_type, name, timestamp_ms, Json(properties))| {
-                crate::prediction_records::CustomerEvent { customer_id, event_type, name, timestamp_ms, properties }
-            })
-            .collect())
+        .fetch(&self.pool);
+        while let Some((customer_id, event_type, name, timestamp_ms, Json(properties))) = rows.try_next().await? {
+            each(crate::prediction_records::CustomerEvent { customer_id, event_type, name, timestamp_ms, properties });
+        }
+        Ok(())
     }
 
     /// Every identity of the workspace with the customer (root) it belongs to now.

@@ -66,14 +66,16 @@ async fn histories(
     until_ms: i64,
 ) -> Result<HashMap<String, CustomerHistory>, ApiError> {
     let mut histories: HashMap<String, CustomerHistory> = HashMap::new();
-    for event in store.customer_events(workspace, until_ms).await? {
-        let name = event.name.as_deref().unwrap_or("");
-        let detail: Vec<&str> =
-            ["path", "title", "url", "name"].iter().filter_map(|key| event.properties[*key].as_str()).collect();
-        let amount = number_property(&event.properties, &ORDER_AMOUNT_PROPERTIES);
-        let kind = settings.classify(&event.event_type, name, &detail.join(" "), amount);
-        histories.entry(event.customer_id).or_default().events.push((event.timestamp_ms, kind));
-    }
+    store
+        .each_customer_event(workspace, until_ms, |event| {
+            let name = event.name.as_deref().unwrap_or("");
+            let detail: Vec<&str> =
+                ["path", "title", "url", "name"].iter().filter_map(|key| event.properties[*key].as_str()).collect();
+            let amount = number_property(&event.properties, &ORDER_AMOUNT_PROPERTIES);
+            let kind = settings.classify(&event.event_type, name, &detail.join(" "), amount);
+            histories.entry(event.customer_id).or_default().events.push((event.timestamp_ms, kind));
+        })
+        .await?;
     let roots: HashMap<String, String> = store.identity_roots(workspace).await?.into_iter().collect();
     for (question_type, scale) in [("nps", false), ("csat", true)] {
         for response in store.scores_with_topics(workspace, question_type, 0, until_ms).await? {
@@ -430,15 +432,17 @@ pub async fn clv(store: &Store, workspace: &WorkspaceId, query: &ClvQuery, top: 
     let settings = settings(store, workspace).await?;
     let until = (query.calibration_end.midnight().assume_utc().unix_timestamp() + 86_400) * 1000;
     let mut log = Vec::new();
-    for event in store.customer_events(workspace, until).await? {
-        if event.event_type == "track" && event.name.as_deref() == Some(settings.order_event.as_str()) {
-            let day = time::OffsetDateTime::from_unix_timestamp(event.timestamp_ms.div_euclid(1000))
-                .map_err(ApiError::internal)?
-                .date();
-            let amount = number_property(&event.properties, &ORDER_AMOUNT_PROPERTIES).unwrap_or(0.0);
-            log.push(Transaction { customer: event.customer_id, day, amount });
-        }
-    }
+    store
+        .each_customer_event(workspace, until, |event| {
+            if event.event_type == "track"
+                && event.name.as_deref() == Some(settings.order_event.as_str())
+                && let Ok(at) = time::OffsetDateTime::from_unix_timestamp(event.timestamp_ms.div_euclid(1000))
+            {
+                let amount = number_property(&event.properties, &ORDER_AMOUNT_PROPERTIES).unwrap_or(0.0);
+                log.push(Transaction { customer: event.customer_id, day: at.date(), amount });
+            }
+        })
+        .await?;
     let summary = summarise(&log, query.calibration_end, query.unit);
     let customers: Vec<Rfm> = summary.iter().map(|c| c.rfm).collect();
     let unfit = |error: rapport_predict::clv::ClvError| {

@@ -33,7 +33,9 @@ pub async fn churn_models_scores_and_announcements(store: Store) {
         ],
     )
     .await;
-    let events = store.customer_events(&workspace, i64::MAX).await.unwrap();
+    let mut events = Vec::new();
+    store.each_customer_event(&workspace, i64::MAX, |event| events.push(event)).await.unwrap();
+    events.sort_by_key(|event| event.timestamp_ms);
     assert_eq!(events.len(), 2, "track and page, not identify");
     assert_eq!(events[0].name.as_deref(), Some("Signed In"));
     assert_eq!(events[1].properties["path"], "/help/cancel");
