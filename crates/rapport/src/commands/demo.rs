@@ -5,6 +5,7 @@
 //! existing workspace of the same name is replaced, not doubled.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -145,8 +146,9 @@ fn end_ms(end: Option<time::Date>) -> anyhow::Result<i64> {
 async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
     let started = Instant::now();
     let company = Company::new(options.seed, end_ms(options.end)?);
-    if store.delete_workspace(&options.workspace).await? {
-        eprintln!("replacing the existing workspace `{}`", options.workspace);
+    if store.workspace_by_name(&options.workspace).await?.is_some() {
+        eprintln!("replacing the existing workspace `{}` (deleting it first)", options.workspace);
+        store.delete_workspace(&options.workspace).await?;
     }
     let workspace = store.ensure_workspace(&options.workspace).await?;
     let mut surveys = HashMap::new();
@@ -184,6 +186,11 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
             Ok(done)
         }));
         progress.set_position(last as u64);
+        // Without a terminal the bar is hidden: a line at each tenth instead, for logs.
+        let tenth = |n: usize| n * 10 / options.customers.max(1);
+        if !std::io::stderr().is_terminal() && tenth(last) > tenth(first) {
+            eprintln!("generated and loaded {} of {} customers", thousands(last), thousands(options.customers));
+        }
     }
     if let Some(previous) = pending.take() {
         let done = previous.await??;
