@@ -266,12 +266,14 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let webhooks = tokio::spawn(run_webhooks(self.store.clone(), stopped.clone()));
+        let analysis = tokio::spawn(run_analysis(self.store.clone(), stopped.clone()));
         let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
         let _ = stop.send(true);
         let _ = dispatcher.await;
         let _ = webhooks.await;
+        let _ = analysis.await;
         served.context("server failed")?;
         self.store.close().await;
         Ok(())
@@ -284,6 +286,8 @@ const CADENCE_INTERVAL: Duration = Duration::from_secs(3600);
 const SLA_INTERVAL: Duration = Duration::from_secs(60);
 /// How often due survey invitations are looked for.
 const DISPATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the analysis task looks whether an hour or a day has turned.
+const ANALYSIS_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Delivers due webhooks every second until `stopped` turns true: a task of its own, so a slow
 /// receiver never holds up survey invitations.
@@ -302,18 +306,56 @@ async fn run_webhooks(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
     }
 }
 
-/// Sends (or suppresses) due survey invitations, checks case SLAs each minute and evaluates spike
-/// alerts each hour, until `stopped` turns true.
+/// Evaluates spike alerts each hour and refreshes predictions each day, until `stopped` turns true:
+/// a task of its own, so a long evaluation or a day's scoring of a large workspace (minutes for a
+/// million customers) never holds up survey invitations. Stopping drops the job in hand; what it
+/// had not committed is simply done again at the next start.
+async fn run_analysis(store: Store, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let jobs = async {
+        // Spike alerts: each workspace once an hour (the windows are whole hours).
+        let mut alerts_evaluated: Option<i64> = None;
+        // Predictions (churn risk, health): every workspace once a day.
+        let mut predictions_refreshed: Option<i64> = None;
+        loop {
+            let hour = rapport_store::now_ms() / 3_600_000;
+            if alerts_evaluated.is_none_or(|evaluated| evaluated < hour) {
+                alerts_evaluated = Some(hour);
+                match services::alerts::evaluate_all(&store, rapport_store::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(raised) => tracing::info!(raised, "spike alerts raised"),
+                    Err(error) => {
+                        tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
+                    }
+                }
+            }
+            let day = rapport_store::now_ms() / 86_400_000;
+            if predictions_refreshed.is_none_or(|refreshed| refreshed < day) {
+                predictions_refreshed = Some(day);
+                match services::prediction::refresh_all(&store, rapport_store::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(flagged) => tracing::info!(flagged, "customers newly flagged at risk of churn"),
+                    Err(error) => {
+                        tracing::warn!(error = %error.message, "refreshing predictions failed; retrying tomorrow")
+                    }
+                }
+            }
+            tokio::time::sleep(ANALYSIS_INTERVAL).await;
+        }
+    };
+    tokio::select! {
+        () = jobs => {}
+        _ = stopped.changed() => {}
+    }
+}
+
+/// Sends (or suppresses) due survey invitations, plans relational cadences each hour and checks
+/// case SLAs each minute, until `stopped` turns true.
 async fn run_dispatcher(
     dispatcher: services::invitations::Dispatcher,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut cadence_planned: Option<Instant> = None;
     let mut sla_checked: Option<Instant> = None;
-    // Spike alerts: each workspace once an hour (the windows are whole hours).
-    let mut alerts_evaluated: Option<i64> = None;
-    // Predictions (churn risk, health): every workspace once a day.
-    let mut predictions_refreshed: Option<i64> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DISPATCH_INTERVAL) => {}
@@ -325,28 +367,6 @@ async fn run_dispatcher(
                 Ok(0) => {}
                 Ok(created) => tracing::info!(created, "relational survey invitations planned"),
                 Err(error) => tracing::warn!(%error, "planning relational survey invitations failed; retrying"),
-            }
-        }
-        let hour = rapport_store::now_ms() / 3_600_000;
-        if alerts_evaluated.is_none_or(|evaluated| evaluated < hour) {
-            alerts_evaluated = Some(hour);
-            match services::alerts::evaluate_all(&dispatcher.store, rapport_store::now_ms()).await {
-                Ok(0) => {}
-                Ok(raised) => tracing::info!(raised, "spike alerts raised"),
-                Err(error) => {
-                    tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
-                }
-            }
-        }
-        let day = rapport_store::now_ms() / 86_400_000;
-        if predictions_refreshed.is_none_or(|refreshed| refreshed < day) {
-            predictions_refreshed = Some(day);
-            match services::prediction::refresh_all(&dispatcher.store, rapport_store::now_ms()).await {
-                Ok(0) => {}
-                Ok(flagged) => tracing::info!(flagged, "customers newly flagged at risk of churn"),
-                Err(error) => {
-                    tracing::warn!(error = %error.message, "refreshing predictions failed; retrying tomorrow")
-                }
             }
         }
         if sla_checked.is_none_or(|checked| checked.elapsed() >= SLA_INTERVAL) {
