@@ -317,27 +317,21 @@ async fn run_analysis(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
         // Predictions (churn risk, health): every workspace once a day.
         let mut predictions_refreshed: Option<i64> = None;
         loop {
-            let hour = rapport_store::now_ms() / 3_600_000;
-            if alerts_evaluated.is_none_or(|evaluated| evaluated < hour) {
-                alerts_evaluated = Some(hour);
-                match services::alerts::evaluate_all(&store, rapport_store::now_ms()).await {
-                    Ok(0) => {}
-                    Ok(raised) => tracing::info!(raised, "spike alerts raised"),
-                    Err(error) => {
-                        tracing::warn!(error = %error.message, "evaluating spike alerts failed; retrying next hour")
-                    }
-                }
+            if turned(&mut alerts_evaluated, 3_600_000) {
+                let evaluation = services::alerts::evaluate_all(&store, rapport_store::now_ms()).await;
+                report(
+                    evaluation.map(|n| n as u64),
+                    "spike alerts raised",
+                    "evaluating spike alerts failed; retrying next hour",
+                );
             }
-            let day = rapport_store::now_ms() / 86_400_000;
-            if predictions_refreshed.is_none_or(|refreshed| refreshed < day) {
-                predictions_refreshed = Some(day);
-                match services::prediction::refresh_all(&store, rapport_store::now_ms()).await {
-                    Ok(0) => {}
-                    Ok(flagged) => tracing::info!(flagged, "customers newly flagged at risk of churn"),
-                    Err(error) => {
-                        tracing::warn!(error = %error.message, "refreshing predictions failed; retrying tomorrow")
-                    }
-                }
+            if turned(&mut predictions_refreshed, 86_400_000) {
+                let refresh = services::prediction::refresh_all(&store, rapport_store::now_ms()).await;
+                report(
+                    refresh,
+                    "customers newly flagged at risk of churn",
+                    "refreshing predictions failed; retrying tomorrow",
+                );
             }
             tokio::time::sleep(ANALYSIS_INTERVAL).await;
         }
@@ -345,6 +339,26 @@ async fn run_analysis(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
     tokio::select! {
         () = jobs => {}
         _ = stopped.changed() => {}
+    }
+}
+
+/// Whether the period of `period_ms` holding now differs from the one `last` ran in (and notes
+/// that it runs now).
+fn turned(last: &mut Option<i64>, period_ms: i64) -> bool {
+    let period = rapport_store::now_ms() / period_ms;
+    let due = last.is_none_or(|ran| ran < period);
+    if due {
+        *last = Some(period);
+    }
+    due
+}
+
+/// Logs what a periodic job did: a count when there is one, the error when it failed.
+fn report(outcome: Result<u64, error::ApiError>, done: &str, failed: &str) {
+    match outcome {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "{done}"),
+        Err(error) => tracing::warn!(error = %error.message, "{failed}"),
     }
 }
 
