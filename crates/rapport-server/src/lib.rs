@@ -267,6 +267,7 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let webhooks = tokio::spawn(run_webhooks(self.store.clone(), stopped.clone()));
         let analysis = tokio::spawn(run_analysis(self.store.clone(), stopped.clone()));
+        let warming = tokio::spawn(warm_answer_indexes(self.store.clone()));
         let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
@@ -274,6 +275,7 @@ impl Application {
         let _ = dispatcher.await;
         let _ = webhooks.await;
         let _ = analysis.await;
+        warming.abort();
         served.context("server failed")?;
         self.store.close().await;
         Ok(())
@@ -303,6 +305,17 @@ async fn run_webhooks(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
             Ok(attempts) => tracing::debug!(attempts, "webhook deliveries attempted"),
             Err(error) => tracing::warn!(%error, "delivering webhooks failed; retrying"),
         }
+    }
+}
+
+/// Builds SQLite's answer indexes in the background at start (minutes at ten million responses),
+/// so no one's first report grouped by a trait or an account waits for it.
+async fn warm_answer_indexes(store: Store) {
+    let started = Instant::now();
+    match store.warm_answer_indexes().await {
+        Ok(0) => {}
+        Ok(workspaces) => tracing::info!(workspaces, seconds = started.elapsed().as_secs_f64(), "answer indexes built"),
+        Err(error) => tracing::warn!(%error, "building the answer indexes failed; reports build them when asked"),
     }
 }
 

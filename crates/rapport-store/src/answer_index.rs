@@ -379,6 +379,16 @@ impl AnswerIndex {
         }
     }
 
+    /// Builds (or brings up to date) `workspace`'s index now, so the first report that needs it
+    /// does not wait for it: reports asked for meanwhile wait on the same lock, then find it built.
+    pub async fn warm(&self, sql: &SqlBackend, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
+        let index = {
+            let mut workspaces = self.workspaces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            workspaces.entry(workspace.clone()).or_default().clone()
+        };
+        index.lock().await.refresh(sql, workspace).await
+    }
+
     /// Counts of the scored answers of `question_type` as `SqlBackend::answer_tallies` returns
     /// them from the raw answers, for a query no rollup grain holds (traits, accounts, agent
     /// with channel or touchpoint).

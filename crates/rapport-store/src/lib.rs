@@ -229,6 +229,18 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.events_after(workspace, after, limit).await)?)
     }
 
+    /// SQLite: builds every workspace's answer index (`answer_index.rs`) now, for a server to run
+    /// in the background at start, so no one's first trait or account report waits for it.
+    /// PostgreSQL runs those reports in SQL and has nothing to build.
+    pub async fn warm_answer_indexes(&self) -> Result<usize, StoreError> {
+        let Backend::Sqlite(sql) = self.backend() else { return Ok(0) };
+        let workspaces = self.workspace_ids().await?;
+        for workspace in &workspaces {
+            self.inner.answer_index.warm(sql, workspace).await?;
+        }
+        Ok(workspaces.len())
+    }
+
     /// How many rows the workspace has in each table that holds its rows.
     pub async fn workspace_rows(&self, workspace: &WorkspaceId) -> Result<Vec<(&'static str, i64)>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.workspace_rows(workspace).await)?)
