@@ -446,7 +446,13 @@ fn write_section(path: &std::path::Path, heading: &str, section: &str) -> anyhow
         Some(start) => {
             let end =
                 existing[start + 1..].find("\n## ").map(|offset| start + 1 + offset + 1).unwrap_or(existing.len());
-            format!("{}{section}{}", &existing[..start], &existing[end..])
+            // A blank line before whatever follows (a hand-written analysis).
+            let rest = &existing[end..];
+            if rest.is_empty() {
+                format!("{}{section}", &existing[..start])
+            } else {
+                format!("{}{}\n\n{rest}", &existing[..start], section.trim_end())
+            }
         }
         None => format!("{}\n\n{section}", existing.trim_end()),
     };

@@ -241,6 +241,15 @@ impl Store {
         Ok(workspaces.len())
     }
 
+    /// Every customer's (root's) latest value of each trait, as `customer_profile` shows them.
+    pub async fn latest_traits(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, records::TraitRecord>>, StoreError>
+    {
+        Ok(dispatch!(self.backend(), sql => sql.latest_traits(workspace).await)?)
+    }
+
     /// How many rows the workspace has in each table that holds its rows.
     pub async fn workspace_rows(&self, workspace: &WorkspaceId) -> Result<Vec<(&'static str, i64)>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.workspace_rows(workspace).await)?)

@@ -137,6 +137,14 @@ impl SqlBackend {
     }
 }
 
+/// Keeps `record` if it is the first or a later value of its trait: the newest set wins, whatever
+/// the order the rows come in.
+fn keep_latest(latest: &mut BTreeMap<String, TraitRecord>, record: TraitRecord) {
+    if latest.get(&record.key).is_none_or(|current| record.updated_at_ms > current.updated_at_ms) {
+        latest.insert(record.key.clone(), record);
+    }
+}
+
 /// The tables whose rows belong to a workspace through a parent, children first, with the
 /// condition that finds a workspace's rows.
 const WORKSPACE_CHILDREN: [(&str, &str); 6] = [
@@ -386,10 +394,7 @@ impl SqlBackend {
         .await?;
         let mut latest: BTreeMap<String, TraitRecord> = BTreeMap::new();
         for (key, Json(value), channel, updated_at_ms, message_id) in trait_rows {
-            let newer = latest.get(&key).is_none_or(|current| updated_at_ms > current.updated_at_ms);
-            if newer {
-                latest.insert(key.clone(), TraitRecord { key, value, channel, updated_at_ms, message_id });
-            }
+            keep_latest(&mut latest, TraitRecord { key, value, channel, updated_at_ms, message_id });
         }
 
         let mut usage = QueryBuilder::<Db>::new("SELECT channel, COUNT(*), MIN(timestamp), MAX(timestamp) FROM ");
@@ -471,6 +476,29 @@ impl SqlBackend {
                 extra: row.13.0,
             })
             .collect())
+    }
+
+    /// Every customer's (root's) latest value of each trait across its merged nodes, as
+    /// `customer_profile` shows them: one query for the whole workspace (exports).
+    pub async fn latest_traits(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<BTreeMap<String, BTreeMap<String, TraitRecord>>, sqlx::Error> {
+        let rows: Vec<(String, String, Json<Value>, String, i64, String)> = sqlx::query_as(
+            "SELECT c.root_id, t.trait_key, t.value, t.channel, t.updated_at, t.message_id \
+             FROM customer_traits t JOIN customers c ON c.id = t.customer_id WHERE c.workspace_id = $1",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut customers: BTreeMap<String, BTreeMap<String, TraitRecord>> = BTreeMap::new();
+        for (root, key, Json(value), channel, updated_at_ms, message_id) in rows {
+            keep_latest(
+                customers.entry(root).or_default(),
+                TraitRecord { key, value, channel, updated_at_ms, message_id },
+            );
+        }
+        Ok(customers)
     }
 
     /// Every event of the customer, newest first, `limit` at a time.

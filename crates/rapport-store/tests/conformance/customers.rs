@@ -183,6 +183,10 @@ pub async fn latest_trait_wins_whatever_the_arrival_order(store: Store) {
     let value = |key: &str| profile.traits.iter().find(|record| record.key == key).map(|record| record.value.clone());
     assert_eq!(value("city"), Some(json!("Berlin")));
     assert_eq!(value("age"), Some(json!(40)));
+    // The whole workspace at once (exports) says the same.
+    let all = store.latest_traits(&workspace).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[&id.0].values().cloned().collect::<Vec<_>>(), profile.traits);
 }
 
 pub async fn timeline_pages_with_a_cursor(store: Store) {

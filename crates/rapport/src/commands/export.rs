@@ -199,7 +199,16 @@ fn is_survey_comment(record: &FeedbackRecord) -> bool {
     record.source == "survey" && record.details.get("surveyId").is_some()
 }
 
-async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
+/// When each identity's events (an event is its user id's, else its anonymous id's) first and
+/// last happened: what customers' first and last seen are made of.
+type Seen = std::collections::HashMap<String, (i64, i64)>;
+
+async fn write_events(
+    store: &Store,
+    workspace: &WorkspaceId,
+    directory: &Path,
+    seen: &mut Seen,
+) -> anyhow::Result<Vec<Value>> {
     let mut file = Lines::create(directory, "events.jsonl", "events as Segment calls, in the order they were stored")?;
     let mut table =
         Table::create(directory, "events.csv", "events, one row each (JSON columns as JSON)", &EVENT_COLUMNS)?;
@@ -209,6 +218,15 @@ async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) 
         let Some(last) = page.last() else { break };
         after = last.seq;
         for event in &page {
+            let owner = match (&event.user_id, &event.anonymous_id) {
+                (Some(user), _) => Some(format!("userId:{user}")),
+                (None, Some(anonymous)) => Some(format!("anonymousId:{anonymous}")),
+                (None, None) => None,
+            };
+            if let Some(owner) = owner {
+                let span = seen.entry(owner).or_insert((event.timestamp_ms, event.timestamp_ms));
+                *span = (span.0.min(event.timestamp_ms), span.1.max(event.timestamp_ms));
+            }
             file.write(&event_call(event))?;
             let optional = |value: &Option<String>| value.clone().unwrap_or_default();
             table.write([
@@ -231,20 +249,30 @@ async fn write_events(store: &Store, workspace: &WorkspaceId, directory: &Path) 
     Ok(vec![file.finish()?, table.finish()?])
 }
 
-async fn write_customers(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Vec<Value>> {
+async fn write_customers(
+    store: &Store,
+    workspace: &WorkspaceId,
+    directory: &Path,
+    seen: &Seen,
+) -> anyhow::Result<Vec<Value>> {
     let mut file = Lines::create(directory, "customers.jsonl", "customers: identities and latest traits")?;
+    // Three queries for the whole workspace, not one profile per customer.
+    let mut identities: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for (key, root) in store.identity_roots(workspace).await? {
+        identities.entry(root).or_default().push(key);
+    }
+    let mut traits = store.latest_traits(workspace).await?;
     let mut customers = Vec::new();
-    let mut roots: Vec<String> = store.identity_roots(workspace).await?.into_iter().map(|(_, root)| root).collect();
-    roots.sort();
-    roots.dedup();
-    for root in roots {
-        let id = rapport_core::ids::CustomerId(root);
-        let Some(profile) = store.customer_profile(workspace, &id).await? else { continue };
-        let traits: Map<String, Value> = profile.traits.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
-        let identities: Vec<String> = profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect();
+    for (root, mut keys) in identities {
+        keys.sort();
+        let spans: Vec<(i64, i64)> = keys.iter().filter_map(|key| seen.get(key).copied()).collect();
+        let first = spans.iter().map(|span| span.0).min();
+        let last = spans.iter().map(|span| span.1).max();
+        let values: Map<String, Value> =
+            traits.remove(&root).unwrap_or_default().into_values().map(|t| (t.key, t.value)).collect();
         let customer = json!({
-            "id": profile.id.0, "identities": identities, "traits": traits,
-            "firstSeen": profile.first_seen_ms().map(rfc3339), "lastSeen": profile.last_seen_ms().map(rfc3339),
+            "id": root, "identities": keys, "traits": values,
+            "firstSeen": first.map(rfc3339), "lastSeen": last.map(rfc3339),
         });
         file.write(&customer)?;
         customers.push(customer);
@@ -388,8 +416,9 @@ pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyho
     let result = async {
         let found = crate::commands::workspace_named(&store, workspace).await?;
         let id = &found.id;
-        let mut files = write_events(&store, id, directory).await?;
-        files.extend(write_customers(&store, id, directory).await?);
+        let mut seen = Seen::new();
+        let mut files = write_events(&store, id, directory, &mut seen).await?;
+        files.extend(write_customers(&store, id, directory, &seen).await?);
         files.extend(write_surveys(&store, id, directory).await?);
         files.extend(write_feedback(&store, id, directory).await?);
         files.push(write_cases(&store, id, directory).await?);
