@@ -369,6 +369,9 @@ async fn identity_roots(
 #[derive(Debug, Default)]
 pub struct AnswerIndex {
     workspaces: std::sync::Mutex<HashMap<WorkspaceId, Arc<Mutex<WorkspaceIndex>>>>,
+    /// Whether every workspace's index was built ahead (`Store::warm_answer_indexes`): 0 not asked
+    /// (reports build what they need), 1 building, 2 built.
+    pub(crate) warmed: std::sync::atomic::AtomicU8,
 }
 
 impl AnswerIndex {

@@ -15,18 +15,28 @@ pub struct Health {
     pub status: &'static str,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    pub status: &'static str,
+    /// SQLite's in-memory answer indexes (reports grouped by a trait or an account): `building`
+    /// at start, then `built`; while building, such a report waits for them. `not used` on
+    /// PostgreSQL.
+    pub answer_indexes: &'static str,
+}
+
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database answers (and how far the answer indexes are built).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(Health { status: "ready" }))
+    Ok(Json(Readiness { status: "ready", answer_indexes: state.store.answer_indexes() }))
 }
 
 /// Prometheus text format: request counts and latencies, events accepted.

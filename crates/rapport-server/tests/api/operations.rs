@@ -10,6 +10,18 @@ pub async fn health_metrics_and_openapi(app: TestApp) {
     assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, ready) = status_and_json(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
     assert_eq!((status, ready["status"].as_str()), (StatusCode::OK, Some("ready")));
+    // SQLite's answer indexes are built in the background at start; PostgreSQL has none.
+    let expected = if app.store.kind() == rapport_store::BackendKind::Sqlite { "built" } else { "not used" };
+    let mut indexes = ready["answerIndexes"].as_str().unwrap().to_owned();
+    for _ in 0..100 {
+        if indexes == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let (_, ready) = status_and_json(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+        indexes = ready["answerIndexes"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(indexes, expected);
 
     assert_eq!(app.send("/v1/track", &json!({"userId": "u", "event": "x"})).await.status(), StatusCode::OK);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
