@@ -191,6 +191,11 @@ impl Objective for Data {
     /// The mean negative log-likelihood and its gradient in log-parameters.
     fn value_and_gradient(&self, theta: &[f64]) -> (f64, Vec<f64>) {
         let (r, alpha, a, b) = (theta[0].exp(), theta[1].exp(), theta[2].exp(), theta[3].exp());
+        // A line search may step where a parameter underflows to 0 or overflows (or is NaN):
+        // no likelihood there (statrs's ln_beta panics on 0), so the search steps back.
+        if ![r, alpha, a, b].iter().all(|p| p.is_finite() && *p > 0.0) {
+            return (f64::INFINITY, vec![0.0; 4]);
+        }
         let ln_alpha = alpha.ln();
         let beta_ab = ln_beta(a, b);
         let (psi_r, psi_a, psi_b, psi_ab) = (digamma(r), digamma(a), digamma(b), digamma(a + b));
@@ -268,6 +273,15 @@ mod tests {
             rfm(0, 0.0, 38.0),
             rfm(3, 10.0, 28.0),
         ]
+    }
+
+    #[test]
+    fn out_of_range_parameters_have_no_likelihood_and_do_not_panic() {
+        let data = Data::new(&customers());
+        for theta in [[-1.2, 1.4, -800.0, 0.9], [0.0, 0.0, 0.0, 800.0], [f64::NAN, 0.0, 0.0, 0.0]] {
+            let (value, gradient) = data.value_and_gradient(&theta);
+            assert_eq!((value, gradient), (f64::INFINITY, vec![0.0; 4]), "{theta:?}");
+        }
     }
 
     #[test]

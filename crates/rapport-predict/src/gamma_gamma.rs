@@ -128,6 +128,10 @@ impl Objective for Data {
     /// parameters and the customer; everything else is summed per distinct x.
     fn value_and_gradient(&self, theta: &[f64]) -> (f64, Vec<f64>) {
         let (p, q, gamma) = (theta[0].exp(), theta[1].exp(), theta[2].exp());
+        // Where a line search steps past what floats hold, there is no likelihood: it steps back.
+        if ![p, q, gamma].iter().all(|v| v.is_finite() && *v > 0.0) {
+            return (f64::INFINITY, vec![0.0; 3]);
+        }
         let groups = self.frequencies.len();
         // Per distinct x: sum of ln(gamma + x zbar) and of 1 / (gamma + x zbar).
         let sums = self
