@@ -149,6 +149,20 @@ impl ApiError {
     }
 }
 
+/// The message, then each field's problem on a line of its own: how the CLI shows an error the
+/// services return.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)?;
+        for detail in &self.details {
+            write!(formatter, "\n  {}: {}", detail.field, detail.problem)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 /// "1 problem", "3 problems": how rejection messages count what they found.
 pub fn problems_phrase(count: usize) -> String {
     if count == 1 { "1 problem".to_owned() } else { format!("{count} problems") }

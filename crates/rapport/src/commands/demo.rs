@@ -15,9 +15,9 @@ use rapport_core::ids::WorkspaceId;
 use rapport_core::survey::parse_definition;
 use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
 use rapport_server::services::surveys::check_response;
+use rapport_store::Store;
 use rapport_store::feedback_records::NewFeedback;
 use rapport_store::records::{NewResponse, SurveyRecord};
-use rapport_store::{Store, StoreOptions};
 use rapport_text::feedback::TextContext;
 use rayon::prelude::*;
 use time::OffsetDateTime;
@@ -156,7 +156,7 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         let definition = parse_definition(&definition).map_err(|p| anyhow::anyhow!("demo survey: {p:?}"))?;
         surveys.insert(kind, store.create_survey(&workspace.id, &definition).await?);
     }
-    let context = text_context(store, &workspace.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let context = text_context(store, &workspace.id).await?;
     let received_at = OffsetDateTime::now_utc();
     let progress = bar(options.customers);
     let mut totals = Totals::default();
@@ -213,9 +213,7 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
     // and the churn model trained and scored at the end.
     let mut at = company.release_ms - DAY_MS;
     while at <= company.fix_ms + 2 * DAY_MS {
-        rapport_server::services::alerts::evaluate(store, &workspace.id, at)
-            .await
-            .map_err(|e| anyhow::anyhow!("spike check: {}", e.message))?;
+        rapport_server::services::alerts::evaluate(store, &workspace.id, at).await.context("spike check")?;
         at += 6 * 3_600_000;
     }
     let step = Instant::now();
@@ -223,7 +221,7 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         Ok(model) => {
             rapport_server::services::prediction::refresh(store, &workspace.id, company.end_ms)
                 .await
-                .map_err(|e| anyhow::anyhow!("scoring churn risk: {}", e.message))?;
+                .context("scoring churn risk")?;
             eprintln!(
                 "trained the churn model (validation ROC AUC {}) and scored every customer ({:.1} s)",
                 model["validation"]["rocAuc"],
@@ -240,10 +238,7 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
 
 pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
     rapport_core::ids::validate_workspace_name(&options.workspace).map_err(anyhow::Error::msg)?;
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = load(&store, &options).await;
-    store.close().await;
-    let key = result?;
+    let key = crate::commands::with_store(&settings, async |store| load(store, &options).await).await?;
     if !options.serve {
         println!("{key}");
         return Ok(());

@@ -18,7 +18,7 @@ use rapport_server::services::import_feedback::FEEDBACK_COLUMNS;
 use rapport_server::services::rfc3339;
 use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
 use rapport_store::records::StoredEvent;
-use rapport_store::{Store, StoreOptions};
+use rapport_store::Store;
 use serde_json::{Map, Value, json};
 
 use crate::settings::Settings;
@@ -385,17 +385,14 @@ async fn write_feedback(store: &Store, workspace: &WorkspaceId, directory: &Path
 async fn write_cases(store: &Store, workspace: &WorkspaceId, directory: &Path) -> anyhow::Result<Value> {
     let mut file = Lines::create(directory, "cases.jsonl", "follow-up cases with their history")?;
     for case in store.cases(workspace, None, None, None, usize::MAX / 2).await? {
-        let case = rapport_server::services::cases::case_with_history(store, &case)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let case = rapport_server::services::cases::case_with_history(store, &case).await?;
         file.write(&case)?;
     }
     file.finish()
 }
 
 async fn settings_document(store: &Store, workspace: &WorkspaceId) -> anyhow::Result<Value> {
-    let taxonomy =
-        rapport_server::services::feedback::taxonomy(store, workspace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let taxonomy = rapport_server::services::feedback::taxonomy(store, workspace).await?;
     Ok(json!({
         // As the API's GET shows them, which is what its PUT (and the import) takes.
         "metrics": serde_json::to_value(SettingsView::from(store.metric_settings(workspace).await?))?,
@@ -412,17 +409,16 @@ pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyho
     if std::fs::read_dir(directory)?.next().is_some() {
         anyhow::bail!("{} is not empty: export into a new or empty directory", directory.display());
     }
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let found = crate::commands::workspace_named(&store, workspace).await?;
+    crate::commands::with_store(&settings, async |store| {
+        let found = crate::commands::workspace_named(store, workspace).await?;
         let id = &found.id;
         let mut seen = Seen::new();
-        let mut files = write_events(&store, id, directory, &mut seen).await?;
-        files.extend(write_customers(&store, id, directory, &seen).await?);
-        files.extend(write_surveys(&store, id, directory).await?);
-        files.extend(write_feedback(&store, id, directory).await?);
-        files.push(write_cases(&store, id, directory).await?);
-        std::fs::write(directory.join("settings.json"), serde_json::to_vec_pretty(&settings_document(&store, id).await?)?)?;
+        let mut files = write_events(store, id, directory, &mut seen).await?;
+        files.extend(write_customers(store, id, directory, &seen).await?);
+        files.extend(write_surveys(store, id, directory).await?);
+        files.extend(write_feedback(store, id, directory).await?);
+        files.push(write_cases(store, id, directory).await?);
+        std::fs::write(directory.join("settings.json"), serde_json::to_vec_pretty(&settings_document(store, id).await?)?)?;
         files.push(json!({"file": "settings.json", "rows": 1, "what": "metric, contact, feedback, churn and case settings; the topic taxonomy"}));
         let manifest = json!({
             "format": FORMAT, "version": VERSION, "workspace": workspace,
@@ -434,8 +430,6 @@ pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyho
             eprintln!("{:>10} {}", file["rows"], file["file"].as_str().unwrap_or_default());
         }
         Ok(())
-    }
-    .await;
-    store.close().await;
-    result
+    })
+    .await
 }

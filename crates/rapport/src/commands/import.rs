@@ -17,8 +17,9 @@ use rapport_server::services::import_events::{EVENT_COLUMNS, call_from_row};
 use rapport_server::services::import_feedback::{feedback_from_csv, feedback_from_jsonl};
 use rapport_server::services::import_orders::{orders_from_csv, orders_from_jsonl};
 use rapport_store::records::IngestReceipt;
-use rapport_store::{Store, StoreError, StoreOptions};
+use rapport_store::{Store, StoreError};
 
+use crate::commands::{with_store, workspace_named};
 use crate::settings::Settings;
 
 pub struct ImportArgs<'a> {
@@ -172,35 +173,27 @@ pub async fn customers(settings: Settings, args: ImportArgs<'_>) -> anyhow::Resu
         |text| customers_from_jsonl(text, received_at),
     )?;
     report_problems(&problems, events.len() + problems.len(), args.skip_bad_rows)?;
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
-        ingest_events(&store, &workspace.id, events, ("customer", "customers")).await
-    }
-    .await;
-    store.close().await;
-    result
+    with_store(&settings, async |store| {
+        let workspace = workspace_named(store, args.workspace).await?;
+        ingest_events(store, &workspace.id, events, ("customer", "customers")).await
+    })
+    .await
 }
 
 pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<()> {
     let received_at = time::OffsetDateTime::now_utc();
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
-        let churn = rapport_server::services::prediction::settings(&store, &workspace.id)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+    with_store(&settings, async |store| {
+        let workspace = workspace_named(store, args.workspace).await?;
+        let churn = rapport_server::services::prediction::settings(store, &workspace.id).await?;
         let (events, problems) = read_by_extension(
             args.file,
             |text| orders_from_csv(text, &churn.order_event, received_at),
             |text| orders_from_jsonl(text, &churn.order_event, received_at),
         )?;
         report_problems(&problems, events.len() + problems.len(), args.skip_bad_rows)?;
-        ingest_events(&store, &workspace.id, events, ("order", "orders")).await
-    }
-    .await;
-    store.close().await;
-    result
+        ingest_events(store, &workspace.id, events, ("order", "orders")).await
+    })
+    .await
 }
 
 /// A row of an event file as read: a JSONL line, or a CSV record (read with the file's header).
@@ -349,14 +342,11 @@ pub async fn events(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
     let received_at = time::OffsetDateTime::now_utc();
     let (rows, problems) = check_event_file(args.file, received_at).await?;
     report_problems(&problems, rows, args.skip_bad_rows)?;
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
-        ingest_event_file(&store, &workspace.id, args.file, rows, received_at).await
-    }
-    .await;
-    store.close().await;
-    result
+    with_store(&settings, async |store| {
+        let workspace = workspace_named(store, args.workspace).await?;
+        ingest_event_file(store, &workspace.id, args.file, rows, received_at).await
+    })
+    .await
 }
 
 /// Responses per transaction.
@@ -428,18 +418,15 @@ fn read_rows(file: &Path) -> anyhow::Result<(Vec<AnswerRow>, Vec<RowProblem>)> {
 /// Imports the responses to `survey` in `args.file`.
 pub async fn responses(settings: Settings, args: ImportArgs<'_>, survey: &str) -> anyhow::Result<()> {
     let (rows, problems) = read_rows(args.file)?;
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
+    with_store(&settings, async |store| {
+        let workspace = workspace_named(store, args.workspace).await?;
         let survey = store
             .survey(&workspace.id, survey, None)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no survey `{survey}` in workspace `{}`", args.workspace))?;
-        import_answer_rows(&store, &workspace.id, &survey, &rows, problems, args.skip_bad_rows).await
-    }
-    .await;
-    store.close().await;
-    result
+        import_answer_rows(store, &workspace.id, &survey, &rows, problems, args.skip_bad_rows).await
+    })
+    .await
 }
 
 /// Imports answer rows (`problems`: those found reading them) to `survey`: grouped into responses,
@@ -457,7 +444,7 @@ pub(crate) async fn import_answer_rows(
     problems.extend(found);
     report_problems(&problems, rows.len(), skip_bad_rows)?;
     // Open-text answers become feedback, as they do through the API.
-    let context = text_context(store, workspace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let context = text_context(store, workspace).await?;
     for response in &mut responses {
         attach_survey_comments(&context, response, received_at);
     }
@@ -497,15 +484,12 @@ pub async fn feedback(settings: Settings, args: ImportArgs<'_>) -> anyhow::Resul
         |text| feedback_from_jsonl(text, received_at),
     )?;
     report_problems(&problems, items.len() + problems.len(), args.skip_bad_rows)?;
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let workspace = crate::commands::workspace_named(&store, args.workspace).await?;
+    with_store(&settings, async |store| {
+        let workspace = workspace_named(store, args.workspace).await?;
         let inputs: Vec<_> = items.into_iter().map(|(_, input)| input).collect();
-        import_feedback_inputs(&store, &workspace.id, inputs, received_at).await
-    }
-    .await;
-    store.close().await;
-    result
+        import_feedback_inputs(store, &workspace.id, inputs, received_at).await
+    })
+    .await
 }
 
 /// Analyses and stores feedback items in batches; prints how many were added.
@@ -515,7 +499,7 @@ pub(crate) async fn import_feedback_inputs(
     inputs: Vec<rapport_text::feedback::FeedbackInput>,
     received_at: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let context = text_context(store, workspace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let context = text_context(store, workspace).await?;
     let (total, mut added) = (inputs.len(), 0);
     let bar = progress(total, "feedback items");
     for batch in inputs.chunks(FEEDBACK_BATCH) {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use rapport_server::services::import::{AnswerRow, RowProblem};
-use rapport_store::{Store, StoreOptions};
+use rapport_store::Store;
 use serde_json::Value;
 
 use crate::commands::export::{FORMAT, VERSION};
@@ -22,11 +22,6 @@ fn read(directory: &Path, name: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn message(error: rapport_server::error::ApiError) -> anyhow::Error {
-    let details: Vec<String> = error.details.iter().map(|d| format!("{}: {}", d.field, d.problem)).collect();
-    anyhow::anyhow!("{} {}", error.message, details.join("; "))
-}
-
 /// Applies the exported settings that were saved (those never changed stay at their defaults).
 async fn apply_settings(
     store: &Store,
@@ -34,14 +29,8 @@ async fn apply_settings(
     settings: &Value,
 ) -> anyhow::Result<()> {
     use rapport_server::services;
-    services::metrics::save_settings(store, workspace, &settings["metrics"])
-        .await
-        .map_err(message)
-        .context("metric settings")?;
-    services::feedback::replace_taxonomy(store, workspace, &settings["taxonomy"])
-        .await
-        .map_err(message)
-        .context("taxonomy")?;
+    services::metrics::save_settings(store, workspace, &settings["metrics"]).await.context("metric settings")?;
+    services::feedback::replace_taxonomy(store, workspace, &settings["taxonomy"]).await.context("taxonomy")?;
     let mut problems = Vec::new();
     match rapport_core::contact_policy::parse_policy(&settings["contactPolicy"], "", false, &mut problems) {
         Some(policy) => store.put_contact_policy(workspace, &policy).await?,
@@ -51,16 +40,10 @@ async fn apply_settings(
         store.put_feedback_settings(workspace, &settings["feedback"]).await?;
     }
     if !settings["churn"].is_null() {
-        services::prediction::save_settings(store, workspace, &settings["churn"])
-            .await
-            .map_err(message)
-            .context("churn settings")?;
+        services::prediction::save_settings(store, workspace, &settings["churn"]).await.context("churn settings")?;
     }
     if !settings["cases"].is_null() {
-        services::cases::save_settings(store, workspace, &settings["cases"])
-            .await
-            .map_err(message)
-            .context("case settings")?;
+        services::cases::save_settings(store, workspace, &settings["cases"]).await.context("case settings")?;
     }
     Ok(())
 }
@@ -101,15 +84,14 @@ pub async fn run(settings: Settings, directory: &Path, workspace: &str) -> anyho
         .collect::<Result<_, _>>()
         .context("surveys.jsonl")?;
 
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
+    crate::commands::with_store(&settings, async |store| {
         rapport_core::ids::validate_workspace_name(workspace).map_err(anyhow::Error::msg)?;
         let target = store.ensure_workspace(workspace).await?;
         let id = &target.id;
         if !store.surveys(id).await?.is_empty() || !store.events_after(id, 0, 1).await?.is_empty() {
             anyhow::bail!("workspace `{workspace}` already holds data: import an export into a new workspace");
         }
-        apply_settings(&store, id, &settings_document).await?;
+        apply_settings(store, id, &settings_document).await?;
         let mut survey_ids = HashMap::new();
         for survey in &surveys {
             let versions = survey["versions"].as_array().cloned().unwrap_or_default();
@@ -129,17 +111,15 @@ pub async fn run(settings: Settings, directory: &Path, workspace: &str) -> anyho
                 survey_ids.insert(old.to_owned(), record);
             }
         }
-        ingest_event_file(&store, id, &events, rows, received_at).await?;
+        ingest_event_file(store, id, &events, rows, received_at).await?;
         for (old, rows) in &answers {
             let survey =
                 survey_ids.get(old).with_context(|| format!("responses.jsonl: no survey `{old}` in surveys.jsonl"))?;
-            import_answer_rows(&store, id, survey, rows, Vec::new(), false).await?;
+            import_answer_rows(store, id, survey, rows, Vec::new(), false).await?;
         }
         let inputs = feedback.into_iter().map(|(_, input)| input).collect();
-        import_feedback_inputs(&store, id, inputs, received_at).await?;
+        import_feedback_inputs(store, id, inputs, received_at).await?;
         Ok(())
-    }
-    .await;
-    store.close().await;
-    result
+    })
+    .await
 }

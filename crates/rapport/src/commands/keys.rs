@@ -3,17 +3,18 @@
 
 use rapport_core::auth::Role;
 use rapport_core::ids::validate_workspace_name;
-use rapport_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
 
 pub async fn create(settings: Settings, workspace: &str, role: &str) -> anyhow::Result<()> {
     validate_workspace_name(workspace).map_err(anyhow::Error::msg)?;
     let role = Role::parse(role).ok_or_else(|| anyhow::anyhow!("`{role}` is not a role: write, read or admin"))?;
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let workspace = store.ensure_workspace(workspace).await?;
-    let (key, record) = store.create_api_key(&workspace, role).await?;
-    store.close().await;
+    let (key, record, workspace) = crate::commands::with_store(&settings, async |store| {
+        let workspace = store.ensure_workspace(workspace).await?;
+        let (key, record) = store.create_api_key(&workspace, role).await?;
+        Ok((key, record, workspace))
+    })
+    .await?;
     eprintln!("created {} key {}… in workspace `{}`", role.as_str(), record.display_prefix, workspace.name);
     println!("{key}");
     Ok(())

@@ -2,10 +2,8 @@
 //! database directly, printed as a table (or the API's JSON with `--json`).
 
 use rapport_core::metrics::query::RawQuery;
-use rapport_server::error::ApiError;
 use rapport_server::services::metrics::{MetricReport, metric_report};
 use rapport_store::records::TallySource;
-use rapport_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
 
@@ -16,26 +14,13 @@ pub struct MetricsArgs {
     pub json: bool,
 }
 
-fn api_error(error: ApiError) -> anyhow::Error {
-    let mut message = error.message;
-    for detail in error.details {
-        message.push_str(&format!("\n  {}: {}", detail.field, detail.problem));
-    }
-    anyhow::Error::msg(message)
-}
-
 pub async fn run(settings: Settings, args: MetricsArgs) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url.value, StoreOptions::default()).await?;
-    let result = async {
-        let workspace = crate::commands::workspace_named(&store, &args.workspace).await?;
+    let report = crate::commands::with_store(&settings, async |store| {
+        let workspace = crate::commands::workspace_named(store, &args.workspace).await?;
         let now = rapport_store::now_ms();
-        metric_report(&store, &workspace.id, &args.metric, &args.query, now, TallySource::Fastest)
-            .await
-            .map_err(api_error)
-    }
-    .await;
-    store.close().await;
-    let report = result?;
+        Ok(metric_report(store, &workspace.id, &args.metric, &args.query, now, TallySource::Fastest).await?)
+    })
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

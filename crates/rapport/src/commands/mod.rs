@@ -12,6 +12,18 @@ pub mod serve;
 pub mod table;
 pub mod text;
 
+/// Opens the database `settings` name, runs `work` on it, and closes it whatever `work` returns.
+pub async fn with_store<T>(
+    settings: &crate::settings::Settings,
+    work: impl AsyncFnOnce(&rapport_store::Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let store =
+        rapport_store::Store::connect(&settings.database_url.value, rapport_store::StoreOptions::default()).await?;
+    let result = work(&store).await;
+    store.close().await;
+    result
+}
+
 /// The workspace called `name`, or an error saying there is none (commands that read never
 /// create one).
 pub async fn workspace_named(
