@@ -56,6 +56,14 @@ struct Totals {
     feedback: usize,
 }
 
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, other: Totals) {
+        self.events += other.events;
+        self.responses += other.responses;
+        self.feedback += other.feedback;
+    }
+}
+
 /// Checks one customer's story as the API would; a problem here is a bug in the generator.
 fn loadable(
     story: Story,
@@ -99,13 +107,8 @@ fn merge(mut parts: Vec<Loadable>) -> Loadable {
     all
 }
 
-async fn store_chunk(
-    store: &Store,
-    workspace: &WorkspaceId,
-    chunk: Loadable,
-    totals: &mut Totals,
-) -> anyhow::Result<()> {
-    totals.events += chunk.events.len();
+async fn store_chunk(store: &Store, workspace: &WorkspaceId, chunk: Loadable) -> anyhow::Result<Totals> {
+    let mut totals = Totals { events: chunk.events.len(), ..Totals::default() };
     crate::commands::import::ingest_batches(store, workspace, chunk.events, |_| {}).await?;
     for batch in chunk.responses.chunks(BATCH) {
         totals.responses += store.import_responses(workspace, batch).await?;
@@ -113,18 +116,7 @@ async fn store_chunk(
     for batch in chunk.feedback.chunks(BATCH) {
         totals.feedback += store.insert_feedback(workspace, batch).await?.len();
     }
-    Ok(())
-}
-
-fn bar(total: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {human_pos}/{human_len} customers, {eta} left")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message("generating and loading");
-    bar
+    Ok(totals)
 }
 
 fn thousands(n: usize) -> String {
@@ -158,7 +150,7 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
     }
     let context = text_context(store, &workspace.id).await?;
     let received_at = OffsetDateTime::now_utc();
-    let progress = bar(options.customers);
+    let progress = crate::commands::import::progress(options.customers, "generating and loading customers".into());
     let mut totals = Totals::default();
     let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<Totals>>> = None;
     for first in (0..options.customers).step_by(CHUNK) {
@@ -174,17 +166,10 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         })
         .await??;
         if let Some(previous) = pending.take() {
-            let done = previous.await??;
-            totals.events += done.events;
-            totals.responses += done.responses;
-            totals.feedback += done.feedback;
+            totals += previous.await??;
         }
         let (store, id) = (store.clone(), workspace.id.clone());
-        pending = Some(tokio::spawn(async move {
-            let mut done = Totals::default();
-            store_chunk(&store, &id, chunk, &mut done).await?;
-            Ok(done)
-        }));
+        pending = Some(tokio::spawn(async move { store_chunk(&store, &id, chunk).await }));
         progress.set_position(last as u64);
         // Without a terminal the bar is hidden: a line at each tenth instead, for logs.
         let tenth = |n: usize| n * 10 / options.customers.max(1);
@@ -193,10 +178,7 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         }
     }
     if let Some(previous) = pending.take() {
-        let done = previous.await??;
-        totals.events += done.events;
-        totals.responses += done.responses;
-        totals.feedback += done.feedback;
+        totals += previous.await??;
     }
     progress.finish_and_clear();
     store.refresh_statistics().await?;

@@ -16,9 +16,9 @@ use rapport_server::services::import::COLUMNS;
 use rapport_server::services::import_events::EVENT_COLUMNS;
 use rapport_server::services::import_feedback::FEEDBACK_COLUMNS;
 use rapport_server::services::rfc3339;
+use rapport_store::Store;
 use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
 use rapport_store::records::StoredEvent;
-use rapport_store::Store;
 use serde_json::{Map, Value, json};
 
 use crate::settings::Settings;

@@ -47,14 +47,14 @@ fn report_problems(problems: &[RowProblem], rows: usize, skip_bad_rows: bool) ->
     Ok(())
 }
 
-/// A progress bar for `total` rows on stderr (count and time left) when stderr is a terminal;
-/// nothing is drawn otherwise (pipes and logs get the summary line only).
-fn progress(total: usize, what: &str) -> indicatif::ProgressBar {
+/// A progress bar for `total` things on stderr (`message`, count and time left) when stderr is a
+/// terminal; nothing is drawn otherwise (pipes and logs get the summary line only).
+pub(crate) fn progress(total: usize, message: String) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {human_pos}/{human_len}, {eta} left") {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.set_message(format!("importing {what}"));
+    bar.set_message(message);
     bar
 }
 
@@ -91,7 +91,7 @@ pub(crate) struct IngestPipeline<'a> {
     workspace: rapport_core::ids::WorkspaceId,
     pending: std::collections::VecDeque<(usize, tokio::task::JoinHandle<Result<IngestReceipt, StoreError>>)>,
     /// Events new to the store so far.
-    pub added: usize,
+    added: usize,
 }
 
 impl<'a> IngestPipeline<'a> {
@@ -157,7 +157,7 @@ pub(crate) async fn ingest_events(
     what: (&str, &str),
 ) -> anyhow::Result<()> {
     let total = events.len();
-    let bar = progress(total, what.1);
+    let bar = progress(total, format!("importing {}", what.1));
     let added = ingest_batches(store, workspace, events, |size| bar.inc(size as u64)).await?;
     bar.finish_and_clear();
     eprintln!("{} added, {} already there", count(added, what.0, what.1), total - added);
@@ -197,7 +197,7 @@ pub async fn orders(settings: Settings, args: ImportArgs<'_>) -> anyhow::Result<
 }
 
 /// A row of an event file as read: a JSONL line, or a CSV record (read with the file's header).
-pub(crate) enum RawEvent {
+enum RawEvent {
     Json(String),
     Csv(csv::StringRecord),
 }
@@ -205,7 +205,7 @@ pub(crate) enum RawEvent {
 /// Parses events, each with its line number, on every core: the events in the file's order, and
 /// every problem with its line. `headers`: a CSV file's header.
 fn parse_event_lines(
-    rows: &[(usize, RawEvent)],
+    rows: &[NumberedRow],
     headers: Option<&csv::StringRecord>,
     received_at: time::OffsetDateTime,
 ) -> (Vec<rapport_core::event::Event>, Vec<RowProblem>) {
@@ -236,6 +236,9 @@ fn parse_event_lines(
     (events, problems)
 }
 
+/// A row of an event file with its line number.
+type NumberedRow = (usize, RawEvent);
+
 /// Rows of an event file read this many at a time: memory stays flat whatever the file's size.
 const CHUNK_LINES: usize = 20_000;
 
@@ -244,53 +247,51 @@ const CHUNK_LINES: usize = 20_000;
 /// `EVENT_COLUMNS` (a header naming any other column is refused before anything is read).
 async fn for_each_chunk<F>(file: &Path, mut each: F) -> anyhow::Result<()>
 where
-    F: AsyncFnMut(&[(usize, RawEvent)], Option<&csv::StringRecord>) -> anyhow::Result<()>,
+    F: AsyncFnMut(&[NumberedRow], Option<&csv::StringRecord>) -> anyhow::Result<()>,
 {
     use std::io::BufRead;
+    let unreadable = || format!("cannot read {}", file.display());
+    let (rows, headers): (Box<dyn Iterator<Item = anyhow::Result<NumberedRow>>>, _) =
+        match file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+            "jsonl" | "ndjson" => {
+                let lines = std::io::BufReader::new(std::fs::File::open(file).with_context(unreadable)?).lines();
+                let rows = lines.enumerate().filter_map(move |(index, line)| match line {
+                    Ok(line) if line.trim().is_empty() => None,
+                    Ok(line) => Some(Ok((index + 1, RawEvent::Json(line)))),
+                    Err(error) => Some(Err(anyhow::Error::new(error).context(format!("line {}", index + 1)))),
+                });
+                (Box::new(rows), None)
+            }
+            "csv" => {
+                let mut reader = csv::Reader::from_path(file).with_context(unreadable)?;
+                let headers = reader.headers()?.clone();
+                let unknown: Vec<&str> = headers.iter().filter(|c| !EVENT_COLUMNS.contains(c)).collect();
+                if !unknown.is_empty() {
+                    anyhow::bail!(
+                        "{}: unknown columns in the header: {}; expected {}",
+                        file.display(),
+                        unknown.join(", "),
+                        EVENT_COLUMNS.join(", ")
+                    );
+                }
+                let rows = reader.into_records().map(|record| {
+                    let record = record?;
+                    Ok((record.position().map_or(0, |p| p.line() as usize), RawEvent::Csv(record)))
+                });
+                (Box::new(rows), Some(headers))
+            }
+            other => anyhow::bail!("`{}`: .jsonl, .ndjson or .csv expected, not `.{other}`", file.display()),
+        };
     let mut chunk = Vec::with_capacity(CHUNK_LINES);
-    match file.extension().and_then(|e| e.to_str()).unwrap_or_default() {
-        "jsonl" | "ndjson" => {
-            let opened = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-            for (index, line) in std::io::BufReader::new(opened).lines().enumerate() {
-                let line = line.with_context(|| format!("cannot read {} at line {}", file.display(), index + 1))?;
-                if !line.trim().is_empty() {
-                    chunk.push((index + 1, RawEvent::Json(line)));
-                }
-                if chunk.len() == CHUNK_LINES {
-                    each(&chunk, None).await?;
-                    chunk.clear();
-                }
-            }
-            if !chunk.is_empty() {
-                each(&chunk, None).await?;
-            }
+    for row in rows {
+        chunk.push(row.with_context(unreadable)?);
+        if chunk.len() == CHUNK_LINES {
+            each(&chunk, headers.as_ref()).await?;
+            chunk.clear();
         }
-        "csv" => {
-            let mut reader = csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let headers = reader.headers()?.clone();
-            let unknown: Vec<&str> = headers.iter().filter(|c| !EVENT_COLUMNS.contains(c)).collect();
-            if !unknown.is_empty() {
-                anyhow::bail!(
-                    "{}: unknown columns in the header: {}; expected {}",
-                    file.display(),
-                    unknown.join(", "),
-                    EVENT_COLUMNS.join(", ")
-                );
-            }
-            for record in reader.records() {
-                let record = record.with_context(|| format!("cannot read {}", file.display()))?;
-                let line = record.position().map_or(0, |p| p.line() as usize);
-                chunk.push((line, RawEvent::Csv(record)));
-                if chunk.len() == CHUNK_LINES {
-                    each(&chunk, Some(&headers)).await?;
-                    chunk.clear();
-                }
-            }
-            if !chunk.is_empty() {
-                each(&chunk, Some(&headers)).await?;
-            }
-        }
-        other => anyhow::bail!("`{}`: .jsonl, .ndjson or .csv expected, not `.{other}`", file.display()),
+    }
+    if !chunk.is_empty() {
+        each(&chunk, headers.as_ref()).await?;
     }
     Ok(())
 }
@@ -302,7 +303,7 @@ pub(crate) async fn check_event_file(
     received_at: time::OffsetDateTime,
 ) -> anyhow::Result<(usize, Vec<RowProblem>)> {
     let (mut rows, mut problems) = (0, Vec::new());
-    for_each_chunk(file, async |chunk: &[(usize, RawEvent)], headers: Option<&csv::StringRecord>| {
+    for_each_chunk(file, async |chunk: &[NumberedRow], headers: Option<&csv::StringRecord>| {
         rows += chunk.len();
         problems.extend(parse_event_lines(chunk, headers, received_at).1);
         Ok(())
@@ -321,10 +322,10 @@ pub(crate) async fn ingest_event_file(
     rows: usize,
     received_at: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let bar = progress(rows, "events");
+    let bar = progress(rows, "importing events".into());
     let mut done = |size: usize| bar.inc(size as u64);
     let mut pipeline = IngestPipeline::new(store, workspace);
-    for_each_chunk(file, async |chunk: &[(usize, RawEvent)], headers: Option<&csv::StringRecord>| {
+    for_each_chunk(file, async |chunk: &[NumberedRow], headers: Option<&csv::StringRecord>| {
         let (events, _) = parse_event_lines(chunk, headers, received_at);
         pipeline.push(events, &mut done).await
     })
@@ -449,7 +450,7 @@ pub(crate) async fn import_answer_rows(
         attach_survey_comments(&context, response, received_at);
     }
     let mut added = 0;
-    let bar = progress(responses.len(), "responses");
+    let bar = progress(responses.len(), "importing responses".into());
     for batch in responses.chunks(BATCH) {
         added += store.import_responses(workspace, batch).await?;
         bar.inc(batch.len() as u64);
@@ -501,7 +502,7 @@ pub(crate) async fn import_feedback_inputs(
 ) -> anyhow::Result<()> {
     let context = text_context(store, workspace).await?;
     let (total, mut added) = (inputs.len(), 0);
-    let bar = progress(total, "feedback items");
+    let bar = progress(total, "importing feedback items".into());
     for batch in inputs.chunks(FEEDBACK_BATCH) {
         let analysed = analyse_all(&context, batch, received_at);
         added += store.insert_feedback(workspace, &analysed).await?.iter().filter(|(_, new)| *new).count();
