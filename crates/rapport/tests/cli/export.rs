@@ -39,6 +39,9 @@ async fn an_export_from_sqlite_imported_into_postgres_gives_the_same_metrics() {
 
 /// Exports a small demo from SQLite, imports it into an empty database (`target_database` names
 /// it; none: SQLite in a new directory) and compares what the API reports on both.
+/// A way to spoil one file of an export.
+type Damage = dyn Fn(&str) -> String;
+
 async fn round_trip(target_database: &[&str]) {
     let (source, target, files) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -85,13 +88,44 @@ async fn round_trip(target_database: &[&str]) {
     let again = run(rapport(source.path()).args(["export", "--workspace", "demo"]).arg(&exported));
     assert!(stderr(&again).contains("is not empty"), "{}", stderr(&again));
 
-    let import = || {
+    let import_from = |directory: &Path| {
         run(rapport(target.path())
             .args(["import", "workspace"])
-            .arg(&exported)
+            .arg(directory)
             .args(["--workspace", "restored"])
             .args(target_database))
     };
+    let import = || import_from(&exported);
+    // A damaged export is refused, naming the file, field and line, before anything is written:
+    // the good one still goes into the same, untouched workspace afterwards.
+    let nps_of_11 = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let line = lines.iter().position(|l| l.contains("\"question\":\"nps\"")).unwrap();
+        let mut row: Value = serde_json::from_str(&lines[line]).unwrap();
+        row["value"] = Value::from("11");
+        lines[line] = row.to_string();
+        lines.join("\n")
+    };
+    let negative_min_n = |text: &str| text.replacen("\"minN\": 30", "\"minN\": -1", 1);
+    let damages: [(&str, &Damage, &str); 2] = [
+        ("responses.jsonl", &nps_of_11, "responses.jsonl: 1 problem; nothing was imported"),
+        ("settings.json", &negative_min_n, "settings.json: metrics: minN"),
+    ];
+    for (file, damage, expected) in damages {
+        let broken = files.path().join("broken");
+        let _ = std::fs::remove_dir_all(&broken);
+        std::fs::create_dir(&broken).unwrap();
+        for entry in std::fs::read_dir(&exported).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), broken.join(entry.file_name())).unwrap();
+        }
+        let text = std::fs::read_to_string(broken.join(file)).unwrap();
+        let damaged = damage(&text);
+        assert_ne!(damaged, text, "{file} was damaged");
+        std::fs::write(broken.join(file), damaged).unwrap();
+        let refused = import_from(&broken);
+        assert!(!refused.status.success() && stderr(&refused).contains(expected), "{}", stderr(&refused));
+    }
     let imported = import();
     assert!(imported.status.success(), "{}", stderr(&imported));
     let twice = import();
