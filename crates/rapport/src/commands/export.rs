@@ -29,6 +29,11 @@ pub const VERSION: u64 = 1;
 /// Rows read per query.
 const PAGE: usize = 10_000;
 
+/// A file's line in the manifest.
+fn manifest_entry(file: &str, rows: usize, what: &str) -> Value {
+    json!({"file": file, "rows": rows, "what": what})
+}
+
 /// A file of the export being written: JSON lines, counted.
 struct Lines {
     name: &'static str,
@@ -52,7 +57,7 @@ impl Lines {
 
     fn finish(mut self) -> anyhow::Result<Value> {
         self.writer.flush()?;
-        Ok(json!({"file": self.name, "rows": self.rows, "what": self.what}))
+        Ok(manifest_entry(self.name, self.rows, self.what))
     }
 }
 
@@ -81,7 +86,7 @@ impl Table {
 
     fn finish(mut self) -> anyhow::Result<Value> {
         self.writer.flush()?;
-        Ok(json!({"file": self.name, "rows": self.rows, "what": self.what}))
+        Ok(manifest_entry(self.name, self.rows, self.what))
     }
 }
 
@@ -96,7 +101,7 @@ fn cell(value: &Value) -> String {
 
 /// An event as the Segment call that stores it again: its stored (skew-corrected) time, its
 /// message id (so importing twice stores it once), its channel in `context`.
-pub fn event_call(event: &StoredEvent) -> Value {
+fn event_call(event: &StoredEvent) -> Value {
     let mut call = match &event.extra {
         Value::Object(extra) => extra.clone(),
         _ => Map::new(),
@@ -131,7 +136,7 @@ pub fn event_call(event: &StoredEvent) -> Value {
 
 /// A feedback item as `POST /v1/feedback` takes it (a transcript's turns rebuilt from their
 /// offsets), keyed by its id so importing twice stores it once.
-pub fn feedback_item(record: &FeedbackRecord) -> Value {
+fn feedback_item(record: &FeedbackRecord) -> Value {
     let mut item = Map::new();
     item.insert("kind".into(), Value::from(record.kind.clone()));
     item.insert("source".into(), Value::from(record.source.clone()));
@@ -418,8 +423,15 @@ pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyho
         files.extend(write_surveys(store, id, directory).await?);
         files.extend(write_feedback(store, id, directory).await?);
         files.push(write_cases(store, id, directory).await?);
-        std::fs::write(directory.join("settings.json"), serde_json::to_vec_pretty(&settings_document(store, id).await?)?)?;
-        files.push(json!({"file": "settings.json", "rows": 1, "what": "metric, contact, feedback, churn and case settings; the topic taxonomy"}));
+        std::fs::write(
+            directory.join("settings.json"),
+            serde_json::to_vec_pretty(&settings_document(store, id).await?)?,
+        )?;
+        files.push(manifest_entry(
+            "settings.json",
+            1,
+            "metric, contact, feedback, churn and case settings; the topic taxonomy",
+        ));
         let manifest = json!({
             "format": FORMAT, "version": VERSION, "workspace": workspace,
             "exportedAt": rfc3339((time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),

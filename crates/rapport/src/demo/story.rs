@@ -40,13 +40,11 @@ pub struct Story {
     pub feedback: Vec<Value>,
 }
 
-/// What happened to the customer that colours what they think.
+/// What went wrong for the customer and colours what they think (what went right is the baseline).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Experience {
     LateDelivery,
-    OnTimeDelivery,
     PoorSupport,
-    GoodSupport,
     LoginBug,
     QualityIssue,
 }
@@ -239,7 +237,7 @@ pub fn story(company: &Company, index: usize) -> Story {
             order(&mut b, rng, at, region, app_user, &mut experiences);
         }
         if app_user && (month_start..month_end).contains(&company.release_ms) && rng.random_bool(0.55) {
-            login_bug(&mut b, rng, company, device, &mut experiences);
+            login_bug(&mut b, rng, device, &mut experiences);
         }
         if member && month_end < end {
             let months = (month_end - signup) / (30 * DAY_MS);
@@ -337,7 +335,9 @@ fn order(
         "email",
         json!({"order_id": order_id, "days": days, "promised_days": 3, "late": late}),
     );
-    experiences.push((delivered, if late { Experience::LateDelivery } else { Experience::OnTimeDelivery }));
+    if late {
+        experiences.push((delivered, Experience::LateDelivery));
+    }
     let faulty = rng.random_bool(0.04);
     if faulty {
         experiences.push((delivered + 5 * DAY_MS, Experience::QualityIssue));
@@ -396,7 +396,9 @@ fn support(
     // The agents differ in how they help; a customer's mood varies around it.
     let skill = if poor { 2.4 } else { 4.3 + 0.1 * (AGENTS.iter().position(|a| *a == agent).unwrap_or(0) % 3) as f64 };
     let felt = normal(rng, skill, 0.8);
-    experiences.push((closed, if felt < 3.0 { Experience::PoorSupport } else { Experience::GoodSupport }));
+    if felt < 3.0 {
+        experiences.push((closed, Experience::PoorSupport));
+    }
     if channel == "chat" && rng.random_bool(0.6) {
         let turns: Vec<Value> = texts::transcript(rng, theme, agent, product, felt < 3.0)
             .into_iter()
@@ -437,14 +439,9 @@ fn return_item(b: &mut Builder, rng: &mut StdRng, at: i64, product: &str) {
 }
 
 /// The app release that broke logins: failed sign-ins, app-store reviews, posts and support chats.
-fn login_bug(
-    b: &mut Builder,
-    rng: &mut StdRng,
-    company: &Company,
-    device: &str,
-    experiences: &mut Vec<(i64, Experience)>,
-) {
-    let at = company.release_ms + rng.random_range(0..(company.fix_ms - company.release_ms));
+fn login_bug(b: &mut Builder, rng: &mut StdRng, device: &str, experiences: &mut Vec<(i64, Experience)>) {
+    let (release, fix) = (b.company.release_ms, b.company.fix_ms);
+    let at = release + rng.random_range(0..(fix - release));
     experiences.push((at, Experience::LoginBug));
     b.track(at, "Sign In Failed", device, json!({"app_version": "4.2.0", "error": "session_token_invalid"}));
     if rng.random_bool(0.12) {
