@@ -228,8 +228,8 @@ impl SqlBackend {
         Ok(Some(workspace.id))
     }
 
-    /// How many rows `workspace` has in each table that holds its rows (tests of
-    /// `delete_workspace`, and what an export should hold).
+    /// How many rows `workspace` has in each table that holds its rows (what the tests of
+    /// `delete_workspace` check).
     pub async fn workspace_rows(&self, workspace: &WorkspaceId) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
         let mut counts = Vec::new();
         for (table, condition) in

@@ -36,7 +36,7 @@ pub fn call_from_row(
 ) -> Result<Value, Vec<RowProblem>> {
     let mut call = Map::new();
     let mut problems = Vec::new();
-    let mut channel = None;
+    let (mut channel, mut name) = (None, None);
     for (column, cell) in headers.iter().zip(record.iter()) {
         let cell = cell.trim();
         if cell.is_empty() {
@@ -51,7 +51,12 @@ pub fn call_from_row(
             "timestamp" => "timestamp",
             "message_id" => "messageId",
             "channel" => {
-                channel = Some(cell.to_owned());
+                channel = Some(cell);
+                continue;
+            }
+            // Its field depends on the type: set below.
+            "name" => {
+                name = Some(cell);
                 continue;
             }
             "properties" | "traits" | "context" => {
@@ -72,14 +77,11 @@ pub fn call_from_row(
                 }
                 continue;
             }
-            // The name's field depends on the type: set below.
             _ => continue,
         };
         call.insert(field.to_owned(), Value::from(cell));
     }
-    if let Some(name) = headers.iter().position(|c| c == "name").and_then(|i| record.get(i)).map(str::trim)
-        && !name.is_empty()
-    {
+    if let Some(name) = name {
         let field = if call.get("type").and_then(Value::as_str) == Some("track") { "event" } else { "name" };
         call.insert(field.to_owned(), Value::from(name));
     }
