@@ -162,14 +162,44 @@ fn not_enough(what: &str, at: i64, rows: &[Vec<String>], settings: &ChurnSetting
 
 /// Trains and validates a churn model (time-based split) and saves it as the next version.
 pub async fn train(store: &Store, workspace: &WorkspaceId, now: i64) -> Result<Value, ApiError> {
-    let settings = settings(store, workspace).await?;
-    let histories = histories(store, workspace, &settings, now).await?;
+    train_on(store, workspace, &Known::read(store, workspace, now).await?).await
+}
+
+/// What training and scoring read: the workspace's churn settings and every customer's history
+/// before `now`.
+struct Known {
+    settings: ChurnSettings,
+    histories: HashMap<String, CustomerHistory>,
+    now: i64,
+}
+
+impl Known {
+    async fn read(store: &Store, workspace: &WorkspaceId, now: i64) -> Result<Known, ApiError> {
+        let settings = settings(store, workspace).await?;
+        let histories = histories(store, workspace, &settings, now).await?;
+        Ok(Known { settings, histories, now })
+    }
+}
+
+/// Trains a model, then scores every current customer with it, from one read of the workspace's
+/// histories (the two apart read them twice): what a bulk load does at its end. The scoring
+/// report is `refreshed` in the training report.
+pub async fn train_and_refresh(store: &Store, workspace: &WorkspaceId, now: i64) -> Result<Value, ApiError> {
+    let known = Known::read(store, workspace, now).await?;
+    let mut model = train_on(store, workspace, &known).await?;
+    model["refreshed"] = refresh_on(store, workspace, &known).await?;
+    Ok(model)
+}
+
+async fn train_on(store: &Store, workspace: &WorkspaceId, known: &Known) -> Result<Value, ApiError> {
+    let Known { settings, histories, now } = known;
+    let now = *now;
     let window = i64::from(settings.window_days()) * DAY_MS;
     let (validate_at, train_at) = (now - window, now - 2 * window);
-    let (_, train_rows) = snapshot(&histories, &settings, train_at, validate_at);
-    let (_, validation_rows) = snapshot(&histories, &settings, validate_at, now);
-    if let Some(error) = not_enough("training", train_at, &train_rows, &settings)
-        .or_else(|| not_enough("validation", validate_at, &validation_rows, &settings))
+    let (_, train_rows) = snapshot(histories, settings, train_at, validate_at);
+    let (_, validation_rows) = snapshot(histories, settings, validate_at, now);
+    if let Some(error) = not_enough("training", train_at, &train_rows, settings)
+        .or_else(|| not_enough("validation", validate_at, &validation_rows, settings))
     {
         return Err(error);
     }
@@ -260,9 +290,13 @@ fn factors_json(scored: &Scored) -> Value {
 /// Scores every current customer's churn risk (when a model exists) and health at `now`, replaces
 /// the stored predictions and announces the newly flagged.
 pub async fn refresh(store: &Store, workspace: &WorkspaceId, now: i64) -> Result<Value, ApiError> {
-    let settings = settings(store, workspace).await?;
-    let histories = histories(store, workspace, &settings, now).await?;
-    let mut ids: Vec<&String> = histories.keys().filter(|id| histories[*id].active_at(now, &settings)).collect();
+    refresh_on(store, workspace, &Known::read(store, workspace, now).await?).await
+}
+
+async fn refresh_on(store: &Store, workspace: &WorkspaceId, known: &Known) -> Result<Value, ApiError> {
+    let Known { settings, histories, now } = known;
+    let now = *now;
+    let mut ids: Vec<&String> = histories.keys().filter(|id| histories[*id].active_at(now, settings)).collect();
     ids.sort();
     let record = store.latest_churn_model(workspace).await?;
     let model: Option<(ChurnModel, f64, i64)> = match &record {

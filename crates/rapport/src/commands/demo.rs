@@ -199,11 +199,8 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         at += 6 * 3_600_000;
     }
     let step = Instant::now();
-    match rapport_server::services::prediction::train(store, &workspace.id, company.end_ms).await {
+    match rapport_server::services::prediction::train_and_refresh(store, &workspace.id, company.end_ms).await {
         Ok(model) => {
-            rapport_server::services::prediction::refresh(store, &workspace.id, company.end_ms)
-                .await
-                .context("scoring churn risk")?;
             eprintln!(
                 "trained the churn model (validation ROC AUC {}) and scored every customer ({:.1} s)",
                 model["validation"]["rocAuc"],
