@@ -364,14 +364,18 @@ async fn identity_roots(
     .await
 }
 
+const ON_DEMAND: u8 = 0;
+const BUILDING: u8 = 1;
+const BUILT: u8 = 2;
+
 /// The indexes of every workspace a report has read, each behind its own lock: building one
 /// workspace's index never holds up another's reports.
 #[derive(Debug, Default)]
 pub struct AnswerIndex {
     workspaces: std::sync::Mutex<HashMap<WorkspaceId, Arc<Mutex<WorkspaceIndex>>>>,
-    /// Whether every workspace's index was built ahead (`Store::warm_answer_indexes`): 0 not asked
-    /// (reports build what they need), 1 building, 2 built.
-    pub(crate) warmed: std::sync::atomic::AtomicU8,
+    /// Whether every workspace's index was built ahead (`warm_all`): `ON_DEMAND`, `BUILDING` or
+    /// `BUILT`.
+    warmed: std::sync::atomic::AtomicU8,
 }
 
 impl AnswerIndex {
@@ -382,9 +386,33 @@ impl AnswerIndex {
         }
     }
 
-    /// Builds (or brings up to date) `workspace`'s index now, so the first report that needs it
-    /// does not wait for it: reports asked for meanwhile wait on the same lock, then find it built.
-    pub async fn warm(&self, sql: &SqlBackend, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
+    /// Builds (or brings up to date) every one of `workspaces`' indexes now, so the first report
+    /// that needs one does not wait for it: reports asked for meanwhile wait on the same lock, then
+    /// find it built.
+    pub async fn warm_all(&self, sql: &SqlBackend, workspaces: &[WorkspaceId]) -> Result<(), sqlx::Error> {
+        use std::sync::atomic::Ordering;
+        self.warmed.store(BUILDING, Ordering::Relaxed);
+        for workspace in workspaces {
+            if let Err(error) = self.warm(sql, workspace).await {
+                self.warmed.store(ON_DEMAND, Ordering::Relaxed);
+                return Err(error);
+            }
+        }
+        self.warmed.store(BUILT, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// `building` while `warm_all` runs, `built` after it, `on demand` otherwise (each report
+    /// builds what it needs).
+    pub fn state(&self) -> &'static str {
+        match self.warmed.load(std::sync::atomic::Ordering::Relaxed) {
+            BUILDING => "building",
+            BUILT => "built",
+            _ => "on demand",
+        }
+    }
+
+    async fn warm(&self, sql: &SqlBackend, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
         let index = {
             let mut workspaces = self.workspaces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             workspaces.entry(workspace.clone()).or_default().clone()

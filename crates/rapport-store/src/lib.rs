@@ -233,29 +233,18 @@ impl Store {
     /// in the background at start, so no one's first trait or account report waits for it.
     /// PostgreSQL runs those reports in SQL and has nothing to build.
     pub async fn warm_answer_indexes(&self) -> Result<usize, StoreError> {
-        use std::sync::atomic::Ordering;
         let Backend::Sqlite(sql) = self.backend() else { return Ok(0) };
-        let warmed = &self.inner.answer_index.warmed;
-        warmed.store(1, Ordering::Relaxed);
         let workspaces = self.workspace_ids().await?;
-        for workspace in &workspaces {
-            if let Err(error) = self.inner.answer_index.warm(sql, workspace).await {
-                warmed.store(0, Ordering::Relaxed);
-                return Err(error.into());
-            }
-        }
-        warmed.store(2, Ordering::Relaxed);
+        self.inner.answer_index.warm_all(sql, &workspaces).await?;
         Ok(workspaces.len())
     }
 
     /// What `/readyz` says of the answer indexes: `not used` (PostgreSQL), `building`, `built`,
     /// or `on demand` (not built ahead: each report builds what it needs).
     pub fn answer_indexes(&self) -> &'static str {
-        match (self.kind(), self.inner.answer_index.warmed.load(std::sync::atomic::Ordering::Relaxed)) {
-            (BackendKind::Postgres, _) => "not used",
-            (_, 1) => "building",
-            (_, 2) => "built",
-            _ => "on demand",
+        match self.kind() {
+            BackendKind::Postgres => "not used",
+            BackendKind::Sqlite => self.inner.answer_index.state(),
         }
     }
 
