@@ -13,6 +13,7 @@ pub mod contact_policy;
 pub mod event;
 pub mod identity;
 pub mod ids;
+pub mod journey;
 pub mod metrics;
 pub mod problem;
 pub mod resolution;
