@@ -9,6 +9,7 @@ mod answer_index;
 pub mod case_records;
 pub mod feedback_records;
 mod ingest_queue;
+pub mod journey_records;
 mod postgres;
 pub mod prediction_records;
 pub mod records;
@@ -126,6 +127,7 @@ macro_rules! dispatch {
 
 mod case_store;
 mod feedback_store;
+mod journey_store;
 mod prediction_store;
 mod webhook_store;
 

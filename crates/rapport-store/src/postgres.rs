@@ -25,6 +25,7 @@ include!("sql_feedback.rs");
 include!("sql_webhooks.rs");
 include!("sql_cases.rs");
 include!("sql_prediction.rs");
+include!("sql_journeys.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).

@@ -158,7 +158,7 @@ const WORKSPACE_CHILDREN: [(&str, &str); 6] = [
 
 /// Every table with a `workspace_id`, in an order that deletes rows before what they refer to
 /// (`delete_workspace`; a new table belongs here).
-const WORKSPACE_TABLES: [&str; 25] = [
+const WORKSPACE_TABLES: [&str; 26] = [
     "api_keys",
     "events",
     "identities",
@@ -184,6 +184,7 @@ const WORKSPACE_TABLES: [&str; 25] = [
     "churn_settings",
     "churn_models",
     "customer_predictions",
+    "journeys",
 ];
 
 impl SqlBackend {

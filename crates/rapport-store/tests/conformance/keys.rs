@@ -65,6 +65,7 @@ pub async fn deleting_a_workspace_removes_all_of_it(store: Store) {
             feedback: Vec::new(),
         };
         assert_eq!(store.import_responses(&workspace.id, &[response]).await.unwrap(), 1);
+        store.create_journey(&workspace.id, &json!({"name": "Purchase"})).await.unwrap();
     }
     let demo = store.workspace_by_name("demo").await.unwrap().unwrap();
     let kept = store.workspace_by_name("kept").await.unwrap().unwrap();
@@ -82,6 +83,7 @@ pub async fn deleting_a_workspace_removes_all_of_it(store: Store) {
         "survey_answers",
         "answer_rollups",
         "api_keys",
+        "journeys",
     ] {
         assert!(filled.contains(&table), "{table} has rows to delete: {before:?}");
     }

@@ -4,6 +4,7 @@ mod customers;
 mod feedback;
 mod ingestion;
 mod invitations;
+mod journeys;
 mod keys;
 mod metrics;
 mod prediction;
@@ -40,6 +41,7 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite! {
+    crate::journeys::journey_definitions_and_touchpoint_events => journey_definitions_and_touchpoint_events,
     crate::ingestion::resending_a_batch_stores_nothing_twice => resending_a_batch_stores_nothing_twice,
     crate::ingestion::concurrent_batches_are_all_stored_once => concurrent_batches_are_all_stored_once,
     crate::ingestion::events_keep_every_field => events_keep_every_field,

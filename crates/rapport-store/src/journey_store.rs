@@ -1,0 +1,59 @@
+//! The journey half of [`Store`]: definitions, and the events analytics read. The SQL is in
+//! `sql_journeys.rs`.
+
+use rapport_core::ids::WorkspaceId;
+use serde_json::Value;
+
+use crate::journey_records::{JourneyRecord, TouchpointEvent};
+use crate::{Backend, Store, StoreError};
+
+impl Store {
+    /// Stores a checked definition; returns the journey's id.
+    pub async fn create_journey(&self, workspace: &WorkspaceId, definition: &Value) -> Result<String, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.create_journey(workspace, definition).await)?)
+    }
+
+    /// Replaces a definition; false when there is no such journey.
+    pub async fn put_journey(&self, workspace: &WorkspaceId, id: &str, definition: &Value) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.put_journey(workspace, id, definition).await)?)
+    }
+
+    /// Deletes a journey; false when there was none.
+    pub async fn delete_journey(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.delete_journey(workspace, id).await)?)
+    }
+
+    /// The workspace's journeys, oldest first, or the one with `id`.
+    pub async fn journeys(&self, workspace: &WorkspaceId, id: Option<&str>) -> Result<Vec<JourneyRecord>, StoreError> {
+        let rows = dispatch!(self.backend(), sql => sql.journeys(workspace, id).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, definition, created_at_ms, updated_at_ms)| JourneyRecord {
+                id,
+                definition,
+                created_at_ms,
+                updated_at_ms,
+            })
+            .collect())
+    }
+
+    /// Calls `each` with every track, page and screen event named in `names`, with its customer
+    /// (root) and channel, as the rows stream in (in no particular order); the properties as JSON
+    /// text only when `with_properties`.
+    pub async fn each_touchpoint_event(
+        &self,
+        workspace: &WorkspaceId,
+        names: &[String],
+        with_properties: bool,
+        each: impl FnMut(TouchpointEvent),
+    ) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.each_touchpoint_event(workspace, names, with_properties, each).await)?)
+    }
+
+    /// Changes whenever an event is stored or a merge undone: what a cache of journey visits
+    /// compares. On PostgreSQL an event committed late with a lower sequence number does not
+    /// change it; callers bound how long they trust it.
+    pub async fn journey_stamp(&self, workspace: &WorkspaceId) -> Result<(i64, i64), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.journey_stamp(workspace).await)?)
+    }
+}
