@@ -33,6 +33,8 @@ pub enum ErrorCode {
     InvalidCase,
     /// A topic taxonomy is invalid; `details` names each problem by field (`topics[2].query`).
     InvalidTaxonomy,
+    /// A journey definition is invalid; `details` names each problem by field (`touchpoints[1].stage`).
+    InvalidJourney,
     /// Settings (metric settings, the contact policy) are invalid; `details` names each problem by field.
     InvalidSettings,
     /// No API key was presented.
@@ -68,6 +70,7 @@ impl ErrorCode {
             | ErrorCode::InvalidSettings
             | ErrorCode::InvalidFeedback
             | ErrorCode::InvalidTaxonomy
+            | ErrorCode::InvalidJourney
             | ErrorCode::InvalidCase => StatusCode::BAD_REQUEST,
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,

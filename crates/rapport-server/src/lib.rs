@@ -104,8 +104,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
     use api::{
-        analysis, cases, contact_policy, customers, feedback, hosted, ingest, keys, metrics, ops, prediction, surveys,
-        webhooks,
+        analysis, cases, contact_policy, customers, feedback, hosted, ingest, journeys, keys, metrics, ops, prediction,
+        surveys, webhooks,
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
@@ -167,6 +167,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/analysis/drivers", get(analysis::drivers))
         .route("/v1/action-plans", get(analysis::list_plans).post(analysis::create_plan))
         .route("/v1/action-plans/{id}", get(analysis::get_plan).put(analysis::put_plan))
+        .route("/v1/journeys", get(journeys::list).post(journeys::create))
+        .route("/v1/journeys/{id}", get(journeys::get_one).put(journeys::put).delete(journeys::delete))
+        .route("/v1/journeys/{id}/analytics", get(journeys::analytics))
+        .route("/v1/journeys/{id}/map.svg", get(journeys::map))
         .route("/v1/cases", get(cases::list).post(cases::create))
         .route("/v1/cases/settings", get(cases::get_settings).put(cases::put_settings))
         .route("/v1/cases/check-sla", post(cases::check_sla))

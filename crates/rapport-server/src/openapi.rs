@@ -4,7 +4,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    analysis, cases, contact_policy, customers, feedback, ingest, keys, metrics, ops, prediction, surveys, webhooks,
+    analysis, cases, contact_policy, customers, feedback, ingest, journeys, keys, metrics, ops, prediction, surveys,
+    webhooks,
 };
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
@@ -27,7 +28,8 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         webhooks::delete, webhooks::enable, webhooks::disable, webhooks::deliveries, webhooks::replay,
         cases::list, cases::create, cases::get_one, cases::transition, cases::add_note, cases::get_settings,
         cases::put_settings, cases::check_sla, cases::recovery, analysis::root_causes, analysis::drivers,
-        analysis::list_plans, analysis::create_plan, analysis::get_plan, analysis::put_plan, prediction::get_settings,
+        analysis::list_plans, analysis::create_plan, analysis::get_plan, analysis::put_plan,
+        journeys::list, journeys::create, journeys::get_one, journeys::put, journeys::delete, journeys::analytics, journeys::map, prediction::get_settings,
         prediction::put_settings, prediction::train, prediction::model, prediction::refresh, prediction::list,
         prediction::customer, prediction::accounts, prediction::clv, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi,

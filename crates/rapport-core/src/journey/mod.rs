@@ -5,3 +5,4 @@
 pub mod analytics;
 pub mod compare;
 pub mod definition;
+pub mod query;

@@ -216,7 +216,7 @@ impl MetricQuery {
     }
 }
 
-fn parse_day(field: &str, value: &str, problems: &mut Vec<FieldProblem>) -> Option<i64> {
+pub fn parse_day(field: &str, value: &str, problems: &mut Vec<FieldProblem>) -> Option<i64> {
     match Date::parse(value, format_description!("[year]-[month]-[day]")) {
         Ok(date) => Some(day_of_date(date)),
         Err(_) => {

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod feedback;
 pub mod hosted;
 pub mod ingest;
+pub mod journeys;
 pub mod keys;
 pub mod metrics;
 pub mod ops;

@@ -12,6 +12,8 @@ pub mod import_feedback;
 pub mod import_orders;
 pub mod ingest;
 pub mod invitations;
+pub mod journey_map;
+pub mod journeys;
 pub mod json_body;
 pub mod mail;
 pub mod metrics;

@@ -9,6 +9,7 @@ mod feedback;
 mod helpers;
 mod ingestion;
 mod invitations;
+mod journeys;
 mod metrics;
 mod operations;
 mod prediction;
@@ -38,6 +39,9 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::journeys::a_planted_checkout_friction_ranks_first => a_planted_checkout_friction_ranks_first,
+    crate::journeys::without_the_plant_the_app_checkout_is_not_first => without_the_plant_the_app_checkout_is_not_first,
+    crate::journeys::journey_definitions_are_checked_and_kept => journey_definitions_are_checked_and_kept,
     crate::ingestion::a_customer_across_web_app_and_phone => a_customer_across_web_app_and_phone,
     crate::ingestion::resending_a_batch_changes_nothing => resending_a_batch_changes_nothing,
     crate::ingestion::every_call_type_is_accepted => every_call_type_is_accepted,
