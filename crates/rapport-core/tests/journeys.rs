@@ -207,3 +207,18 @@ fn a_customer_with_no_visit_in_the_period_is_not_in_the_journey() {
     assert_eq!(none.converted.share, None);
     assert!(none.paths.is_empty() && none.friction_ranking.is_empty());
 }
+
+#[test]
+fn coming_back_after_the_step_window_is_a_new_episode_not_a_loop() {
+    let (visit, cart_web, buy) = (0, 2, 3);
+    let visits: Vec<Visit> =
+        [(visit, 0), (cart_web, 10), (buy, 20), (visit, 2 * 24 * 60), (cart_web, 2 * 24 * 60 + 10)]
+            .into_iter()
+            .map(|(touchpoint, minutes)| Visit { customer: 0, touchpoint, channel: WEB, at_ms: minutes * MIN })
+            .collect();
+    let again = analyse(&journey(), &visits, &[], (0, 3 * DAY), &Segment::All, &Options::default());
+    assert_eq!(again.backtracking.customers.count, 0, "{:?}", again.backtracking);
+    assert_eq!(again.loops.customers.count, 0, "{:?}", again.loops);
+    assert_eq!(again.touchpoints[0].repeat.count, 0, "two days apart is not a repeat within the hour");
+    assert_eq!(again.paths[0].touchpoints, ["visit", "cart_web"], "the path runs to the first purchase");
+}

@@ -1,4 +1,4 @@
-//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `demo`, `keys`, `import`, `metrics`, `text`, `churn`, `clv`, `config`,
+//! The `rapport` command. The CLI tree mirrors the modules: `serve`, `demo`, `keys`, `import`, `metrics`, `journeys`, `text`, `churn`, `clv`, `config`,
 //! `default-config`. Logs go to stderr; stdout carries only what a command outputs.
 
 mod commands;
@@ -37,6 +37,9 @@ enum Command {
     Export(ExportArgs),
     /// A CX metric with its n, 95% interval and change, as `GET /v1/metrics/{metric}` reports it.
     Metrics(MetricsCommand),
+    /// Journeys: definitions, their analytics and the journey map.
+    #[command(subcommand)]
+    Journeys(JourneysCommand),
     /// Text analytics on stdin: one text per line in, one JSON object per line out, same order.
     #[command(subcommand)]
     Text(TextCommand),
@@ -227,6 +230,59 @@ struct MetricsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum JourneysCommand {
+    /// The workspace's journeys: id, name, touchpoints and goal.
+    List {
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Creates a journey from a JSON definition (as `POST /v1/journeys` takes it); prints its id.
+    Create {
+        /// The definition file.
+        file: PathBuf,
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// A journey's analytics, as `GET /v1/journeys/{id}/analytics` reports them.
+    Analytics(JourneyAnalyticsCommand),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct JourneyAnalyticsCommand {
+    /// The journey's id or name.
+    journey: String,
+    #[arg(long)]
+    workspace: String,
+    /// First day, YYYY-MM-DD (UTC) [default: 89 days before --to].
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC) [default: today].
+    #[arg(long)]
+    to: Option<String>,
+    /// all, new, returning, channel:NAME or trait:KEY=VALUE [default: all].
+    #[arg(long)]
+    segment: Option<String>,
+    /// A second segment, shown beside the first with the differences (in --json).
+    #[arg(long)]
+    compare: Option<String>,
+    /// Rank touchpoints with at least N visits [default: the workspace's minimum n, 30].
+    #[arg(long, value_name = "N")]
+    min_n: Option<String>,
+    /// Print the API's JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Also write the journey map (SVG) to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(Debug, Subcommand)]
 enum TextCommand {
     /// Sentiment: {"score": -1..1, "label": "negative"|"neutral"|"positive"} per line.
     Sentiment {
@@ -378,6 +434,30 @@ fn main() -> ExitCode {
                     json: args.json,
                 };
                 commands::metrics::run(settings, metrics).await
+            }
+            Command::Journeys(JourneysCommand::List { workspace, database }) => {
+                commands::journeys::list(resolve(&database, None)?, workspace).await
+            }
+            Command::Journeys(JourneysCommand::Create { file, workspace, database }) => {
+                commands::journeys::create(resolve(&database, None)?, workspace, file).await
+            }
+            Command::Journeys(JourneysCommand::Analytics(args)) => {
+                let settings = resolve(&args.database, None)?;
+                let query = rapport_core::journey::query::RawJourneyQuery {
+                    from: args.from,
+                    to: args.to,
+                    segment: args.segment,
+                    compare: args.compare,
+                    min_n: args.min_n,
+                };
+                let journey = commands::journeys::AnalyticsArgs {
+                    journey: args.journey,
+                    workspace: args.workspace,
+                    query,
+                    json: args.json,
+                    svg: args.svg,
+                };
+                commands::journeys::analytics(settings, journey).await
             }
             Command::Text(TextCommand::Sentiment { sentences, negative_below, positive_above }) => {
                 let thresholds = commands::text::thresholds(negative_below, positive_above)?;

@@ -235,7 +235,8 @@ pub struct Move {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Backtracking {
-    /// Customers who went back to an earlier stage.
+    /// Customers who went back to an earlier stage within one episode (visits each within the
+    /// step window of the last).
     pub customers: Share,
     /// From the furthest stage reached back to an earlier one, most common first.
     pub moves: Vec<Move>,
@@ -249,7 +250,7 @@ pub struct Looped {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Loops {
-    /// Customers who came back to a touchpoint after another one.
+    /// Customers who came back to a touchpoint after another one, within one episode.
     pub customers: Share,
     pub touchpoints: Vec<Looped>,
 }
@@ -347,9 +348,12 @@ pub fn analyse(
         let mut first_at: [Option<i64>; 16] = [None; 16];
         let mut last_at: [Option<i64>; 16] = [None; 16];
         let mut timed = [false; 16];
-        let (mut visited, mut looped_here) = (0u128, 0u128);
+        // An episode is a run of visits each within the step window of the last: going back and
+        // looping are counted within one, so coming back to buy again next month is neither.
+        let (mut visited, mut in_episode, mut looped_here) = (0u128, 0u128, 0u128);
         let (mut furthest, mut backtracked, mut looped) = (0usize, false, false);
         let mut previous: Option<usize> = None;
+        let mut last_visit: Option<i64> = None;
         let mut path = 0u64;
         let mut steps = 0usize;
         let mut reached_goal = false;
@@ -358,14 +362,21 @@ pub fn analyse(
             let stage = stage_of[tp];
             let counts = &mut counts[tp];
             counts.visits += 1;
+            if last_visit.is_some_and(|last| visit.at_ms - last > window) {
+                in_episode = 0;
+                furthest = stage;
+            }
+            last_visit = Some(visit.at_ms);
             if visited & (1 << tp) == 0 {
                 counts.customers += 1;
-            } else if previous != Some(tp) && looped_here & (1 << tp) == 0 {
+            }
+            if in_episode & (1 << tp) != 0 && previous != Some(tp) && looped_here & (1 << tp) == 0 {
                 looped_here |= 1 << tp;
                 counts.looped += 1;
                 looped = true;
             }
             visited |= 1 << tp;
+            in_episode |= 1 << tp;
             // Followed through, or tried again, within the step window?
             let (mut onward, mut again) = (false, false);
             for next in seen[i + 1..].iter().take_while(|n| n.at_ms - visit.at_ms <= window) {

@@ -37,18 +37,21 @@ pub fn render(journey: &Journey, analytics: &Analytics, subtitle: &str) -> Strin
     let rows = row_in_stage.iter().copied().max().unwrap_or(1).max(1) as f64;
     let curve_top = TOP + rows * (BOX_HEIGHT + BOX_GAP) + 30.0;
     let width = (MARGIN * 2.0 + stages as f64 * COLUMN).max(640.0);
-    let height = curve_top + CURVE_HEIGHT + 40.0;
+    let height = curve_top + CURVE_HEIGHT + 50.0;
     let zero = curve_top + CURVE_HEIGHT / 2.0;
     let scale = CURVE_HEIGHT / 2.0 - 12.0;
-    let points: Vec<(f64, f64, f64)> = analytics
+    // The curve reads left to right in journey order, one slot per touchpoint.
+    let slot = (width - 2.0 * MARGIN) / journey.touchpoints.len().max(1) as f64;
+    let points: Vec<(f64, f64, f64, &str)> = analytics
         .touchpoints
         .iter()
-        .zip(&placed)
-        .filter_map(|(t, (x, _))| {
-            t.sentiment.map(|s| (x + BOX_WIDTH / 2.0, zero - s.mean.clamp(-1.0, 1.0) * scale, s.mean))
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let x = MARGIN + (i as f64 + 0.5) * slot;
+            t.sentiment.map(|s| (x, zero - s.mean.clamp(-1.0, 1.0) * scale, s.mean, t.name.as_str()))
         })
         .collect();
-    let polyline: Vec<String> = points.iter().map(|(x, y, _)| format!("{x:.1},{y:.1}")).collect();
+    let polyline: Vec<String> = points.iter().map(|(x, y, _, _)| format!("{x:.1},{y:.1}")).collect();
     let svg: Markup = html! {
         svg xmlns="http://www.w3.org/2000/svg" width=(width) height=(height) viewBox={"0 0 " (width) " " (height)}
             font-family="system-ui, -apple-system, Segoe UI, sans-serif" role="img" {
@@ -74,7 +77,8 @@ pub fn render(journey: &Journey, analytics: &Analytics, subtitle: &str) -> Strin
                         stroke-width=(if rank.is_some() { "2" } else { "1" }) {}
                     text x=(x + 8.0) y=(y + 20.0) font-size="12" font-weight="600" fill="#1f2933" { (t.name) }
                     text x=(x + 8.0) y=(y + 37.0) font-size="11" fill="#52606d" {
-                        (figures.visits) " visits · drop-off " (percent(figures.drop_off.and_then(|d| d.share)))
+                        (figures.visits) " visits"
+                        @if let Some(drop_off) = figures.drop_off { " · drop-off " (percent(drop_off.share)) }
                     }
                     text x=(x + 8.0) y=(y + 51.0) font-size="11" fill=(if rank.is_some() { "#c81e1e" } else { "#52606d" }) {
                         "friction " (format!("{:.2}", figures.friction.score))
@@ -89,9 +93,14 @@ pub fn render(journey: &Journey, analytics: &Analytics, subtitle: &str) -> Strin
             @if points.len() > 1 {
                 polyline points=(polyline.join(" ")) fill="none" stroke="#2563eb" stroke-width="2" {}
             }
-            @for (x, y, mean) in &points {
+            @for (x, y, mean, name) in &points {
                 circle cx=(x) cy=(y) r="4" fill=(if *mean < 0.0 { "#c81e1e" } else { "#2563eb" }) {}
-                text x=(x + 6.0) y=(y - 6.0) font-size="11" fill="#1f2933" { (format!("{mean:+.2}")) }
+                text x=(x) y=(y - 8.0) font-size="11" text-anchor="middle" fill="#1f2933" { (format!("{mean:+.2}")) }
+                text x=(x) y=(curve_top + CURVE_HEIGHT + 14.0) font-size="10" text-anchor="middle" fill="#52606d" { (name) }
+            }
+            text x=(MARGIN) y=(height - 10.0) font-size="10" fill="#52606d" {
+                "Red: the " (HIGHLIGHTED) " touchpoints with the most friction (drop-off, repeats, effort, dissatisfaction), ranked; "
+                "touchpoints with fewer than " (analytics.min_n) " visits are not ranked."
             }
             @if points.is_empty() {
                 text x=(MARGIN) y=(zero - 6.0) font-size="11" fill="#52606d" { "No feedback about these touchpoints in the period." }

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use time::OffsetDateTime;
 
 use crate::demo::story::{DemoSurvey, Story, story};
-use crate::demo::{Company, DAY_MS, survey_definitions};
+use crate::demo::{Company, DAY_MS, journey_definitions, survey_definitions};
 use crate::settings::Settings;
 
 pub struct DemoOptions {
@@ -147,6 +147,11 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
     for (kind, definition) in survey_definitions() {
         let definition = parse_definition(&definition).map_err(|p| anyhow::anyhow!("demo survey: {p:?}"))?;
         surveys.insert(kind, store.create_survey(&workspace.id, &definition).await?);
+    }
+    for definition in journey_definitions() {
+        rapport_server::services::journeys::create(store, &workspace.id, &definition)
+            .await
+            .map_err(|error| anyhow::anyhow!("demo journey: {error}"))?;
     }
     let context = text_context(store, &workspace.id).await?;
     let received_at = OffsetDateTime::now_utc();

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod import_workspace;
+pub mod journeys;
 pub mod keys;
 pub mod metrics;
 pub mod serve;

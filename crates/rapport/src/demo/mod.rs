@@ -62,7 +62,7 @@ impl Company {
 }
 
 /// The company's surveys, as `POST /v1/surveys` takes them.
-pub fn survey_definitions() -> [(story::DemoSurvey, Value); 3] {
+pub fn survey_definitions() -> [(story::DemoSurvey, Value); 4] {
     [
         (
             story::DemoSurvey::Nps,
@@ -86,5 +86,48 @@ pub fn survey_definitions() -> [(story::DemoSurvey, Value); 3] {
                 {"id": "comment", "type": "text", "text": "What could we make easier?"}],
              "delivery": {"channel": "link", "trigger": {"event": "Return Completed", "delayMinutes": 60}}}),
         ),
+        (
+            story::DemoSurvey::CheckoutCes,
+            json!({"name": "Checkout effort", "kind": "transactional", "touchpoint": "checkout", "questions": [
+                {"id": "ces", "type": "ces", "required": true,
+                 "text": "Evergreen made it easy to complete my purchase."}]}),
+        ),
+    ]
+}
+
+/// The company's journeys, as `POST /v1/journeys` takes them. Truth 4 is found in the first.
+pub fn journey_definitions() -> [Value; 2] {
+    [
+        json!({"name": "Online purchase", "description": "From checkout to a delivered order and what follows it",
+        "stages": ["checkout", "purchase", "delivery", "aftercare"], "goal": "order",
+        "touchpoints": [
+            {"key": "checkout_app", "name": "Checkout (app)", "stage": "checkout", "event": "Checkout Started",
+             "channel": "mobile", "feedbackTouchpoint": "checkout"},
+            {"key": "checkout_web", "name": "Checkout (web)", "stage": "checkout", "event": "Checkout Started",
+             "feedbackTouchpoint": "checkout"},
+            {"key": "payment", "name": "Payment details", "stage": "checkout", "event": "Payment Info Entered"},
+            {"key": "order", "name": "Order placed", "stage": "purchase", "event": "Order Completed"},
+            {"key": "shipped", "name": "Shipped", "stage": "delivery", "event": "Order Shipped"},
+            {"key": "delivered", "name": "Delivered", "stage": "delivery", "event": "Order Delivered",
+             "feedbackTouchpoint": "delivery"},
+            {"key": "support", "name": "Support contact", "stage": "aftercare", "event": "Support Ticket Created",
+             "feedbackTouchpoint": "support"},
+            {"key": "return", "name": "Return", "stage": "aftercare", "event": "Return Requested",
+             "feedbackTouchpoint": "returns"}
+        ]}),
+        json!({"name": "Customer lifecycle", "description": "From the first ad to membership, across a month at a time",
+        "stepWindowHours": 720, "goal": "first_order",
+        "touchpoints": [
+            {"key": "ad", "name": "Ad clicked", "stage": "awareness", "event": "Ad Clicked"},
+            {"key": "home", "name": "Home page", "stage": "awareness", "event": "Home"},
+            {"key": "signup", "name": "Signed up", "stage": "consideration", "event": "Signed Up"},
+            {"key": "checkout", "name": "Checkout", "stage": "decision", "event": "Checkout Started",
+             "feedbackTouchpoint": "checkout"},
+            {"key": "first_order", "name": "Order placed", "stage": "adoption", "event": "Order Completed"},
+            {"key": "membership", "name": "Membership started", "stage": "adoption", "event": "Subscription Started"},
+            {"key": "renewal", "name": "Membership renewed", "stage": "advocacy", "event": "Subscription Renewed"},
+            {"key": "cancel_help", "name": "Cancellation help page", "stage": "advocacy",
+             "event": "How do I cancel my membership?"}
+        ]}),
     ]
 }

@@ -27,6 +27,8 @@ pub enum DemoSurvey {
     Csat,
     /// CES after a return.
     Ces,
+    /// CES after a checkout.
+    CheckoutCes,
 }
 
 /// Everything one customer did and said.
@@ -286,12 +288,15 @@ fn order(
     experiences: &mut Vec<(i64, Experience)>,
 ) {
     let mut channel = if app_user && rng.random_bool(0.75) { "mobile" } else { "web" };
+    let started_on = channel;
     let mut at = at;
     let mut placed = false;
+    let mut failures = 0;
     for _attempt in 0..3 {
         b.track(at, "Checkout Started", channel, json!({"platform": channel}));
         let lost_at_payment = if channel == "mobile" { 0.30 } else { 0.08 };
         if rng.random_bool(lost_at_payment) {
+            failures += 1;
             if channel == "mobile" && rng.random_bool(0.02) {
                 let text = texts::comment(rng, Theme::MobileCheckout, "", 0);
                 let item = json!({"kind": "review", "source": "app_store", "rating": 2, "text": text,
@@ -310,6 +315,14 @@ fn order(
         b.track(at + 60_000, "Payment Info Entered", channel, json!({"platform": channel}));
         placed = true;
         break;
+    }
+    // Some are asked how easy checking out was, about the checkout they started: the app's is
+    // clumsier even when it works, and a failed payment makes any checkout hard.
+    if rng.random_bool(0.12) {
+        let ease = if started_on == "mobile" { 4.4 } else { 5.7 } - 1.8 * f64::from(failures.min(2));
+        let body =
+            json!({"answers": {"ces": score(rng, ease, 1.1, 1, 7)}, "channel": started_on, "touchpoint": "checkout"});
+        b.respond(DemoSurvey::CheckoutCes, at + rng.random_range(1_800_000..6 * 3_600_000), object(body));
     }
     if !placed {
         return;

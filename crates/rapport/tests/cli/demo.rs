@@ -1,7 +1,6 @@
 //! `rapport demo`: Evergreen, the demo company, is generated, loaded and replaced (never
 //! doubled), and every planted truth (DEMO.md) for which Rapport has the capability is found
-//! through the public API. Truth 4 (the mobile checkout step is the worst friction point) waits
-//! for journey analytics, which will extend this test.
+//! through the public API.
 
 use std::path::Path;
 
@@ -89,6 +88,52 @@ async fn the_demo_company_holds_its_planted_truths() {
     assert!(leading.iter().any(|c| c.starts_with("logins_") || c.starts_with("activity_")), "{leading:?}");
     let risky = get(&server, &key, "/v1/predictions?flagged=true&limit=5").await;
     assert!(!risky["predictions"].as_array().unwrap().is_empty(), "customers at risk are flagged: {risky}");
+
+    // 4. The mobile checkout step is the worst friction point: first in the purchase journey's
+    //    friction ranking, worse than the web's checkout in every component it has, and the
+    //    app's customers go on from checkout less than the web's.
+    let journeys = get(&server, &key, "/v1/journeys").await;
+    let purchase = journeys["data"].as_array().unwrap().iter().find(|j| j["name"] == "Online purchase").unwrap();
+    let id = purchase["id"].as_str().unwrap();
+    let two_years = "from=2024-07-01&to=2026-06-30";
+    let report = get(&server, &key, &format!("/v1/journeys/{id}/analytics?{two_years}")).await;
+    assert_eq!(report["frictionRanking"][0], "checkout_app", "{}", report["frictionRanking"]);
+    let touchpoint = |key: &str| report["touchpoints"].as_array().unwrap().iter().find(|t| t["key"] == key).unwrap();
+    let (app, web) = (touchpoint("checkout_app"), touchpoint("checkout_web"));
+    for component in ["dropOff", "repeat", "effort"] {
+        assert!(app["friction"][component].as_f64() > web["friction"][component].as_f64(), "{component}: {app} {web}");
+    }
+    assert!(app["dropOff"]["interval"]["low"].as_f64() > web["dropOff"]["interval"]["high"].as_f64(), "{app} {web}");
+    let compared = get(
+        &server,
+        &key,
+        &format!("/v1/journeys/{id}/analytics?{two_years}&segment=channel:web&compare=channel:mobile"),
+    )
+    .await;
+    let checkout = &compared["comparison"]["differences"]["stages"][0];
+    assert!(checkout["continued"]["ci_high"].as_f64().unwrap() < 0.0, "{checkout}");
+
+    // The same numbers through the CLI, and the map.
+    let map = directory.path().join("purchase.svg");
+    let cli = run(rapport(directory.path())
+        .args(["journeys", "analytics", "Online purchase", "--workspace", "demo"])
+        .args(["--from", "2024-07-01", "--to", "2026-06-30", "--json", "--svg"])
+        .arg(&map));
+    assert!(cli.status.success(), "{}", stderr(&cli));
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&cli)).unwrap(), report);
+    assert!(std::fs::read_to_string(&map).unwrap().contains("Checkout (app)"));
+    let table = run(rapport(directory.path()).args(["journeys", "analytics", id, "--workspace", "demo"]).args([
+        "--from",
+        "2024-07-01",
+        "--to",
+        "2026-06-30",
+    ]));
+    let table = stdout(&table);
+    let first = table.lines().find(|line| line.trim_start().starts_with("1 ")).unwrap_or_default();
+    assert!(first.contains("Checkout (app)"), "{table}");
+    let missing = run(rapport(directory.path()).args(["journeys", "analytics", "Onboarding", "--workspace", "demo"]));
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("no journey `Onboarding`"), "{}", stderr(&missing));
 
     // 5. One support agent's CSAT is far below the others'.
     let csat = get(&server, &key, &format!("/v1/metrics/csat?group_by=agent&{year}")).await;
