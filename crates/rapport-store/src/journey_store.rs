@@ -37,22 +37,46 @@ impl Store {
             .collect())
     }
 
-    /// Calls `each` with every track, page and screen event named in `names`, with its customer
-    /// (root) and channel, as the rows stream in (in no particular order); the properties as JSON
-    /// text only when `with_properties`.
+    /// Calls `each` with every track, page and screen event named in `names` whose sequence
+    /// number is in `after..=up_to`, with its customer (root) and channel, as the rows stream in
+    /// (in no particular order); the properties as JSON text only when `with_properties`.
     pub async fn each_touchpoint_event(
         &self,
         workspace: &WorkspaceId,
         names: &[String],
         with_properties: bool,
+        seqs: (i64, i64),
         each: impl FnMut(TouchpointEvent),
     ) -> Result<(), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.each_touchpoint_event(workspace, names, with_properties, each).await)?)
+        Ok(
+            dispatch!(self.backend(), sql => sql.each_touchpoint_event(workspace, names, with_properties, seqs, each).await)?,
+        )
     }
 
-    /// Changes whenever an event is stored or a merge undone: what a cache of journey visits
-    /// compares. On PostgreSQL an event committed late with a lower sequence number does not
-    /// change it; callers bound how long they trust it.
+    /// Every customer node as (node, root) under the current roots of the events with sequence
+    /// numbers in `after..=up_to`. Every merge is made by an ingested event and leaves that
+    /// event under the survivor, so this holds every node those events merged away.
+    pub async fn nodes_under_roots_of_events(
+        &self,
+        workspace: &WorkspaceId,
+        seqs: (i64, i64),
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.nodes_under_roots_of_events(workspace, seqs).await)?)
+    }
+
+    /// (identity key, customer root) for each of `keys` the workspace knows.
+    pub async fn roots_of_identities(
+        &self,
+        workspace: &WorkspaceId,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.roots_of_identities(workspace, keys).await)?)
+    }
+
+    /// (newest event sequence number, undone merges): what a cache of journey visits compares.
+    /// On SQLite sequence numbers grow in commit order; on PostgreSQL an event committed late
+    /// with a lower number than one already seen is missed by reads after that number, so
+    /// callers read everything again now and then.
     pub async fn journey_stamp(&self, workspace: &WorkspaceId) -> Result<(i64, i64), StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.journey_stamp(workspace).await)?)
     }

@@ -1,8 +1,10 @@
 //! Journeys: definitions checked and stored, and their analytics. A journey's visits (its
-//! touchpoint events, matched once, with their customers) are read from the store and kept in
-//! memory per journey while nothing changes (`Store::journey_stamp`, and at most
-//! `TRUST_FOR` on PostgreSQL's account), so every period, segment and comparison after the first
-//! is computed without reading the events again. Survey answers and feedback are read per request.
+//! touchpoint events, matched once, with their customers) are read from the store once and kept in
+//! memory per journey; later requests read only the events stored since (`Store::journey_stamp`)
+//! and the merges those events made, so every period, segment and comparison after the first is
+//! computed without reading the history again. An undone merge, a changed definition (and on
+//! PostgreSQL, every `RELOAD_AFTER`) reads everything again. Survey answers and feedback are read
+//! per request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,16 +17,16 @@ use rapport_core::journey::definition::{Journey, parse};
 use rapport_core::journey::query::{JourneyQuery, RawJourneyQuery, SegmentSpec, parse_query};
 use rapport_core::metrics::query::{Dimension, date_of_day, day_of_ms};
 use rapport_core::problem::FieldProblem;
-use rapport_store::Store;
 use rapport_store::feedback_records::FeedbackFilter;
 use rapport_store::journey_records::JourneyRecord;
+use rapport_store::{BackendKind, Store};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorCode, ErrorDetail, problems_phrase};
 
-/// How long loaded visits are trusted without a change of stamp (PostgreSQL can commit an event
-/// late with a lower sequence number, which the stamp does not see).
-const TRUST_FOR: Duration = Duration::from_secs(60);
+/// How often PostgreSQL reads every event again: it can commit an event late with a lower
+/// sequence number than one already read, which reads after that number miss.
+const RELOAD_AFTER: Duration = Duration::from_secs(600);
 /// Journeys whose visits are kept in memory at once (least recently used goes first).
 const CACHED_JOURNEYS: usize = 4;
 
@@ -87,14 +89,38 @@ struct Loaded {
     workspace: WorkspaceId,
     journey_id: String,
     updated_at_ms: i64,
+    /// `Store::journey_stamp` when read: everything up to its sequence number is in.
     stamp: (i64, i64),
-    loaded_at: Instant,
+    /// When every event was last read (PostgreSQL reads them all again after `RELOAD_AFTER`).
+    read_all_at: Instant,
     /// Grouped by customer, each customer's in time order.
     visits: Vec<Visit>,
     channels: Vec<String>,
-    /// Customer (root) → index; identities → index for respondents.
+    /// Customer (root) → index; a merge re-keys the absorbed root's index (or folds it into the
+    /// survivor's).
     customers: HashMap<String, u32>,
-    identities: HashMap<String, u32>,
+    next_index: u32,
+}
+
+impl Loaded {
+    fn index(&mut self, root: String) -> u32 {
+        let next = self.next_index;
+        let index = *self.customers.entry(root).or_insert(next);
+        if index == next {
+            self.next_index += 1;
+        }
+        index
+    }
+
+    fn channel(&mut self, channel: String) -> u16 {
+        match self.channels.iter().position(|c| *c == channel) {
+            Some(index) => index as u16,
+            None => {
+                self.channels.push(channel);
+                (self.channels.len() - 1) as u16
+            }
+        }
+    }
 }
 
 fn cache() -> &'static Mutex<Vec<Arc<Loaded>>> {
@@ -102,6 +128,8 @@ fn cache() -> &'static Mutex<Vec<Arc<Loaded>>> {
     CACHE.get_or_init(|| Mutex::new(Vec::new()))
 }
 
+/// The journey's visits up to now: kept ones when nothing changed, kept ones and the events
+/// stored since (with the merges they made) when only that changed, else everything read again.
 async fn visits(
     store: &Store,
     workspace: &WorkspaceId,
@@ -109,22 +137,40 @@ async fn visits(
     journey: &Journey,
 ) -> Result<Arc<Loaded>, ApiError> {
     let stamp = store.journey_stamp(workspace).await?;
-    let found = cache()
+    let kept = cache()
         .lock()
         .map_err(ApiError::internal)?
         .iter()
-        .find(|l| {
-            l.workspace == *workspace
-                && l.journey_id == record.id
-                && l.updated_at_ms == record.updated_at_ms
-                && l.stamp == stamp
-                && l.loaded_at.elapsed() < TRUST_FOR
-        })
+        .find(|l| l.workspace == *workspace && l.journey_id == record.id && l.updated_at_ms == record.updated_at_ms)
         .cloned();
-    if let Some(loaded) = found {
-        return Ok(loaded);
-    }
-    let loaded = Arc::new(load(store, workspace, record, journey, stamp).await?);
+    let reread = store.kind() == BackendKind::Postgres;
+    let loaded = match kept {
+        Some(kept) if kept.stamp == stamp && !(reread && kept.read_all_at.elapsed() > RELOAD_AFTER) => return Ok(kept),
+        Some(kept)
+            if kept.stamp.1 == stamp.1
+                && kept.stamp.0 <= stamp.0
+                && !(reread && kept.read_all_at.elapsed() > RELOAD_AFTER) =>
+        {
+            extend(store, workspace, journey, &kept, stamp).await?
+        }
+        _ => {
+            let mut empty = Loaded {
+                workspace: workspace.clone(),
+                journey_id: record.id.clone(),
+                updated_at_ms: record.updated_at_ms,
+                stamp: (0, stamp.1),
+                read_all_at: Instant::now(),
+                visits: Vec::new(),
+                channels: Vec::new(),
+                customers: HashMap::new(),
+                next_index: 0,
+            };
+            read_events(store, workspace, journey, &mut empty, stamp.0).await?;
+            empty.stamp = stamp;
+            empty
+        }
+    };
+    let loaded = Arc::new(loaded);
     let mut cached = cache().lock().map_err(ApiError::internal)?;
     cached.retain(|l| !(l.workspace == *workspace && l.journey_id == record.id));
     if cached.len() >= CACHED_JOURNEYS {
@@ -134,66 +180,115 @@ async fn visits(
     Ok(loaded)
 }
 
-async fn load(
+/// `kept` with the events stored after it: first the merges those events made (an absorbed
+/// root's visits become the survivor's), then their visits, merged in order.
+async fn extend(
     store: &Store,
     workspace: &WorkspaceId,
-    record: &JourneyRecord,
     journey: &Journey,
+    kept: &Loaded,
     stamp: (i64, i64),
 ) -> Result<Loaded, ApiError> {
+    let range = (kept.stamp.0, stamp.0);
+    let mut loaded = Loaded {
+        workspace: kept.workspace.clone(),
+        journey_id: kept.journey_id.clone(),
+        updated_at_ms: kept.updated_at_ms,
+        stamp: kept.stamp,
+        read_all_at: kept.read_all_at,
+        visits: Vec::new(),
+        channels: kept.channels.clone(),
+        customers: kept.customers.clone(),
+        next_index: kept.next_index,
+    };
+    let mut folded: HashMap<u32, u32> = HashMap::new();
+    for (node, root) in store.nodes_under_roots_of_events(workspace, range).await? {
+        if node == root {
+            continue;
+        }
+        let Some(absorbed) = loaded.customers.remove(&node) else { continue };
+        match loaded.customers.get(&root) {
+            Some(&survivor) if survivor != absorbed => {
+                folded.insert(absorbed, survivor);
+            }
+            Some(_) => {}
+            None => {
+                loaded.customers.insert(root, absorbed);
+            }
+        }
+    }
+    let before = kept.visits.len();
+    read_events(store, workspace, journey, &mut loaded, stamp.0).await?;
+    loaded.stamp = stamp;
+    let added = std::mem::take(&mut loaded.visits);
+    let old = &kept.visits;
+    // Only the customers a merge touched and the new visits move: taken out, re-keyed, sorted
+    // and merged back into the rest, which stays in order (no sort of the whole history).
+    loaded.visits = tokio::task::block_in_place(|| {
+        let touched: std::collections::HashSet<u32> = folded.iter().flat_map(|(&a, &s)| [a, s]).collect();
+        let touched = |customer: u32| touched.contains(&customer);
+        let mut moved: Vec<Visit> = if folded.is_empty() {
+            added
+        } else {
+            old.iter()
+                .filter(|v| touched(v.customer))
+                .map(|v| Visit { customer: folded.get(&v.customer).copied().unwrap_or(v.customer), ..*v })
+                .chain(added)
+                .collect()
+        };
+        moved.sort_unstable_by_key(order);
+        let mut merged = Vec::with_capacity(before + moved.len());
+        let mut rest = old.iter().filter(|v| folded.is_empty() || !touched(v.customer)).peekable();
+        let mut moved = moved.into_iter().peekable();
+        loop {
+            match (rest.peek(), moved.peek()) {
+                (Some(a), Some(b)) if order(a) <= order(b) => merged.extend(rest.next().copied()),
+                (Some(_), Some(_)) | (None, Some(_)) => merged.extend(moved.next()),
+                (Some(_), None) => merged.extend(rest.next().copied()),
+                (None, None) => break,
+            }
+        }
+        merged
+    });
+    Ok(loaded)
+}
+
+fn order(visit: &Visit) -> (u32, i64, u16) {
+    (visit.customer, visit.at_ms, visit.touchpoint)
+}
+
+/// Reads the journey's events after `loaded`'s stamp up to `up_to` into `loaded.visits` (a
+/// new run, sorted when it is the whole history).
+async fn read_events(
+    store: &Store,
+    workspace: &WorkspaceId,
+    journey: &Journey,
+    loaded: &mut Loaded,
+    up_to: i64,
+) -> Result<(), ApiError> {
     let matcher = journey.matcher();
     let with_properties = journey.touchpoints.iter().any(|t| !t.conditions.is_empty());
-    let mut customers: HashMap<String, u32> = HashMap::new();
-    let mut channels: Vec<String> = Vec::new();
-    let mut visits: Vec<Visit> = Vec::new();
     let empty = Value::Object(serde_json::Map::new());
+    let whole = loaded.stamp.0 == 0;
+    let range = (loaded.stamp.0, up_to);
+    let mut visits = std::mem::take(&mut loaded.visits);
     store
-        .each_touchpoint_event(workspace, &journey.event_names(), with_properties, |event| {
+        .each_touchpoint_event(workspace, &journey.event_names(), with_properties, range, |event| {
             let properties = match event.properties.as_deref().map(serde_json::from_str::<Value>) {
                 Some(Ok(properties)) => properties,
                 _ => empty.clone(),
             };
             let Some(touchpoint) = matcher.touchpoint(&event.name, &event.channel, &properties) else { return };
-            let next = customers.len() as u32;
-            let customer = *customers.entry(event.customer_id).or_insert(next);
-            let channel = match channels.iter().position(|c| *c == event.channel) {
-                Some(channel) => channel,
-                None => {
-                    channels.push(event.channel);
-                    channels.len() - 1
-                }
-            };
-            visits.push(Visit {
-                customer,
-                touchpoint: touchpoint as u16,
-                channel: channel as u16,
-                at_ms: event.timestamp_ms,
-            });
+            let customer = loaded.index(event.customer_id);
+            let channel = loaded.channel(event.channel);
+            visits.push(Visit { customer, touchpoint: touchpoint as u16, channel, at_ms: event.timestamp_ms });
         })
         .await?;
-    let mut identities = HashMap::new();
-    for (identity, root) in store.identity_roots(workspace).await? {
-        let next = customers.len() as u32;
-        identities.insert(identity, *customers.entry(root).or_insert(next));
+    if whole {
+        tokio::task::block_in_place(|| visits.sort_unstable_by_key(order));
     }
-    let visits = tokio::task::spawn_blocking(move || {
-        let mut visits = visits;
-        visits.sort_unstable_by_key(|v| (v.customer, v.at_ms, v.touchpoint));
-        visits
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    Ok(Loaded {
-        workspace: workspace.clone(),
-        journey_id: record.id.clone(),
-        updated_at_ms: record.updated_at_ms,
-        stamp,
-        loaded_at: Instant::now(),
-        visits,
-        channels,
-        customers,
-        identities,
-    })
+    loaded.visits = visits;
+    Ok(())
 }
 
 /// Survey answers (CSAT, CES) and feedback in the period, attributed to the journey's
@@ -206,7 +301,7 @@ async fn experiences(
     (from, to): (i64, i64),
 ) -> Result<Vec<Experience>, ApiError> {
     let satisfied_from = store.metric_settings(workspace).await?.satisfied_from;
-    let mut experiences = Vec::new();
+    let mut pending: Vec<(Option<String>, usize, i64, Signal)> = Vec::new();
     for question_type in ["csat", "ces"] {
         for response in store.scores_with_topics(workspace, question_type, from, to).await? {
             let Some(touchpoint) = response
@@ -221,12 +316,7 @@ async fn experiences(
             } else {
                 Signal::Ces { score: response.score.clamp(1, 7) as u8 }
             };
-            experiences.push(Experience {
-                customer: loaded.identities.get(&response.identity_key).copied(),
-                touchpoint: touchpoint as u16,
-                at_ms: response.submitted_at_ms,
-                signal,
-            });
+            pending.push((Some(response.identity_key), touchpoint, response.submitted_at_ms, signal));
         }
     }
     let filter = FeedbackFilter { from_ms: Some(from), to_ms: Some(to), limit: 1_000_000, ..FeedbackFilter::default() };
@@ -236,14 +326,29 @@ async fn experiences(
         else {
             continue;
         };
-        experiences.push(Experience {
-            customer: item.identity_key.as_ref().and_then(|key| loaded.identities.get(key)).copied(),
-            touchpoint: touchpoint as u16,
-            at_ms: item.occurred_at_ms,
-            signal: Signal::Sentiment { score: item.score, negative: item.label == "negative" },
-        });
+        let signal = Signal::Sentiment { score: item.score, negative: item.label == "negative" };
+        pending.push((item.identity_key, touchpoint, item.occurred_at_ms, signal));
     }
-    Ok(experiences)
+    // Respondents to customers: the journey's index, or one of their own past it.
+    let mut keys: Vec<String> = pending.iter().filter_map(|(key, ..)| key.clone()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let roots: HashMap<String, String> = store.roots_of_identities(workspace, keys).await?.into_iter().collect();
+    let mut others: HashMap<String, u32> = HashMap::new();
+    let mut customer = |key: &str| {
+        let root = roots.get(key)?;
+        let next = loaded.next_index + others.len() as u32;
+        Some(loaded.customers.get(root).copied().unwrap_or_else(|| *others.entry(root.clone()).or_insert(next)))
+    };
+    Ok(pending
+        .into_iter()
+        .map(|(key, touchpoint, at_ms, signal)| Experience {
+            customer: key.as_deref().and_then(&mut customer),
+            touchpoint: touchpoint as u16,
+            at_ms,
+            signal,
+        })
+        .collect())
 }
 
 async fn segment(
@@ -261,7 +366,7 @@ async fn segment(
             Segment::FirstChannel(loaded.channels.iter().position(|c| c == channel).map_or(u16::MAX, |i| i as u16))
         }
         SegmentSpec::Trait(key, wanted) => {
-            let mut chosen = vec![false; loaded.customers.len()];
+            let mut chosen = vec![false; loaded.next_index as usize];
             for (root, value) in store.customer_values(workspace, &Dimension::Trait(key.clone())).await? {
                 if value == *wanted
                     && let Some(&customer) = loaded.customers.get(&root)

@@ -156,7 +156,6 @@ pub async fn a_planted_checkout_friction_ranks_first(app: TestApp) {
     assert!(touchpoint(&report, "support")["sentiment"]["n"].as_u64().unwrap() > 0, "feedback reaches the curve");
     assert_eq!(report["customers"], 300);
     assert!(report["paths"].as_array().unwrap().len() > 1);
-    assert!(report["loops"]["customers"]["count"].as_u64().unwrap() > 0);
 
     // Mobile against web: the app's customers convert less.
     let compared = app
@@ -252,4 +251,50 @@ pub async fn journey_definitions_are_checked_and_kept(app: TestApp) {
         .await
         .unwrap();
     assert_error(gone, StatusCode::NOT_FOUND, "not_found", &[]).await;
+}
+
+/// What later requests compute from the visits kept in memory and the events stored since is what
+/// a first read of everything computes: new visits, and customers merged by a later identify.
+pub async fn kept_visits_follow_new_events_and_merges(app: TestApp) {
+    let day = "2026-01-05T10:0";
+    let app = &app;
+    let batch = async |events: Value| {
+        let response = app.send("/v1/batch", &json!({"batch": events})).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    };
+    batch(json!([
+        {"type": "track", "anonymousId": "a1", "event": "Checkout Started", "timestamp": format!("{day}0:00Z"), "context": {"channel": "web"}},
+        {"type": "track", "userId": "u1", "event": "Order Completed", "timestamp": format!("{day}2:00Z"), "context": {"channel": "web"}}
+    ]))
+    .await;
+    let id = create(app, &definition()).await;
+    let path = |id: &str| format!("/v1/journeys/{id}/analytics?from=2026-01-01&to=2026-01-31&minN=1");
+    let first = app.read(&path(&id)).await;
+    assert_eq!((first["customers"].as_u64(), first["converted"]["count"].as_u64()), (Some(2), Some(1)));
+
+    // The identify folds the anonymous checkout into u1's order; u2 is new.
+    batch(json!([
+        {"type": "identify", "userId": "u1", "anonymousId": "a1", "timestamp": format!("{day}3:00Z")},
+        {"type": "track", "userId": "u2", "event": "Checkout Started", "timestamp": format!("{day}4:00Z"), "context": {"channel": "mobile"}}
+    ]))
+    .await;
+    let later = app.read(&path(&id)).await;
+    assert_eq!((later["customers"].as_u64(), later["visits"].as_u64()), (Some(2), Some(3)), "{later}");
+    assert_eq!(later["converted"]["count"], 1);
+    let paths: Vec<(String, u64, u64)> = later["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (p["touchpoints"].to_string(), p["customers"].as_u64().unwrap(), p["conversion"]["count"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(paths, [("[\"checkout_app\"]".to_owned(), 1, 0), ("[\"checkout_web\"]".to_owned(), 1, 1)]);
+
+    // A journey read whole for the first time agrees.
+    let fresh = create(app, &definition()).await;
+    let whole = app.read(&path(&fresh)).await;
+    for field in ["customers", "visits", "converted", "stages", "touchpoints", "paths", "frictionRanking"] {
+        assert_eq!(whole[field], later[field], "{field}");
+    }
 }

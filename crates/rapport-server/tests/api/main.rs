@@ -39,6 +39,7 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::journeys::kept_visits_follow_new_events_and_merges => kept_visits_follow_new_events_and_merges,
     crate::journeys::a_planted_checkout_friction_ranks_first => a_planted_checkout_friction_ranks_first,
     crate::journeys::without_the_plant_the_app_checkout_is_not_first => without_the_plant_the_app_checkout_is_not_first,
     crate::journeys::journey_definitions_are_checked_and_kept => journey_definitions_are_checked_and_kept,

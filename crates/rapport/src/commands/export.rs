@@ -406,6 +406,8 @@ async fn settings_document(store: &Store, workspace: &WorkspaceId) -> anyhow::Re
         "feedback": store.feedback_settings(workspace).await?,
         "churn": store.churn_settings(workspace).await?,
         "cases": store.case_settings(workspace).await?,
+        // Each journey's definition as `POST /v1/journeys` takes it, oldest first.
+        "journeys": store.journeys(workspace, None).await?.into_iter().map(|j| j.definition).collect::<Vec<_>>(),
     }))
 }
 
@@ -430,7 +432,7 @@ pub async fn run(settings: Settings, workspace: &str, directory: &Path) -> anyho
         files.push(manifest_entry(
             "settings.json",
             1,
-            "metric, contact, feedback, churn and case settings; the topic taxonomy",
+            "metric, contact, feedback, churn and case settings; the topic taxonomy; journey definitions",
         ));
         let manifest = json!({
             "format": FORMAT, "version": VERSION, "workspace": workspace,

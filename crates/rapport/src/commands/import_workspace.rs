@@ -60,6 +60,9 @@ fn check_settings(settings: &Value) -> anyhow::Result<()> {
     if !settings["cases"].is_null() {
         rapport_core::cases::CaseSettings::parse(&settings["cases"]).map_err(|p| bad("cases", fields(&p)))?;
     }
+    for (i, journey) in settings["journeys"].as_array().into_iter().flatten().enumerate() {
+        rapport_core::journey::definition::parse(journey).map_err(|p| bad(&format!("journeys[{i}]"), fields(&p)))?;
+    }
     Ok(())
 }
 
@@ -89,6 +92,9 @@ async fn apply_settings(
     }
     if !settings["cases"].is_null() {
         services::cases::save_settings(store, workspace, &settings["cases"]).await?;
+    }
+    for journey in settings["journeys"].as_array().into_iter().flatten() {
+        services::journeys::create(store, workspace, journey).await?;
     }
     Ok(())
 }

@@ -107,9 +107,11 @@ async fn round_trip(target_database: &[&str]) {
         lines.join("\n")
     };
     let negative_min_n = |text: &str| text.replacen("\"minN\": 30", "\"minN\": -1", 1);
-    let damages: [(&str, &Damage, &str); 2] = [
+    let stage_nowhere = |text: &str| text.replacen("\"stage\": \"checkout\"", "\"stage\": \"nowhere\"", 1);
+    let damages: [(&str, &Damage, &str); 3] = [
         ("responses.jsonl", &nps_of_11, "responses.jsonl: 1 problem; nothing was imported"),
         ("settings.json", &negative_min_n, "settings.json: metrics: minN"),
+        ("settings.json", &stage_nowhere, "settings.json: journeys[0]: touchpoints[0].stage"),
     ];
     for (file, damage, expected) in damages {
         let broken = files.path().join("broken");
@@ -150,6 +152,23 @@ async fn round_trip(target_database: &[&str]) {
         assert_eq!(groups(&was), groups(&is), "{path}");
         let (figures, topics) = groups(&was);
         assert!(figures.as_array().or(topics.as_array()).is_some_and(|list| !list.is_empty()), "{path}: {was}");
+    }
+    // The journeys came along, and read the same.
+    let (was, is) = (get(&before, &source_key, "/v1/journeys").await, get(&after, &target_key, "/v1/journeys").await);
+    assert_eq!(is["data"].as_array().unwrap().len(), 2);
+    for (old, new) in was["data"].as_array().unwrap().iter().zip(is["data"].as_array().unwrap()) {
+        assert_eq!(
+            (old["name"].clone(), old["touchpoints"].clone()),
+            (new["name"].clone(), new["touchpoints"].clone())
+        );
+        let analytics = |id: &Value| format!("/v1/journeys/{}/analytics?{year}", id.as_str().unwrap());
+        let (mut a, mut b) = (
+            get(&before, &source_key, &analytics(&old["id"])).await,
+            get(&after, &target_key, &analytics(&new["id"])).await,
+        );
+        a["journey"]["id"] = Value::Null;
+        b["journey"]["id"] = Value::Null;
+        assert_eq!(a, b, "{}", old["name"]);
     }
     // A customer found by the same identity has the same traits and identities.
     let find = "/v1/customers?identity=userId:cus_0000042";
