@@ -271,7 +271,7 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let webhooks = tokio::spawn(run_webhooks(self.store.clone(), stopped.clone()));
         let analysis = tokio::spawn(run_analysis(self.store.clone(), stopped.clone()));
-        let warming = tokio::spawn(warm_answer_indexes(self.store.clone()));
+        let warming = tokio::spawn(warm_caches(self.store.clone()));
         let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
@@ -312,14 +312,21 @@ async fn run_webhooks(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
     }
 }
 
-/// Builds SQLite's answer indexes in the background at start (minutes at ten million responses),
-/// so no one's first report grouped by a trait or an account waits for it.
-async fn warm_answer_indexes(store: Store) {
+/// Builds SQLite's answer indexes (minutes at ten million responses) and reads the newest
+/// journeys' visits (half a minute at ten million events) in the background at start, so no
+/// one's first report grouped by a trait or first journey analytics waits for them.
+async fn warm_caches(store: Store) {
     let started = Instant::now();
     match store.warm_answer_indexes().await {
         Ok(0) => {}
         Ok(workspaces) => tracing::info!(workspaces, seconds = started.elapsed().as_secs_f64(), "answer indexes built"),
         Err(error) => tracing::warn!(%error, "building the answer indexes failed; reports build them when asked"),
+    }
+    let started = Instant::now();
+    match services::journeys::warm(&store).await {
+        Ok(0) => {}
+        Ok(journeys) => tracing::info!(journeys, seconds = started.elapsed().as_secs_f64(), "journey visits read"),
+        Err(error) => tracing::warn!(%error, "reading journey visits failed; analytics read them when asked"),
     }
 }
 

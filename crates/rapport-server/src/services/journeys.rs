@@ -291,6 +291,25 @@ async fn read_events(
     Ok(())
 }
 
+/// Reads the visits of the most recently changed journeys (as many as are kept) ahead of the
+/// first request; returns how many.
+pub async fn warm(store: &Store) -> Result<usize, ApiError> {
+    let mut journeys = Vec::new();
+    for workspace in store.workspace_ids().await? {
+        for record in store.journeys(&workspace, None).await? {
+            journeys.push((workspace.clone(), record));
+        }
+    }
+    journeys.sort_by_key(|(_, record)| std::cmp::Reverse(record.updated_at_ms));
+    journeys.truncate(CACHED_JOURNEYS);
+    for (workspace, record) in &journeys {
+        if let Ok(journey) = parse(&record.definition) {
+            visits(store, workspace, record, &journey).await?;
+        }
+    }
+    Ok(journeys.len())
+}
+
 /// Survey answers (CSAT, CES) and feedback in the period, attributed to the journey's
 /// touchpoints by the `touchpoint` (and `channel`) they carry.
 async fn experiences(

@@ -115,8 +115,8 @@ pub fn journey_definitions() -> [Value; 2] {
             {"key": "return", "name": "Return", "stage": "aftercare", "event": "Return Requested",
              "feedbackTouchpoint": "returns"}
         ]}),
-        json!({"name": "Customer lifecycle", "description": "From the first ad to membership, across a month at a time",
-        "stepWindowHours": 720, "goal": "first_order",
+        json!({"name": "Customer lifecycle", "description": "From the first ad to membership and renewals, a week at a time",
+        "stepWindowHours": 168, "goal": "first_order",
         "touchpoints": [
             {"key": "ad", "name": "Ad clicked", "stage": "awareness", "event": "Ad Clicked"},
             {"key": "home", "name": "Home page", "stage": "awareness", "event": "Home"},
