@@ -9,6 +9,7 @@ mod demo;
 mod hosted;
 mod journeys;
 mod metrics;
+mod pages;
 mod prediction;
 mod text;
 
@@ -55,7 +56,7 @@ struct Args {
     api_only: bool,
     /// `ingestion` (/v1/batch against raw inserts) or `decisions` (survey invitation decisions
     /// against a store of past invitations).
-    #[arg(long, default_value = "ingestion", value_parser = ["ingestion", "decisions", "hosted", "metrics", "text", "prediction", "demo", "journeys"])]
+    #[arg(long, default_value = "ingestion", value_parser = ["ingestion", "decisions", "hosted", "metrics", "text", "prediction", "demo", "journeys", "pages"])]
     suite: String,
     /// Hosted suite: submissions per second (open loop).
     #[arg(long, default_value_t = 500)]
@@ -318,6 +319,9 @@ async fn main() -> anyhow::Result<()> {
     if args.suite == "journeys" {
         return run_journeys(&args).await;
     }
+    if args.suite == "pages" {
+        return run_pages(&args).await;
+    }
     let batches = generate_batches(&args);
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(batches.iter().map(|batch| serde_json::to_vec(batch).unwrap()).collect());
     let received_at = time::OffsetDateTime::now_utc();
@@ -534,6 +538,19 @@ async fn run_demo(args: &Args) -> anyhow::Result<()> {
          | command | database | rows | time | rows/s |\n|---|---|---|---|---|\n{import}"
     );
     finish_suite(args, "## Demo", &command, intro, &table)
+}
+
+async fn run_pages(args: &Args) -> anyhow::Result<()> {
+    let rows = pages::measure(args.customers, args.repeats).await?;
+    let command = format!(
+        "cargo build --release -p rapport && cargo run --release -p rapport-bench -- --suite pages --customers {} --repeats {}",
+        args.customers, args.repeats
+    );
+    let intro = "Each dashboard page of the demo company (`rapport demo --no-serve`, then `rapport serve`), signed in, \
+         timed from a client on the same machine until the whole page is read: the first request after the server \
+         answers its health check, and the median of the next ones. Target: under 300 ms each.";
+    let table = format!("| page | path | first | median after |\n|---|---|---|---|\n{rows}");
+    finish_suite(args, "## Dashboard pages", &command, intro, &table)
 }
 
 async fn run_journeys(args: &Args) -> anyhow::Result<()> {

@@ -455,6 +455,18 @@ pub async fn analytics(
     Ok(Report { journey, query, analytics, compared, document })
 }
 
+/// A time between stages as people read it: minutes under an hour, hours under two days, else
+/// days.
+pub fn readable_hours(hours: f64) -> String {
+    if hours < 1.0 {
+        format!("{:.0} min", hours * 60.0)
+    } else if hours < 48.0 {
+        format!("{hours:.1} h")
+    } else {
+        format!("{:.1} d", hours / 24.0)
+    }
+}
+
 /// "2026-01-01 to 2026-03-31 · all": the period and segment, as the map's subtitle.
 pub fn subtitle(query: &JourneyQuery) -> String {
     format!("{} to {} · {}", date_of_day(query.from_day), date_of_day(query.to_day), query.segment.name())

@@ -12,6 +12,7 @@ mod invitations;
 mod journeys;
 mod metrics;
 mod operations;
+mod pages;
 mod prediction;
 mod surveys;
 mod webhooks;
@@ -39,6 +40,7 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::pages::pages_need_a_read_or_admin_key => pages_need_a_read_or_admin_key,
     crate::journeys::kept_visits_follow_new_events_and_merges => kept_visits_follow_new_events_and_merges,
     crate::journeys::a_planted_checkout_friction_ranks_first => a_planted_checkout_friction_ranks_first,
     crate::journeys::without_the_plant_the_app_checkout_is_not_first => without_the_plant_the_app_checkout_is_not_first,

@@ -148,6 +148,12 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         let definition = parse_definition(&definition).map_err(|p| anyhow::anyhow!("demo survey: {p:?}"))?;
         surveys.insert(kind, store.create_survey(&workspace.id, &definition).await?);
     }
+    // What churn means here, so the churn rate reads (members cancel; activity keeps them).
+    let churn = serde_json::json!({"churn": {"activeEvents": ["Signed In", "Order Completed", "Subscription Renewed"],
+        "cancelEvents": ["Subscription Cancelled"]}});
+    rapport_server::services::metrics::save_settings(store, &workspace.id, &churn)
+        .await
+        .map_err(|error| anyhow::anyhow!("demo metric settings: {error}"))?;
     for definition in journey_definitions() {
         rapport_server::services::journeys::create(store, &workspace.id, &definition)
             .await
@@ -232,6 +238,7 @@ pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()>
         eprintln!(
             "\n  Evergreen, the demo company, is in workspace `{workspace}` at {url}\n  \
              Admin key (shown once): {key}\n\n  \
+             Dashboard: {url}/ (sign in with the key)\n  \
              Try:  curl -H \"Authorization: Bearer {key}\" '{url}/v1/metrics/nps?group_by=traits.region'\n  \
              What to look for: DEMO.md\n"
         );

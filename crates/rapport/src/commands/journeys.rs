@@ -108,17 +108,6 @@ fn share(share: &Share) -> String {
     }
 }
 
-/// Minutes under an hour, hours under two days, else days.
-fn duration(hours: f64) -> String {
-    if hours < 1.0 {
-        format!("{:.0} min", hours * 60.0)
-    } else if hours < 48.0 {
-        format!("{hours:.1} h")
-    } else {
-        format!("{:.1} d", hours / 24.0)
-    }
-}
-
 fn number(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
 }
@@ -161,7 +150,12 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
                 s.skipped.to_string(),
                 share(&s.continued),
                 s.to_next_stage.map_or("-".to_owned(), |t| {
-                    format!("{}, {} (n {})", duration(t.median_hours), duration(t.p90_hours), t.n)
+                    format!(
+                        "{}, {} (n {})",
+                        journeys::readable_hours(t.median_hours),
+                        journeys::readable_hours(t.p90_hours),
+                        t.n
+                    )
                 }),
             ]
         })

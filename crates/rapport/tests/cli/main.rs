@@ -1,5 +1,6 @@
 //! Tests of the built `rapport` binary: commands, settings, durability and scale-out.
 
+mod browser;
 mod commands;
 mod demo;
 mod durability;

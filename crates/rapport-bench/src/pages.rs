@@ -1,0 +1,72 @@
+//! The pages suite: each dashboard page of the default demo company, timed from a client on the
+//! same machine (the first request, then the median of the next ones), against the 300 ms target.
+//! The built `rapport` binary beside this one loads the demo and serves it.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String> {
+    let binary = std::env::current_exe()?.with_file_name("rapport");
+    anyhow::ensure!(binary.exists(), "{} is missing: cargo build --release -p rapport first", binary.display());
+    let directory = tempfile::tempdir()?;
+    let data = directory.path().join("data");
+    let data = data.to_str().unwrap_or_default();
+    let demo = Command::new(&binary)
+        .args(["demo", "--no-serve", "--customers", &customers.to_string(), "--data-dir", data])
+        .output()
+        .context("run rapport demo")?;
+    anyhow::ensure!(demo.status.success(), "demo: {}", String::from_utf8_lossy(&demo.stderr));
+    let key = String::from_utf8_lossy(&demo.stdout).trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let address = format!("127.0.0.1:{port}");
+    let mut server = Command::new(&binary)
+        .args(["serve", "--data-dir", data, "--listen", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("run rapport serve")?;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let base = format!("http://{address}");
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let journeys: serde_json::Value =
+        client.get(format!("{base}/v1/journeys")).bearer_auth(&key).send().await?.json().await?;
+    let purchase = journeys["data"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let pages = [
+        ("overview", "/overview".to_owned()),
+        ("journeys", "/journeys".to_owned()),
+        ("a journey (all customers)", format!("/journeys/{purchase}")),
+        ("a journey (a segment)", format!("/journeys/{purchase}?segment=channel:mobile")),
+    ];
+    let mut rows = Vec::new();
+    for (name, path) in pages {
+        let mut times = Vec::new();
+        for _ in 0..=repeats.max(5) {
+            let started = Instant::now();
+            let response =
+                client.get(format!("{base}{path}")).header("cookie", format!("rapport_key={key}")).send().await?;
+            anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+            response.bytes().await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let first = times.remove(0);
+        rows.push(format!(
+            "| {name} | `{}` | {first:.0} ms | {:.0} ms |",
+            path.split('?').next().unwrap_or_default(),
+            median(times)
+        ));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    Ok(rows.join("\n"))
+}

@@ -1,0 +1,179 @@
+//! The overview: NPS, CSAT, CES and churn rate over the last 90 days, each with its n, 95%
+//! interval, change against the 90 days before (and whether it is significant), target gap and a
+//! year's trend by month; then the open spike alerts.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{Markup, html};
+use rapport_core::metrics::query::{RawQuery, date_of_day, day_of_ms};
+use rapport_store::records::TallySource;
+
+use crate::AppState;
+use crate::pages::{failed, layout, viewer};
+use crate::services::metrics::{MetricReport, metric_report};
+
+const TILES: [(&str, &str); 4] = [("nps", "NPS"), ("csat", "CSAT"), ("ces", "CES"), ("churn_rate", "Churn rate")];
+
+struct Tile {
+    metric: &'static str,
+    label: &'static str,
+    /// The last 90 days, or why there is no figure.
+    current: Result<MetricReport, String>,
+    /// Scores by month over the last year (None where a month has no answers).
+    trend: Vec<Option<f64>>,
+}
+
+fn query(from_day: i64, to_day: i64, group_by: Option<&str>) -> RawQuery {
+    RawQuery {
+        from: Some(date_of_day(from_day).to_string()),
+        to: Some(date_of_day(to_day).to_string()),
+        group_by: group_by.map(str::to_owned),
+        ..RawQuery::default()
+    }
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let caller = match viewer(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    let now = rapport_store::now_ms();
+    let today = day_of_ms(now);
+    let mut tiles = Vec::new();
+    for (metric, label) in TILES {
+        let source = TallySource::Fastest;
+        let current =
+            match metric_report(&state.store, &caller.workspace, metric, &query(today - 89, today, None), now, source)
+                .await
+            {
+                Ok(report) => Ok(report),
+                Err(error) if error.status().is_client_error() => Err(error.message),
+                Err(error) => return failed(&caller, error),
+            };
+        let trend = match metric_report(
+            &state.store,
+            &caller.workspace,
+            metric,
+            &query(today - 364, today, Some("month")),
+            now,
+            source,
+        )
+        .await
+        {
+            Ok(report) => report.groups.iter().map(|g| g.group.figure.score).collect(),
+            Err(_) => Vec::new(),
+        };
+        tiles.push(Tile { metric, label, current, trend });
+    }
+    let alerts = match state.store.alerts(&caller.workspace, Some("open"), 20).await {
+        Ok(alerts) => alerts,
+        Err(error) => return failed(&caller, error.into()),
+    };
+    let body = html! {
+        h1 { "Overview" }
+        p class="lead" { "The last 90 days (" (date_of_day(today - 89)) " to " (date_of_day(today)) ", UTC), against the 90 days before." }
+        div class="tiles" {
+            @for tile in &tiles { (tile_markup(tile)) }
+        }
+        h2 { "Open alerts" }
+        @if alerts.is_empty() {
+            p class="empty" { "No spike is open. Rapport checks every topic and source each hour and raises an alert when negative feedback rises beyond what the season explains." }
+        } @else {
+            div class="card" {
+                table {
+                    caption class="hint" { "Spikes of negative feedback still going on" }
+                    thead { tr { th scope="col" { "Topic or source" } th scope="col" { "Since" } th scope="col" { "Window" } } }
+                    tbody {
+                        @for alert in &alerts {
+                            tr {
+                                td { (alert.subject) " " span class="hint" { "(" (alert.scope) ")" } }
+                                td { (crate::services::rfc3339(alert.raised_at_ms)) }
+                                td { (crate::services::rfc3339(alert.window_start_ms)) " – " (crate::services::rfc3339(alert.window_end_ms)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::page(StatusCode::OK, "Overview", Some(&caller), "/overview", body)
+}
+
+fn number(value: f64, unit: &str) -> String {
+    if unit.starts_with("mean") { format!("{value:.2}") } else { format!("{value:.1}") }
+}
+
+fn tile_markup(tile: &Tile) -> Markup {
+    let report = match &tile.current {
+        Ok(report) => report,
+        Err(reason) => {
+            return html! {
+                section class="tile" aria-labelledby=(format!("tile-{}", tile.metric)) {
+                    h2 id=(format!("tile-{}", tile.metric)) { (tile.label) }
+                    p { "Not available: " (reason) }
+                }
+            };
+        }
+    };
+    let group = report.groups.first();
+    let figure = group.map(|g| &g.group.figure);
+    html! {
+        section class="tile" aria-labelledby=(format!("tile-{}", tile.metric)) {
+            h2 id=(format!("tile-{}", tile.metric)) { (tile.label) }
+            @match figure.and_then(|f| f.score.map(|s| (f, s))) {
+                Some((figure, score)) => {
+                    div class="score" data-metric=(tile.metric) { (number(score, &report.unit)) " " span class="unit" { (report.unit) } }
+                    p {
+                        "n = " (figure.n)
+                        @if let (Some(low), Some(high)) = (figure.ci_low, figure.ci_high) {
+                            " · 95% CI " (number(low, &report.unit)) " to " (number(high, &report.unit))
+                        }
+                        @if figure.low_n { " · " strong { "few answers" } }
+                    }
+                    @if let Some(change) = group.and_then(|g| g.group.change.as_ref()) {
+                        @let significant = change.q_value < 0.05;
+                        // A higher churn rate is worse; every other figure here is better higher.
+                        @let better = (change.difference > 0.0) != (tile.metric == "churn_rate");
+                        p class=(if !significant { "" } else if better { "better" } else { "worse" }) {
+                            (format!("{:+.1}", change.difference)) " against the 90 days before"
+                            @if significant { " (significant)" } @else { " (within noise)" }
+                        }
+                    }
+                    @if let Some(gap) = group.and_then(|g| g.target_gap) {
+                        p { (format!("{gap:+.1}")) " against the target " (report.target.map(|t| format!("{t}")).unwrap_or_default()) }
+                    }
+                }
+                None => {
+                    p { "No answers in the last 90 days." }
+                }
+            }
+            (sparkline(&tile.trend, tile.label))
+        }
+    }
+}
+
+/// The year by month as a small line (gaps where a month had no answers).
+fn sparkline(values: &[Option<f64>], label: &str) -> Markup {
+    let known: Vec<f64> = values.iter().flatten().copied().collect();
+    if known.len() < 2 {
+        return html! {};
+    }
+    let (low, high) = known.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    let span = (high - low).max(1e-9);
+    let (width, height) = (200.0, 40.0);
+    let step = width / (values.len().max(2) - 1) as f64;
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.map(|v| format!("{:.1},{:.1}", i as f64 * step, height - 4.0 - (v - low) / span * (height - 8.0)))
+        })
+        .collect();
+    html! {
+        svg class="spark" width=(width) height=(height) viewBox={"0 0 " (width) " " (height)} role="img"
+            aria-label=(format!("{label} by month over the last year, from {low:.1} to {high:.1}")) {
+            polyline points=(points.join(" ")) fill="none" stroke="#2563eb" stroke-width="2" {}
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The dashboard's pages over HTTP: who may sign in, what a session opens, and errors in words
+//! (the browser test drives the same pages in Chromium).
+
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+use crate::helpers::TestApp;
+
+pub async fn pages_need_a_read_or_admin_key(app: TestApp) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let get = |path: &str, cookie: Option<&str>| {
+        let mut request = client.get(app.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("rapport_key={cookie}"));
+        }
+        request.send()
+    };
+    for path in ["/", "/overview", "/journeys"] {
+        let response = get(path, None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.headers()[LOCATION], "/sign-in");
+    }
+    let sign_in = |key: &str| client.post(app.url("/sign-in")).form(&[("key", key)]).send();
+    let refused = sign_in(&app.write_key).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("write key"));
+    let unknown = sign_in("rpk_nothing").await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert!(unknown.text().await.unwrap().contains("not recognised"));
+    let cross_site = client
+        .post(app.url("/sign-in"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("key", app.read_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN, "another site's form cannot sign anyone in");
+
+    let signed_in = sign_in(&app.read_key).await.unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let overview = get("/overview", Some(&app.read_key)).await.unwrap();
+    assert_eq!(overview.status(), StatusCode::OK);
+    let html = overview.text().await.unwrap();
+    assert!(
+        html.contains("<h1>Overview</h1>") && html.contains("No answers in the last 90 days."),
+        "an empty workspace says so"
+    );
+    let journeys = get("/journeys", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    assert!(journeys.contains("No journey is defined yet"), "the empty state says what to do");
+    let missing = get("/journeys/nope", Some(&app.read_key)).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("no journey `nope` in this workspace"));
+    let escaped = get("/journeys/%3Cscript%3E", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    assert!(!escaped.contains("<script>") && escaped.contains("&lt;script&gt;"), "names are escaped");
+    let out = client.post(app.url("/sign-out")).send().await.unwrap();
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    let css = get("/assets/app.css", None).await.unwrap();
+    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+}

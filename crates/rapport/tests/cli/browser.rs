@@ -1,0 +1,137 @@
+//! The dashboard in headless Chromium (Debian's `chromium` and `chromium-driver`, which
+//! `scripts/setup` installs): sign in (a wrong key first), read the overview, open a journey and
+//! filter it, sign out; on a laptop-sized and a phone-sized window. Every page must run without a
+//! script error (the dashboard's own script keeps them in `window.__rapportErrors`), and each is
+//! saved as a screenshot in `target/browser-screenshots/` (or `$RAPPORT_SCREENSHOTS`).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::process::{Server, rapport, run, stderr, stdout};
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is missing: scripts/setup installs Debian's chromium and chromium-driver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let directory = std::env::var_os("RAPPORT_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots"));
+    std::fs::create_dir_all(&directory).unwrap();
+    directory
+}
+
+/// Saves the page and fails on any script error it had.
+async fn check(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    let errors = browser
+        .execute("return window.__rapportErrors || ['the dashboard script did not load'];", vec![])
+        .await
+        .unwrap();
+    assert_eq!(errors, json!([]), "script errors on {name}");
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    browser.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} is missing")).text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
+    let directory = tempfile::tempdir().unwrap();
+    let demo = run(rapport(directory.path()).args(["demo", "--customers", "1500", "--seed", "11", "--no-serve"]));
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let key = stdout(&demo).trim().to_owned();
+    let server = Server::start(directory.path(), &[]);
+    let driver = Driver::start();
+    let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+            "--disable-gpu", "--window-size=1280,1000"]}
+    }))
+    .unwrap();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser = ClientBuilder::new(connector).capabilities(capabilities).connect(&driver.url).await.unwrap();
+
+    // Signing in: a wrong key is refused in words, the right one opens the overview.
+    browser.goto(&server.url("/")).await.unwrap();
+    assert!(browser.current_url().await.unwrap().path().ends_with("/sign-in"));
+    check(&browser, "sign-in").await;
+    browser.find(Locator::Id("key")).await.unwrap().send_keys("rpk_not_a_key").await.unwrap();
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert!(text(&browser, "[role=alert]").await.contains("not recognised"));
+    check(&browser, "sign-in-refused").await;
+    browser.find(Locator::Id("key")).await.unwrap().send_keys(&key).await.unwrap();
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+
+    // The overview: each score with its n and interval.
+    assert_eq!(text(&browser, "h1").await, "Overview");
+    let nps = text(&browser, "#tile-nps + .score").await;
+    assert!(nps.contains("NPS") || nps.chars().any(|c| c.is_ascii_digit()), "{nps}");
+    let tile = text(&browser, "section[aria-labelledby=tile-nps]").await;
+    assert!(tile.contains("n = ") && tile.contains("95% CI"), "{tile}");
+    check(&browser, "overview").await;
+
+    // Journeys: the purchase journey's map and friction, the app's checkout first.
+    browser.find(Locator::LinkText("Journeys")).await.unwrap().click().await.unwrap();
+    check(&browser, "journeys").await;
+    browser.find(Locator::LinkText("Online purchase")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css("figure.map svg")).await.unwrap();
+    let first = text(&browser, "table[aria-labelledby=friction] tbody tr").await;
+    assert!(first.contains("Checkout (app)"), "{first}");
+    check(&browser, "journey").await;
+    // A segment through the filter form.
+    let segment = browser.find(Locator::Id("segment")).await.unwrap();
+    segment.clear().await.unwrap();
+    segment.send_keys("channel:mobile").await.unwrap();
+    browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
+    assert!(browser.current_url().await.unwrap().query().unwrap_or_default().contains("segment=channel%3Amobile"));
+    assert!(browser.source().await.unwrap().contains("channel:mobile"));
+    check(&browser, "journey-mobile-segment").await;
+
+    // On a phone.
+    browser.set_window_size(390, 844).await.unwrap();
+    browser.goto(&server.url("/overview")).await.unwrap();
+    check(&browser, "overview-phone").await;
+    browser.set_window_size(1280, 1000).await.unwrap();
+
+    // Signing out ends the session.
+    browser.goto(&server.url("/overview")).await.unwrap();
+    browser.find(Locator::Css(".who button")).await.unwrap().click().await.unwrap();
+    assert!(browser.current_url().await.unwrap().path().ends_with("/sign-in"));
+    browser.goto(&server.url("/journeys")).await.unwrap();
+    assert!(browser.current_url().await.unwrap().path().ends_with("/sign-in"), "no way back in without a key");
+    browser.close().await.unwrap();
+    server.terminate();
+}
