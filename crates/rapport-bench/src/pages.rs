@@ -42,14 +42,19 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
     let journeys: serde_json::Value =
         client.get(format!("{base}/v1/journeys")).bearer_auth(&key).send().await?.json().await?;
     let purchase = journeys["data"][0]["id"].as_str().unwrap_or_default().to_owned();
+    // (what, route as shown, path requested)
     let pages = [
-        ("overview", "/overview".to_owned()),
-        ("journeys", "/journeys".to_owned()),
-        ("a journey (all customers)", format!("/journeys/{purchase}")),
-        ("a journey (a segment)", format!("/journeys/{purchase}?segment=channel:mobile")),
+        ("overview", "/overview", "/overview".to_owned()),
+        ("journeys", "/journeys", "/journeys".to_owned()),
+        ("a journey (all customers)", "/journeys/{id}", format!("/journeys/{purchase}")),
+        (
+            "a journey (a segment)",
+            "/journeys/{id}?segment=channel:mobile",
+            format!("/journeys/{purchase}?segment=channel:mobile"),
+        ),
     ];
     let mut rows = Vec::new();
-    for (name, path) in pages {
+    for (name, route, path) in pages {
         let mut times = Vec::new();
         for _ in 0..=repeats.max(5) {
             let started = Instant::now();
@@ -60,11 +65,7 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         let first = times.remove(0);
-        rows.push(format!(
-            "| {name} | `{}` | {first:.0} ms | {:.0} ms |",
-            path.split('?').next().unwrap_or_default(),
-            median(times)
-        ));
+        rows.push(format!("| {name} | `{route}` | {first:.0} ms | {:.0} ms |", median(times)));
     }
     let _ = server.kill();
     let _ = server.wait();
