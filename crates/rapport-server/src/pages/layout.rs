@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Caller;
 
 /// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 2] = [("/overview", "Overview"), ("/journeys", "Journeys")];
+const SECTIONS: [(&str, &str); 3] = [("/overview", "Overview"), ("/journeys", "Journeys"), ("/customers", "Customers")];
 
 /// A whole page: `current` is the navigation entry to mark; `caller` absent on the sign-in page.
 pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &str, body: Markup) -> Response {
@@ -58,6 +58,19 @@ pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &
 /// A page that says what went wrong in words, and what to do.
 pub fn problem(status: StatusCode, caller: Option<&Caller>, title: &str, text: &str) -> Response {
     page(status, title, caller, "", html! { h1 { (title) } p class="lead" { (text) } })
+}
+
+/// A moment as people read it: `2026-05-28 17:17 UTC` (from milliseconds since the epoch).
+pub fn when(ms: i64) -> String {
+    readable(&crate::services::rfc3339(ms))
+}
+
+/// The same from an RFC 3339 string as the API writes it.
+pub fn readable(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
 }
 
 pub async fn style() -> impl IntoResponse {

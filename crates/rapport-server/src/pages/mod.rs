@@ -2,6 +2,7 @@
 //! a read or admin key (until users come), the overview and journeys. Pages call services, never
 //! SQL, exactly as the API handlers do.
 
+mod customers;
 mod journeys;
 mod layout;
 mod overview;
@@ -31,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/overview", get(overview::page))
         .route("/journeys", get(journeys::list))
         .route("/journeys/{id}", get(journeys::one))
+        .route("/customers", get(customers::search))
+        .route("/customers/{id}", get(customers::one))
         .route("/assets/app.css", get(layout::style))
         .route("/assets/app.js", get(layout::script))
 }

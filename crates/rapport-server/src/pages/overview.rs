@@ -81,8 +81,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
                         @for alert in &alerts {
                             tr {
                                 td { (alert.subject) " " span class="hint" { "(" (alert.scope) ")" } }
-                                td { (crate::services::rfc3339(alert.raised_at_ms)) }
-                                td { (crate::services::rfc3339(alert.window_start_ms)) " – " (crate::services::rfc3339(alert.window_end_ms)) }
+                                td { (layout::when(alert.raised_at_ms)) }
+                                td { (layout::when(alert.window_start_ms)) " – " (layout::when(alert.window_end_ms)) }
                             }
                         }
                     }
@@ -134,7 +134,7 @@ async fn tile(
     let trend = trend.map(|report| report.groups.iter().map(|g| g.group.figure.score).collect()).unwrap_or_default();
     let mut html = tile_markup(&Tile { metric, label, current, trend }).into_string();
     if metric == "churn_rate" {
-        let at = crate::services::rfc3339(now);
+        let at = layout::when(now);
         html = html.replacen("</section>", &format!("<p class=\"hint\">As of {at}</p></section>"), 1);
         let mut kept = kept_churn().lock().map_err(ApiError::internal)?;
         kept.retain(|_, (at, _)| at.elapsed() < CHURN_KEPT);

@@ -54,6 +54,21 @@ pub async fn pages_need_a_read_or_admin_key(app: TestApp) {
     assert!(missing.text().await.unwrap().contains("no journey `nope` in this workspace"));
     let escaped = get("/journeys/%3Cscript%3E", Some(&app.read_key)).await.unwrap().text().await.unwrap();
     assert!(!escaped.contains("<script>") && escaped.contains("&lt;script&gt;"), "names are escaped");
+    // A customer by phone number as people type it, and their 360 view.
+    app.send(
+        "/v1/identify",
+        &serde_json::json!({"userId": "u-7", "traits": {"phone": "+1 404 555 0100", "name": "Ada <b>"}}),
+    )
+    .await;
+    let found = get("/customers?q=%2B1%20(404)%20555-0100", Some(&app.read_key)).await.unwrap();
+    assert_eq!(found.status(), StatusCode::SEE_OTHER);
+    let location = found.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/customers/"), "{location}");
+    let view = get(&location, Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    assert!(view.contains("+14045550100") && view.contains("Timeline across channels"), "{view}");
+    assert!(view.contains("Ada &lt;b&gt;") && !view.contains("Ada <b>"), "traits are escaped");
+    let nobody = get("/customers?q=nobody%40example.com", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    assert!(nobody.contains("No customer has the identity"));
     let out = client.post(app.url("/sign-out")).send().await.unwrap();
     assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
     let css = get("/assets/app.css", None).await.unwrap();

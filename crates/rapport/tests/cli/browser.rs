@@ -64,8 +64,43 @@ async fn check(browser: &Client, name: &str) {
     assert_eq!(errors, json!([]), "script errors on {name}");
 }
 
+/// The text of the first element `css` selects, waiting for it (a click's page may still load).
 async fn text(browser: &Client, css: &str) -> String {
-    browser.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} is missing")).text().await.unwrap()
+    let element = browser.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await;
+    element.unwrap_or_else(|_| panic!("{css} is missing")).text().await.unwrap()
+}
+
+/// The element `locator` finds, waiting for it to appear.
+async fn find(browser: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    let found = browser.wait().at_most(Duration::from_secs(15)).for_element(locator).await;
+    found.unwrap_or_else(|error| panic!("{locator:?} is missing: {error}"))
+}
+
+/// Waits until the page's path satisfies `wanted` (after a click that navigates).
+async fn wait_for_path(browser: &Client, wanted: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = browser.current_url().await.unwrap();
+        if wanted(url.path()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The phone number (E.164) of one of the demo's customers who gave one.
+async fn phone_of_some_customer(server: &Server, key: &str) -> String {
+    let client = reqwest::Client::new();
+    for index in 0..200 {
+        let url = server.url(&format!("/v1/customers?identity=userId:cus_{index:07}"));
+        let found: Value = client.get(url).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+        let identities = found["data"][0]["identities"].as_array().cloned().unwrap_or_default();
+        if let Some(phone) = identities.iter().find(|i| i["type"] == "phone") {
+            return phone["value"].as_str().unwrap().to_owned();
+        }
+    }
+    panic!("no demo customer with a phone number among the first 200");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,16 +121,17 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
 
     // Signing in: a wrong key is refused in words, the right one opens the overview.
     browser.goto(&server.url("/")).await.unwrap();
-    assert!(browser.current_url().await.unwrap().path().ends_with("/sign-in"));
+    wait_for_path(&browser, |path| path == "/sign-in").await;
     check(&browser, "sign-in").await;
-    browser.find(Locator::Id("key")).await.unwrap().send_keys("rpk_not_a_key").await.unwrap();
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    find(&browser, Locator::Id("key")).await.send_keys("rpk_not_a_key").await.unwrap();
+    find(&browser, Locator::Css("form button[type=submit]")).await.click().await.unwrap();
     assert!(text(&browser, "[role=alert]").await.contains("not recognised"));
     check(&browser, "sign-in-refused").await;
-    browser.find(Locator::Id("key")).await.unwrap().send_keys(&key).await.unwrap();
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    find(&browser, Locator::Id("key")).await.send_keys(&key).await.unwrap();
+    find(&browser, Locator::Css("form button[type=submit]")).await.click().await.unwrap();
 
     // The overview: each score with its n and interval.
+    wait_for_path(&browser, |path| path == "/overview").await;
     assert_eq!(text(&browser, "h1").await, "Overview");
     let nps = text(&browser, "#tile-nps + .score").await;
     assert!(nps.contains("NPS") || nps.chars().any(|c| c.is_ascii_digit()), "{nps}");
@@ -104,21 +140,40 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     check(&browser, "overview").await;
 
     // Journeys: the purchase journey's map and friction, the app's checkout first.
-    browser.find(Locator::LinkText("Journeys")).await.unwrap().click().await.unwrap();
+    find(&browser, Locator::LinkText("Journeys")).await.click().await.unwrap();
     check(&browser, "journeys").await;
-    browser.find(Locator::LinkText("Online purchase")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::Css("figure.map svg")).await.unwrap();
+    find(&browser, Locator::LinkText("Online purchase")).await.click().await.unwrap();
+    find(&browser, Locator::Css("figure.map svg")).await;
     let first = text(&browser, "table[aria-labelledby=friction] tbody tr").await;
     assert!(first.contains("Checkout (app)"), "{first}");
     check(&browser, "journey").await;
     // A segment through the filter form.
-    let segment = browser.find(Locator::Id("segment")).await.unwrap();
+    let segment = find(&browser, Locator::Id("segment")).await;
     segment.clear().await.unwrap();
     segment.send_keys("channel:mobile").await.unwrap();
-    browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
-    assert!(browser.current_url().await.unwrap().query().unwrap_or_default().contains("segment=channel%3Amobile"));
-    assert!(browser.source().await.unwrap().contains("channel:mobile"));
+    find(&browser, Locator::Css("form.filters button")).await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !browser.current_url().await.unwrap().query().unwrap_or_default().contains("segment=channel%3Amobile") {
+        assert!(Instant::now() < deadline, "the segment form did not submit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text(&browser, "figure.map").await.contains("channel:mobile"));
     check(&browser, "journey-mobile-segment").await;
+
+    // A customer found by phone number, typed as people write it, and their timeline.
+    let phone = phone_of_some_customer(&server, &key).await;
+    let typed = format!("+1 {}-{}-{}", &phone[2..5], &phone[5..8], &phone[8..]);
+    find(&browser, Locator::LinkText("Customers")).await.click().await.unwrap();
+    find(&browser, Locator::Id("q")).await.send_keys(&typed).await.unwrap();
+    find(&browser, Locator::Css("form[role=search] button")).await.click().await.unwrap();
+    wait_for_path(&browser, |path| path.starts_with("/customers/")).await;
+    let identities = text(&browser, "table[aria-labelledby=identities]").await;
+    assert!(identities.contains(&phone), "{identities}");
+    let timeline = text(&browser, "table[aria-labelledby=timeline] tbody").await;
+    assert!(timeline.contains("Signed Up"), "the timeline reaches back to the sign-up: {timeline}");
+    check(&browser, "customer").await;
+    browser.goto(&server.url("/customers?q=nobody%40example.com")).await.unwrap();
+    assert!(text(&browser, "[role=status]").await.contains("No customer has the identity"));
 
     // On a phone.
     browser.set_window_size(390, 844).await.unwrap();
@@ -128,10 +183,10 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
 
     // Signing out ends the session.
     browser.goto(&server.url("/overview")).await.unwrap();
-    browser.find(Locator::Css(".who button")).await.unwrap().click().await.unwrap();
-    assert!(browser.current_url().await.unwrap().path().ends_with("/sign-in"));
+    find(&browser, Locator::Css(".who button")).await.click().await.unwrap();
+    wait_for_path(&browser, |path| path == "/sign-in").await;
     browser.goto(&server.url("/journeys")).await.unwrap();
-    assert!(browser.current_url().await.unwrap().path().ends_with("/sign-in"), "no way back in without a key");
+    wait_for_path(&browser, |path| path == "/sign-in").await;
     browser.close().await.unwrap();
     server.terminate();
 }

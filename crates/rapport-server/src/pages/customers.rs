@@ -1,0 +1,207 @@
+//! Customers: find one by any identity (e-mail, phone, user id, anonymous id, or `TYPE:VALUE`),
+//! and the 360 view: identities across channels, traits, channels used, churn risk with its
+//! reasons and health, recent feedback, and the cross-channel timeline.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use rapport_core::identity::Identity;
+use rapport_core::ids::CustomerId;
+use rapport_store::feedback_records::FeedbackFilter;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::api::customers::CustomerView;
+use crate::auth::Caller;
+use crate::pages::{failed, layout, viewer};
+
+/// What a person typed, as the identities it could be, likeliest first.
+fn candidates(typed: &str) -> Vec<Identity> {
+    let typed = typed.trim();
+    let mut forms: Vec<String> = Vec::new();
+    if typed.contains(':') {
+        forms.push(typed.to_owned());
+    }
+    if typed.contains('@') {
+        forms.push(format!("email:{typed}"));
+    }
+    if typed.chars().filter(char::is_ascii_digit).count() >= 6
+        && typed.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        forms.push(format!("phone:{typed}"));
+    }
+    forms.push(format!("userId:{typed}"));
+    forms.push(format!("anonymousId:{typed}"));
+    forms.iter().filter_map(|form| Identity::parse_typed(form).ok()).collect()
+}
+
+fn search_form(typed: &str) -> Markup {
+    html! {
+        form class="filters" method="get" action="/customers" role="search" {
+            div {
+                label for="q" { "E-mail, phone, user id or anonymous id" }
+                input id="q" name="q" type="search" value=(typed) size="36" required;
+            }
+            button type="submit" class="primary" { "Find" }
+        }
+    }
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let caller = match viewer(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    let typed = query.get("q").map(|q| q.trim().to_owned()).unwrap_or_default();
+    let mut message = None;
+    if !typed.is_empty() {
+        for identity in candidates(&typed) {
+            match state.store.customer_by_identity(&caller.workspace, &identity).await {
+                Ok(Some(id)) => return Redirect::to(&format!("/customers/{}", id.0)).into_response(),
+                Ok(None) => {}
+                Err(error) => return failed(&caller, error.into()),
+            }
+        }
+        message = Some(format!(
+            "No customer has the identity “{typed}”. Phone numbers need their country code (+1 404 555 0142)."
+        ));
+    }
+    let body = html! {
+        h1 { "Customers" }
+        p class="lead" { "Find a customer by any identity they have used, on any channel." }
+        (search_form(&typed))
+        @if let Some(message) = message { p class="empty" role="status" { (message) } }
+    };
+    layout::page(StatusCode::OK, "Customers", Some(&caller), "/customers", body)
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let caller = match viewer(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    match profile(&state, &caller, &id).await {
+        Ok(Some(body)) => layout::page(StatusCode::OK, "Customer", Some(&caller), "/customers", body),
+        Ok(None) => layout::problem(
+            StatusCode::NOT_FOUND,
+            Some(&caller),
+            "No such customer",
+            &format!("There is no customer “{id}” in this workspace."),
+        ),
+        Err(error) => failed(&caller, error),
+    }
+}
+
+async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<Markup>, crate::error::ApiError> {
+    let store = &state.store;
+    let Some(profile) = store.customer_profile(&caller.workspace, &CustomerId(id.to_owned())).await? else {
+        return Ok(None);
+    };
+    let identity_keys: Vec<String> = profile.identities.iter().map(|i| format!("{}:{}", i.kind, i.value)).collect();
+    let view = CustomerView::from(profile);
+    let prediction = store.predictions(&caller.workspace, false, Some(&view.id), 1).await?;
+    let prediction = prediction.first().map(crate::services::prediction::prediction_json);
+    let timeline = store.timeline(&caller.workspace, &CustomerId(view.id.clone()), None, 50).await?;
+    let feedback = store
+        .list_feedback(
+            &caller.workspace,
+            &FeedbackFilter { identity_keys: Some(identity_keys), limit: 10, ..FeedbackFilter::default() },
+        )
+        .await?;
+    let name = view.traits.get("name").map(|t| value_text(&t.value)).unwrap_or_else(|| view.id.clone());
+    Ok(Some(html! {
+        h1 { (name) }
+        p class="lead" {
+            "Customer " code { (view.id) }
+            @if let (Some(first), Some(last)) = (&view.first_seen, &view.last_seen) { " · first seen " (layout::readable(first)) " · last seen " (layout::readable(last)) }
+        }
+        div class="tiles" {
+            section class="tile" aria-labelledby="risk" {
+                h2 id="risk" { "Churn risk" }
+                @match prediction.as_ref().and_then(|p| p["churnRisk"].as_object()) {
+                    Some(risk) => {
+                        div class="score" { (format!("{:.0}", risk["probability"].as_f64().unwrap_or(0.0) * 100.0)) " " span class="unit" { "%" } }
+                        @if risk["flagged"].as_bool() == Some(true) { p class="worse" { "Flagged at risk" } }
+                        @for factor in risk["factors"].as_array().into_iter().flatten().take(3) {
+                            p { (value_text(&factor["column"])) " " (value_text(&factor["direction"])) " the risk" }
+                        }
+                    }
+                    None => p { "Not scored yet: the churn model scores every customer once a day." }
+                }
+            }
+            section class="tile" aria-labelledby="health" {
+                h2 id="health" { "Health" }
+                @match prediction.as_ref().and_then(|p| p["health"]["score"].as_f64()) {
+                    Some(score) => div class="score" { (format!("{score:.0}")) " " span class="unit" { "of 100" } }
+                    None => p { "Not scored yet." }
+                }
+            }
+            section class="tile" aria-labelledby="channels" {
+                h2 id="channels" { "Channels" }
+                @for channel in &view.channels { p { strong { (channel.channel) } " · " (channel.events) " events" } }
+            }
+        }
+        h2 id="identities" { "Identities" }
+        div class="card" {
+            table aria-labelledby="identities" {
+                thead { tr { th scope="col" { "Type" } th scope="col" { "Value" } th scope="col" { "First seen" } } }
+                tbody { @for identity in &view.identities { tr { td { (identity.r#type) } td { (identity.value) } td { (layout::readable(&identity.first_seen)) } } } }
+            }
+        }
+        h2 id="traits" { "Traits" }
+        div class="card" {
+            @if view.traits.is_empty() { p class="hint" { "No traits yet: they come with identify calls." } }
+            @else {
+                table aria-labelledby="traits" {
+                    thead { tr { th scope="col" { "Trait" } th scope="col" { "Value" } th scope="col" { "Set" } } }
+                    tbody { @for (key, value) in &view.traits { tr { td { (key) } td { (value_text(&value.value)) } td { (layout::readable(&value.updated_at)) " on " (value.channel) } } } }
+                }
+            }
+        }
+        h2 id="feedback" { "Recent feedback" }
+        @if feedback.is_empty() { p class="empty" { "Nothing from this customer yet." } }
+        @else {
+            div class="card" {
+                table aria-labelledby="feedback" {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Source" } th scope="col" { "Sentiment" } th scope="col" { "Text" } } }
+                    tbody { @for item in &feedback { tr {
+                        td { (layout::when(item.occurred_at_ms)) } td { (item.source) }
+                        td class=(match item.label.as_str() { "negative" => "worse", "positive" => "better", _ => "" }) { (item.label) }
+                        td { (item.text) }
+                    } } }
+                }
+            }
+        }
+        h2 id="timeline" { "Timeline across channels" }
+        div class="card" {
+            @match &timeline {
+                Some(page) if !page.entries.is_empty() => {
+                    table aria-labelledby="timeline" {
+                        thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Channel" } } }
+                        tbody { @for entry in &page.entries { tr {
+                            td { (layout::when(entry.timestamp_ms)) }
+                            td { (entry.event_type) @if let Some(name) = &entry.name { ": " strong { (name) } } }
+                            td { (entry.channel) }
+                        } } }
+                    }
+                    @if page.next_cursor.is_some() { p class="hint" { "The 50 latest events; the API's timeline pages through the rest." } }
+                }
+                _ => p class="hint" { "No events yet." }
+            }
+        }
+    }))
+}
