@@ -8,7 +8,8 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Caller;
 
 /// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 3] = [("/overview", "Overview"), ("/journeys", "Journeys"), ("/customers", "Customers")];
+const SECTIONS: [(&str, &str); 4] =
+    [("/overview", "Overview"), ("/journeys", "Journeys"), ("/feedback", "Feedback"), ("/customers", "Customers")];
 
 /// A whole page: `current` is the navigation entry to mark; `caller` absent on the sign-in page.
 pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &str, body: Markup) -> Response {
@@ -141,5 +142,9 @@ button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6
 figure { margin: 0; }
 .map svg { max-width: 100%; height: auto; }
 .hint { font-size: .85rem; color: var(--muted); }
+ol.feedback { list-style: none; padding: 0; display: grid; gap: .75rem; }
+ol.feedback p { margin: .25rem 0; }
+mark { background: #fef3c7; border-radius: 3px; padding: 0 .1em; }
+.chip { display: inline-block; font-size: .8rem; padding: .1rem .5rem; margin: 0 .35rem .25rem 0; border-radius: 999px; background: #e0e7ff; color: #1e3a8a; text-decoration: none; }
 @media (max-width: 640px) { main { padding: 1rem; } .who { margin-left: 0; } h1 { font-size: 1.35rem; } }
 "#;

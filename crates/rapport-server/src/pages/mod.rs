@@ -3,6 +3,7 @@
 //! SQL, exactly as the API handlers do.
 
 mod customers;
+mod feedback;
 mod journeys;
 mod layout;
 mod overview;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/overview", get(overview::page))
         .route("/journeys", get(journeys::list))
         .route("/journeys/{id}", get(journeys::one))
+        .route("/feedback", get(feedback::page))
         .route("/customers", get(customers::search))
         .route("/customers/{id}", get(customers::one))
         .route("/assets/app.css", get(layout::style))

@@ -160,6 +160,23 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     assert!(text(&browser, "figure.map").await.contains("channel:mobile"));
     check(&browser, "journey-mobile-segment").await;
 
+    // Feedback filtered by a topic: every item mentions it, marked in its text.
+    find(&browser, Locator::LinkText("Feedback")).await.click().await.unwrap();
+    find(&browser, Locator::Css("select#topic")).await.select_by_value("late-delivery").await.unwrap();
+    find(&browser, Locator::Css("form.filters button")).await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !browser.current_url().await.unwrap().query().unwrap_or_default().contains("topic=late-delivery") {
+        assert!(Instant::now() < deadline, "the topic filter did not submit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let items = browser.find_all(Locator::Css("ol.feedback > li")).await.unwrap();
+    assert!(!items.is_empty(), "the demo has late-delivery feedback");
+    for item in items.iter().take(10) {
+        item.find(Locator::Css("a.chip[href='/feedback?topic=late-delivery']")).await.expect("the topic's chip");
+        item.find(Locator::Css("mark")).await.expect("a marked mention");
+    }
+    check(&browser, "feedback-late-delivery").await;
+
     // A customer found by phone number, typed as people write it, and their timeline.
     let phone = phone_of_some_customer(&server, &key).await;
     let typed = format!("+1 {}-{}-{}", &phone[2..5], &phone[5..8], &phone[8..]);

@@ -1,0 +1,165 @@
+//! Feedback: every kind of customer text filtered by topic, source, sentiment, kind and dates,
+//! newest first, each with its sentiment and its topic mentions highlighted; the open spike
+//! alerts are on the overview.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{Markup, html};
+use rapport_core::metrics::query::parse_day;
+use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
+
+use crate::AppState;
+use crate::pages::{failed, layout, viewer};
+use crate::services::feedback::taxonomy;
+
+const PAGE: usize = 50;
+const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
+const KINDS: [&str; 4] = ["direct", "review", "social", "transcript"];
+
+/// The text with each topic mention marked (the mentions' byte spans from the analysis).
+fn highlighted(item: &FeedbackRecord, names: &BTreeMap<String, String>) -> Markup {
+    let text = item.text.as_str();
+    let mut spans: Vec<(usize, usize, String)> = Vec::new();
+    for hit in item.analysis["topics"].as_array().into_iter().flatten() {
+        let topic = hit["topic"].as_str().unwrap_or_default();
+        let name = names.get(topic).cloned().unwrap_or_else(|| topic.to_owned());
+        for mention in hit["mentions"].as_array().into_iter().flatten() {
+            if let (Some(start), Some(end)) = (mention["start"].as_u64(), mention["end"].as_u64()) {
+                spans.push((start as usize, end as usize, name.clone()));
+            }
+        }
+    }
+    spans.sort_by_key(|(start, end, _)| (*start, std::cmp::Reverse(*end)));
+    let mut pieces: Vec<(&str, Option<String>)> = Vec::new();
+    let mut at = 0;
+    for (start, end, name) in spans {
+        let (Some(before), Some(mention)) = (text.get(at..start), text.get(start..end)) else { continue };
+        if start < at {
+            continue;
+        }
+        pieces.push((before, None));
+        pieces.push((mention, Some(name)));
+        at = end;
+    }
+    pieces.push((text.get(at..).unwrap_or_default(), None));
+    html! {
+        @for (piece, topic) in pieces {
+            @match topic {
+                Some(topic) => mark title=(topic) { (piece) },
+                None => (piece),
+            }
+        }
+    }
+}
+
+fn selected(parameters: &BTreeMap<String, String>, key: &str) -> Option<String> {
+    parameters.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(parameters): Query<BTreeMap<String, String>>,
+) -> Response {
+    let caller = match viewer(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    let topics = match taxonomy(&state.store, &caller.workspace).await {
+        Ok(taxonomy) => taxonomy.topics,
+        Err(error) => return failed(&caller, error),
+    };
+    let names: BTreeMap<String, String> = topics.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
+    let (topic, source, label, kind) = (
+        selected(&parameters, "topic"),
+        selected(&parameters, "source"),
+        selected(&parameters, "sentiment"),
+        selected(&parameters, "kind"),
+    );
+    let mut problems = Vec::new();
+    let from = selected(&parameters, "from").and_then(|d| parse_day("from", &d, &mut problems));
+    let to = selected(&parameters, "to").and_then(|d| parse_day("to", &d, &mut problems));
+    let mut notes: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.problem)).collect();
+    if topic.as_ref().is_some_and(|t| !names.contains_key(t)) {
+        notes.push("That topic is not in the workspace's taxonomy.".to_owned());
+    }
+    let filter = FeedbackFilter {
+        from_ms: from.map(|day| day * 86_400_000),
+        to_ms: to.map(|day| (day + 1) * 86_400_000),
+        topic: topic.clone(),
+        source: source.clone(),
+        kind: kind.clone().filter(|k| KINDS.contains(&k.as_str())),
+        label: label.clone().filter(|l| LABELS.contains(&l.as_str())),
+        limit: PAGE,
+        ..FeedbackFilter::default()
+    };
+    let items = match state.store.list_feedback(&caller.workspace, &filter).await {
+        Ok(items) => items,
+        Err(error) => return failed(&caller, error.into()),
+    };
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let body = html! {
+        h1 { "Feedback" }
+        p class="lead" { "Reviews, survey comments, social posts and transcripts, newest first, each with its sentiment and its topics marked." }
+        form class="filters" method="get" action="/feedback" {
+            div {
+                label for="topic" { "Topic" }
+                select id="topic" name="topic" {
+                    option value="" { "Any topic" }
+                    @for t in &topics {
+                        option value=(t.id) selected[topic.as_deref() == Some(t.id.as_str())] {
+                            @if t.parent.is_some() { "— " } (t.name)
+                        }
+                    }
+                }
+            }
+            div {
+                label for="sentiment" { "Sentiment" }
+                select id="sentiment" name="sentiment" {
+                    option value="" { "Any" }
+                    @for l in LABELS { option value=(l) selected[label.as_deref() == Some(l)] { (l) } }
+                }
+            }
+            div {
+                label for="kind" { "Kind" }
+                select id="kind" name="kind" {
+                    option value="" { "Any" }
+                    @for k in KINDS { option value=(k) selected[kind.as_deref() == Some(k)] { (k) } }
+                }
+            }
+            div { label for="source" { "Source" } input id="source" name="source" value=(value(&source)) placeholder="app_store, website, chat…"; }
+            div { label for="from" { "From" } input id="from" name="from" type="date" value=(value(&selected(&parameters, "from"))); }
+            div { label for="to" { "To" } input id="to" name="to" type="date" value=(value(&selected(&parameters, "to"))); }
+            button type="submit" class="primary" { "Filter" }
+        }
+        @for note in &notes { p class="error" role="alert" { (note) } }
+        @if items.is_empty() {
+            p class="empty" role="status" { "No feedback matches. Widen the dates or clear a filter; feedback arrives through POST /v1/feedback, survey comments and rapport import feedback." }
+        } @else {
+            p class="hint" role="status" { (items.len()) " items" @if items.len() == PAGE { " (the newest " (PAGE) ")" } "." }
+            ol class="feedback" {
+                @for item in &items {
+                    li class="card" {
+                        p class="hint" {
+                            (layout::when(item.occurred_at_ms)) " · " (item.kind) " · " (item.source)
+                            @if let Some(channel) = &item.channel { " · " (channel) }
+                            @if let Some(touchpoint) = &item.touchpoint { " · " (touchpoint) }
+                            " · " span class=(match item.label.as_str() { "negative" => "worse", "positive" => "better", _ => "" }) { (item.label) " (" (format!("{:+.2}", item.score)) ")" }
+                        }
+                        p class="text" { (highlighted(item, &names)) }
+                        p class="topics" {
+                            @for hit in item.analysis["topics"].as_array().into_iter().flatten() {
+                                @let id = hit["topic"].as_str().unwrap_or_default();
+                                a class="chip" href={"/feedback?topic=" (id)} { (names.get(id).cloned().unwrap_or_else(|| id.to_owned())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::page(StatusCode::OK, "Feedback", Some(&caller), "/feedback", body)
+}
