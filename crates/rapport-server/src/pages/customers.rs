@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use rapport_core::identity::Identity;
@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::api::customers::CustomerView;
 use crate::auth::Caller;
-use crate::pages::{failed, layout, viewer};
+use crate::pages::{Viewer, failed, layout};
 
 /// What a person typed, as the identities it could be, likeliest first.
 fn candidates(typed: &str) -> Vec<Identity> {
@@ -52,13 +52,9 @@ fn search_form(typed: &str) -> Markup {
 
 pub async fn search(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Viewer(caller): Viewer,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match viewer(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(to_sign_in) => return to_sign_in,
-    };
     let typed = query.get("q").map(|q| q.trim().to_owned()).unwrap_or_default();
     let mut message = None;
     if !typed.is_empty() {
@@ -89,11 +85,7 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-pub async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let caller = match viewer(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(to_sign_in) => return to_sign_in,
-    };
+pub async fn one(State(state): State<AppState>, Viewer(caller): Viewer, Path(id): Path<String>) -> Response {
     match profile(&state, &caller, &id).await {
         Ok(Some(body)) => layout::page(StatusCode::OK, "Customer", Some(&caller), "/customers", body),
         Ok(None) => layout::problem(

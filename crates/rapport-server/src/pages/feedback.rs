@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use rapport_core::metrics::query::parse_day;
 use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
 
 use crate::AppState;
-use crate::pages::{failed, layout, viewer};
+use crate::pages::{Viewer, failed, layout};
 use crate::services::feedback::taxonomy;
 
 const PAGE: usize = 50;
@@ -61,13 +61,9 @@ fn selected(parameters: &BTreeMap<String, String>, key: &str) -> Option<String> 
 
 pub async fn page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Viewer(caller): Viewer,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match viewer(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(to_sign_in) => return to_sign_in,
-    };
     let topics = match taxonomy(&state.store, &caller.workspace).await {
         Ok(taxonomy) => taxonomy.topics,
         Err(error) => return failed(&caller, error),

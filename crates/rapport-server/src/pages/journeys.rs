@@ -4,21 +4,17 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{PreEscaped, html};
 use rapport_core::journey::analytics::Share;
 use rapport_core::journey::query::RawJourneyQuery;
 
 use crate::AppState;
-use crate::pages::{failed, layout, viewer};
+use crate::pages::{Viewer, failed, layout};
 use crate::services::{journey_map, journeys};
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match viewer(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(to_sign_in) => return to_sign_in,
-    };
+pub async fn list(State(state): State<AppState>, Viewer(caller): Viewer) -> Response {
     let listed = match journeys::list(&state.store, &caller.workspace).await {
         Ok(listed) => listed,
         Err(error) => return failed(&caller, error),
@@ -70,14 +66,10 @@ fn component(value: Option<f64>) -> String {
 
 pub async fn one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Viewer(caller): Viewer,
     Path(id): Path<String>,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match viewer(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(to_sign_in) => return to_sign_in,
-    };
     // Empty fields of the filter form mean "the default".
     let given = |key: &str| parameters.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let raw =

@@ -8,8 +8,13 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Caller;
 
 /// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 4] =
-    [("/overview", "Overview"), ("/journeys", "Journeys"), ("/feedback", "Feedback"), ("/customers", "Customers")];
+const SECTIONS: [(&str, &str); 5] = [
+    ("/overview", "Overview"),
+    ("/journeys", "Journeys"),
+    ("/feedback", "Feedback"),
+    ("/cases", "Cases"),
+    ("/customers", "Customers"),
+];
 
 /// A whole page: `current` is the navigation entry to mark; `caller` absent on the sign-in page.
 pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &str, body: Markup) -> Response {
@@ -142,6 +147,9 @@ button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6
 figure { margin: 0; }
 .map svg { max-width: 100%; height: auto; }
 .hint { font-size: .85rem; color: var(--muted); }
+nav.tabs { display: flex; gap: 1rem; margin-bottom: 1rem; }
+nav.tabs a { text-decoration: none; color: var(--muted); padding: .25rem 0; }
+nav.tabs a[aria-current="page"] { color: var(--ink); font-weight: 600; border-bottom: 2px solid var(--accent); }
 ol.feedback { list-style: none; padding: 0; display: grid; gap: .75rem; }
 ol.feedback p { margin: .25rem 0; }
 mark { background: #fef3c7; border-radius: 3px; padding: 0 .1em; }

@@ -2,6 +2,7 @@
 //! a read or admin key (until users come), the overview and journeys. Pages call services, never
 //! SQL, exactly as the API handlers do.
 
+mod cases;
 mod customers;
 mod feedback;
 mod journeys;
@@ -34,6 +35,9 @@ pub fn router() -> Router<AppState> {
         .route("/journeys", get(journeys::list))
         .route("/journeys/{id}", get(journeys::one))
         .route("/feedback", get(feedback::page))
+        .route("/cases", get(cases::inbox))
+        .route("/cases/{id}", get(cases::one))
+        .route("/cases/{id}/{action}", post(cases::change))
         .route("/customers", get(customers::search))
         .route("/customers/{id}", get(customers::one))
         .route("/assets/app.css", get(layout::style))
@@ -59,6 +63,17 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Caller, Res
     match caller_for_workspace_key(state, &key).await {
         Ok(caller) if caller.role != Role::Write => Ok(caller),
         _ => Err(to_sign_in()),
+    }
+}
+
+/// A page's reader: who signed in (a page without one redirects to the sign-in page).
+pub struct Viewer(pub Caller);
+
+impl axum::extract::FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Viewer, Response> {
+        viewer(state, &parts.headers).await.map(Viewer)
     }
 }
 

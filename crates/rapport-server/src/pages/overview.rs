@@ -3,7 +3,7 @@
 //! year's trend by month; then the open spike alerts.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -17,7 +17,7 @@ use rapport_store::records::TallySource;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::pages::{failed, layout, viewer};
+use crate::pages::{Viewer, failed, layout};
 use crate::services::metrics::{MetricReport, metric_report};
 
 const TILES: [(&str, &str); 4] = [("nps", "NPS"), ("csat", "CSAT"), ("ces", "CES"), ("churn_rate", "Churn rate")];
@@ -40,11 +40,7 @@ fn query(from_day: i64, to_day: i64, group_by: Option<&str>) -> RawQuery {
     }
 }
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match viewer(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(to_sign_in) => return to_sign_in,
-    };
+pub async fn page(State(state): State<AppState>, Viewer(caller): Viewer) -> Response {
     let now = rapport_store::now_ms();
     let today = day_of_ms(now);
     // The four tiles at once; the churn rate (every activity event read) is kept for a while.

@@ -77,7 +77,7 @@ pub fn invalid_query(problems: Vec<FieldProblem>) -> ApiError {
 }
 
 pub fn invalid_settings(problems: Vec<FieldProblem>) -> ApiError {
-    let message = format!("the metric settings have {}; nothing was saved", problems_phrase(problems.len()));
+    let message = format!("the settings have {}; nothing was saved", problems_phrase(problems.len()));
     ApiError::new(ErrorCode::InvalidSettings, message)
         .with_details(problems.into_iter().map(ErrorDetail::from).collect())
 }

@@ -221,9 +221,31 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
         // A very small company may not have churners enough to learn from; say so and go on.
         Err(error) => eprintln!("no churn model: {}", error.message),
     }
+    open_detractor_cases(store, &workspace.id, company.end_ms).await?;
     let (key, _) = store.create_api_key(&workspace, Role::Admin).await.context("creating the admin key")?;
     eprintln!("demo ready in {:.1} s", started.elapsed().as_secs_f64());
     Ok(key)
+}
+
+/// The support team follows up detractors: the case rule for new answers, and a case for each
+/// detractor of the last 14 days, as the rule would have opened them.
+async fn open_detractor_cases(store: &Store, workspace: &WorkspaceId, end_ms: i64) -> anyhow::Result<()> {
+    let mut settings = serde_json::to_value(rapport_core::cases::CaseSettings::default())?;
+    settings["teams"] = serde_json::json!({"support": {"members": crate::demo::AGENTS}});
+    settings["rules"] = serde_json::json!([{"id": "detractors", "name": "Detractor follow-up", "question": "nps",
+        "max": 6, "priority": "high", "team": "support"}]);
+    rapport_server::services::cases::save_settings(store, workspace, &settings)
+        .await
+        .map_err(|error| anyhow::anyhow!("demo case settings: {error}"))?;
+    let recent = store.scores_with_topics(workspace, "nps", end_ms - 14 * DAY_MS, end_ms + 1).await?;
+    for response in recent.iter().filter(|r| r.score <= 6).take(500) {
+        let body = serde_json::json!({"title": format!("Detractor follow-up: NPS {}", response.score),
+            "priority": "high", "customer": response.identity_key, "actor": "Detractor follow-up"});
+        rapport_server::services::cases::open_manual(store, workspace, &body, response.submitted_at_ms)
+            .await
+            .map_err(|error| anyhow::anyhow!("demo case: {error}"))?;
+    }
+    Ok(())
 }
 
 pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {

@@ -76,6 +76,20 @@ async fn find(browser: &Client, locator: Locator<'_>) -> fantoccini::elements::E
     found.unwrap_or_else(|error| panic!("{locator:?} is missing: {error}"))
 }
 
+/// Waits until the first element `css` selects contains `needle` (a form's answer may still load).
+async fn wait_for_text(browser: &Client, css: &str, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && element.text().await.is_ok_and(|text| text.contains(needle))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css} never said {needle:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the page's path satisfies `wanted` (after a click that navigates).
 async fn wait_for_path(browser: &Client, wanted: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -176,6 +190,28 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
         item.find(Locator::Css("mark")).await.expect("a marked mention");
     }
     check(&browser, "feedback-late-delivery").await;
+
+    // A detractor case, worked and closed with a root cause (refused without one, in words).
+    find(&browser, Locator::LinkText("Cases")).await.click().await.unwrap();
+    check(&browser, "cases").await;
+    find(&browser, Locator::Css("table[aria-label=Cases] tbody tr a")).await.click().await.unwrap();
+    wait_for_path(&browser, |path| path.starts_with("/cases/")).await;
+    assert!(text(&browser, "h1").await.starts_with("Detractor follow-up"));
+    find(&browser, Locator::Id("note")).await.send_keys("Called them; the parcel was late twice.").await.unwrap();
+    find(&browser, Locator::Css("form[action$='/note'] button")).await.click().await.unwrap();
+    wait_for_text(&browser, "table[aria-labelledby=history]", "the parcel was late twice").await;
+    find(&browser, Locator::Css("form[action$='/move'] button")).await.click().await.unwrap();
+    wait_for_text(&browser, "[role=alert]", "rootCause: required to close a case").await;
+    find(&browser, Locator::Css("select#rootCause")).await.select_by_value("delivery").await.unwrap();
+    find(&browser, Locator::Id("resolution"))
+        .await
+        .send_keys("Refunded the shipping; carrier escalated")
+        .await
+        .unwrap();
+    find(&browser, Locator::Css("form[action$='/move'] button")).await.click().await.unwrap();
+    wait_for_text(&browser, "section[aria-labelledby=about]", "Root cause: delivery").await;
+    assert!(text(&browser, ".lead").await.starts_with("closed"));
+    check(&browser, "case-closed").await;
 
     // A customer found by phone number, typed as people write it, and their timeline.
     let phone = phone_of_some_customer(&server, &key).await;

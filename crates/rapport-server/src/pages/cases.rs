@@ -1,0 +1,267 @@
+//! Cases: the inbox (open, overdue, closed) and a case page to work it: its history, the
+//! customer beside it, a note, a move, and closing with a root cause and what was done (admin
+//! keys; a read key sees the case without the forms).
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use rapport_core::auth::Role;
+use rapport_core::cases::STATES;
+use rapport_store::case_records::CaseRecord;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::pages::{Viewer, failed, layout};
+use crate::services::cases;
+
+const VIEWS: [(&str, &str); 3] = [("open", "Open"), ("overdue", "Overdue"), ("closed", "Closed")];
+
+fn due(case: &CaseRecord, now: i64) -> Markup {
+    let late = case.closed_at_ms.is_none() && case.resolution_due_ms < now;
+    html! { span class=(if late { "worse" } else { "" }) { (layout::when(case.resolution_due_ms)) @if late { " (overdue)" } } }
+}
+
+pub async fn inbox(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    Query(parameters): Query<BTreeMap<String, String>>,
+) -> Response {
+    let view =
+        parameters.get("view").map(String::as_str).filter(|v| VIEWS.iter().any(|(id, _)| id == v)).unwrap_or("open");
+    let wanted = if view == "closed" { Some("closed") } else { None };
+    let found = match state.store.cases(&caller.workspace, wanted, None, None, 200).await {
+        Ok(found) => found,
+        Err(error) => return failed(&caller, error.into()),
+    };
+    let now = rapport_store::now_ms();
+    let shown: Vec<&CaseRecord> = found
+        .iter()
+        .filter(|case| match view {
+            "closed" => true,
+            "overdue" => case.closed_at_ms.is_none() && case.resolved_at_ms.is_none() && case.resolution_due_ms < now,
+            _ => !matches!(case.state.as_str(), "resolved" | "closed"),
+        })
+        .collect();
+    let body = html! {
+        h1 { "Cases" }
+        nav aria-label="Case views" class="tabs" {
+            @for (id, label) in VIEWS {
+                @if id == view { a href={"/cases?view=" (id)} aria-current="page" { (label) } }
+                @else { a href={"/cases?view=" (id)} { (label) } }
+            }
+        }
+        @if shown.is_empty() {
+            p class="empty" role="status" { "No case here. Cases open when a rule matches a survey answer (a detractor, say), a spike alert, a customer at risk, or by hand: POST /v1/cases." }
+        } @else {
+            div class="card" {
+                table aria-label="Cases" {
+                    thead { tr { th scope="col" { "Case" } th scope="col" { "State" } th scope="col" { "Priority" } th scope="col" { "Assignee" } th scope="col" { "Resolve by" } } }
+                    tbody {
+                        @for case in &shown {
+                            tr {
+                                td { a href={"/cases/" (case.id)} { (case.title) } br; span class="hint" { (case.identity_key.clone().unwrap_or_default()) } }
+                                td { (case.state.replace('_', " ")) }
+                                td { (case.priority) }
+                                td { (case.assignee.clone().unwrap_or_else(|| "–".to_owned())) }
+                                td { (due(case, now)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::page(StatusCode::OK, "Cases", Some(&caller), "/cases", body)
+}
+
+fn entry_text(entry: &Value) -> String {
+    let detail = &entry["detail"];
+    match entry["kind"].as_str().unwrap_or_default() {
+        "note" => detail["text"].as_str().unwrap_or_default().to_owned(),
+        "state" => {
+            let mut text = format!(
+                "{} → {}",
+                detail["from"].as_str().unwrap_or_default(),
+                detail["to"].as_str().unwrap_or_default()
+            );
+            if let Some(cause) = detail["rootCause"].as_str() {
+                text.push_str(&format!(" · root cause {cause}"));
+            }
+            if let Some(resolution) = detail["resolution"].as_str() {
+                text.push_str(&format!(" · {resolution}"));
+            }
+            text
+        }
+        "opened" => {
+            let how = if detail["manual"].as_bool() == Some(true) { "by hand" } else { "by a rule" };
+            match detail["assignee"].as_str() {
+                Some(assignee) => format!("{how}, assigned to {assignee}"),
+                None => how.to_owned(),
+            }
+        }
+        _ => detail.to_string(),
+    }
+}
+
+async fn case_page(state: &AppState, caller: &Caller, id: &str, problem: Option<String>) -> Response {
+    let case = match state.store.case(&caller.workspace, id).await {
+        Ok(Some(case)) => case,
+        Ok(None) => {
+            return layout::problem(
+                StatusCode::NOT_FOUND,
+                Some(caller),
+                "No such case",
+                &format!("There is no case “{id}” in this workspace."),
+            );
+        }
+        Err(error) => return failed(caller, error.into()),
+    };
+    let with_history = match cases::case_with_history(&state.store, &case).await {
+        Ok(value) => value,
+        Err(error) => return failed(caller, error),
+    };
+    let root_causes = match cases::settings(&state.store, &caller.workspace).await {
+        Ok((settings, _)) => settings.root_causes,
+        Err(error) => return failed(caller, error),
+    };
+    let customer = match &case.identity_key {
+        Some(key) => match rapport_core::identity::Identity::parse_typed(key) {
+            Ok(identity) => state.store.customer_by_identity(&caller.workspace, &identity).await.ok().flatten(),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let now = rapport_store::now_ms();
+    let admin = caller.role == Role::Admin;
+    let moves: Vec<&str> = STATES.iter().copied().filter(|to| rapport_core::cases::may_move(&case.state, to)).collect();
+    let status = if problem.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let body = html! {
+        p { a href="/cases" { "← Cases" } }
+        h1 { (case.title) }
+        p class="lead" {
+            (case.state.replace('_', " ")) " · " (case.priority) " priority · opened " (layout::when(case.opened_at_ms))
+            " · resolve by " (due(&case, now))
+            @if let Some(assignee) = &case.assignee { " · " (assignee) }
+        }
+        @if let Some(problem) = &problem { p class="error" role="alert" { (problem) } }
+        div class="tiles" {
+            section class="tile" aria-labelledby="about" {
+                h2 id="about" { "Customer" }
+                @match (&case.identity_key, &customer) {
+                    (Some(key), Some(customer)) => p { a href={"/customers/" (customer.0)} { (key) } " · the 360 view" },
+                    (Some(key), None) => p { (key) },
+                    _ => p { "No customer named." },
+                }
+                @if let Some(cause) = &case.root_cause { p { "Root cause: " strong { (cause) } } }
+                @if let Some(resolution) = &case.resolution { p { "Resolution: " (resolution) } }
+            }
+        }
+        @if admin && case.state != "closed" {
+            h2 id="work" { "Work the case" }
+            div class="card" {
+                form method="post" action={"/cases/" (case.id) "/move"} class="filters" {
+                    div {
+                        label for="state" { "Move to" }
+                        select id="state" name="state" {
+                            @for to in &moves { option value=(to) selected[*to == "closed"] { (to.replace('_', " ")) } }
+                        }
+                    }
+                    div {
+                        label for="rootCause" { "Root cause (to close)" }
+                        select id="rootCause" name="rootCause" {
+                            option value="" { "—" }
+                            @for cause in &root_causes { option value=(cause) { (cause.replace('_', " ")) } }
+                        }
+                    }
+                    div {
+                        label for="resolution" { "What was done (to close)" }
+                        input id="resolution" name="resolution" size="40";
+                    }
+                    button type="submit" class="primary" { "Move" }
+                }
+                form method="post" action={"/cases/" (case.id) "/note"} class="filters" {
+                    div { label for="note" { "Note" } input id="note" name="text" size="60" required; }
+                    button type="submit" class="primary" { "Add note" }
+                }
+            }
+        }
+        @if !admin { p class="hint" { "Working a case needs an admin key; this one can read." } }
+        h2 id="history" { "History" }
+        div class="card" {
+            table aria-labelledby="history" {
+                thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } } }
+                tbody {
+                    @for entry in with_history["history"].as_array().into_iter().flatten() {
+                        tr {
+                            td { (layout::readable(entry["at"].as_str().unwrap_or_default())) }
+                            td { (entry["actor"].as_str().unwrap_or_default()) }
+                            td { strong { (entry["kind"].as_str().unwrap_or_default()) } " " (entry_text(entry)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::page(status, &case.title, Some(caller), "/cases", body)
+}
+
+pub async fn one(State(state): State<AppState>, Viewer(caller): Viewer, Path(id): Path<String>) -> Response {
+    case_page(&state, &caller, &id, None).await
+}
+
+/// A form post from Rapport's own pages only (SameSite cookies already keep other sites out).
+fn from_elsewhere(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site")
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if caller.role != Role::Admin || from_elsewhere(&headers) {
+        return layout::problem(
+            StatusCode::FORBIDDEN,
+            Some(&caller),
+            "Not allowed",
+            "Working a case needs an admin key, from Rapport's own page.",
+        );
+    }
+    let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let actor = format!("dashboard ({})", caller.workspace_name);
+    let now = rapport_store::now_ms();
+    let outcome = match action.as_str() {
+        "move" => {
+            let body = json!({"state": field("state"), "rootCause": field("rootCause"), "resolution": field("resolution"), "actor": actor});
+            cases::transition(&state.store, &caller.workspace, &id, &body, now).await
+        }
+        "note" => {
+            cases::add_note(&state.store, &caller.workspace, &id, &json!({"text": field("text"), "actor": actor}), now)
+                .await
+        }
+        _ => {
+            return layout::problem(
+                StatusCode::NOT_FOUND,
+                Some(&caller),
+                "No such page",
+                "There is nothing to do here.",
+            );
+        }
+    };
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/cases/{id}")).into_response(),
+        Err(error) if error.status().is_client_error() => {
+            let details: Vec<String> = error.details.iter().map(|d| format!("{}: {}", d.field, d.problem)).collect();
+            let problem = if details.is_empty() { error.message.clone() } else { details.join("; ") };
+            case_page(&state, &caller, &id, Some(problem)).await
+        }
+        Err(error) => failed(&caller, error),
+    }
+}
