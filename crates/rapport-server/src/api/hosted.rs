@@ -225,6 +225,20 @@ fn question_markup(t: &Texts, given: Given<'_>, question: &Question) -> Markup {
     }
 }
 
+/// The page a respondent would see for `definition`, as a whole HTML document, for the
+/// dashboard's survey preview (shown in a sandboxed frame, where the form cannot be sent).
+pub fn preview_document(definition: &SurveyDefinition) -> String {
+    let t = texts_for(definition.language);
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(t.lang) {
+            head { meta charset="utf-8"; title { (definition.name) } style { (PreEscaped(STYLE)) } }
+            body { main { (survey_form(t, definition, &[], &[])) } }
+        }
+    };
+    markup.into_string()
+}
+
 /// The survey's form; after a refused submission, with its problems and the answers given.
 fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProblem], given: Given<'_>) -> Markup {
     html! {

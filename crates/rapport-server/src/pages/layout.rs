@@ -8,12 +8,13 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Caller;
 
 /// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/overview", "Overview"),
     ("/journeys", "Journeys"),
     ("/feedback", "Feedback"),
     ("/cases", "Cases"),
     ("/customers", "Customers"),
+    ("/surveys", "Surveys"),
 ];
 
 /// A whole page: `current` is the navigation entry to mark; `caller` absent on the sign-in page.
@@ -137,7 +138,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.worst td { background: #fdf2f2; }
 .empty { background: #fff; border: 1px dashed var(--line); border-radius: 8px; padding: 1.25rem; color: var(--muted); }
 .error { background: #fdf2f2; border: 1px solid #f8b4b4; color: var(--bad); border-radius: 6px; padding: .75rem 1rem; }
-form.filters { display: flex; flex-wrap: wrap; gap: .75rem 1rem; align-items: end; margin-bottom: 1rem; }
+.filters { display: flex; flex-wrap: wrap; gap: .75rem 1rem; align-items: end; margin-bottom: 1rem; }
 label { display: block; font-size: .85rem; color: var(--muted); margin-bottom: .25rem; }
 input, select { font: inherit; padding: .45rem .6rem; border: 1px solid #9aa5b1; border-radius: 6px; background: #fff; }
 button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6px; background: var(--accent); color: #fff; cursor: pointer; }
@@ -145,6 +146,8 @@ button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6
 .signin input { width: 100%; }
 .signin .row { margin-bottom: 1rem; }
 figure { margin: 0; }
+iframe.preview { width: 100%; min-height: 36rem; border: 1px solid var(--line); border-radius: 8px; background: #fff; }
+fieldset { border: 1px solid var(--line); border-radius: 6px; margin: .75rem 0; }
 .map svg { max-width: 100%; height: auto; }
 .hint { font-size: .85rem; color: var(--muted); }
 nav.tabs { display: flex; gap: 1rem; margin-bottom: 1rem; }

@@ -8,6 +8,7 @@ mod feedback;
 mod journeys;
 mod layout;
 mod overview;
+mod surveys;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -35,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/journeys", get(journeys::list))
         .route("/journeys/{id}", get(journeys::one))
         .route("/feedback", get(feedback::page))
+        .route("/surveys", get(surveys::list))
+        .route("/surveys/new", get(surveys::new).post(surveys::submit))
         .route("/cases", get(cases::inbox))
         .route("/cases/{id}", get(cases::one))
         .route("/cases/{id}/{action}", post(cases::change))

@@ -228,6 +228,26 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     browser.goto(&server.url("/customers?q=nobody%40example.com")).await.unwrap();
     assert!(text(&browser, "[role=status]").await.contains("No customer has the identity"));
 
+    // A survey built, refused without a name, previewed as respondents will see it, created.
+    find(&browser, Locator::LinkText("Surveys")).await.click().await.unwrap();
+    check(&browser, "surveys").await;
+    find(&browser, Locator::LinkText("Build a survey")).await.click().await.unwrap();
+    find(&browser, Locator::Css("select#type2")).await.select_by_value("ces").await.unwrap();
+    find(&browser, Locator::Id("text2")).await.clear().await.unwrap();
+    find(&browser, Locator::Id("text2")).await.send_keys("Checking out was easy.").await.unwrap();
+    browser.execute("document.getElementById('name').removeAttribute('required')", vec![]).await.unwrap();
+    find(&browser, Locator::Css("button[value=preview]")).await.click().await.unwrap();
+    wait_for_text(&browser, "[role=alert]", "name").await;
+    find(&browser, Locator::Id("name")).await.send_keys("Checkout pulse").await.unwrap();
+    find(&browser, Locator::Css("button[value=preview]")).await.click().await.unwrap();
+    let frame = find(&browser, Locator::Css("iframe.preview")).await;
+    let document = frame.attr("srcdoc").await.unwrap().unwrap_or_default();
+    assert!(document.contains("Checkout pulse") && document.contains("Checking out was easy."), "{document}");
+    check(&browser, "survey-preview").await;
+    find(&browser, Locator::Css("button[value=create]")).await.click().await.unwrap();
+    wait_for_path(&browser, |path| path == "/surveys").await;
+    wait_for_text(&browser, "table[aria-label=Surveys]", "Checkout pulse").await;
+
     // On a phone.
     browser.set_window_size(390, 844).await.unwrap();
     browser.goto(&server.url("/overview")).await.unwrap();
