@@ -8,10 +8,11 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Caller;
 
 /// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("/overview", "Overview"),
     ("/journeys", "Journeys"),
     ("/feedback", "Feedback"),
+    ("/drivers", "Drivers"),
     ("/cases", "Cases"),
     ("/customers", "Customers"),
     ("/surveys", "Surveys"),
@@ -146,6 +147,7 @@ button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6
 .signin input { width: 100%; }
 .signin .row { margin-bottom: 1rem; }
 figure { margin: 0; }
+svg.quadrant { max-width: 720px; display: block; }
 iframe.preview { width: 100%; min-height: 36rem; border: 1px solid var(--line); border-radius: 8px; background: #fff; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; margin: .75rem 0; }
 .map svg { max-width: 100%; height: auto; }

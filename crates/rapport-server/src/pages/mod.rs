@@ -4,6 +4,7 @@
 
 mod cases;
 mod customers;
+mod drivers;
 mod feedback;
 mod journeys;
 mod layout;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/journeys", get(journeys::list))
         .route("/journeys/{id}", get(journeys::one))
         .route("/feedback", get(feedback::page))
+        .route("/drivers", get(drivers::page))
         .route("/surveys", get(surveys::list))
         .route("/surveys/new", get(surveys::new).post(surveys::submit))
         .route("/cases", get(cases::inbox))
@@ -135,8 +137,11 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
             Some("This is a write key: it can only send events. Sign in with a read or admin key."),
         ),
         Ok(_) => {
+            // Behind a TLS-terminating proxy the cookie must never travel in the clear.
+            let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+            let secure = if https { "; Secure" } else { "" };
             let cookie =
-                format!("{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}");
+                format!("{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}");
             ([(header::SET_COOKIE, cookie)], Redirect::to("/overview")).into_response()
         }
         Err(error) if error.code == crate::error::ErrorCode::InvalidApiKey => {

@@ -36,6 +36,14 @@ pub async fn pages_need_a_read_or_admin_key(app: TestApp) {
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN, "another site's form cannot sign anyone in");
 
+    let proxied = client
+        .post(app.url("/sign-in"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("key", app.read_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(proxied.headers()[SET_COOKIE].to_str().unwrap().ends_with("; Secure"), "over HTTPS the cookie is Secure");
     let signed_in = sign_in(&app.read_key).await.unwrap();
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();

@@ -191,6 +191,14 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     }
     check(&browser, "feedback-late-delivery").await;
 
+    // What drives NPS: the quadrant and the topics detractors mention more than the rest.
+    find(&browser, Locator::LinkText("Drivers")).await.click().await.unwrap();
+    wait_for_text(&browser, "h1", "Drivers and root causes").await;
+    find(&browser, Locator::Css("svg.quadrant")).await;
+    let causes = browser.find_all(Locator::Css("table[aria-labelledby=causes] tbody tr")).await.unwrap();
+    assert!(!causes.is_empty(), "detractors' topics are listed");
+    check(&browser, "drivers").await;
+
     // A detractor case, worked and closed with a root cause (refused without one, in words).
     find(&browser, Locator::LinkText("Cases")).await.click().await.unwrap();
     check(&browser, "cases").await;
