@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Caller;
 
 /// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("/overview", "Overview"),
     ("/journeys", "Journeys"),
     ("/feedback", "Feedback"),
@@ -16,6 +16,7 @@ const SECTIONS: [(&str, &str); 7] = [
     ("/cases", "Cases"),
     ("/customers", "Customers"),
     ("/surveys", "Surveys"),
+    ("/settings", "Settings"),
 ];
 
 /// A whole page: `current` is the navigation entry to mark; `caller` absent on the sign-in page.

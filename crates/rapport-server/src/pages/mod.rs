@@ -9,6 +9,7 @@ mod feedback;
 mod journeys;
 mod layout;
 mod overview;
+mod settings;
 mod surveys;
 
 use axum::extract::State;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/journeys/{id}", get(journeys::one))
         .route("/feedback", get(feedback::page))
         .route("/drivers", get(drivers::page))
+        .route("/settings", get(settings::page))
+        .route("/settings/keys", post(settings::make_key))
         .route("/surveys", get(surveys::list))
         .route("/surveys/new", get(surveys::new).post(surveys::submit))
         .route("/cases", get(cases::inbox))

@@ -77,6 +77,17 @@ pub async fn pages_need_a_read_or_admin_key(app: TestApp) {
     assert!(view.contains("Ada &lt;b&gt;") && !view.contains("Ada <b>"), "traits are escaped");
     let nobody = get("/customers?q=nobody%40example.com", Some(&app.read_key)).await.unwrap().text().await.unwrap();
     assert!(nobody.contains("No customer has the identity"));
+    // A read key sees the settings but cannot make keys.
+    let settings = get("/settings", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    assert!(settings.contains("Making keys needs an admin key") && settings.contains("Topic taxonomy"));
+    let refused = client
+        .post(app.url("/settings/keys"))
+        .header("cookie", format!("rapport_key={}", app.read_key))
+        .form(&[("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let out = client.post(app.url("/sign-out")).send().await.unwrap();
     assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
     let css = get("/assets/app.css", None).await.unwrap();

@@ -256,6 +256,16 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     wait_for_path(&browser, |path| path == "/surveys").await;
     wait_for_text(&browser, "table[aria-label=Surveys]", "Checkout pulse").await;
 
+    // Settings: a new read key, shown once, that works.
+    find(&browser, Locator::LinkText("Settings")).await.click().await.unwrap();
+    find(&browser, Locator::Css("select#role")).await.select_by_value("read").await.unwrap();
+    find(&browser, Locator::Css("form[action='/settings/keys'] button")).await.click().await.unwrap();
+    let made = text(&browser, "#new-key").await;
+    assert!(made.starts_with("rpk_"), "{made}");
+    let works = reqwest::Client::new().get(server.url("/v1/journeys")).bearer_auth(&made).send().await.unwrap();
+    assert!(works.status().is_success());
+    check(&browser, "settings").await;
+
     // On a phone.
     browser.set_window_size(390, 844).await.unwrap();
     browser.goto(&server.url("/overview")).await.unwrap();

@@ -1,0 +1,144 @@
+//! Settings: API keys (a new one shown once; admin keys), webhooks with their recent
+//! deliveries, and the topic taxonomy. Users and roles come with the trust work; until then a
+//! person signs in with a key.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{Markup, html};
+use rapport_core::auth::Role;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::pages::{Viewer, failed, layout};
+use crate::services::feedback::taxonomy;
+
+/// Recent deliveries shown per webhook.
+const DELIVERIES: usize = 10;
+
+async fn render(state: &AppState, caller: &Caller, created: Option<(String, String)>, status: StatusCode) -> Response {
+    let admin = caller.role == Role::Admin;
+    let webhooks = match state.store.webhooks(&caller.workspace).await {
+        Ok(webhooks) => webhooks,
+        Err(error) => return failed(caller, error.into()),
+    };
+    let mut deliveries = Vec::new();
+    for webhook in &webhooks {
+        match state.store.webhook_deliveries(&caller.workspace, &webhook.id, DELIVERIES).await {
+            Ok(found) => deliveries.push(found),
+            Err(error) => return failed(caller, error.into()),
+        }
+    }
+    let topics = match taxonomy(&state.store, &caller.workspace).await {
+        Ok(taxonomy) => taxonomy.topics,
+        Err(error) => return failed(caller, error),
+    };
+    let keys: Markup = html! {
+        h2 id="keys" { "API keys" }
+        div class="card" {
+            p { "Keys are stored hashed: a key is shown once, when it is made. " strong { "write" } " keys only send events (safe inside a website or app); "
+                strong { "read" } " keys read; " strong { "admin" } " keys do everything in the workspace. From a shell: "
+                code { "rapport keys create --workspace " (caller.workspace_name) " --role read" } "." }
+            @if let Some((role, key)) = &created {
+                p class="better" role="status" { "New " (role) " key (copy it now; it is not shown again): " code id="new-key" { (key) } }
+            }
+            @if admin {
+                form method="post" action="/settings/keys" class="filters" {
+                    div {
+                        label for="role" { "Role" }
+                        select id="role" name="role" { option value="read" { "read" } option value="write" { "write" } option value="admin" { "admin" } }
+                    }
+                    button type="submit" class="primary" { "Make a key" }
+                }
+            } @else {
+                p class="hint" { "Making keys needs an admin key." }
+            }
+        }
+    };
+    let body = html! {
+        h1 { "Settings" }
+        (keys)
+        h2 id="webhooks" { "Webhooks" }
+        @if webhooks.is_empty() {
+            p class="empty" { "No webhook yet. POST /v1/webhooks with a URL and the events to send (alert.raised, response.created, case.*, customer.churn_risk); Slack and Jira too." }
+        }
+        @for (webhook, recent) in webhooks.iter().zip(&deliveries) {
+            section class="card" aria-label=(format!("Webhook {}", webhook.url)) {
+                p { strong { (webhook.url) } " · " (webhook.kind) " · " (webhook.status)
+                    @if let Some(reason) = &webhook.disabled_reason { " (" (reason) ")" }
+                    " · " (webhook.event_types.join(", ")) }
+                @if recent.is_empty() { p class="hint" { "Nothing delivered yet." } }
+                @else {
+                    table {
+                        caption class="hint" { "The latest deliveries" }
+                        thead { tr { th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" class="num" { "Attempts" } th scope="col" { "Last answer" } th scope="col" { "Created" } } }
+                        tbody { @for delivery in recent { tr {
+                            td { (delivery.event_type) }
+                            td class=(match delivery.status.as_str() { "failed" => "worse", "delivered" => "better", _ => "" }) { (delivery.status) }
+                            td class="num" { (delivery.attempts) }
+                            td { (delivery.last_status.map(|s| s.to_string()).unwrap_or_default()) " " (delivery.last_error.clone().unwrap_or_default()) }
+                            td { (layout::when(delivery.created_at_ms)) }
+                        } } }
+                    }
+                }
+            }
+        }
+        h2 id="taxonomy" { "Topic taxonomy" }
+        div class="card" {
+            p class="hint" { "What feedback is tagged with; change it with PUT /v1/feedback/taxonomy (everything stored is tagged again)." }
+            table aria-labelledby="taxonomy" {
+                thead { tr { th scope="col" { "Topic" } th scope="col" { "Id" } th scope="col" { "Query" } } }
+                tbody { @for topic in &topics { tr {
+                    td { @if topic.parent.is_some() { "— " } (topic.name) }
+                    td { code { (topic.id) } }
+                    td { code { (topic.query) } }
+                } } }
+            }
+        }
+        h2 id="users" { "Users" }
+        p class="empty" { "People sign in with a workspace key for now; named users with roles come with the trust work." }
+    };
+    layout::page(status, "Settings", Some(caller), "/settings", body)
+}
+
+pub async fn page(State(state): State<AppState>, Viewer(caller): Viewer) -> Response {
+    render(&state, &caller, None, StatusCode::OK).await
+}
+
+pub async fn make_key(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if caller.role != Role::Admin || headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+        return layout::problem(
+            StatusCode::FORBIDDEN,
+            Some(&caller),
+            "Not allowed",
+            "Making keys needs an admin key, from Rapport's own page.",
+        );
+    }
+    let Some(role) = form.get("role").and_then(|role| Role::parse(role)) else {
+        return layout::problem(StatusCode::BAD_REQUEST, Some(&caller), "Which role?", "Choose read, write or admin.");
+    };
+    let workspace = match state.store.workspace_by_name(&caller.workspace_name).await {
+        Ok(Some(workspace)) => workspace,
+        Ok(None) => {
+            return layout::problem(
+                StatusCode::NOT_FOUND,
+                Some(&caller),
+                "No such workspace",
+                "The workspace is gone.",
+            );
+        }
+        Err(error) => return failed(&caller, error.into()),
+    };
+    match state.store.create_api_key(&workspace, role).await {
+        Ok((key, _)) => render(&state, &caller, Some((role.as_str().to_owned(), key)), StatusCode::OK).await,
+        Err(error) => failed(&caller, error.into()),
+    }
+}
