@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout};
+use crate::pages::{Viewer, failed, layout, may_change};
 use crate::services::cases;
 
 const VIEWS: [(&str, &str); 3] = [("open", "Open"), ("overdue", "Overdue"), ("closed", "Closed")];
@@ -214,11 +214,6 @@ pub async fn one(State(state): State<AppState>, Viewer(caller): Viewer, Path(id)
     case_page(&state, &caller, &id, None).await
 }
 
-/// A form post from Rapport's own pages only (SameSite cookies already keep other sites out).
-fn from_elsewhere(headers: &HeaderMap) -> bool {
-    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site")
-}
-
 pub async fn change(
     State(state): State<AppState>,
     Viewer(caller): Viewer,
@@ -226,7 +221,7 @@ pub async fn change(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if caller.role != Role::Admin || from_elsewhere(&headers) {
+    if !may_change(&caller, &headers) {
         return layout::problem(
             StatusCode::FORBIDDEN,
             Some(&caller),

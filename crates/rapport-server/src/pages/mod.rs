@@ -162,6 +162,12 @@ async fn sign_out() -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to("/sign-in")).into_response()
 }
 
+/// Whether this person may change things from this request: an admin key, and a form posted
+/// from Rapport's own pages (SameSite cookies keep other sites out already; this says so twice).
+pub fn may_change(caller: &Caller, headers: &HeaderMap) -> bool {
+    caller.role == Role::Admin && headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) != Some("cross-site")
+}
+
 /// A service's error as a page: a client's mistake in its own words, anything else as a
 /// failure whose cause is logged.
 pub fn failed(caller: &Caller, error: crate::error::ApiError) -> Response {

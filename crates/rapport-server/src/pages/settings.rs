@@ -13,7 +13,7 @@ use rapport_core::auth::Role;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout};
+use crate::pages::{Viewer, failed, layout, may_change};
 use crate::services::feedback::taxonomy;
 
 /// Recent deliveries shown per webhook.
@@ -114,7 +114,7 @@ pub async fn make_key(
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if caller.role != Role::Admin || headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+    if !may_change(&caller, &headers) {
         return layout::problem(
             StatusCode::FORBIDDEN,
             Some(&caller),

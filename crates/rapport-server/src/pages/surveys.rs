@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use rapport_core::auth::Role;
 use rapport_core::metrics::query::{RawQuery, date_of_day, day_of_ms};
 use rapport_core::survey::parse_definition;
 use rapport_store::records::TallySource;
@@ -16,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout};
+use crate::pages::{Viewer, failed, layout, may_change};
 use crate::services::metrics::metric_report;
 
 /// Question rows the builder offers (blank ones are left out).
@@ -213,7 +212,7 @@ pub async fn submit(
         let preview = crate::api::hosted::preview_document(&definition);
         return render(StatusCode::OK, &[], Some(preview), &caller);
     }
-    if caller.role != Role::Admin || headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+    if !may_change(&caller, &headers) {
         return render(StatusCode::FORBIDDEN, &["Creating a survey needs an admin key.".to_owned()], None, &caller);
     }
     match state.store.create_survey(&caller.workspace, &definition).await {
