@@ -111,9 +111,10 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
     let feedback = store
         .list_feedback(
             &caller.workspace,
-            &FeedbackFilter { identity_keys: Some(identity_keys), limit: 10, ..FeedbackFilter::default() },
+            &FeedbackFilter { identity_keys: Some(identity_keys.clone()), limit: 10, ..FeedbackFilter::default() },
         )
         .await?;
+    let cases = store.cases(&caller.workspace, None, None, Some(&identity_keys), 20).await?;
     let name = view.traits.get("name").map(|t| value_text(&t.value)).unwrap_or_else(|| view.id.clone());
     Ok(Some(html! {
         h1 { (name) }
@@ -174,6 +175,21 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
                         td { (layout::when(item.occurred_at_ms)) } td { (item.source) }
                         td class=(match item.label.as_str() { "negative" => "worse", "positive" => "better", _ => "" }) { (item.label) }
                         td { (item.text) }
+                    } } }
+                }
+            }
+        }
+        h2 id="cases" { "Cases" }
+        @if cases.is_empty() { p class="empty" { "No case about this customer." } }
+        @else {
+            div class="card" {
+                table aria-labelledby="cases" {
+                    thead { tr { th scope="col" { "Case" } th scope="col" { "State" } th scope="col" { "Opened" } th scope="col" { "Root cause" } } }
+                    tbody { @for case in &cases { tr {
+                        td { a href={"/cases/" (case.id)} { (case.title) } }
+                        td { (case.state.replace('_', " ")) }
+                        td { (layout::when(case.opened_at_ms)) }
+                        td { (case.root_cause.clone().unwrap_or_else(|| "–".to_owned())) }
                     } } }
                 }
             }

@@ -1,6 +1,7 @@
-//! Feedback: every kind of customer text filtered by topic, source, sentiment, kind and dates,
-//! newest first, each with its sentiment and its topic mentions highlighted; the open spike
-//! alerts are on the overview.
+//! Feedback: topic trends (the last 90 days against the 90 before) and emerging themes, then
+//! every kind of customer text filtered by topic, source, sentiment, kind and dates, newest
+//! first, each with its sentiment and its topic mentions highlighted; the open spike alerts are
+//! on the overview.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,8 @@ use rapport_store::feedback_records::{FeedbackFilter, FeedbackRecord};
 
 use crate::AppState;
 use crate::pages::{Viewer, failed, layout};
-use crate::services::feedback::taxonomy;
+use crate::services::feedback::{emerging_themes, taxonomy, topic_summary};
+use serde_json::Value;
 
 const PAGE: usize = 50;
 const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
@@ -96,6 +98,33 @@ pub async fn page(
         Ok(items) => items,
         Err(error) => return failed(&caller, error.into()),
     };
+    // Topic trends (the last 90 days against the 90 before) and emerging themes (30 days).
+    let now = rapport_store::now_ms();
+    let day = 86_400_000;
+    let (recent, before, themes) = tokio::join!(
+        topic_summary(&state.store, &caller.workspace, now - 90 * day, now),
+        topic_summary(&state.store, &caller.workspace, now - 180 * day, now - 90 * day),
+        emerging_themes(&state.store, &caller.workspace, now - 30 * day, now, 3, 8),
+    );
+    let (recent, before, themes) = match (recent, before, themes) {
+        (Ok(recent), Ok(before), Ok(themes)) => (recent, before, themes),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return failed(&caller, error),
+    };
+    let earlier: BTreeMap<String, f64> = before["topics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["topic"].as_str()?.to_owned(), t["shareOfFeedback"]["value"].as_f64()?)))
+        .collect();
+    let mut trends: Vec<&Value> =
+        recent["topics"].as_array().into_iter().flatten().filter(|t| t["mentions"].as_u64() > Some(0)).collect();
+    trends.sort_by_key(|t| std::cmp::Reverse(t["mentions"].as_u64().unwrap_or(0)));
+    trends.truncate(10);
+    let share = |value: &Value| value.as_f64().map_or("–".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    let interval = |value: &Value| match (value["low"].as_f64(), value["high"].as_f64()) {
+        (Some(low), Some(high)) => format!("{:.1}–{:.1}", low * 100.0, high * 100.0),
+        _ => "–".to_owned(),
+    };
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
     let body = html! {
         h1 { "Feedback" }
@@ -132,6 +161,29 @@ pub async fn page(
             button type="submit" class="primary" { "Filter" }
         }
         @for note in &notes { p class="error" role="alert" { (note) } }
+        details class="card" open[selected(&parameters, "topic").is_none()] {
+            summary { strong { "Topics and emerging themes" } }
+            h2 id="trends" { "Topics: the last 90 days against the 90 before" }
+            @if trends.is_empty() { p class="hint" { "No topic was mentioned in the last 90 days." } }
+            @else {
+                table aria-labelledby="trends" {
+                    thead { tr { th scope="col" { "Topic" } th scope="col" class="num" { "Mentions" } th scope="col" class="num" { "Share of feedback (95% CI)" }
+                        th scope="col" class="num" { "The 90 days before" } th scope="col" class="num" { "Negative share" } } }
+                    tbody { @for topic in &trends { tr {
+                        td { a href={"/feedback?topic=" (topic["topic"].as_str().unwrap_or_default())} { (topic["name"].as_str().unwrap_or_default()) } }
+                        td class="num" { (topic["mentions"]) }
+                        td class="num" { (share(&topic["shareOfFeedback"]["value"])) " (" (interval(&topic["shareOfFeedback"]["interval"])) ")" }
+                        td class="num" { (earlier.get(topic["topic"].as_str().unwrap_or_default()).map_or("–".to_owned(), |v| format!("{:.1}%", v * 100.0))) }
+                        td class="num" { (share(&topic["negativeShare"]["value"])) }
+                    } } }
+                }
+            }
+            h2 id="themes" { "Emerging themes: the last 30 days, in what no topic covers" }
+            @match themes["themes"].as_array().filter(|t| !t.is_empty()) {
+                Some(found) => ul { @for theme in found { li { "“" (theme["phrase"].as_str().unwrap_or_default()) "” · " (theme["items"]) " items" } } },
+                None => p class="hint" { "Nothing new: what customers write is covered by the taxonomy's topics." },
+            }
+        }
         @if items.is_empty() {
             p class="empty" role="status" { "No feedback matches. Widen the dates or clear a filter; feedback arrives through POST /v1/feedback, survey comments and rapport import feedback." }
         } @else {

@@ -176,6 +176,8 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
 
     // Feedback filtered by a topic: every item mentions it, marked in its text.
     find(&browser, Locator::LinkText("Feedback")).await.click().await.unwrap();
+    wait_for_text(&browser, "table[aria-labelledby=trends]", "Late delivery").await;
+    check(&browser, "feedback").await;
     find(&browser, Locator::Css("select#topic")).await.select_by_value("late-delivery").await.unwrap();
     find(&browser, Locator::Css("form.filters button")).await.click().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
