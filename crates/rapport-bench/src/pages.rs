@@ -42,6 +42,17 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
     let journeys: serde_json::Value =
         client.get(format!("{base}/v1/journeys")).bearer_auth(&key).send().await?.json().await?;
     let purchase = journeys["data"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let cases: serde_json::Value =
+        client.get(format!("{base}/v1/cases?limit=1")).bearer_auth(&key).send().await?.json().await?;
+    let case = cases["data"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let customer: serde_json::Value = client
+        .get(format!("{base}/v1/customers?identity=userId:cus_0000042"))
+        .bearer_auth(&key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let customer = customer["data"][0]["id"].as_str().unwrap_or_default().to_owned();
     // (what, route as shown, path requested)
     let pages = [
         ("overview", "/overview", "/overview".to_owned()),
@@ -52,6 +63,14 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
             "/journeys/{id}?segment=channel:mobile",
             format!("/journeys/{purchase}?segment=channel:mobile"),
         ),
+        ("feedback", "/feedback", "/feedback".to_owned()),
+        ("feedback by a topic", "/feedback?topic=late-delivery", "/feedback?topic=late-delivery".to_owned()),
+        ("drivers and root causes", "/drivers", "/drivers".to_owned()),
+        ("cases", "/cases", "/cases".to_owned()),
+        ("a case", "/cases/{id}", format!("/cases/{case}")),
+        ("a customer", "/customers/{id}", format!("/customers/{customer}")),
+        ("surveys", "/surveys", "/surveys".to_owned()),
+        ("settings", "/settings", "/settings".to_owned()),
     ];
     let mut rows = Vec::new();
     for (name, route, path) in pages {
