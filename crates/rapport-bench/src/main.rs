@@ -547,8 +547,8 @@ async fn run_pages(args: &Args) -> anyhow::Result<()> {
         args.customers, args.repeats
     );
     let intro = "Each dashboard page of the demo company (`rapport demo --no-serve`, then `rapport serve`), signed in, \
-         timed from a client on the same machine until the whole page is read: the first request after the server \
-         answers its health check, and the median of the next ones. Target: under 300 ms each.";
+         timed from a client on the same machine until the whole page is read, once the server says its caches are \
+         warm (`/readyz`): the first request, and the median of the next ones. Target: under 300 ms each.";
     let table = format!("| page | path | first | median after |\n|---|---|---|---|\n{rows}");
     finish_suite(args, "## Dashboard pages", &command, intro, &table)
 }

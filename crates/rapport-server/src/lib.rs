@@ -46,6 +46,8 @@ pub struct AppState {
     pub triggers: services::invitations::TriggerCache,
     /// The secret that signs survey links, read from the store once.
     link_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Whether the caches built at start (answer indexes, churn tiles, journey visits) are done.
+    pub caches_warm: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -237,6 +239,7 @@ pub struct Application {
     router: Router,
     store: Store,
     dispatcher: services::invitations::Dispatcher,
+    caches_warm: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Application {
@@ -251,6 +254,7 @@ impl Application {
             metrics: metrics_handle(),
             triggers: services::invitations::TriggerCache::default(),
             link_secret: Arc::default(),
+            caches_warm: Arc::default(),
         };
         let mailer = config.mail.as_ref().map(services::mail::Mailer::new).transpose()?;
         let local = listener.local_addr().context("the listener has no address")?;
@@ -260,7 +264,8 @@ impl Application {
             config.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             state.link_secret().await?,
         );
-        Ok(Application { listener, router: router(state), store, dispatcher })
+        let caches_warm = Arc::clone(&state.caches_warm);
+        Ok(Application { listener, router: router(state), store, dispatcher, caches_warm })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -273,7 +278,7 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let webhooks = tokio::spawn(run_webhooks(self.store.clone(), stopped.clone()));
         let analysis = tokio::spawn(run_analysis(self.store.clone(), stopped.clone()));
-        let warming = tokio::spawn(warm_caches(self.store.clone()));
+        let warming = tokio::spawn(warm_caches(self.store.clone(), Arc::clone(&self.caches_warm)));
         let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
@@ -314,15 +319,22 @@ async fn run_webhooks(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
     }
 }
 
-/// Builds SQLite's answer indexes (minutes at ten million responses) and reads the newest
-/// journeys' visits (half a minute at ten million events) in the background at start, so no
-/// one's first report grouped by a trait or first journey analytics waits for them.
-async fn warm_caches(store: Store) {
+/// Builds SQLite's answer indexes (minutes at ten million responses), computes the overview's
+/// churn rates (they read every activity event) and reads the newest journeys' visits (half a
+/// minute at ten million events) in the background at start, so no one's first report grouped by
+/// a trait, first overview or first journey analytics waits for them.
+async fn warm_caches(store: Store, warm: Arc<std::sync::atomic::AtomicBool>) {
     let started = Instant::now();
     match store.warm_answer_indexes().await {
         Ok(0) => {}
         Ok(workspaces) => tracing::info!(workspaces, seconds = started.elapsed().as_secs_f64(), "answer indexes built"),
         Err(error) => tracing::warn!(%error, "building the answer indexes failed; reports build them when asked"),
+    }
+    match pages::overview::warm(&store).await {
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "computing the overview's churn rates failed; the page computes them when asked")
+        }
     }
     let started = Instant::now();
     match services::journeys::warm(&store).await {
@@ -330,6 +342,7 @@ async fn warm_caches(store: Store) {
         Ok(journeys) => tracing::info!(journeys, seconds = started.elapsed().as_secs_f64(), "journey visits read"),
         Err(error) => tracing::warn!(%error, "reading journey visits failed; analytics read them when asked"),
     }
+    warm.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// Evaluates spike alerts each hour and refreshes predictions each day, until `stopped` turns true:

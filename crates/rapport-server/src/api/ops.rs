@@ -23,6 +23,10 @@ pub struct Readiness {
     /// at start, then `built`; while building, such a report waits for them. `not used` on
     /// PostgreSQL.
     pub answer_indexes: &'static str,
+    /// What a server builds in the background at start (answer indexes, the overview's churn
+    /// rates, the newest journeys' visits): `warming`, then `warm`. Pages and reports work
+    /// meanwhile; their first answers are slower.
+    pub caches: &'static str,
 }
 
 /// The process is up.
@@ -36,7 +40,8 @@ pub async fn healthz() -> Json<Health> {
     responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(Readiness { status: "ready", answer_indexes: state.store.answer_indexes() }))
+    let caches = if state.caches_warm.load(std::sync::atomic::Ordering::Acquire) { "warm" } else { "warming" };
+    Ok(Json(Readiness { status: "ready", answer_indexes: state.store.answer_indexes(), caches }))
 }
 
 /// Prometheus text format: request counts and latencies, events accepted.

@@ -8,7 +8,7 @@ mod drivers;
 mod feedback;
 mod journeys;
 mod layout;
-mod overview;
+pub mod overview;
 mod settings;
 mod surveys;
 

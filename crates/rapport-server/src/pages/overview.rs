@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use maud::{Markup, PreEscaped, html};
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::query::{RawQuery, date_of_day, day_of_ms};
+use rapport_store::Store;
 use rapport_store::records::TallySource;
 
 use crate::AppState;
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::pages::{Viewer, failed, layout};
 use crate::services::metrics::{MetricReport, metric_report};
@@ -46,10 +46,10 @@ pub async fn page(State(state): State<AppState>, Viewer(caller): Viewer) -> Resp
     // The four tiles at once; the churn rate (every activity event read) is kept for a while.
     let [(a, a_label), (b, b_label), (c, c_label), (d, d_label)] = TILES;
     let tiles = tokio::join!(
-        tile(&state, &caller, a, a_label, now),
-        tile(&state, &caller, b, b_label, now),
-        tile(&state, &caller, c, c_label, now),
-        tile(&state, &caller, d, d_label, now),
+        tile(&state.store, &caller.workspace, a, a_label, now),
+        tile(&state.store, &caller.workspace, b, b_label, now),
+        tile(&state.store, &caller.workspace, c, c_label, now),
+        tile(&state.store, &caller.workspace, d, d_label, now),
     );
     let tiles = match [tiles.0, tiles.1, tiles.2, tiles.3].into_iter().collect::<Result<Vec<String>, _>>() {
         Ok(tiles) => tiles,
@@ -89,38 +89,93 @@ pub async fn page(State(state): State<AppState>, Viewer(caller): Viewer) -> Resp
     layout::page(StatusCode::OK, "Overview", Some(&caller), "/overview", body)
 }
 
-/// How long a churn-rate tile is shown before it is computed again: it reads every activity
-/// event (about a second for the 20,000-customer demo) and moves slowly.
+/// How long a churn-rate tile is shown as it is; after that the next view still shows it at once
+/// and has it computed again in the background. It reads every activity event (about a second
+/// for the 20,000-customer demo) and moves slowly.
 const CHURN_KEPT: Duration = Duration::from_secs(600);
 
-type Kept = Mutex<HashMap<(WorkspaceId, i64), (Instant, String)>>;
+/// Each workspace's churn-rate tile: when it was computed, the markup, and whether a new one is
+/// being computed.
+type Kept = Mutex<HashMap<WorkspaceId, (Instant, String, bool)>>;
 
 fn kept_churn() -> &'static Kept {
     static KEPT: OnceLock<Kept> = OnceLock::new();
     KEPT.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Computes every workspace's churn-rate tile (a server does this in the background at start).
+pub async fn warm(store: &Store) -> Result<usize, ApiError> {
+    let workspaces = store.workspace_ids().await?;
+    let now = rapport_store::now_ms();
+    for workspace in &workspaces {
+        let html = render_tile(store, workspace, "churn_rate", "Churn rate", now).await?;
+        keep_churn(workspace, html)?;
+    }
+    Ok(workspaces.len())
+}
+
+fn keep_churn(workspace: &WorkspaceId, html: String) -> Result<(), ApiError> {
+    kept_churn().lock().map_err(ApiError::internal)?.insert(workspace.clone(), (Instant::now(), html, false));
+    Ok(())
+}
+
 /// One tile, rendered: the last 90 days and the year by month.
 async fn tile(
-    state: &AppState,
-    caller: &Caller,
+    store: &Store,
+    workspace: &WorkspaceId,
+    metric: &'static str,
+    label: &'static str,
+    now: i64,
+) -> Result<String, ApiError> {
+    if metric != "churn_rate" {
+        return render_tile(store, workspace, metric, label, now).await;
+    }
+    let stale = {
+        let mut kept = kept_churn().lock().map_err(ApiError::internal)?;
+        match kept.get_mut(workspace) {
+            Some((at, html, refreshing)) => {
+                let stale = at.elapsed() >= CHURN_KEPT && !*refreshing;
+                *refreshing |= stale;
+                Some((html.clone(), stale))
+            }
+            None => None,
+        }
+    };
+    match stale {
+        Some((html, false)) => Ok(html),
+        Some((html, true)) => {
+            let (store, workspace) = (store.clone(), workspace.clone());
+            tokio::spawn(async move {
+                match render_tile(&store, &workspace, metric, label, rapport_store::now_ms()).await {
+                    Ok(html) => {
+                        let _ = keep_churn(&workspace, html);
+                    }
+                    Err(error) => tracing::warn!(%error, "refreshing the churn-rate tile failed"),
+                }
+            });
+            Ok(html)
+        }
+        None => {
+            let html = render_tile(store, workspace, metric, label, now).await?;
+            keep_churn(workspace, html.clone())?;
+            Ok(html)
+        }
+    }
+}
+
+async fn render_tile(
+    store: &Store,
+    workspace: &WorkspaceId,
     metric: &'static str,
     label: &'static str,
     now: i64,
 ) -> Result<String, ApiError> {
     let today = day_of_ms(now);
-    let key = (caller.workspace.clone(), today);
-    if metric == "churn_rate"
-        && let Some((at, html)) = kept_churn().lock().map_err(ApiError::internal)?.get(&key)
-        && at.elapsed() < CHURN_KEPT
-    {
-        return Ok(html.clone());
-    }
     let source = TallySource::Fastest;
     let (last_90_days, by_month) = (query(today - 89, today, None), query(today - 364, today, Some("month")));
     let (current, trend) = tokio::join!(
-        metric_report(&state.store, &caller.workspace, metric, &last_90_days, now, source),
-        metric_report(&state.store, &caller.workspace, metric, &by_month, now, source),
+        metric_report(store, workspace, metric, &last_90_days, now, source),
+        metric_report(store, workspace, metric, &by_month, now, source),
     );
     let current = match current {
         Ok(report) => Ok(report),
@@ -132,9 +187,6 @@ async fn tile(
     if metric == "churn_rate" {
         let at = layout::when(now);
         html = html.replacen("</section>", &format!("<p class=\"hint\">As of {at}</p></section>"), 1);
-        let mut kept = kept_churn().lock().map_err(ApiError::internal)?;
-        kept.retain(|_, (at, _)| at.elapsed() < CHURN_KEPT);
-        kept.insert(key, (Instant::now(), html.clone()));
     }
     Ok(html)
 }

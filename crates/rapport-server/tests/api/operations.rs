@@ -22,6 +22,17 @@ pub async fn health_metrics_and_openapi(app: TestApp) {
         indexes = ready["answerIndexes"].as_str().unwrap().to_owned();
     }
     assert_eq!(indexes, expected);
+    // The caches a server builds at start say when they are done.
+    let mut caches = String::new();
+    for _ in 0..100 {
+        let (_, ready) = status_and_json(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+        caches = ready["caches"].as_str().unwrap().to_owned();
+        if caches == "warm" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(caches, "warm");
 
     assert_eq!(app.send("/v1/track", &json!({"userId": "u", "event": "x"})).await.status(), StatusCode::OK);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
