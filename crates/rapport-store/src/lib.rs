@@ -6,6 +6,11 @@
 //! migrations, and one conformance suite (`tests/conformance`) runs every test on both.
 
 mod answer_index;
+
+/// Statements slower than this are logged as warnings. Whole-workspace reads (journey visits,
+/// churn rates and features, the answer index) stream for seconds by design: sqlx's default of
+/// one second filled a new user's log with warnings at every start.
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(60);
 pub mod case_records;
 pub mod feedback_records;
 mod ingest_queue;

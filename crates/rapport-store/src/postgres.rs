@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 use rapport_core::resolution::{
     GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary, SummariesNeeded,
 };
+use sqlx::ConnectOptions;
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
@@ -32,7 +33,9 @@ include!("sql_journeys.rs");
 pub async fn connect(url: &str) -> Result<SqlBackend, sqlx::Error> {
     // Prepared statements would otherwise switch to a generic plan after five runs, chosen while a
     // table was small (a sequential scan) and kept as it grows: key lookups became full scans.
-    let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+    let options = PgConnectOptions::from_str(url)?
+        .options([("plan_cache_mode", "force_custom_plan")])
+        .log_slow_statements(log::LevelFilter::Warn, crate::SLOW_STATEMENT);
     // One connection first: a pool that cannot connect only says "timed out"; this says why.
     PgConnection::connect_with(&options).await?.close().await?;
     let pool =

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -32,7 +33,8 @@ pub async fn connect(url: &str) -> Result<(SqlBackend, std::path::PathBuf), sqlx
         // 64 MiB of page cache per connection (the default is 2 MiB): the identity and event
         // indexes stay in memory while ingesting.
         .pragma("cache_size", "-65536")
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        .log_slow_statements(log::LevelFilter::Warn, crate::SLOW_STATEMENT);
     if let Some(parent) = options.get_filename().parent().filter(|parent| !parent.as_os_str().is_empty()) {
         create_parent(parent)?;
     }
