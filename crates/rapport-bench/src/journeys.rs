@@ -57,7 +57,6 @@ fn customer_visits(next: &mut impl FnMut() -> u64, per_customer: usize) -> Vec<(
         let mobile = app && next() % 100 < 75;
         let (checkout, channel) = if mobile { (0, 1) } else { (1, 0) };
         let fails = if mobile { 30 } else { 8 };
-        let mut placed = false;
         for _attempt in 0..3 {
             visits.push((checkout, channel, t));
             if next() % 100 < fails {
@@ -77,10 +76,8 @@ fn customer_visits(next: &mut impl FnMut() -> u64, per_customer: usize) -> Vec<(
             if next() % 100 < 6 {
                 visits.push((7, 0, t + 6 * DAY));
             }
-            placed = true;
             break;
         }
-        let _ = placed;
         t += DAY + (next() % (40 * DAY as u64)) as i64;
     }
     visits

@@ -140,12 +140,12 @@ impl Store {
     }
 
     pub async fn create_action_plan(&self, workspace: &WorkspaceId, plan: &Value) -> Result<String, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.create_action_plan(workspace, plan).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.create_document("action_plans", "plan", workspace, plan).await)?)
     }
 
     /// Replaces a plan; false when there is none.
     pub async fn put_action_plan(&self, workspace: &WorkspaceId, id: &str, plan: &Value) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.put_action_plan(workspace, id, plan).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.put_document("action_plans", "plan", workspace, id, plan).await)?)
     }
 
     /// The workspace's plans as (id, plan, created, updated), or the one with `id`.
@@ -154,7 +154,7 @@ impl Store {
         workspace: &WorkspaceId,
         id: Option<&str>,
     ) -> Result<Vec<(String, Value, i64, i64)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.action_plans(workspace, id).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.documents("action_plans", "plan", workspace, id).await)?)
     }
 
     /// Service-dimension scores of responses submitted in `from..to`: (response, dimension, score).

@@ -7,25 +7,29 @@ use serde_json::Value;
 use crate::journey_records::{JourneyRecord, TouchpointEvent};
 use crate::{Backend, Store, StoreError};
 
+/// Journey definitions are documents by id (`SqlBackend::documents`).
+const JOURNEYS: &str = "journeys";
+const DEFINITION: &str = "definition";
+
 impl Store {
     /// Stores a checked definition; returns the journey's id.
     pub async fn create_journey(&self, workspace: &WorkspaceId, definition: &Value) -> Result<String, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.create_journey(workspace, definition).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.create_document(JOURNEYS, DEFINITION, workspace, definition).await)?)
     }
 
     /// Replaces a definition; false when there is no such journey.
     pub async fn put_journey(&self, workspace: &WorkspaceId, id: &str, definition: &Value) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.put_journey(workspace, id, definition).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.put_document(JOURNEYS, DEFINITION, workspace, id, definition).await)?)
     }
 
     /// Deletes a journey; false when there was none.
     pub async fn delete_journey(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.delete_journey(workspace, id).await)?)
+        Ok(dispatch!(self.backend(), sql => sql.delete_document(JOURNEYS, workspace, id).await)?)
     }
 
     /// The workspace's journeys, oldest first, or the one with `id`.
     pub async fn journeys(&self, workspace: &WorkspaceId, id: Option<&str>) -> Result<Vec<JourneyRecord>, StoreError> {
-        let rows = dispatch!(self.backend(), sql => sql.journeys(workspace, id).await)?;
+        let rows = dispatch!(self.backend(), sql => sql.documents(JOURNEYS, DEFINITION, workspace, id).await)?;
         Ok(rows
             .into_iter()
             .map(|(id, definition, created_at_ms, updated_at_ms)| JourneyRecord {

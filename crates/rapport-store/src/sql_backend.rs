@@ -135,6 +135,89 @@ impl SqlBackend {
         .await?;
         Ok(())
     }
+
+    // ---- many JSON documents per workspace, each by id (action plans, journeys) ----
+    // Each such table is `(id, workspace_id, <column>, created_at, updated_at)`.
+
+    /// Stores a new document in `table`; returns its id.
+    pub(crate) async fn create_document(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        workspace: &WorkspaceId,
+        document: &Value,
+    ) -> Result<String, sqlx::Error> {
+        let id = new_id();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} (id, workspace_id, {column}, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
+        )))
+        .bind(&id)
+        .bind(workspace.as_str())
+        .bind(Json(document))
+        .bind(now_ms())
+        .execute(&self.write_pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Replaces a document; false when the workspace has none with `id`.
+    pub(crate) async fn put_document(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        workspace: &WorkspaceId,
+        id: &str,
+        document: &Value,
+    ) -> Result<bool, sqlx::Error> {
+        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET {column} = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4"
+        )))
+        .bind(Json(document))
+        .bind(now_ms())
+        .bind(workspace.as_str())
+        .bind(id)
+        .execute(&self.write_pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Deletes a document; false when there was none.
+    pub(crate) async fn delete_document(
+        &self,
+        table: &'static str,
+        workspace: &WorkspaceId,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let deleted =
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE workspace_id = $1 AND id = $2")))
+                .bind(workspace.as_str())
+                .bind(id)
+                .execute(&self.write_pool)
+                .await?
+                .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    /// The workspace's documents as (id, document, created, updated), oldest first; one when
+    /// `id` is given.
+    pub(crate) async fn documents(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        workspace: &WorkspaceId,
+        id: Option<&str>,
+    ) -> Result<Vec<(String, Value, i64, i64)>, sqlx::Error> {
+        let rows: Vec<(String, Json<Value>, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, {column}, created_at, updated_at FROM {table} WHERE workspace_id = $1 \
+             AND ($2 IS NULL OR id = $2) ORDER BY created_at, id"
+        )))
+        .bind(workspace.as_str())
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id, Json(document), created, updated)| (id, document, created, updated)).collect())
+    }
 }
 
 /// Keeps `record` if it is the first or a later value of its trait: the newest set wins, whatever

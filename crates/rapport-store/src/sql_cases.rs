@@ -353,53 +353,6 @@ impl SqlBackend {
         Ok(true)
     }
 
-    /// Stores a new action plan; returns its id.
-    pub async fn create_action_plan(&self, workspace: &WorkspaceId, plan: &Value) -> Result<String, sqlx::Error> {
-        let id = new_id();
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO action_plans (id, workspace_id, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(&id)
-        .bind(workspace.as_str())
-        .bind(Json(plan))
-        .bind(now)
-        .execute(&self.write_pool)
-        .await?;
-        Ok(id)
-    }
-
-    /// Replaces a plan; false when there is none.
-    pub async fn put_action_plan(&self, workspace: &WorkspaceId, id: &str, plan: &Value) -> Result<bool, sqlx::Error> {
-        let updated =
-            sqlx::query("UPDATE action_plans SET plan = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
-                .bind(Json(plan))
-                .bind(now_ms())
-                .bind(workspace.as_str())
-                .bind(id)
-                .execute(&self.write_pool)
-                .await?
-                .rows_affected();
-        Ok(updated == 1)
-    }
-
-    /// Plans as (id, plan, created, updated), oldest first; one plan when `id` is given.
-    pub async fn action_plans(
-        &self,
-        workspace: &WorkspaceId,
-        id: Option<&str>,
-    ) -> Result<Vec<(String, Value, i64, i64)>, sqlx::Error> {
-        let rows: Vec<(String, Json<Value>, i64, i64)> = sqlx::query_as(
-            "SELECT id, plan, created_at, updated_at FROM action_plans WHERE workspace_id = $1 AND ($2 IS NULL OR id = $2) \
-             ORDER BY created_at, id",
-        )
-        .bind(workspace.as_str())
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id, Json(plan), created, updated)| (id, plan, created, updated)).collect())
-    }
-
     /// Service-dimension scores (CSAT dimensions) of responses submitted in `from..to`:
     /// (response, dimension, score).
     pub async fn dimension_scores(

@@ -1,72 +1,7 @@
-// The journey SQL both backends share (`include!`d by `sqlite.rs` and `postgres.rs`): journey
-// definitions, and the events journey analytics read.
+// The journey SQL both backends share (`include!`d by `sqlite.rs` and `postgres.rs`): the events
+// journey analytics read (definitions are documents: `SqlBackend::documents`).
 
 impl SqlBackend {
-    /// Stores a new journey definition; returns its id.
-    pub async fn create_journey(&self, workspace: &WorkspaceId, definition: &Value) -> Result<String, sqlx::Error> {
-        let id = new_id();
-        sqlx::query(
-            "INSERT INTO journeys (id, workspace_id, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(&id)
-        .bind(workspace.as_str())
-        .bind(Json(definition))
-        .bind(now_ms())
-        .execute(&self.write_pool)
-        .await?;
-        Ok(id)
-    }
-
-    /// Replaces a definition; false when there is no such journey.
-    pub async fn put_journey(
-        &self,
-        workspace: &WorkspaceId,
-        id: &str,
-        definition: &Value,
-    ) -> Result<bool, sqlx::Error> {
-        let updated =
-            sqlx::query("UPDATE journeys SET definition = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
-                .bind(Json(definition))
-                .bind(now_ms())
-                .bind(workspace.as_str())
-                .bind(id)
-                .execute(&self.write_pool)
-                .await?
-                .rows_affected();
-        Ok(updated == 1)
-    }
-
-    /// Deletes a journey; false when there was none.
-    pub async fn delete_journey(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, sqlx::Error> {
-        let deleted = sqlx::query("DELETE FROM journeys WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace.as_str())
-            .bind(id)
-            .execute(&self.write_pool)
-            .await?
-            .rows_affected();
-        Ok(deleted == 1)
-    }
-
-    /// Journeys as (id, definition, created, updated), oldest first; one when `id` is given.
-    pub async fn journeys(
-        &self,
-        workspace: &WorkspaceId,
-        id: Option<&str>,
-    ) -> Result<Vec<(String, Value, i64, i64)>, sqlx::Error> {
-        let rows: Vec<(String, Json<Value>, i64, i64)> = sqlx::query_as(
-            "SELECT id, definition, created_at, updated_at FROM journeys WHERE workspace_id = $1 \
-             AND ($2 IS NULL OR id = $2) ORDER BY created_at, id",
-        )
-        .bind(workspace.as_str())
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, Json(definition), created, updated)| (id, definition, created, updated))
-            .collect())
-    }
-
     /// Streams the workspace's track, page and screen events named in `names` with sequence
     /// numbers in `after..=up_to`, with their customer (root) and channel; properties (as JSON
     /// text) only when `with_properties`.

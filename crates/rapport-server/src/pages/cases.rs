@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout, may_change};
+use crate::pages::{Viewer, failed, layout, may_change, not_allowed};
 use crate::services::cases;
 
 const VIEWS: [(&str, &str); 3] = [("open", "Open"), ("overdue", "Overdue"), ("closed", "Closed")];
@@ -222,12 +222,7 @@ pub async fn change(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     if !may_change(&caller, &headers) {
-        return layout::problem(
-            StatusCode::FORBIDDEN,
-            Some(&caller),
-            "Not allowed",
-            "Working a case needs an admin key, from Rapport's own page.",
-        );
+        return not_allowed(&caller, "Working a case");
     }
     let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let actor = format!("dashboard ({})", caller.workspace_name);
@@ -253,9 +248,7 @@ pub async fn change(
     match outcome {
         Ok(_) => Redirect::to(&format!("/cases/{id}")).into_response(),
         Err(error) if error.status().is_client_error() => {
-            let details: Vec<String> = error.details.iter().map(|d| format!("{}: {}", d.field, d.problem)).collect();
-            let problem = if details.is_empty() { error.message.clone() } else { details.join("; ") };
-            case_page(&state, &caller, &id, Some(problem)).await
+            case_page(&state, &caller, &id, Some(error.to_string())).await
         }
         Err(error) => failed(&caller, error),
     }

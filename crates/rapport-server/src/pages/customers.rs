@@ -173,7 +173,7 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
                     thead { tr { th scope="col" { "When" } th scope="col" { "Source" } th scope="col" { "Sentiment" } th scope="col" { "Text" } } }
                     tbody { @for item in &feedback { tr {
                         td { (layout::when(item.occurred_at_ms)) } td { (item.source) }
-                        td class=(match item.label.as_str() { "negative" => "worse", "positive" => "better", _ => "" }) { (item.label) }
+                        td class=(layout::sentiment_class(&item.label)) { (item.label) }
                         td { (item.text) }
                     } } }
                 }

@@ -195,7 +195,7 @@ pub async fn page(
                             (layout::when(item.occurred_at_ms)) " · " (item.kind) " · " (item.source)
                             @if let Some(channel) = &item.channel { " · " (channel) }
                             @if let Some(touchpoint) = &item.touchpoint { " · " (touchpoint) }
-                            " · " span class=(match item.label.as_str() { "negative" => "worse", "positive" => "better", _ => "" }) { (item.label) " (" (format!("{:+.2}", item.score)) ")" }
+                            " · " span class=(layout::sentiment_class(&item.label)) { (item.label) " (" (format!("{:+.2}", item.score)) ")" }
                         }
                         p class="text" { (highlighted(item, &names)) }
                         p class="topics" {

@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{PreEscaped, html};
-use rapport_core::journey::analytics::Share;
 use rapport_core::journey::query::RawJourneyQuery;
 
 use crate::AppState;
@@ -53,13 +52,6 @@ pub async fn list(State(state): State<AppState>, Viewer(caller): Viewer) -> Resp
     layout::page(StatusCode::OK, "Journeys", Some(&caller), "/journeys", body)
 }
 
-fn share(share: &Share) -> String {
-    match (share.share, share.interval) {
-        (Some(s), Some(i)) => format!("{:.1}% ({:.1}–{:.1})", s * 100.0, i.low * 100.0, i.high * 100.0),
-        _ => "–".to_owned(),
-    }
-}
-
 fn component(value: Option<f64>) -> String {
     value.map_or("–".to_owned(), |v| format!("{:.0}%", v * 100.0))
 }
@@ -97,7 +89,7 @@ pub async fn one(
         }
         p class="hint" id="segment-hint" { "Segments: all, new, returning, channel:NAME, trait:KEY=VALUE." }
         p {
-            strong { (a.customers) } " customers, " (a.visits) " visits; " (share(&a.converted)) " reached " (a.goal) "."
+            strong { (a.customers) } " customers, " (a.visits) " visits; " (journeys::readable_share(&a.converted)) " reached " (a.goal) "."
         }
         @if a.customers == 0 {
             p class="empty" { "No customer visited this journey's touchpoints in the period. Widen the dates, or check that the touchpoints' event names match what is sent." }
@@ -145,9 +137,9 @@ pub async fn one(
                     @for stage in &a.stages {
                         tr {
                             td { (stage.stage) }
-                            td class="num" { (share(&stage.reached)) }
+                            td class="num" { (journeys::readable_share(&stage.reached)) }
                             td class="num" { (stage.skipped) }
-                            td class="num" { (share(&stage.continued)) }
+                            td class="num" { (journeys::readable_share(&stage.continued)) }
                             td class="num" { (stage.to_next_stage.map_or("–".to_owned(), |t| format!("{}, {} (n {})", journeys::readable_hours(t.median_hours), journeys::readable_hours(t.p90_hours), t.n))) }
                         }
                     }
@@ -163,7 +155,7 @@ pub async fn one(
                         tr {
                             td { (if path.touchpoints.is_empty() { "(straight to the goal)".to_owned() } else { path.touchpoints.join(" → ") }) @if path.truncated { " → …" } }
                             td class="num" { (path.customers) }
-                            td class="num" { (share(&path.conversion)) }
+                            td class="num" { (journeys::readable_share(&path.conversion)) }
                         }
                     }
                 }

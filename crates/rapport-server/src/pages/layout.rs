@@ -82,6 +82,15 @@ pub fn readable(rfc3339: &str) -> String {
     }
 }
 
+/// The style class of a sentiment label: negative reads red, positive green.
+pub fn sentiment_class(label: &str) -> &'static str {
+    match label {
+        "negative" => "worse",
+        "positive" => "better",
+        _ => "",
+    }
+}
+
 pub async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE)
 }

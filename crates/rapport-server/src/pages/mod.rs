@@ -168,6 +168,12 @@ pub fn may_change(caller: &Caller, headers: &HeaderMap) -> bool {
     caller.role == Role::Admin && headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) != Some("cross-site")
 }
 
+/// The page for a change `may_change` refused: `what` ("Making keys") needs an admin key.
+pub fn not_allowed(caller: &Caller, what: &str) -> Response {
+    let text = format!("{what} needs an admin key, from Rapport's own page.");
+    layout::problem(StatusCode::FORBIDDEN, Some(caller), "Not allowed", &text)
+}
+
 /// A service's error as a page: a client's mistake in its own words, anything else as a
 /// failure whose cause is logged.
 pub fn failed(caller: &Caller, error: crate::error::ApiError) -> Response {

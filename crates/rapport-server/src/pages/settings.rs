@@ -13,7 +13,7 @@ use rapport_core::auth::Role;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout, may_change};
+use crate::pages::{Viewer, failed, layout, may_change, not_allowed};
 use crate::services::feedback::taxonomy;
 
 /// Recent deliveries shown per webhook.
@@ -115,12 +115,7 @@ pub async fn make_key(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     if !may_change(&caller, &headers) {
-        return layout::problem(
-            StatusCode::FORBIDDEN,
-            Some(&caller),
-            "Not allowed",
-            "Making keys needs an admin key, from Rapport's own page.",
-        );
+        return not_allowed(&caller, "Making keys");
     }
     let Some(role) = form.get("role").and_then(|role| Role::parse(role)) else {
         return layout::problem(StatusCode::BAD_REQUEST, Some(&caller), "Which role?", "Choose read, write or admin.");

@@ -274,11 +274,10 @@ async fn read_events(
     let mut visits = std::mem::take(&mut loaded.visits);
     store
         .each_touchpoint_event(workspace, &journey.event_names(), with_properties, range, |event| {
-            let properties = match event.properties.as_deref().map(serde_json::from_str::<Value>) {
-                Some(Ok(properties)) => properties,
-                _ => empty.clone(),
-            };
-            let Some(touchpoint) = matcher.touchpoint(&event.name, &event.channel, &properties) else { return };
+            // Parsed only when a condition needs them (they are read only then).
+            let parsed = event.properties.as_deref().and_then(|text| serde_json::from_str::<Value>(text).ok());
+            let properties = parsed.as_ref().unwrap_or(&empty);
+            let Some(touchpoint) = matcher.touchpoint(&event.name, &event.channel, properties) else { return };
             let customer = loaded.index(event.customer_id);
             let channel = loaded.channel(event.channel);
             visits.push(Visit { customer, touchpoint: touchpoint as u16, channel, at_ms: event.timestamp_ms });
@@ -318,8 +317,8 @@ async fn experiences(
     journey: &Journey,
     loaded: &Loaded,
     (from, to): (i64, i64),
+    satisfied_from: i64,
 ) -> Result<Vec<Experience>, ApiError> {
-    let satisfied_from = store.metric_settings(workspace).await?.satisfied_from;
     let mut pending: Vec<(Option<String>, usize, i64, Signal)> = Vec::new();
     for question_type in ["csat", "ces"] {
         for response in store.scores_with_topics(workspace, question_type, from, to).await? {
@@ -422,11 +421,10 @@ pub async fn analytics(
         .map_err(|problems| ApiError::internal(format!("stored journey {id} no longer parses: {problems:?}")))?;
     let loaded = visits(store, workspace, &record, &journey).await?;
     let period = query.period_ms();
-    let experiences = Arc::new(experiences(store, workspace, &journey, &loaded, period).await?);
-    let min_n = match query.min_n {
-        Some(n) => n,
-        None => store.metric_settings(workspace).await?.figure_options().min_n,
-    };
+    let settings = store.metric_settings(workspace).await?;
+    let experiences =
+        Arc::new(experiences(store, workspace, &journey, &loaded, period, settings.satisfied_from).await?);
+    let min_n = query.min_n.unwrap_or(settings.figure_options().min_n);
     let options = Options { min_n, ..Options::default() };
     let first = segment(store, workspace, &loaded, &query.segment).await?;
     let second = match &query.compare {
@@ -464,6 +462,14 @@ pub fn readable_hours(hours: f64) -> String {
         format!("{hours:.1} h")
     } else {
         format!("{:.1} d", hours / 24.0)
+    }
+}
+
+/// A share as people read it: `12.3% (10.1–14.8)`, its 95% interval in brackets; `–` without n.
+pub fn readable_share(share: &rapport_core::journey::analytics::Share) -> String {
+    match (share.share, share.interval) {
+        (Some(s), Some(i)) => format!("{:.1}% ({:.1}–{:.1})", s * 100.0, i.low * 100.0, i.high * 100.0),
+        _ => "–".to_owned(),
     }
 }
 

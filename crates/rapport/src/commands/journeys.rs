@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use rapport_core::journey::analytics::{Analytics, Share};
+use rapport_core::journey::analytics::Analytics;
 use rapport_core::journey::query::RawJourneyQuery;
 use rapport_server::services::{journey_map, journeys};
 use serde_json::Value;
@@ -19,15 +19,6 @@ pub struct AnalyticsArgs {
     pub query: RawJourneyQuery,
     pub json: bool,
     pub svg: Option<PathBuf>,
-}
-
-fn api_error(error: rapport_server::error::ApiError) -> anyhow::Error {
-    let details: Vec<String> = error.details.iter().map(|d| format!("{}: {}", d.field, d.problem)).collect();
-    if details.is_empty() {
-        anyhow::anyhow!("{}", error.message)
-    } else {
-        anyhow::anyhow!("{}: {}", error.message, details.join("; "))
-    }
 }
 
 /// The journey's id: `journey` is an id or a name.
@@ -51,7 +42,7 @@ async fn journey_id(
 pub async fn list(settings: Settings, workspace: String) -> anyhow::Result<()> {
     let listed = crate::commands::with_store(&settings, async |store| {
         let workspace = crate::commands::workspace_named(store, &workspace).await?;
-        journeys::list(store, &workspace.id).await.map_err(api_error)
+        journeys::list(store, &workspace.id).await.map_err(anyhow::Error::from)
     })
     .await?;
     for journey in listed["data"].as_array().into_iter().flatten() {
@@ -71,7 +62,7 @@ pub async fn create(settings: Settings, workspace: String, file: PathBuf) -> any
     let definition: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let created = crate::commands::with_store(&settings, async |store| {
         let workspace = crate::commands::workspace_named(store, &workspace).await?;
-        journeys::create(store, &workspace.id, &definition).await.map_err(api_error)
+        journeys::create(store, &workspace.id, &definition).await.map_err(anyhow::Error::from)
     })
     .await?;
     println!("{}", created["id"].as_str().unwrap_or_default());
@@ -82,7 +73,9 @@ pub async fn analytics(settings: Settings, args: AnalyticsArgs) -> anyhow::Resul
     let report = crate::commands::with_store(&settings, async |store| {
         let workspace = crate::commands::workspace_named(store, &args.workspace).await?;
         let id = journey_id(store, &workspace.id, &args.journey).await?;
-        journeys::analytics(store, &workspace.id, &id, &args.query, rapport_store::now_ms()).await.map_err(api_error)
+        journeys::analytics(store, &workspace.id, &id, &args.query, rapport_store::now_ms())
+            .await
+            .map_err(anyhow::Error::from)
     })
     .await?;
     if let Some(path) = &args.svg {
@@ -99,13 +92,6 @@ pub async fn analytics(settings: Settings, args: AnalyticsArgs) -> anyhow::Resul
         print!("{}", text(&report.journey.name, &format!("compared: {}", spec.name()), compared));
     }
     Ok(())
-}
-
-fn share(share: &Share) -> String {
-    match (share.share, share.interval) {
-        (Some(s), Some(i)) => format!("{:.1}% ({:.1}–{:.1})", s * 100.0, i.low * 100.0, i.high * 100.0),
-        _ => "-".to_owned(),
-    }
 }
 
 fn number(value: Option<f64>, digits: usize) -> String {
@@ -137,7 +123,7 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
         a.customers,
         a.visits,
         a.goal,
-        share(&a.converted)
+        journeys::readable_share(&a.converted)
     );
     let _ = writeln!(out, "\nStages (reached of all; went on to a later stage; time to the next: median, p90)");
     let rows: Vec<Vec<String>> = a
@@ -146,9 +132,9 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
         .map(|s| {
             vec![
                 s.stage.clone(),
-                share(&s.reached),
+                journeys::readable_share(&s.reached),
                 s.skipped.to_string(),
-                share(&s.continued),
+                journeys::readable_share(&s.continued),
                 s.to_next_stage.map_or("-".to_owned(), |t| {
                     format!(
                         "{}, {} (n {})",
@@ -209,15 +195,15 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
             if steps.is_empty() {
                 steps = "(straight to the goal)".to_owned();
             }
-            vec![steps, p.customers.to_string(), share(&p.conversion)]
+            vec![steps, p.customers.to_string(), journeys::readable_share(&p.conversion)]
         })
         .collect();
     out.push_str(&columns(&["path", "customers", "reached the goal"], &rows));
     let _ = writeln!(
         out,
         "\nBacktracking: {} of customers; loops: {} of customers",
-        share(&a.backtracking.customers),
-        share(&a.loops.customers)
+        journeys::readable_share(&a.backtracking.customers),
+        journeys::readable_share(&a.loops.customers)
     );
     out
 }
