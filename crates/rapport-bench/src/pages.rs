@@ -49,6 +49,21 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let warmed = started.elapsed().as_secs_f64();
+    // The demo admin's sign-in, which `rapport demo --no-serve` prints on stderr.
+    let stderr = String::from_utf8_lossy(&demo.stderr);
+    let (email, password) = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("dashboard sign-in: ")?.split_once(" / "))
+        .context("the demo printed no dashboard sign-in")?;
+    let signed_in =
+        client.post(format!("{base}/sign-in")).form(&[("email", email), ("password", password)]).send().await?;
+    let cookie = signed_in
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .context("signing in set no cookie")?
+        .to_owned();
     let journeys: serde_json::Value =
         client.get(format!("{base}/v1/journeys")).bearer_auth(&key).send().await?.json().await?;
     let purchase = journeys["data"][0]["id"].as_str().unwrap_or_default().to_owned();
@@ -87,8 +102,7 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
         let mut times = Vec::new();
         for _ in 0..=repeats.max(5) {
             let started = Instant::now();
-            let response =
-                client.get(format!("{base}{path}")).header("cookie", format!("rapport_key={key}")).send().await?;
+            let response = client.get(format!("{base}{path}")).header("cookie", &cookie).send().await?;
             anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
             response.bytes().await?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);

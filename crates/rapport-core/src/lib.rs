@@ -6,6 +6,7 @@
 //! database and reused by every storage backend.
 
 pub mod action_plans;
+pub mod audit;
 pub mod auth;
 pub mod business_hours;
 pub mod cases;
@@ -21,4 +22,5 @@ pub mod survey;
 pub mod survey_answers;
 pub mod survey_delivery;
 pub mod survey_link;
+pub mod users;
 pub mod webhooks;

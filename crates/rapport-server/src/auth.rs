@@ -18,12 +18,18 @@ use crate::error::{ApiError, ErrorCode};
 /// The header naming the workspace a master-key request acts in.
 pub const WORKSPACE_HEADER: &str = "x-rapport-workspace";
 
-/// An authenticated caller.
+/// An authenticated caller: an API key, the master key, or a person signed in to the dashboard.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub workspace: WorkspaceId,
     pub workspace_name: String,
     pub role: Role,
+    /// Who, as the audit log names them: `user:EMAIL`, `key:rpk_3f2a1b`, `master`.
+    pub actor: String,
+    /// The person signed in, when it is one.
+    pub user_id: Option<String>,
+    /// The session's CSRF token, which every form of the dashboard sends back.
+    pub csrf: Option<String>,
 }
 
 impl Caller {
@@ -32,14 +38,22 @@ impl Caller {
         if self.role.allows(permission) {
             return Ok(());
         }
-        let needed = match permission {
-            Permission::Ingest => "a write or admin key",
-            Permission::Read => "a read or admin key",
-            Permission::Administer => "an admin key",
-        };
+        let roles: Vec<&str> = Role::allowed_to(permission)
+            .into_iter()
+            .filter(|role| {
+                if self.user_id.is_some() { Role::USER_ROLES.contains(role) } else { Role::KEY_ROLES.contains(role) }
+            })
+            .map(Role::as_str)
+            .collect();
+        let who = if self.user_id.is_some() { "role" } else { "key" };
         Err(ApiError::new(
             ErrorCode::Forbidden,
-            format!("this {} key cannot do this; it needs {needed}", self.role.as_str()),
+            format!(
+                "the {} {who} may not {}; that needs the {} {who}",
+                self.role.as_str(),
+                permission.as_str(),
+                roles.join(" or ")
+            ),
         ))
     }
 }
@@ -96,9 +110,14 @@ impl FromRequestParts<AppState> for Principal {
 /// The caller a workspace key (not the master key) stands for.
 pub async fn caller_for_workspace_key(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     match state.store.authenticate(key).await? {
-        Some(record) => {
-            Ok(Caller { workspace: record.workspace_id, workspace_name: record.workspace_name, role: record.role })
-        }
+        Some(record) => Ok(Caller {
+            workspace: record.workspace_id,
+            workspace_name: record.workspace_name,
+            role: record.role,
+            actor: format!("key:{}", record.display_prefix),
+            user_id: None,
+            csrf: None,
+        }),
         None => Err(ApiError::new(ErrorCode::InvalidApiKey, "the API key is not valid")),
     }
 }
@@ -127,5 +146,12 @@ async fn master_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiErr
         .workspace_by_name(name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no workspace named `{name}`")))?;
-    Ok(Caller { workspace: workspace.id, workspace_name: workspace.name, role: Role::Admin })
+    Ok(Caller {
+        workspace: workspace.id,
+        workspace_name: workspace.name,
+        role: Role::Admin,
+        actor: "master".to_owned(),
+        user_id: None,
+        csrf: None,
+    })
 }

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     InvalidTaxonomy,
     /// A journey definition is invalid; `details` names each problem by field (`touchpoints[1].stage`).
     InvalidJourney,
+    /// A user is invalid (e-mail, role, password…); `details` names each problem by field.
+    InvalidUser,
     /// Settings (metric settings, the contact policy) are invalid; `details` names each problem by field.
     InvalidSettings,
     /// No API key was presented.
@@ -71,6 +73,7 @@ impl ErrorCode {
             | ErrorCode::InvalidFeedback
             | ErrorCode::InvalidTaxonomy
             | ErrorCode::InvalidJourney
+            | ErrorCode::InvalidUser
             | ErrorCode::InvalidCase => StatusCode::BAD_REQUEST,
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,

@@ -108,7 +108,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     use api::{
         analysis, cases, contact_policy, customers, feedback, hosted, ingest, journeys, keys, metrics, ops, prediction,
-        surveys, webhooks,
+        surveys, users, webhooks,
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
@@ -139,7 +139,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/timeline", get(customers::timeline))
         .route("/v1/customers/{id}/merges", get(customers::merges))
         .route("/v1/merges/{id}/undo", post(customers::undo_merge))
-        .route("/v1/keys", post(keys::create_key))
+        .route("/v1/keys", post(keys::create_key).get(users::keys))
+        .route("/v1/users", post(users::create).get(users::list))
+        .route("/v1/users/{id}", get(users::get_one).put(users::put))
+        .route("/v1/audit", get(users::entries))
+        .route("/v1/audit/verify", get(users::verify))
         .route("/v1/surveys", post(surveys::create_survey).get(surveys::list_surveys))
         .route("/v1/surveys/{id}", get(surveys::get_survey).put(surveys::update_survey))
         .route("/v1/surveys/{id}/responses", post(surveys::submit_response).get(surveys::list_responses))

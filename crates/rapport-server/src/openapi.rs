@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::{
     analysis, cases, contact_policy, customers, feedback, ingest, journeys, keys, metrics, ops, prediction, surveys,
-    webhooks,
+    users, webhooks,
 };
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
@@ -32,7 +32,8 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         journeys::list, journeys::create, journeys::get_one, journeys::put, journeys::delete, journeys::analytics, journeys::map, prediction::get_settings,
         prediction::put_settings, prediction::train, prediction::model, prediction::refresh, prediction::list,
         prediction::customer, prediction::accounts, prediction::clv, ops::healthz, ops::readyz,
-        ops::metrics, ops::openapi,
+        ops::metrics, ops::openapi, users::create, users::list, users::get_one, users::put, users::entries,
+        users::verify, users::keys,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),
     modifiers(&SecuritySchemes),

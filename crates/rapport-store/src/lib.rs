@@ -21,12 +21,12 @@ pub mod records;
 mod sqlite;
 mod sqlite_writer;
 pub mod testing;
+pub mod trust_records;
 pub mod webhook_records;
 
 use std::sync::Arc;
 
 use rand::RngCore;
-use rapport_core::auth::{self, Role};
 use rapport_core::contact_policy::{ContactPolicy, PastInvitation};
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
@@ -40,9 +40,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::ingest_queue::IngestJob;
 use crate::records::{
-    ApiKeyRecord, ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord,
-    NewInvitation, NewResponse, ResponseCursor, ResponseRecord, RollupGrain, SurveyRecord, TallyPath, TallySource,
-    TimelineCursor, TimelinePage, UndoneMerge, Workspace,
+    ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord, NewInvitation,
+    NewResponse, ResponseCursor, ResponseRecord, RollupGrain, SurveyRecord, TallyPath, TallySource, TimelineCursor,
+    TimelinePage, UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -134,6 +134,7 @@ mod case_store;
 mod feedback_store;
 mod journey_store;
 mod prediction_store;
+mod trust_store;
 mod webhook_store;
 
 /// What became of a request to undo a merge.
@@ -271,32 +272,6 @@ impl Store {
 
     pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
         Ok(dispatch!(self.backend(), sql => sql.workspace_by_name(name).await)?)
-    }
-
-    /// Creates a key with `role` in `workspace`. The key itself is returned once and stored only
-    /// as its hash.
-    pub async fn create_api_key(
-        &self,
-        workspace: &Workspace,
-        role: Role,
-    ) -> Result<(String, ApiKeyRecord), StoreError> {
-        let mut random = [0_u8; 32];
-        rand::rng().fill_bytes(&mut random);
-        let key = auth::key_from_random_bytes(random);
-        let (hash, prefix) = (auth::hash_key(&key), auth::key_display_prefix(&key));
-        let record = dispatch!(self.backend(), sql => sql.insert_api_key(workspace, role, &hash, &prefix).await)?;
-        Ok((key, record))
-    }
-
-    /// How many API keys exist across all workspaces.
-    pub async fn count_api_keys(&self) -> Result<i64, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.count_api_keys().await)?)
-    }
-
-    /// The key record for a presented key, if it exists.
-    pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let hash = auth::hash_key(key);
-        Ok(dispatch!(self.backend(), sql => sql.api_key_by_hash(&hash).await)?)
     }
 
     // ---- ingestion ----

@@ -27,6 +27,7 @@ include!("sql_webhooks.rs");
 include!("sql_cases.rs");
 include!("sql_prediction.rs");
 include!("sql_journeys.rs");
+include!("sql_trust.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).

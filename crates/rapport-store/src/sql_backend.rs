@@ -241,8 +241,11 @@ const WORKSPACE_CHILDREN: [(&str, &str); 6] = [
 
 /// Every table with a `workspace_id`, in an order that deletes rows before what they refer to
 /// (`delete_workspace`; a new table belongs here).
-const WORKSPACE_TABLES: [&str; 26] = [
+const WORKSPACE_TABLES: [&str; 29] = [
     "api_keys",
+    "sessions",
+    "users",
+    "audit_log",
     "events",
     "identities",
     "customers",
@@ -336,60 +339,6 @@ impl SqlBackend {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|(id, name, created_at_ms)| Workspace { id: WorkspaceId(id), name, created_at_ms }))
-    }
-
-    pub async fn insert_api_key(
-        &self,
-        workspace: &Workspace,
-        role: Role,
-        key_hash: &str,
-        display_prefix: &str,
-    ) -> Result<ApiKeyRecord, sqlx::Error> {
-        let record = ApiKeyRecord {
-            id: new_id(),
-            workspace_id: workspace.id.clone(),
-            workspace_name: workspace.name.clone(),
-            role,
-            display_prefix: display_prefix.to_owned(),
-            created_at_ms: now_ms(),
-        };
-        sqlx::query(
-            "INSERT INTO api_keys (id, workspace_id, role, key_hash, display_prefix, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&record.id)
-        .bind(workspace.id.as_str())
-        .bind(role.as_str())
-        .bind(key_hash)
-        .bind(display_prefix)
-        .bind(record.created_at_ms)
-        .execute(&self.write_pool)
-        .await?;
-        Ok(record)
-    }
-
-    pub async fn count_api_keys(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM api_keys").fetch_one(&self.pool).await
-    }
-
-    pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, sqlx::Error> {
-        let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT k.id, k.workspace_id, w.name, k.role, k.display_prefix, k.created_at \
-             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|(id, workspace_id, workspace_name, role, display_prefix, created_at_ms)| {
-            Some(ApiKeyRecord {
-                id,
-                workspace_id: WorkspaceId(workspace_id),
-                workspace_name,
-                role: Role::parse(&role)?,
-                display_prefix,
-                created_at_ms,
-            })
-        }))
     }
 
     // ---- ingestion ----

@@ -68,6 +68,23 @@ impl TestDatabase {
     pub async fn connect(&self) -> Store {
         Store::connect(&self.url, StoreOptions::default()).await.expect("connect to the test database")
     }
+
+    /// Runs one SQL statement behind Rapport's back (what tamper tests do to the audit log);
+    /// the rows it changed, or the database's error in words.
+    pub async fn execute(&self, sql: &str) -> Result<u64, String> {
+        let statement = || sqlx::AssertSqlSafe(sql.to_owned());
+        let done = match self.kind {
+            BackendKind::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.map_err(|e| e.to_string())?;
+                sqlx::query(statement()).execute(&mut connection).await.map(|result| result.rows_affected())
+            }
+            BackendKind::Postgres => {
+                let mut connection = PgConnection::connect(&self.url).await.map_err(|e| e.to_string())?;
+                sqlx::query(statement()).execute(&mut connection).await.map(|result| result.rows_affected())
+            }
+        };
+        done.map_err(|error| error.to_string())
+    }
 }
 
 impl Drop for TestDatabase {

@@ -29,6 +29,12 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the people who sign in to the dashboard.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// The audit log: who read or changed what.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Bring in data kept elsewhere.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -334,6 +340,46 @@ enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user and print the password Rapport made for them alone on stdout, once (the
+    /// workspace is created if needed).
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// Their e-mail address: the name they sign in with (unique on this server).
+        #[arg(long)]
+        email: String,
+        /// admin: everything; analyst: read everything, edit surveys and analyses; agent: cases and
+        /// the customers they concern; viewer: read.
+        #[arg(long, value_parser = ["admin", "analyst", "agent", "viewer"])]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// The workspace's users.
+    List {
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the workspace's hash chain: exits 0 and prints the head hash when intact, exits 1
+    /// naming the first broken entry otherwise.
+    Verify {
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
 /// Resolves settings from the command line, the environment and the config file.
 fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
     let file = match &database.config {
@@ -389,6 +435,16 @@ fn main() -> ExitCode {
             Command::Keys(KeysCommand::Create { workspace, role, database }) => {
                 let settings = resolve(&database, None)?;
                 commands::keys::create(settings, &workspace, &role).await
+            }
+            Command::Users(UsersCommand::Create { workspace, email, role, name, database }) => {
+                let settings = resolve(&database, None)?;
+                commands::users::create(settings, &workspace, &email, &role, &name).await
+            }
+            Command::Users(UsersCommand::List { workspace, database }) => {
+                commands::users::list(resolve(&database, None)?, &workspace).await
+            }
+            Command::Audit(AuditCommand::Verify { workspace, database }) => {
+                commands::users::verify(resolve(&database, None)?, &workspace).await
             }
             Command::Import(ImportCommand::Workspace(args)) => {
                 let settings = resolve(&args.database, None)?;

@@ -84,9 +84,12 @@ pub async fn create_plan(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = crate::services::json_body::read_json_request(&headers, &body, 64 * 1024)?;
-    Ok((axum::http::StatusCode::CREATED, Json(analysis::create_plan(&state.store, &caller.workspace, &value).await?)))
+    let plan = analysis::create_plan(&state.store, &caller.workspace, &value).await?;
+    let target = format!("action_plan:{}", plan["id"].as_str().unwrap_or_default());
+    crate::services::audit::record(&state.store, &caller, "action_plan.created", &target, Value::Null).await;
+    Ok((axum::http::StatusCode::CREATED, Json(plan)))
 }
 
 /// One plan with its effect: NPS (with its interval) and the share of responses whose comments
@@ -128,7 +131,16 @@ pub async fn put_plan(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = crate::services::json_body::read_json_request(&headers, &body, 64 * 1024)?;
-    Ok(Json(analysis::replace_plan(&state.store, &caller.workspace, &id, &value).await?))
+    let plan = analysis::replace_plan(&state.store, &caller.workspace, &id, &value).await?;
+    crate::services::audit::record(
+        &state.store,
+        &caller,
+        "action_plan.edited",
+        &format!("action_plan:{id}"),
+        Value::Null,
+    )
+    .await;
+    Ok(Json(plan))
 }

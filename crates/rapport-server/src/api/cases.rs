@@ -28,7 +28,7 @@ pub async fn list(
     caller: Caller,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Read)?;
+    caller.require(Permission::ReadCases)?;
     params::only(&parameters, &["state", "assignee", "customer", "limit"])?;
     let wanted = parameters.get("state").map(String::as_str);
     if let Some(bad) = wanted.filter(|s| !STATES.contains(s)) {
@@ -56,9 +56,10 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::WorkCases)?;
     let value = read_json_request(&headers, &body, 64 * 1024)?;
     let case = cases::open_manual(&state.store, &caller.workspace, &value, rapport_store::now_ms()).await?;
+    crate::services::audit::record(&state.store, &caller, "case.opened", &format!("case:{}", case.id), json!({})).await;
     Ok((StatusCode::CREATED, Json(case_with_history(&state.store, &case).await?)))
 }
 
@@ -72,7 +73,7 @@ pub async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Read)?;
+    caller.require(Permission::ReadCases)?;
     let case = state
         .store
         .case(&caller.workspace, &id)
@@ -97,9 +98,17 @@ pub async fn transition(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::WorkCases)?;
     let value = read_json_request(&headers, &body, 64 * 1024)?;
     let case = cases::transition(&state.store, &caller.workspace, &id, &value, rapport_store::now_ms()).await?;
+    crate::services::audit::record(
+        &state.store,
+        &caller,
+        "case.transition",
+        &format!("case:{id}"),
+        json!({"state": case.state}),
+    )
+    .await;
     Ok(Json(case_with_history(&state.store, &case).await?))
 }
 
@@ -116,9 +125,10 @@ pub async fn add_note(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::WorkCases)?;
     let value = read_json_request(&headers, &body, 64 * 1024)?;
     let case = cases::add_note(&state.store, &caller.workspace, &id, &value, rapport_store::now_ms()).await?;
+    crate::services::audit::record(&state.store, &caller, "case.note", &format!("case:{id}"), json!({})).await;
     Ok(Json(case_with_history(&state.store, &case).await?))
 }
 
@@ -127,7 +137,7 @@ pub async fn add_note(
 #[utoipa::path(get, path = "/v1/cases/settings", tag = "cases",
     responses((status = 200, description = "The settings")), security(("bearer" = []), ("basic" = [])))]
 pub async fn get_settings(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Read)?;
+    caller.require(Permission::ReadCases)?;
     let (settings, _) = cases::settings(&state.store, &caller.workspace).await?;
     Ok(Json(serde_json::to_value(settings).map_err(ApiError::internal)?))
 }
@@ -146,6 +156,7 @@ pub async fn put_settings(
     caller.require(Permission::Administer)?;
     let value = read_json_request(&headers, &body, 64 * 1024)?;
     let settings = cases::save_settings(&state.store, &caller.workspace, &value).await?;
+    crate::services::audit::record(&state.store, &caller, "settings.cases", "", json!({})).await;
     Ok(Json(serde_json::to_value(settings).map_err(ApiError::internal)?))
 }
 
@@ -176,7 +187,7 @@ pub async fn recovery(
     caller: Caller,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Read)?;
+    caller.require(Permission::ReadCases)?;
     params::only(&parameters, &["from", "to"])?;
     let (from, to) = params::range(&parameters, 90)?;
     Ok(Json(cases::recovery(&state.store, &caller.workspace, from, to).await?))

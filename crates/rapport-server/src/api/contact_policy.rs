@@ -67,5 +67,6 @@ pub async fn put_policy(
     let mut problems = Vec::new();
     let policy = parse_policy(&value, "", false, &mut problems).ok_or_else(|| invalid_settings(problems))?;
     state.store.put_contact_policy(&caller.workspace, &policy).await?;
+    crate::services::audit::record(&state.store, &caller, "settings.contact_policy", "", serde_json::Value::Null).await;
     Ok(Json(policy.into()))
 }

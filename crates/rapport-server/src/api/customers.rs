@@ -134,6 +134,14 @@ pub async fn get_customer(
     let mut view: CustomerView = profile.ok_or_else(|| customer_not_found(&id))?.into();
     let prediction = state.store.predictions(&caller.workspace, false, Some(&view.id), 1).await?;
     view.prediction = prediction.first().map(crate::services::prediction::prediction_json);
+    crate::services::audit::record(
+        &state.store,
+        &caller,
+        "customer.read",
+        &format!("customer:{id}"),
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(Json(view))
 }
 
@@ -331,6 +339,8 @@ pub async fn undo_merge(
     match state.store.undo_merge(&caller.workspace, &MergeId(id.clone())).await? {
         UndoOutcome::Undone(undone) => {
             tracing::info!(workspace = %caller.workspace_name, merge = %id, "merge undone");
+            let detail = serde_json::json!({"customers": [undone.survivor_root.0, undone.absorbed_root.0]});
+            crate::services::audit::record(&state.store, &caller, "merge.undone", &format!("merge:{id}"), detail).await;
             Ok(Json(UndoView {
                 customer_ids: [undone.survivor_root.0, undone.absorbed_root.0],
                 merge: undone.merge.into(),

@@ -157,9 +157,10 @@ pub async fn put_taxonomy(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = read_json_request(&headers, &body, 1024 * 1024)?;
     let (taxonomy, retagged) = feedback::replace_taxonomy(&state.store, &caller.workspace, &value).await?;
+    crate::services::audit::record(&state.store, &caller, "settings.taxonomy", "", json!({"retagged": retagged})).await;
     let mut body = serde_json::to_value(taxonomy).map_err(ApiError::internal)?;
     body["retagged"] = Value::from(retagged);
     Ok(Json(body))
@@ -187,11 +188,12 @@ pub async fn put_settings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = read_json_request(&headers, &body, 16 * 1024)?;
     let settings = FeedbackSettings::parse(&value).map_err(invalid_settings)?;
     let saved = serde_json::to_value(&settings).map_err(ApiError::internal)?;
     state.store.put_feedback_settings(&caller.workspace, &saved).await?;
+    crate::services::audit::record(&state.store, &caller, "settings.feedback", "", Value::Null).await;
     Ok(Json(saved))
 }
 
@@ -266,7 +268,7 @@ pub async fn evaluate(
     caller: Caller,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     params::only(&parameters, &["at"])?;
     let at = params::time_parameter("at", parameters.get("at"), false)?.unwrap_or_else(rapport_store::now_ms);
     let evaluation = alerts::evaluate(&state.store, &caller.workspace, at).await?;

@@ -41,9 +41,12 @@ pub async fn create(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = crate::services::json_body::read_json_request(&headers, &body, DEFINITION_LIMIT)?;
-    Ok((StatusCode::CREATED, Json(journeys::create(&state.store, &caller.workspace, &value).await?)))
+    let created = journeys::create(&state.store, &caller.workspace, &value).await?;
+    let target = format!("journey:{}", created["id"].as_str().unwrap_or_default());
+    crate::services::audit::record(&state.store, &caller, "journey.created", &target, Value::Null).await;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 #[utoipa::path(get, path = "/v1/journeys/{id}", tag = "journeys",
@@ -72,9 +75,12 @@ pub async fn put(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = crate::services::json_body::read_json_request(&headers, &body, DEFINITION_LIMIT)?;
-    Ok(Json(journeys::replace(&state.store, &caller.workspace, &id, &value).await?))
+    let replaced = journeys::replace(&state.store, &caller.workspace, &id, &value).await?;
+    crate::services::audit::record(&state.store, &caller, "journey.edited", &format!("journey:{id}"), Value::Null)
+        .await;
+    Ok(Json(replaced))
 }
 
 #[utoipa::path(delete, path = "/v1/journeys/{id}", tag = "journeys",
@@ -86,8 +92,10 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     journeys::delete(&state.store, &caller.workspace, &id).await?;
+    crate::services::audit::record(&state.store, &caller, "journey.deleted", &format!("journey:{id}"), Value::Null)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -50,9 +50,13 @@ pub async fn create_key(
         };
         ApiError::new(code, rejection.body_text())
     })?;
-    let role = Role::parse(&request.role).ok_or_else(|| {
+    let role = Role::parse_key_role(&request.role).ok_or_else(|| {
         ApiError::invalid_parameter("role", format!("`{}` is not write, read or admin", request.role))
     })?;
+    let actor = match &principal {
+        Principal::Master => "master".to_owned(),
+        Principal::Key(caller) => caller.actor.clone(),
+    };
     let workspace = match (principal, request.workspace) {
         (Principal::Master, Some(name)) => {
             validate_workspace_name(&name).map_err(|problem| ApiError::invalid_parameter("workspace", problem))?;
@@ -75,6 +79,9 @@ pub async fn create_key(
     };
     let (key, record) = state.store.create_api_key(&workspace, role).await?;
     tracing::info!(workspace = %workspace.name, role = role.as_str(), key = %record.display_prefix, "api key created");
+    let target = format!("key:{}", record.display_prefix);
+    let detail = serde_json::json!({"role": role.as_str()});
+    crate::services::audit::record_as(&state.store, &workspace.id, &actor, "key.created", &target, detail).await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey { key, id: record.id, workspace: workspace.name, role: role.as_str().to_owned() }),

@@ -171,8 +171,10 @@ pub async fn put_settings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<SettingsView>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok());
     let value = read_json(content_type, &body, 64 * 1024)?;
-    Ok(Json(save_settings(&state.store, &caller.workspace, &value).await?.into()))
+    let saved = save_settings(&state.store, &caller.workspace, &value).await?;
+    crate::services::audit::record(&state.store, &caller, "settings.metrics", "", serde_json::Value::Null).await;
+    Ok(Json(saved.into()))
 }

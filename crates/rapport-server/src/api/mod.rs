@@ -15,4 +15,5 @@ pub mod ops;
 pub mod params;
 pub mod prediction;
 pub mod surveys;
+pub mod users;
 pub mod webhooks;

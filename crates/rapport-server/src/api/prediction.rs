@@ -39,9 +39,10 @@ pub async fn put_settings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let value = read_json_request(&headers, &body, 64 * 1024)?;
     let settings = prediction::save_settings(&state.store, &caller.workspace, &value).await?;
+    crate::services::audit::record(&state.store, &caller, "settings.churn", "", Value::Null).await;
     Ok(Json(serde_json::to_value(settings).map_err(ApiError::internal)?))
 }
 
@@ -62,9 +63,11 @@ pub async fn train(
     caller: Caller,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let at = at_parameter(&parameters)?;
-    Ok(Json(prediction::train(&state.store, &caller.workspace, at).await?))
+    let trained = prediction::train(&state.store, &caller.workspace, at).await?;
+    crate::services::audit::record(&state.store, &caller, "churn.trained", "", Value::Null).await;
+    Ok(Json(trained))
 }
 
 /// The newest churn model's summary (404 before the first training).
@@ -86,7 +89,7 @@ pub async fn refresh(
     caller: Caller,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let at = at_parameter(&parameters)?;
     Ok(Json(prediction::refresh(&state.store, &caller.workspace, at).await?))
 }

@@ -87,10 +87,18 @@ pub async fn create_survey(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SurveyView>), ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let definition = definition_from(&headers, &body)?;
     let record = state.store.create_survey(&caller.workspace, &definition).await?;
     state.triggers.forget(&caller.workspace);
+    crate::services::audit::record(
+        &state.store,
+        &caller,
+        "survey.created",
+        &format!("survey:{}", record.id),
+        serde_json::json!({"version": record.version}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -157,11 +165,20 @@ pub async fn update_survey(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<SurveyView>, ApiError> {
-    caller.require(Permission::Administer)?;
+    caller.require(Permission::Analyse)?;
     let definition = definition_from(&headers, &body)?;
     let record = state.store.add_survey_version(&caller.workspace, &id, &definition).await?;
     state.triggers.forget(&caller.workspace);
-    Ok(Json(record.ok_or_else(|| survey_not_found(&id))?.into()))
+    let record = record.ok_or_else(|| survey_not_found(&id))?;
+    crate::services::audit::record(
+        &state.store,
+        &caller,
+        "survey.edited",
+        &format!("survey:{id}"),
+        serde_json::json!({"version": record.version}),
+    )
+    .await;
+    Ok(Json(record.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

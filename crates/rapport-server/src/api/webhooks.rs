@@ -46,6 +46,14 @@ pub async fn create(
     let mut random = [0u8; 24];
     rand::rng().fill_bytes(&mut random);
     let webhook = state.store.create_webhook(&caller.workspace, &subscription, &secret_from(random)).await?;
+    crate::services::audit::record(
+        &state.store,
+        &caller,
+        "webhook.created",
+        &format!("webhook:{}", webhook.id),
+        json!({"kind": webhook.kind}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(webhook_json(&webhook, true))))
 }
 
@@ -88,6 +96,8 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Permission::Administer)?;
     if state.store.delete_webhook(&caller.workspace, &id).await? {
+        crate::services::audit::record(&state.store, &caller, "webhook.deleted", &format!("webhook:{id}"), Value::Null)
+            .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&id))
@@ -101,6 +111,8 @@ async fn set_status(state: &AppState, caller: &Caller, id: &str, active: bool) -
         return Err(not_found(id));
     }
     let webhook = state.store.webhook(&caller.workspace, id).await?.ok_or_else(|| not_found(id))?;
+    let action = if active { "webhook.enabled" } else { "webhook.disabled" };
+    crate::services::audit::record(&state.store, caller, action, &format!("webhook:{id}"), Value::Null).await;
     Ok(Json(webhook_json(&webhook, false)))
 }
 

@@ -9,14 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use rapport_core::auth::Role;
+use rapport_core::auth::Permission;
 use rapport_core::cases::STATES;
 use rapport_store::case_records::CaseRecord;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout, may_change, not_allowed};
+use crate::pages::{Viewer, failed, layout, may, not_allowed};
 use crate::services::cases;
 
 const VIEWS: [(&str, &str); 3] = [("open", "Open"), ("overdue", "Overdue"), ("closed", "Closed")];
@@ -137,7 +137,7 @@ async fn case_page(state: &AppState, caller: &Caller, id: &str, problem: Option<
         None => None,
     };
     let now = rapport_store::now_ms();
-    let admin = caller.role == Role::Admin;
+    let works = caller.role.allows(Permission::WorkCases);
     let moves: Vec<&str> = STATES.iter().copied().filter(|to| rapport_core::cases::may_move(&case.state, to)).collect();
     let status = if problem.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let body = html! {
@@ -161,10 +161,11 @@ async fn case_page(state: &AppState, caller: &Caller, id: &str, problem: Option<
                 @if let Some(resolution) = &case.resolution { p { "Resolution: " (resolution) } }
             }
         }
-        @if admin && case.state != "closed" {
+        @if works && case.state != "closed" {
             h2 id="work" { "Work the case" }
             div class="card" {
                 form method="post" action={"/cases/" (case.id) "/move"} class="filters" {
+                    (layout::csrf_field(caller))
                     div {
                         label for="state" { "Move to" }
                         select id="state" name="state" {
@@ -185,12 +186,13 @@ async fn case_page(state: &AppState, caller: &Caller, id: &str, problem: Option<
                     button type="submit" class="primary" { "Move" }
                 }
                 form method="post" action={"/cases/" (case.id) "/note"} class="filters" {
+                    (layout::csrf_field(caller))
                     div { label for="note" { "Note" } input id="note" name="text" size="60" required; }
                     button type="submit" class="primary" { "Add note" }
                 }
             }
         }
-        @if !admin { p class="hint" { "Working a case needs an admin key; this one can read." } }
+        @if !works { p class="hint" { "Working a case needs the admin or agent role; yours can read." } }
         h2 id="history" { "History" }
         div class="card" {
             table aria-labelledby="history" {
@@ -221,11 +223,11 @@ pub async fn change(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if !may_change(&caller, &headers) {
-        return not_allowed(&caller, "Working a case");
+    if !may(&caller, Permission::WorkCases, &headers) {
+        return not_allowed(&caller, "Working a case", Permission::WorkCases);
     }
     let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let actor = format!("dashboard ({})", caller.workspace_name);
+    let actor = caller.actor.clone();
     let now = rapport_store::now_ms();
     let outcome = match action.as_str() {
         "move" => {
@@ -246,7 +248,15 @@ pub async fn change(
         }
     };
     match outcome {
-        Ok(_) => Redirect::to(&format!("/cases/{id}")).into_response(),
+        Ok(case) => {
+            let (audited, detail) = if action == "move" {
+                ("case.transition", json!({"state": case.state}))
+            } else {
+                ("case.note", json!({}))
+            };
+            crate::services::audit::record(&state.store, &caller, audited, &format!("case:{id}"), detail).await;
+            Redirect::to(&format!("/cases/{id}")).into_response()
+        }
         Err(error) if error.status().is_client_error() => {
             case_page(&state, &caller, &id, Some(error.to_string())).await
         }

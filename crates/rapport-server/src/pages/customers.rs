@@ -115,6 +115,11 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
         )
         .await?;
     let cases = store.cases(&caller.workspace, None, None, Some(&identity_keys), 20).await?;
+    // An agent sees the customers their cases concern, and no one else.
+    if !caller.role.allows(rapport_core::auth::Permission::Read) && cases.is_empty() {
+        return Ok(None);
+    }
+    crate::services::audit::record(store, caller, "customer.read", &format!("customer:{id}"), Value::Null).await;
     let name = view.traits.get("name").map(|t| value_text(&t.value)).unwrap_or_else(|| view.id.clone());
     Ok(Some(html! {
         h1 { (name) }

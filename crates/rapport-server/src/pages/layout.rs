@@ -6,18 +6,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::auth::Caller;
+use crate::pages::SECTIONS;
 
-/// The navigation: (path, label).
-const SECTIONS: [(&str, &str); 8] = [
-    ("/overview", "Overview"),
-    ("/journeys", "Journeys"),
-    ("/feedback", "Feedback"),
-    ("/drivers", "Drivers"),
-    ("/cases", "Cases"),
-    ("/customers", "Customers"),
-    ("/surveys", "Surveys"),
-    ("/settings", "Settings"),
-];
+/// The hidden field that carries the session's CSRF token: in every form that posts.
+pub fn csrf_field(caller: &Caller) -> Markup {
+    html! { input type="hidden" name="csrf" value=(caller.csrf.as_deref().unwrap_or_default()); }
+}
 
 /// A whole page: `current` is the navigation entry to mark; `caller` absent on the sign-in page.
 pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &str, body: Markup) -> Response {
@@ -38,7 +32,8 @@ pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &
                     @if let Some(caller) = caller {
                         nav aria-label="Sections" {
                             ul {
-                                @for (path, label) in SECTIONS {
+                                @for (path, label, permission) in SECTIONS {
+                                    @if caller.role.allows(permission) {
                                     li {
                                         @if path == current {
                                             a href=(path) aria-current="page" { (label) }
@@ -46,12 +41,19 @@ pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &
                                             a href=(path) { (label) }
                                         }
                                     }
+                                    }
                                 }
                             }
                         }
                         div class="who" {
-                            span { "Workspace " strong { (caller.workspace_name) } " · " (caller.role.as_str()) }
+                            span { "Workspace " strong { (caller.workspace_name) } " · " (caller.role.as_str()) " · " }
+                            @if current == "/account" {
+                                a href="/account" aria-current="page" { "Account" }
+                            } @else {
+                                a href="/account" { "Account" }
+                            }
                             form method="post" action="/sign-out" {
+                                (csrf_field(caller))
                                 button type="submit" class="link" { "Sign out" }
                             }
                         }
@@ -62,6 +64,16 @@ pub fn page(status: StatusCode, title: &str, caller: Option<&Caller>, current: &
         }
     };
     (status, [(header::CACHE_CONTROL, "no-store")], axum::response::Html(markup.into_string())).into_response()
+}
+
+/// A refusal shown at the top of a form's page (`role=alert`, read out at once).
+pub fn alert(text: &str) -> Markup {
+    html! { p class="error" role="alert" { (text) } }
+}
+
+/// What a change did, at the top of its page (`role=status`).
+pub fn done(text: Markup) -> Markup {
+    html! { p class="better" role="status" { (text) } }
 }
 
 /// A page that says what went wrong in words, and what to do.
@@ -155,7 +167,11 @@ input, select { font: inherit; padding: .45rem .6rem; border: 1px solid #9aa5b1;
 button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6px; background: var(--accent); color: #fff; cursor: pointer; }
 .signin { max-width: 28rem; margin: 3rem auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1.5rem; }
 .signin input { width: 100%; }
-.signin .row { margin-bottom: 1rem; }
+.row { margin-bottom: 1rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+form.inline { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: 0; }
+button:not(.primary):not(.link) { font: inherit; padding: .4rem .75rem; border: 1px solid #9aa5b1; border-radius: 6px; background: #fff; cursor: pointer; }
+p.better[role=status] { background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 6px; padding: .75rem 1rem; }
 figure { margin: 0; }
 svg.quadrant { max-width: 720px; display: block; }
 iframe.preview { width: 100%; min-height: 36rem; border: 1px solid var(--line); border-radius: 8px; background: #fff; }

@@ -1,6 +1,5 @@
-//! Settings: API keys (a new one shown once; admin keys), webhooks with their recent
-//! deliveries, and the topic taxonomy. Users and roles come with the trust work; until then a
-//! person signs in with a key.
+//! Settings: users (`users.rs`), API keys (a new one shown once), webhooks with their recent
+//! deliveries, and the topic taxonomy. Admins change them; everyone who reads sees them.
 
 use std::collections::BTreeMap;
 
@@ -9,18 +8,41 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
-use rapport_core::auth::Role;
+use rapport_core::auth::{Permission, Role};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout, may_change, not_allowed};
+use crate::pages::{Viewer, failed, layout, may, not_allowed, users};
 use crate::services::feedback::taxonomy;
 
 /// Recent deliveries shown per webhook.
 const DELIVERIES: usize = 10;
 
-async fn render(state: &AppState, caller: &Caller, created: Option<(String, String)>, status: StatusCode) -> Response {
-    let admin = caller.role == Role::Admin;
+/// What the page reports at its top after a change: a new key or a new user's password.
+pub enum Notice {
+    Key { role: String, key: String },
+    Users(Markup),
+}
+
+pub async fn render(state: &AppState, caller: &Caller, notice: Option<Notice>, status: StatusCode) -> Response {
+    let admin = caller.role.allows(Permission::Administer);
+    let (created, users_notice) = match notice {
+        Some(Notice::Key { role, key }) => (Some((role, key)), None),
+        Some(Notice::Users(markup)) => (None, Some(markup)),
+        None => (None, None),
+    };
+    let users = match users::section(state, caller, users_notice).await {
+        Ok(users) => users,
+        Err(error) => return failed(caller, error),
+    };
+    let existing = if admin {
+        match state.store.api_keys(&caller.workspace).await {
+            Ok(keys) => keys,
+            Err(error) => return failed(caller, error.into()),
+        }
+    } else {
+        Vec::new()
+    };
     let webhooks = match state.store.webhooks(&caller.workspace).await {
         Ok(webhooks) => webhooks,
         Err(error) => return failed(caller, error.into()),
@@ -45,8 +67,18 @@ async fn render(state: &AppState, caller: &Caller, created: Option<(String, Stri
             @if let Some((role, key)) = &created {
                 p class="better" role="status" { "New " (role) " key (copy it now; it is not shown again): " code id="new-key" { (key) } }
             }
+            @if !existing.is_empty() {
+                table {
+                    caption class="hint" { "The workspace's keys (their first characters)" }
+                    thead { tr { th scope="col" { "Key" } th scope="col" { "Role" } th scope="col" { "Made" } } }
+                    tbody { @for key in &existing { tr {
+                        td { code { (key.display_prefix) "…" } } td { (key.role.as_str()) } td { (layout::when(key.created_at_ms)) }
+                    } } }
+                }
+            }
             @if admin {
                 form method="post" action="/settings/keys" class="filters" {
+                    (layout::csrf_field(caller))
                     div {
                         label for="role" { "Role" }
                         select id="role" name="role" { option value="read" { "read" } option value="write" { "write" } option value="admin" { "admin" } }
@@ -54,12 +86,13 @@ async fn render(state: &AppState, caller: &Caller, created: Option<(String, Stri
                     button type="submit" class="primary" { "Make a key" }
                 }
             } @else {
-                p class="hint" { "Making keys needs an admin key." }
+                p class="hint" { "Making keys needs the admin role." }
             }
         }
     };
     let body = html! {
         h1 { "Settings" }
+        (users)
         (keys)
         h2 id="webhooks" { "Webhooks" }
         @if webhooks.is_empty() {
@@ -98,8 +131,6 @@ async fn render(state: &AppState, caller: &Caller, created: Option<(String, Stri
                 } } }
             }
         }
-        h2 id="users" { "Users" }
-        p class="empty" { "People sign in with a workspace key for now; named users with roles come with the trust work." }
     };
     layout::page(status, "Settings", Some(caller), "/settings", body)
 }
@@ -114,10 +145,10 @@ pub async fn make_key(
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if !may_change(&caller, &headers) {
-        return not_allowed(&caller, "Making keys");
+    if !may(&caller, Permission::Administer, &headers) {
+        return not_allowed(&caller, "Making keys", Permission::Administer);
     }
-    let Some(role) = form.get("role").and_then(|role| Role::parse(role)) else {
+    let Some(role) = form.get("role").and_then(|role| Role::parse_key_role(role)) else {
         return layout::problem(StatusCode::BAD_REQUEST, Some(&caller), "Which role?", "Choose read, write or admin.");
     };
     let workspace = match state.store.workspace_by_name(&caller.workspace_name).await {
@@ -133,7 +164,12 @@ pub async fn make_key(
         Err(error) => return failed(&caller, error.into()),
     };
     match state.store.create_api_key(&workspace, role).await {
-        Ok((key, _)) => render(&state, &caller, Some((role.as_str().to_owned(), key)), StatusCode::OK).await,
+        Ok((key, record)) => {
+            let target = format!("key:{}", record.display_prefix);
+            let detail = serde_json::json!({"role": role.as_str()});
+            crate::services::audit::record(&state.store, &caller, "key.created", &target, detail).await;
+            render(&state, &caller, Some(Notice::Key { role: role.as_str().to_owned(), key }), StatusCode::OK).await
+        }
         Err(error) => failed(&caller, error.into()),
     }
 }

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
+use rapport_core::auth::Permission;
 use rapport_core::metrics::query::{RawQuery, date_of_day, day_of_ms};
 use rapport_core::survey::parse_definition;
 use rapport_store::records::TallySource;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout, may_change};
+use crate::pages::{Viewer, failed, layout, may};
 use crate::services::metrics::metric_report;
 
 /// Question rows the builder offers (blank ones are left out).
@@ -126,7 +127,7 @@ fn definition_of(form: &BTreeMap<String, String>) -> Value {
     definition
 }
 
-fn builder(form: &BTreeMap<String, String>, problems: &[String], preview: Option<String>) -> Markup {
+fn builder(caller: &Caller, form: &BTreeMap<String, String>, problems: &[String], preview: Option<String>) -> Markup {
     let value = |key: &str| field(form, key);
     let chosen = |key: &str, option: &str| value(key) == option;
     html! {
@@ -138,6 +139,7 @@ fn builder(form: &BTreeMap<String, String>, problems: &[String], preview: Option
             }
         }
         form method="post" action="/surveys/new" class="card" {
+            (layout::csrf_field(caller))
             div class="filters" {
                 div { label for="name" { "Name" } input id="name" name="name" value=(value("name")) required size="30"; }
                 div {
@@ -189,7 +191,7 @@ pub async fn new(State(_state): State<AppState>, Viewer(caller): Viewer) -> Resp
     form.insert("required1".to_owned(), "on".to_owned());
     form.insert("type2".to_owned(), "text".to_owned());
     form.insert("text2".to_owned(), "What is the main reason for your score?".to_owned());
-    layout::page(StatusCode::OK, "Build a survey", Some(&caller), "/surveys", builder(&form, &[], None))
+    layout::page(StatusCode::OK, "Build a survey", Some(&caller), "/surveys", builder(&caller, &form, &[], None))
 }
 
 pub async fn submit(
@@ -199,7 +201,7 @@ pub async fn submit(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     let render = |status, problems: &[String], preview: Option<String>, caller: &Caller| {
-        layout::page(status, "Build a survey", Some(caller), "/surveys", builder(&form, problems, preview))
+        layout::page(status, "Build a survey", Some(caller), "/surveys", builder(caller, &form, problems, preview))
     };
     let definition = match parse_definition(&definition_of(&form)) {
         Ok(definition) => definition,
@@ -212,12 +214,20 @@ pub async fn submit(
         let preview = crate::api::hosted::preview_document(&definition);
         return render(StatusCode::OK, &[], Some(preview), &caller);
     }
-    if !may_change(&caller, &headers) {
-        return render(StatusCode::FORBIDDEN, &["Creating a survey needs an admin key.".to_owned()], None, &caller);
+    if !may(&caller, Permission::Analyse, &headers) {
+        return render(
+            StatusCode::FORBIDDEN,
+            &["Creating a survey needs the admin or analyst role.".to_owned()],
+            None,
+            &caller,
+        );
     }
     match state.store.create_survey(&caller.workspace, &definition).await {
-        Ok(_) => {
+        Ok(record) => {
             state.triggers.forget(&caller.workspace);
+            let target = format!("survey:{}", record.id);
+            crate::services::audit::record(&state.store, &caller, "survey.created", &target, json!({"version": 1}))
+                .await;
             Redirect::to("/surveys").into_response()
         }
         Err(error) => failed(&caller, error.into()),

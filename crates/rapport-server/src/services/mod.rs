@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod analysis;
+pub mod audit;
 pub mod cases;
 pub mod feedback;
 pub mod hosted_survey;
@@ -19,6 +20,7 @@ pub mod mail;
 pub mod metrics;
 pub mod prediction;
 pub mod surveys;
+pub mod users;
 pub mod webhooks;
 
 /// Times in responses are RFC 3339 in UTC with milliseconds.

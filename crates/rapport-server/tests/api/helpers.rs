@@ -84,6 +84,11 @@ impl TestApp {
         TestApp { address, store, stop: Some(stop), server: Some(server), ..self }
     }
 
+    /// The database behind the server, for what tests do behind Rapport's back.
+    pub fn database(&self) -> &TestDatabase {
+        &self._database
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -130,6 +135,32 @@ impl TestApp {
         body["data"].as_array().unwrap().clone()
     }
 
+    /// Creates a person in `acme` through the API (admin key); returns the password Rapport made.
+    pub async fn create_user(&self, email: &str, role: &str) -> String {
+        let response = self
+            .post("/v1/users", &self.admin_key, &serde_json::json!({"email": email, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["password"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in through the sign-in form (no redirects followed): the response.
+    pub async fn sign_in_form(&self, email: &str, password: &str, code: &str) -> Response {
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let form = [("email", email), ("password", password), ("code", code)];
+        client.post(self.url("/sign-in")).form(&form).send().await.unwrap()
+    }
+
+    /// Signs in and reads the session's CSRF token off a page, as a browser would.
+    pub async fn session(&self, email: &str, password: &str) -> Session {
+        let response = self.sign_in_form(email, password, "").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{email} signs in");
+        Session::from_sign_in(self, response).await
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -168,4 +199,45 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str, fi
         fields.iter().map(|(index, field)| (*index, (*field).to_owned())).collect();
     assert_eq!(named, expected, "{body}");
     body
+}
+
+/// A person signed in to the dashboard: their cookie and the CSRF token their forms carry.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub landing: String,
+    client: Client,
+    address: String,
+}
+
+impl Session {
+    pub async fn from_sign_in(app: &TestApp, response: Response) -> Session {
+        let set_cookie = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let landing = response.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut session = Session { cookie, csrf: String::new(), landing, client, address: app.address.clone() };
+        let account = session.get("/account").await.text().await.unwrap();
+        let marker = "name=\"csrf\" value=\"";
+        let start = account.find(marker).expect("every page with a form carries the CSRF token") + marker.len();
+        session.csrf = account[start..start + 64].to_owned();
+        session
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(format!("{}{path}", self.address)).header("cookie", &self.cookie).send().await.unwrap()
+    }
+
+    /// Posts a form with the session's CSRF token.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf", &self.csrf));
+        self.post_raw(path, &fields).await
+    }
+
+    /// Posts exactly these fields (no CSRF token unless given).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let url = format!("{}{path}", self.address);
+        self.client.post(url).header("cookie", &self.cookie).form(form).send().await.unwrap()
+    }
 }

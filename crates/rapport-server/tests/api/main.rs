@@ -15,6 +15,7 @@ mod operations;
 mod pages;
 mod prediction;
 mod surveys;
+mod trust;
 mod webhooks;
 
 /// Instantiates each listed test for both backends: `sqlite::name` and `postgres::name`.
@@ -40,7 +41,12 @@ macro_rules! api_suite {
 }
 
 api_suite! {
-    crate::pages::pages_need_a_read_or_admin_key => pages_need_a_read_or_admin_key,
+    crate::pages::pages_need_a_signed_in_person => pages_need_a_signed_in_person,
+    crate::pages::roles_reach_what_the_matrix_says => roles_reach_what_the_matrix_says,
+    crate::pages::lockout_and_two_factor => lockout_and_two_factor,
+    crate::trust::users_through_the_api => users_through_the_api,
+    crate::trust::the_audit_log_detects_tampering => the_audit_log_detects_tampering,
+    crate::trust::workspaces_never_see_each_other => workspaces_never_see_each_other,
     crate::journeys::kept_visits_follow_new_events_and_merges => kept_visits_follow_new_events_and_merges,
     crate::journeys::a_planted_checkout_friction_ranks_first => a_planted_checkout_friction_ranks_first,
     crate::journeys::without_the_plant_the_app_checkout_is_not_first => without_the_plant_the_app_checkout_is_not_first,

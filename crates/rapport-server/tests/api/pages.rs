@@ -1,95 +1,261 @@
-//! The dashboard's pages over HTTP: who may sign in, what a session opens, and errors in words
-//! (the browser test drives the same pages in Chromium).
+//! The dashboard's pages over HTTP: who may sign in, what a session opens, what each role
+//! reaches, forms refused without their CSRF token, lockout, the second factor, and errors in
+//! words (the browser test drives the same pages in Chromium).
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
+use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Session, TestApp, status_and_json};
 
-pub async fn pages_need_a_read_or_admin_key(app: TestApp) {
+pub async fn pages_need_a_signed_in_person(app: TestApp) {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let get = |path: &str, cookie: Option<&str>| {
-        let mut request = client.get(app.url(path));
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("rapport_key={cookie}"));
-        }
-        request.send()
-    };
-    for path in ["/", "/overview", "/journeys"] {
-        let response = get(path, None).await.unwrap();
+    for path in ["/", "/overview", "/journeys", "/account"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(response.headers()[LOCATION], "/sign-in");
     }
-    let sign_in = |key: &str| client.post(app.url("/sign-in")).form(&[("key", key)]).send();
-    let refused = sign_in(&app.write_key).await.unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(refused.text().await.unwrap().contains("write key"));
-    let unknown = sign_in("rpk_nothing").await.unwrap();
+    // A key in the old cookie opens nothing: keys are for the API.
+    let with_key = client.get(app.url("/overview")).header("cookie", format!("rapport_key={}", app.admin_key));
+    assert_eq!(with_key.send().await.unwrap().status(), StatusCode::SEE_OTHER);
+
+    let viewer = app.create_user("vera@acme.test", "viewer").await;
+    let wrong = app.sign_in_form("vera@acme.test", "not her password", "").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong = wrong.text().await.unwrap();
+    assert!(wrong.contains("do not match an account") && wrong.contains("value=\"vera@acme.test\""), "{wrong}");
+    assert!(!wrong.contains("not her password"), "a password is never written back into the page");
+    let unknown = app.sign_in_form("nobody@acme.test", "whatever it is", "").await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
-    assert!(unknown.text().await.unwrap().contains("not recognised"));
+    assert!(unknown.text().await.unwrap().contains("do not match an account"), "the same words: no account probing");
     let cross_site = client
         .post(app.url("/sign-in"))
         .header("sec-fetch-site", "cross-site")
-        .form(&[("key", app.read_key.as_str())])
+        .form(&[("email", "vera@acme.test"), ("password", viewer.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN, "another site's form cannot sign anyone in");
-
     let proxied = client
         .post(app.url("/sign-in"))
         .header("x-forwarded-proto", "https")
-        .form(&[("key", app.read_key.as_str())])
+        .form(&[("email", "vera@acme.test"), ("password", viewer.as_str())])
         .send()
         .await
         .unwrap();
     assert!(proxied.headers()[SET_COOKIE].to_str().unwrap().ends_with("; Secure"), "over HTTPS the cookie is Secure");
-    let signed_in = sign_in(&app.read_key).await.unwrap();
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+
+    let signed_in = app.sign_in_form(" Vera@Acme.test ", &viewer, "").await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "the address is matched as typed, any case");
     let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("rapport_session=rps_"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let overview = get("/overview", Some(&app.read_key)).await.unwrap();
+    let vera = Session::from_sign_in(&app, signed_in).await;
+    assert_eq!(vera.landing, "/overview");
+    let overview = vera.get("/overview").await;
     assert_eq!(overview.status(), StatusCode::OK);
     let html = overview.text().await.unwrap();
     assert!(
         html.contains("<h1>Overview</h1>") && html.contains("No answers in the last 90 days."),
         "an empty workspace says so"
     );
-    let journeys = get("/journeys", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    assert!(html.contains(">viewer<") || html.contains(" · viewer · "), "the header says who is signed in");
+    let journeys = vera.get("/journeys").await.text().await.unwrap();
     assert!(journeys.contains("No journey is defined yet"), "the empty state says what to do");
-    let missing = get("/journeys/nope", Some(&app.read_key)).await.unwrap();
+    let missing = vera.get("/journeys/nope").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(missing.text().await.unwrap().contains("no journey `nope` in this workspace"));
-    let escaped = get("/journeys/%3Cscript%3E", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    let escaped = vera.get("/journeys/%3Cscript%3E").await.text().await.unwrap();
     assert!(!escaped.contains("<script>") && escaped.contains("&lt;script&gt;"), "names are escaped");
     // A customer by phone number as people type it, and their 360 view.
-    app.send(
-        "/v1/identify",
-        &serde_json::json!({"userId": "u-7", "traits": {"phone": "+1 404 555 0100", "name": "Ada <b>"}}),
-    )
-    .await;
-    let found = get("/customers?q=%2B1%20(404)%20555-0100", Some(&app.read_key)).await.unwrap();
+    app.send("/v1/identify", &json!({"userId": "u-7", "traits": {"phone": "+1 404 555 0100", "name": "Ada <b>"}}))
+        .await;
+    let found = vera.get("/customers?q=%2B1%20(404)%20555-0100").await;
     assert_eq!(found.status(), StatusCode::SEE_OTHER);
     let location = found.headers()[LOCATION].to_str().unwrap().to_owned();
     assert!(location.starts_with("/customers/"), "{location}");
-    let view = get(&location, Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    let view = vera.get(&location).await.text().await.unwrap();
     assert!(view.contains("+14045550100") && view.contains("Timeline across channels"), "{view}");
     assert!(view.contains("Ada &lt;b&gt;") && !view.contains("Ada <b>"), "traits are escaped");
-    let nobody = get("/customers?q=nobody%40example.com", Some(&app.read_key)).await.unwrap().text().await.unwrap();
+    let nobody = vera.get("/customers?q=nobody%40example.com").await.text().await.unwrap();
     assert!(nobody.contains("No customer has the identity"));
-    // A read key sees the settings but cannot make keys.
-    let settings = get("/settings", Some(&app.read_key)).await.unwrap().text().await.unwrap();
-    assert!(settings.contains("Making keys needs an admin key") && settings.contains("Topic taxonomy"));
-    let refused = client
-        .post(app.url("/settings/keys"))
-        .header("cookie", format!("rapport_key={}", app.read_key))
-        .form(&[("role", "admin")])
+    // A viewer sees the settings but cannot make keys, even with a good form.
+    let settings = vera.get("/settings").await.text().await.unwrap();
+    assert!(settings.contains("Making keys needs the admin role") && settings.contains("Topic taxonomy"));
+    assert!(!settings.contains("Add user"), "only admins manage users");
+    assert_eq!(vera.post("/settings/keys", &[("role", "admin")]).await.status(), StatusCode::FORBIDDEN);
+
+    // Forms without the session's CSRF token are refused before anything happens.
+    let admin_password = app.create_user("ana@acme.test", "admin").await;
+    let ana = app.session("ana@acme.test", &admin_password).await;
+    let keys_before =
+        app.store.api_keys(&app.store.workspace_by_name("acme").await.unwrap().unwrap().id).await.unwrap();
+    for form in [vec![("role", "read")], vec![("role", "read"), ("csrf", "0".repeat(64).leak() as &str)]] {
+        let refused = ana.post_raw("/settings/keys", &form).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("did not come from your Rapport session"));
+    }
+    let with_vera_token = ana.post_raw("/settings/keys", &[("role", "read"), ("csrf", &vera.csrf)]).await;
+    assert_eq!(with_vera_token.status(), StatusCode::FORBIDDEN, "another session's token does not do");
+    let workspace = app.store.workspace_by_name("acme").await.unwrap().unwrap().id;
+    assert_eq!(app.store.api_keys(&workspace).await.unwrap().len(), keys_before.len(), "nothing was made");
+    let made = ana.post("/settings/keys", &[("role", "read")]).await.text().await.unwrap();
+    assert!(made.contains("id=\"new-key\"") && made.contains("rpk_"), "an admin's form with its token works");
+    assert_eq!(app.store.api_keys(&workspace).await.unwrap().len(), keys_before.len() + 1);
+
+    // Signing out ends the session on the server, not only in the browser.
+    let out = vera.post("/sign-out", &[]).await;
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(vera.get("/overview").await.status(), StatusCode::SEE_OTHER, "the old cookie opens nothing");
+    let css = client.get(app.url("/assets/app.css")).send().await.unwrap();
+    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+
+    // Every sign-in, failure and change is in the audit log.
+    let audit = app.client.get(app.url("/v1/audit")).bearer_auth(&app.admin_key).send().await.unwrap();
+    let (_, audit) = status_and_json(audit).await;
+    let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for action in
+        ["user.created", "user.sign_in_failed", "user.signed_in", "key.created", "customer.read", "user.signed_out"]
+    {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+}
+
+/// Each role reaches the pages and changes the permission matrix gives it (SECURITY.md).
+pub async fn roles_reach_what_the_matrix_says(app: TestApp) {
+    let mut sessions = Vec::new();
+    for (email, role) in [
+        ("ana@acme.test", "admin"),
+        ("al@acme.test", "analyst"),
+        ("aga@acme.test", "agent"),
+        ("vic@acme.test", "viewer"),
+    ] {
+        let password = app.create_user(email, role).await;
+        sessions.push((role, app.session(email, &password).await));
+    }
+    // Two customers: one with a case, one without.
+    app.send("/v1/identify", &json!({"userId": "with-case", "traits": {"email": "case@acme.test"}})).await;
+    app.send("/v1/identify", &json!({"userId": "no-case", "traits": {"email": "quiet@acme.test"}})).await;
+    let with_case = app.customer("userId:with-case").await["id"].as_str().unwrap().to_owned();
+    let no_case = app.customer("userId:no-case").await["id"].as_str().unwrap().to_owned();
+    let case = app
+        .post("/v1/cases", &app.admin_key, &json!({"title": "Parcel lost", "customer": "email:case@acme.test"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let out = client.post(app.url("/sign-out")).send().await.unwrap();
-    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    let css = get("/assets/app.css", None).await.unwrap();
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    let (status, case) = status_and_json(case).await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let case_id = case["id"].as_str().unwrap().to_owned();
+
+    // (page, admin, analyst, agent, viewer): whether each reaches it.
+    let pages = [
+        ("/overview", [true, true, false, true]),
+        ("/journeys", [true, true, false, true]),
+        ("/feedback", [true, true, false, true]),
+        ("/drivers", [true, true, false, true]),
+        ("/surveys", [true, true, false, true]),
+        ("/settings", [true, true, false, true]),
+        ("/cases", [true, true, true, true]),
+        ("/account", [true, true, true, true]),
+    ];
+    for (index, (role, session)) in sessions.iter().enumerate() {
+        for (page, reach) in &pages {
+            let status = session.get(page).await.status();
+            let expected = if reach[index] { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(status, expected, "{role} on {page}");
+        }
+        let customer = session.get(&format!("/customers/{with_case}")).await.status();
+        assert_eq!(customer, StatusCode::OK, "{role} sees the customer a case concerns");
+        let quiet = session.get(&format!("/customers/{no_case}")).await.status();
+        let expected = if *role == "agent" { StatusCode::NOT_FOUND } else { StatusCode::OK };
+        assert_eq!(quiet, expected, "{role} on a customer no case concerns");
+        // The navigation shows what the role reaches.
+        let nav = session.get("/cases").await.text().await.unwrap();
+        assert_eq!(nav.contains("href=\"/overview\""), *role != "agent", "{role}'s navigation");
+        // Working a case: admins and agents.
+        let note = session.post(&format!("/cases/{case_id}/note"), &[("text", &format!("seen by {role}"))]).await;
+        let works = *role == "admin" || *role == "agent";
+        let expected = if works { StatusCode::SEE_OTHER } else { StatusCode::FORBIDDEN };
+        assert_eq!(note.status(), expected, "{role} adds a note");
+        // Building a survey: admins and analysts.
+        let survey = session
+            .post(
+                "/surveys/new",
+                &[
+                    ("name", &format!("Pulse by {role}")),
+                    ("kind", "relational"),
+                    ("language", "en"),
+                    ("type1", "nps"),
+                    ("text1", "How likely?"),
+                    ("action", "create"),
+                ],
+            )
+            .await;
+        let builds = *role == "admin" || *role == "analyst";
+        let expected = if builds { StatusCode::SEE_OTHER } else { StatusCode::FORBIDDEN };
+        assert_eq!(survey.status(), expected, "{role} creates a survey");
+        // Managing users: admins only.
+        let add =
+            session.post("/settings/users", &[("email", &format!("new-{role}@acme.test")), ("role", "viewer")]).await;
+        let expected = if *role == "admin" { StatusCode::OK } else { StatusCode::FORBIDDEN };
+        assert_eq!(add.status(), expected, "{role} adds a user");
+    }
+    // The notes are in the case's history under who wrote them.
+    let history = app.read(&format!("/v1/cases/{case_id}")).await;
+    let actors: Vec<&str> = history["history"].as_array().unwrap().iter().filter_map(|e| e["actor"].as_str()).collect();
+    assert!(actors.contains(&"user:aga@acme.test") && actors.contains(&"user:ana@acme.test"), "{actors:?}");
+}
+
+/// Five failures in a row lock an account for fifteen minutes; a new password from an admin
+/// lifts it. With two-factor on, a password alone does not sign in, and a code is good once.
+pub async fn lockout_and_two_factor(app: TestApp) {
+    let password = app.create_user("lee@acme.test", "analyst").await;
+    for attempt in 1..=5 {
+        let response = app.sign_in_form("lee@acme.test", "a wrong password", "").await;
+        let expected = if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::LOCKED };
+        assert_eq!(response.status(), expected, "attempt {attempt}");
+    }
+    let locked = app.sign_in_form("lee@acme.test", &password, "").await;
+    assert_eq!(locked.status(), StatusCode::LOCKED, "the right password does not open a locked account");
+    assert!(locked.text().await.unwrap().contains("locked until"));
+    let users = app.client.get(app.url("/v1/users")).bearer_auth(&app.admin_key).send().await.unwrap();
+    let (_, users) = status_and_json(users).await;
+    let lee = users["data"].as_array().unwrap().iter().find(|u| u["email"] == "lee@acme.test").unwrap().clone();
+    assert!(lee["lockedUntil"].is_string(), "{lee}");
+    let id = lee["id"].as_str().unwrap();
+    let reset = app.client.put(app.url(&format!("/v1/users/{id}"))).bearer_auth(&app.admin_key);
+    let reset = reset.json(&json!({"password": "a brand new password"})).send().await.unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    let lee = app.session("lee@acme.test", "a brand new password").await;
+
+    // Turning on two-factor: the account page shows a secret; a code from it confirms.
+    let account = lee.get("/account").await.text().await.unwrap();
+    let marker = "id=\"totp-secret\">";
+    let start = account.find(marker).unwrap() + marker.len();
+    let secret = account[start..start + 32].to_owned();
+    let now_s = u64::try_from(rapport_store::now_ms() / 1000).unwrap();
+    let wrong = lee.post("/account/two-factor", &[("action", "enable"), ("secret", &secret), ("code", "000000")]).await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let code = rapport_core::users::totp_code(&secret, now_s).unwrap();
+    let on = lee.post("/account/two-factor", &[("action", "enable"), ("secret", &secret), ("code", &code)]).await;
+    assert!(on.text().await.unwrap().contains("Two-factor sign-in is on."));
+    let asks = app.sign_in_form("lee@acme.test", "a brand new password", "").await;
+    assert_eq!(asks.status(), StatusCode::UNAUTHORIZED);
+    assert!(asks.text().await.unwrap().contains("6-digit code"));
+    let replay = app.sign_in_form("lee@acme.test", "a brand new password", &code).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED, "the code used to turn it on is spent");
+    // The next step's code (one step of skew is allowed) signs in, once.
+    let next = rapport_core::users::totp_code(&secret, now_s + 30).unwrap();
+    let signed_in = app.sign_in_form("lee@acme.test", "a brand new password", &next).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let again = app.sign_in_form("lee@acme.test", "a brand new password", &next).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    let listed = app.client.get(app.url(&format!("/v1/users/{id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    assert_eq!(status_and_json(listed).await.1["twoFactor"], true);
+
+    // A disabled account signs in nowhere, and its sessions end.
+    let session = Session::from_sign_in(&app, signed_in).await;
+    let disable = app.client.put(app.url(&format!("/v1/users/{id}"))).bearer_auth(&app.admin_key);
+    disable.json(&json!({"disabled": true})).send().await.unwrap();
+    assert_eq!(session.get("/overview").await.status(), StatusCode::SEE_OTHER);
 }

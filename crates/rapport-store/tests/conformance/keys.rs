@@ -66,6 +66,16 @@ pub async fn deleting_a_workspace_removes_all_of_it(store: Store) {
         };
         assert_eq!(store.import_responses(&workspace.id, &[response]).await.unwrap(), 1);
         store.create_journey(&workspace.id, &json!({"name": "Purchase"})).await.unwrap();
+        let user = rapport_store::trust_records::NewUserRow {
+            email: format!("ana@{name}.test"),
+            name: "Ana".into(),
+            role: Role::Admin,
+            password_hash: "$argon2id$x".into(),
+        };
+        store.create_user(&workspace.id, &user).await.unwrap().unwrap();
+        let (user, _) = store.user_by_email(&user.email).await.unwrap().unwrap();
+        store.start_session(&user, &format!("rps_{name}"), None, 1, i64::MAX).await.unwrap();
+        store.append_audit(&workspace.id, "master", "key.created", "", "{}", 1).await.unwrap();
     }
     let demo = store.workspace_by_name("demo").await.unwrap().unwrap();
     let kept = store.workspace_by_name("kept").await.unwrap().unwrap();
@@ -84,6 +94,9 @@ pub async fn deleting_a_workspace_removes_all_of_it(store: Store) {
         "answer_rollups",
         "api_keys",
         "journeys",
+        "users",
+        "sessions",
+        "audit_log",
     ] {
         assert!(filled.contains(&table), "{table} has rows to delete: {before:?}");
     }

@@ -9,6 +9,7 @@ mod keys;
 mod metrics;
 mod prediction;
 mod surveys;
+mod trust;
 
 use rapport_core::event::{BatchEnvelope, Event, parse_event};
 use rapport_core::ids::WorkspaceId;
@@ -53,6 +54,8 @@ conformance_suite! {
     crate::customers::timeline_pages_with_a_cursor => timeline_pages_with_a_cursor,
     crate::customers::a_customer_with_very_many_identities_still_reads => a_customer_with_very_many_identities_still_reads,
     crate::keys::keys_authenticate_by_hash_only => keys_authenticate_by_hash_only,
+    crate::trust::users_and_sessions => users_and_sessions,
+    crate::trust::the_audit_log_is_one_chain_per_workspace => the_audit_log_is_one_chain_per_workspace,
     crate::keys::workspaces_do_not_see_each_other => workspaces_do_not_see_each_other,
     crate::keys::deleting_a_workspace_removes_all_of_it => deleting_a_workspace_removes_all_of_it,
     crate::surveys::survey_versions_never_change => survey_versions_never_change,

@@ -134,8 +134,24 @@ fn end_ms(end: Option<time::Date>) -> anyhow::Result<i64> {
     Ok((at.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-/// Generates and loads the company; returns the admin key.
-async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
+/// What the demo prints once: an admin key for the API and an admin's sign-in for the dashboard.
+pub struct DemoAccess {
+    pub key: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// The demo admin's e-mail address (unique on the server, as every user's is).
+fn demo_admin_email(workspace: &str) -> String {
+    if workspace == "demo" {
+        "admin@evergreen.example".to_owned()
+    } else {
+        format!("admin.{workspace}@evergreen.example")
+    }
+}
+
+/// Generates and loads the company; returns the admin key and the admin's sign-in.
+async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoAccess> {
     let started = Instant::now();
     let company = Company::new(options.seed, end_ms(options.end)?);
     if store.workspace_by_name(&options.workspace).await?.is_some() {
@@ -223,8 +239,19 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<String> {
     }
     open_detractor_cases(store, &workspace.id, company.end_ms).await?;
     let (key, _) = store.create_api_key(&workspace, Role::Admin).await.context("creating the admin key")?;
+    let email = demo_admin_email(&workspace.name);
+    let user = rapport_core::users::NewUser {
+        email: email.clone(),
+        name: "Evergreen admin".into(),
+        role: Role::Admin,
+        password: None,
+    };
+    let created = rapport_server::services::users::create_user(store, &workspace.id, "demo", user)
+        .await
+        .map_err(|error| anyhow::anyhow!("creating the demo admin user: {error}"))?;
+    let password = created["password"].as_str().unwrap_or_default().to_owned();
     eprintln!("demo ready in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(key)
+    Ok(DemoAccess { key, email, password })
 }
 
 /// The support team follows up detractors: the case rule for new answers, and a case for each
@@ -250,8 +277,10 @@ async fn open_detractor_cases(store: &Store, workspace: &WorkspaceId, end_ms: i6
 
 pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
     rapport_core::ids::validate_workspace_name(&options.workspace).map_err(anyhow::Error::msg)?;
-    let key = crate::commands::with_store(&settings, async |store| load(store, &options).await).await?;
+    let access = crate::commands::with_store(&settings, async |store| load(store, &options).await).await?;
+    let DemoAccess { key, email, password } = access;
     if !options.serve {
+        eprintln!("dashboard sign-in: {email} / {password}");
         println!("{key}");
         return Ok(());
     }
@@ -260,7 +289,7 @@ pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()>
         eprintln!(
             "\n  Evergreen, the demo company, is in workspace `{workspace}` at {url}\n  \
              Admin key (shown once): {key}\n\n  \
-             Dashboard: {url}/ (sign in with the key)\n  \
+             Dashboard: {url}/ (sign in as {email} with the password {password}, shown once)\n  \
              Try:  curl -H \"Authorization: Bearer {key}\" '{url}/v1/metrics/nps?group_by=traits.region'\n  \
              What to look for: DEMO.md\n"
         );

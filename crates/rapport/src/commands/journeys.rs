@@ -98,22 +98,6 @@ fn number(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
 }
 
-/// Aligned columns, the header first.
-fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
-        .collect();
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        format!("  {}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.iter().map(|h| (*h).to_owned()).collect());
-    for row in rows {
-        out.push_str(&line(row.clone()));
-    }
-    out
-}
-
 /// The analytics as a CX team reads them: the funnel, friction ranked, the commonest paths.
 fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
     let mut out = String::new();
@@ -146,7 +130,10 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
             ]
         })
         .collect();
-    out.push_str(&columns(&["stage", "reached", "skipped", "continued", "to next stage"], &rows));
+    out.push_str(&crate::commands::table::columns(
+        &["stage", "reached", "skipped", "continued", "to next stage"],
+        &rows,
+    ));
     let _ = writeln!(out, "\nFriction, worst first (touchpoints with at least {} visits)", a.min_n);
     let rows: Vec<Vec<String>> = a
         .friction_ranking
@@ -168,7 +155,7 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
             ]
         })
         .collect();
-    out.push_str(&columns(
+    out.push_str(&crate::commands::table::columns(
         &[
             "#",
             "touchpoint",
@@ -198,7 +185,7 @@ fn text(name: &str, subtitle: &str, a: &Analytics) -> String {
             vec![steps, p.customers.to_string(), journeys::readable_share(&p.conversion)]
         })
         .collect();
-    out.push_str(&columns(&["path", "customers", "reached the goal"], &rows));
+    out.push_str(&crate::commands::table::columns(&["path", "customers", "reached the goal"], &rows));
     let _ = writeln!(
         out,
         "\nBacktracking: {} of customers; loops: {} of customers",

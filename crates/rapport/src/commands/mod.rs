@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod serve;
 pub mod table;
 pub mod text;
+pub mod users;
 
 /// Opens the database `settings` name, runs `work` on it, and closes it whatever `work` returns.
 pub async fn with_store<T>(

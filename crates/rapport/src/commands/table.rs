@@ -1,6 +1,6 @@
-//! A CSV file read whole as text cells, for the commands that take a table (`clv fit`,
-//! `churn evaluate`): header names, and each row with the file line it came from, so every
-//! problem can name its line and column.
+//! Tables in and out: a CSV file read whole as text cells, for the commands that take a table
+//! (`clv fit`, `churn evaluate`): header names, and each row with the file line it came from, so
+//! every problem can name its line and column; and aligned columns for what commands print.
 
 use std::path::Path;
 
@@ -59,4 +59,20 @@ pub fn number(table: &Table, line: u64, cells: &[String], column: usize) -> anyh
         .ok()
         .filter(|value| value.is_finite())
         .ok_or_else(|| anyhow::anyhow!("line {line}, column {}: `{text}` is not a number", table.headers[column]))
+}
+
+/// Aligned columns, the header first.
+pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        format!("  {}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
 }

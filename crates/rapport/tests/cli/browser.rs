@@ -1,5 +1,5 @@
 //! The dashboard in headless Chromium (Debian's `chromium` and `chromium-driver`, which
-//! `scripts/setup` installs): sign in (a wrong key first), read the overview, open a journey and
+//! `scripts/setup` installs): sign in (a wrong password first), read the overview, open a journey and
 //! filter it, sign out; on a laptop-sized and a phone-sized window. Every page must run without a
 //! script error (the dashboard's own script keeps them in `window.__rapportErrors`), and each is
 //! saved as a screenshot in `target/browser-screenshots/` (or `$RAPPORT_SCREENSHOTS`).
@@ -123,6 +123,11 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     let demo = run(rapport(directory.path()).args(["demo", "--customers", "1500", "--seed", "11", "--no-serve"]));
     assert!(demo.status.success(), "{}", stderr(&demo));
     let key = stdout(&demo).trim().to_owned();
+    let printed = stderr(&demo);
+    let (email, password) = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("dashboard sign-in: ")?.split_once(" / "))
+        .expect("the demo prints the admin's sign-in");
     let server = Server::start(directory.path(), &[]);
     let driver = Driver::start();
     let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
@@ -133,15 +138,17 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let browser = ClientBuilder::new(connector).capabilities(capabilities).connect(&driver.url).await.unwrap();
 
-    // Signing in: a wrong key is refused in words, the right one opens the overview.
+    // Signing in: a wrong password is refused in words, the right one opens the overview.
     browser.goto(&server.url("/")).await.unwrap();
     wait_for_path(&browser, |path| path == "/sign-in").await;
     check(&browser, "sign-in").await;
-    find(&browser, Locator::Id("key")).await.send_keys("rpk_not_a_key").await.unwrap();
+    find(&browser, Locator::Id("email")).await.send_keys(email).await.unwrap();
+    find(&browser, Locator::Id("password")).await.send_keys("not the password").await.unwrap();
     find(&browser, Locator::Css("form button[type=submit]")).await.click().await.unwrap();
-    assert!(text(&browser, "[role=alert]").await.contains("not recognised"));
+    assert!(text(&browser, "[role=alert]").await.contains("do not match an account"));
     check(&browser, "sign-in-refused").await;
-    find(&browser, Locator::Id("key")).await.send_keys(&key).await.unwrap();
+    // The address stays filled in; the password does not.
+    find(&browser, Locator::Id("password")).await.send_keys(password).await.unwrap();
     find(&browser, Locator::Css("form button[type=submit]")).await.click().await.unwrap();
 
     // The overview: each score with its n and interval.
@@ -268,6 +275,17 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     assert!(works.status().is_success());
     check(&browser, "settings").await;
 
+    // Users: an agent added from the settings page, with a password shown once.
+    find(&browser, Locator::Id("new-email")).await.send_keys("alex@evergreen.example").await.unwrap();
+    find(&browser, Locator::Css("select#new-role")).await.select_by_value("agent").await.unwrap();
+    find(&browser, Locator::Css("form[action='/settings/users'] button")).await.click().await.unwrap();
+    let agent_password = text(&browser, "#new-password").await;
+    assert_eq!(agent_password.len(), 20, "{agent_password}");
+    check(&browser, "settings-users").await;
+    find(&browser, Locator::LinkText("Account")).await.click().await.unwrap();
+    assert!(text(&browser, "#totp-secret").await.len() >= 32);
+    check(&browser, "account").await;
+
     // On a phone.
     browser.set_window_size(390, 844).await.unwrap();
     browser.goto(&server.url("/overview")).await.unwrap();
@@ -280,6 +298,15 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     wait_for_path(&browser, |path| path == "/sign-in").await;
     browser.goto(&server.url("/journeys")).await.unwrap();
     wait_for_path(&browser, |path| path == "/sign-in").await;
+
+    // The agent lands on the cases, and the navigation shows what the role reaches.
+    find(&browser, Locator::Id("email")).await.send_keys("alex@evergreen.example").await.unwrap();
+    find(&browser, Locator::Id("password")).await.send_keys(&agent_password).await.unwrap();
+    find(&browser, Locator::Css("form button[type=submit]")).await.click().await.unwrap();
+    wait_for_path(&browser, |path| path == "/cases").await;
+    let nav = text(&browser, "nav[aria-label=Sections]").await;
+    assert!(nav.contains("Cases") && nav.contains("Customers") && !nav.contains("Overview"), "{nav}");
+    check(&browser, "agent-cases").await;
     browser.close().await.unwrap();
     server.terminate();
 }

@@ -88,6 +88,65 @@ fn keys_create_prints_the_key_alone() {
     }
 }
 
+/// The first admin is made from a shell, before any server runs; the audit log records it and
+/// `rapport audit verify` finds a rewritten entry.
+#[test]
+fn users_are_made_from_a_shell_and_the_audit_log_verifies() {
+    let directory = tempfile::tempdir().unwrap();
+    let create = |email: &str, role: &str| {
+        run(rapport(directory.path()).args([
+            "users",
+            "create",
+            "--workspace",
+            "shop",
+            "--email",
+            email,
+            "--role",
+            role,
+        ]))
+    };
+    let output = create("Ana@Shop.test", "admin");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let password = stdout(&output).trim().to_owned();
+    assert_eq!(password.len(), 20, "the password alone on stdout");
+    assert!(stderr(&output).contains("ana@shop.test"));
+    let taken = create("ana@shop.test", "viewer");
+    assert!(!taken.status.success() && stderr(&taken).contains("already has an account"), "{}", stderr(&taken));
+    let bad = create("ana", "owner");
+    assert!(!bad.status.success() && stdout(&bad).is_empty());
+    let key = run(rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", "read"]));
+    assert!(key.status.success());
+    let listed = run(rapport(directory.path()).args(["users", "list", "--workspace", "shop"]));
+    let table = stdout(&listed);
+    assert!(table.contains("ana@shop.test") && table.contains("admin") && table.contains("never"), "{table}");
+
+    let database = directory.path().join("rapport-data/rapport.db");
+    let verify = || run(rapport(directory.path()).args(["audit", "verify", "--workspace", "shop"]));
+    let intact = verify();
+    assert!(intact.status.success(), "{}", stderr(&intact));
+    assert!(stdout(&intact).starts_with("intact: 2 entries; head "), "{}", stdout(&intact));
+    let bytes = std::fs::read(&database).unwrap();
+    let wal = std::fs::read(directory.path().join("rapport-data/rapport.db-wal")).unwrap_or_default();
+    let holds = |haystack: &[u8]| haystack.windows(password.len()).any(|window| window == password.as_bytes());
+    assert!(!holds(&bytes) && !holds(&wal), "passwords are stored hashed");
+
+    // Rewriting the first entry behind Rapport's back (UPDATE is refused; delete and insert).
+    let connection = rusqlite::Connection::open(&database).unwrap();
+    assert!(connection.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1", []).is_err());
+    connection
+        .execute_batch(
+            "CREATE TEMP TABLE kept AS SELECT * FROM audit_log WHERE seq = 1; \
+             DELETE FROM audit_log WHERE seq = 1; \
+             UPDATE kept SET actor = 'mallory'; \
+             INSERT INTO audit_log SELECT * FROM kept;",
+        )
+        .unwrap();
+    drop(connection);
+    let broken = verify();
+    assert!(!broken.status.success());
+    assert!(stderr(&broken).contains("broken at entry 1"), "{}", stderr(&broken));
+}
+
 /// A new user's first run: no configuration at all, then ctrl-c/SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_with_zero_configuration_and_stops_on_sigterm() {
