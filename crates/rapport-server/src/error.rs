@@ -55,6 +55,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The body is not JSON.
     UnsupportedMediaType,
+    /// Too many requests from this key or address; `Retry-After` says when to try again.
+    RateLimited,
     /// The database is unreachable or overloaded; retry later.
     Unavailable,
     /// A bug on our side; the cause is in the server log.
@@ -82,6 +84,7 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod hardening;
 pub mod openapi;
 pub mod pages;
 pub mod services;
@@ -48,6 +49,8 @@ pub struct AppState {
     link_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     /// Whether the caches built at start (answer indexes, churn tiles, journey visits) are done.
     pub caches_warm: Arc<std::sync::atomic::AtomicBool>,
+    /// The rate limiters of public endpoints (none: no limits).
+    pub limiters: Option<hardening::Limiters>,
 }
 
 impl AppState {
@@ -71,6 +74,8 @@ pub struct ServerConfig {
     /// The base URL customers reach this server at, for links in e-mails (default
     /// `http://<listen address>`).
     pub public_url: Option<String>,
+    /// Rate limits of public endpoints; None turns them off (what the benchmarks measure).
+    pub rate_limits: Option<hardening::RateLimits>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -81,6 +86,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
             .field("mail", &self.mail)
             .field("public_url", &self.public_url)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -206,8 +212,13 @@ pub fn router(state: AppState) -> Router {
         // One byte over the batch limit still reaches the handler, which answers 413 in JSON.
         .layer(DefaultBodyLimit::max(MAX_BATCH_BYTES + 1))
         .layer(middleware::from_fn(record_request_metrics))
+        .layer(middleware::from_fn_with_state(state.limiters.clone(), hardening::rate_limit))
+        .layer(middleware::from_fn(hardening::security_headers))
         .layer(CatchPanicLayer::custom(|_panic| ApiError::internal("a handler panicked").into_response()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let path = hardening::loggable_path(request.uri().path());
+            tracing::debug_span!("request", method = %request.method(), path)
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
@@ -244,6 +255,7 @@ pub struct Application {
     store: Store,
     dispatcher: services::invitations::Dispatcher,
     caches_warm: Arc<std::sync::atomic::AtomicBool>,
+    limiters: Option<hardening::Limiters>,
 }
 
 impl Application {
@@ -259,6 +271,7 @@ impl Application {
             triggers: services::invitations::TriggerCache::default(),
             link_secret: Arc::default(),
             caches_warm: Arc::default(),
+            limiters: config.rate_limits.map(hardening::Limiters::new),
         };
         let mailer = config.mail.as_ref().map(services::mail::Mailer::new).transpose()?;
         let local = listener.local_addr().context("the listener has no address")?;
@@ -269,7 +282,8 @@ impl Application {
             state.link_secret().await?,
         );
         let caches_warm = Arc::clone(&state.caches_warm);
-        Ok(Application { listener, router: router(state), store, dispatcher, caches_warm })
+        let limiters = state.limiters.clone();
+        Ok(Application { listener, router: router(state), store, dispatcher, caches_warm, limiters })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -283,14 +297,27 @@ impl Application {
         let webhooks = tokio::spawn(run_webhooks(self.store.clone(), stopped.clone()));
         let analysis = tokio::spawn(run_analysis(self.store.clone(), stopped.clone()));
         let warming = tokio::spawn(warm_caches(self.store.clone(), Arc::clone(&self.caches_warm)));
+        let forgetting = self.limiters.map(|limiters| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    limiters.forget_idle();
+                }
+            })
+        });
         let dispatcher = tokio::spawn(run_dispatcher(self.dispatcher, stopped));
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // The client's address is what per-address rate limits count by.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // The dispatcher finishes the invitation in hand, then stops.
         let _ = stop.send(true);
         let _ = dispatcher.await;
         let _ = webhooks.await;
         let _ = analysis.await;
         warming.abort();
+        if let Some(forgetting) = forgetting {
+            forgetting.abort();
+        }
         served.context("server failed")?;
         self.store.close().await;
         Ok(())

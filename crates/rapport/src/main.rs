@@ -97,6 +97,9 @@ struct ServeArgs {
     /// Base URL customers reach this server at, for links in e-mails [default: http://<listen>].
     #[arg(long, env = "RAPPORT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// Rate limits of public endpoints: true or false [default: true].
+    #[arg(long, env = "RAPPORT_RATE_LIMITS", value_name = "BOOL")]
+    rate_limits: Option<bool>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -395,6 +398,7 @@ fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result
         smtp_url: serve.and_then(|serve| serve.smtp_url.clone()),
         mail_from: serve.and_then(|serve| serve.mail_from.clone()),
         public_url: serve.and_then(|serve| serve.public_url.clone()),
+        rate_limits: serve.and_then(|serve| serve.rate_limits),
         // Environment only: a flag would show the secret in `ps`.
         admin_key: std::env::var("RAPPORT_ADMIN_KEY").ok().filter(|key| !key.is_empty()),
     };

@@ -33,6 +33,7 @@ pub struct SettingsLayer {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub public_url: Option<String>,
+    pub rate_limits: Option<bool>,
 }
 
 impl SettingsLayer {
@@ -88,6 +89,7 @@ pub struct Settings {
     pub smtp_url: Option<Sourced<String>>,
     pub mail_from: Sourced<String>,
     pub public_url: Option<Sourced<String>>,
+    pub rate_limits: Sourced<bool>,
 }
 
 /// The From address of survey e-mails unless set.
@@ -113,6 +115,7 @@ impl std::fmt::Debug for Settings {
             .field("smtp_url", &self.smtp_url.as_ref().map(|url| redact_url(&url.value)))
             .field("mail_from", &self.mail_from.value)
             .field("public_url", &self.public_url.as_ref().map(|url| &url.value))
+            .field("rate_limits", &self.rate_limits.value)
             .finish()
     }
 }
@@ -147,6 +150,7 @@ impl Settings {
             smtp_url: optional(cli.smtp_url, file.smtp_url),
             mail_from: pick(cli.mail_from, file.mail_from, || DEFAULT_MAIL_FROM.to_owned()),
             public_url: optional(cli.public_url, file.public_url),
+            rate_limits: pick(cli.rate_limits, file.rate_limits, || true),
             data_dir,
         };
         if rapport_store::BackendKind::of_url(&settings.database_url.value).is_none() {
@@ -198,6 +202,7 @@ impl Settings {
             Some(url) => out += &line("public_url", quoted(&url.value), url.source),
             None => out += "# public_url: not set (links use http://<listen>)\n",
         }
+        out += &line("rate_limits", self.rate_limits.value.to_string(), self.rate_limits.source);
         out
     }
 }
@@ -247,6 +252,11 @@ pub const DEFAULT_CONFIG: &str = r#"# Rapport configuration (TOML). Every settin
 # The base URL customers reach this server at, used in the links of survey e-mails.
 # Default: http://<listen>. Env: RAPPORT_PUBLIC_URL. Flag: --public-url.
 # public_url = "https://cx.example.com"
+
+# Rate limits of public endpoints (sign-in and survey pages per client address; ingestion per
+# key and per address; SECURITY.md has the figures). Turn them off only behind a proxy that
+# limits itself. Env: RAPPORT_RATE_LIMITS. Flag: --rate-limits.
+# rate_limits = true
 "#;
 
 #[cfg(test)]

@@ -116,6 +116,9 @@ const SCRIPT: &str = r#""use strict";
 window.__rapportErrors = [];
 window.addEventListener("error", function (event) { window.__rapportErrors.push(String(event.message)); });
 window.addEventListener("unhandledrejection", function (event) { window.__rapportErrors.push(String(event.reason)); });
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__rapportErrors.push("content security policy: " + event.violatedDirective + " " + event.blockedURI);
+});
 (function () {
   var original = console.error;
   console.error = function () {

@@ -1,4 +1,5 @@
 use rapport_core::auth::Role;
+use rapport_server::hardening::RateLimits;
 use rapport_server::services::mail::MailConfig;
 use rapport_server::{Application, ServerConfig};
 use rapport_store::testing::TestDatabase;
@@ -37,7 +38,7 @@ impl TestApp {
         let admin_key = store.create_api_key(&acme, Role::Admin).await.unwrap().0;
         let mail =
             smtp_url.map(|smtp_url| MailConfig { smtp_url, from: "Acme Surveys <surveys@acme.example>".to_owned() });
-        let (address, stop, server) = TestApp::serve(&store, mail).await;
+        let (address, stop, server) = TestApp::serve(&store, mail, RateLimits::default()).await;
         TestApp {
             address,
             client: Client::new(),
@@ -54,12 +55,14 @@ impl TestApp {
     async fn serve(
         store: &Store,
         mail: Option<MailConfig>,
+        limits: RateLimits,
     ) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
         let config = ServerConfig {
             listen: "127.0.0.1:0".to_owned(),
             admin_key: Some(ADMIN_KEY.to_owned()),
             mail,
             public_url: None,
+            rate_limits: Some(limits),
         };
         let application = Application::build(config, store.clone()).await.expect("build the application");
         let address = format!("http://{}", application.local_addr());
@@ -72,7 +75,12 @@ impl TestApp {
 
     /// Stops the server gracefully (its store closes) and starts a new one, with a new store, on
     /// the same database: what a restart of `rapport serve` does.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(RateLimits::default()).await
+    }
+
+    /// The same, with other rate limits.
+    pub async fn restart_with(mut self, limits: RateLimits) -> TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -80,7 +88,7 @@ impl TestApp {
             server.await.unwrap();
         }
         let store = self._database.connect().await;
-        let (address, stop, server) = TestApp::serve(&store, None).await;
+        let (address, stop, server) = TestApp::serve(&store, None, limits).await;
         TestApp { address, store, stop: Some(stop), server: Some(server), ..self }
     }
 

@@ -47,6 +47,7 @@ api_suite! {
     crate::trust::users_through_the_api => users_through_the_api,
     crate::trust::the_audit_log_detects_tampering => the_audit_log_detects_tampering,
     crate::trust::workspaces_never_see_each_other => workspaces_never_see_each_other,
+    crate::trust::public_endpoints_are_limited_and_hardened => public_endpoints_are_limited_and_hardened,
     crate::journeys::kept_visits_follow_new_events_and_merges => kept_visits_follow_new_events_and_merges,
     crate::journeys::a_planted_checkout_friction_ranks_first => a_planted_checkout_friction_ranks_first,
     crate::journeys::without_the_plant_the_app_checkout_is_not_first => without_the_plant_the_app_checkout_is_not_first,

@@ -405,3 +405,61 @@ pub async fn workspaces_never_see_each_other(app: TestApp) {
     let search = ana.get("/customers?q=globex%40globex.test").await.text().await.unwrap();
     assert!(search.contains("No customer has the identity"));
 }
+
+/// Public endpoints refuse a client over its limit with 429 and Retry-After before doing any
+/// work, each client and each key counted apart; every response carries the security headers.
+pub async fn public_endpoints_are_limited_and_hardened(app: TestApp) {
+    let limits = rapport_server::hardening::RateLimits {
+        sign_in_per_minute: 3,
+        survey_pages_per_second: 2,
+        ingest_per_second: 5,
+    };
+    let app = app.restart_with(limits).await;
+    for attempt in 1..=3 {
+        let response = app.sign_in_form("nobody@acme.test", "wrong password", "").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let limited = app.sign_in_form("nobody@acme.test", "wrong password", "").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert!(limited.text().await.unwrap().contains("Too many requests from your address"));
+
+    // Ingestion: a burst of twice the rate per key, then 429 in JSON; another key is not held up.
+    let event = json!({"userId": "u1", "event": "Clicked"});
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(app.send("/v1/track", &event).await.status());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 10, "{statuses:?}");
+    let refused = app.send("/v1/track", &event).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited", &[]).await;
+    let other = app.post("/v1/track", &app.admin_key, &event).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK, "each key has its own bucket");
+    // Reads are never limited.
+    for _ in 0..20 {
+        assert_eq!(call(&app, &app.read_key, Method::GET, "/v1/surveys", None).await.0, StatusCode::OK);
+    }
+    // Survey pages: a burst of five times the rate per address, even for bad links.
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(app.client.get(app.url("/s/not-a-token")).send().await.unwrap().status());
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(statuses[..10].iter().all(|s| *s != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+
+    // Security headers: on everything; the content policy on pages; HSTS behind HTTPS.
+    let api = app.client.get(app.url("/v1/surveys")).bearer_auth(&app.read_key).send().await.unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(api.headers()["referrer-policy"], "no-referrer");
+    assert!(
+        !api.headers().contains_key("content-security-policy")
+            && !api.headers().contains_key("strict-transport-security")
+    );
+    let page = app.client.get(app.url("/sign-in")).header("x-forwarded-proto", "https").send().await.unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["strict-transport-security"], "max-age=31536000");
+}

@@ -34,6 +34,7 @@ pub async fn run(settings: Settings, welcome: Option<Welcome>) -> anyhow::Result
             .as_ref()
             .map(|url| MailConfig { smtp_url: url.value.clone(), from: settings.mail_from.value.clone() }),
         public_url: settings.public_url.as_ref().map(|url| url.value.clone()),
+        rate_limits: settings.rate_limits.value.then(rapport_server::hardening::RateLimits::default),
     };
     let has_keys = store.count_api_keys().await? > 0;
     let application = Application::build(config, store).await?;
