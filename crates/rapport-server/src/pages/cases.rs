@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use rapport_core::auth::Permission;
+use rapport_core::auth::{Permission, Role};
 use rapport_core::cases::STATES;
 use rapport_store::case_records::CaseRecord;
 use serde_json::{Value, json};
@@ -19,7 +19,49 @@ use crate::auth::Caller;
 use crate::pages::{Viewer, failed, layout, may, not_allowed};
 use crate::services::cases;
 
-const VIEWS: [(&str, &str); 3] = [("open", "Open"), ("overdue", "Overdue"), ("closed", "Closed")];
+const VIEWS: [(&str, &str); 5] =
+    [("mine", "Mine"), ("team", "My team"), ("open", "All open"), ("overdue", "Overdue"), ("closed", "Closed")];
+
+/// Who "mine" and "my team" are for the person signed in: the names a case's assignee may carry
+/// (their name and e-mail address, lower-cased), and their teams' names and members.
+struct Me {
+    names: Vec<String>,
+    teams: Vec<String>,
+    teammates: Vec<String>,
+}
+
+impl Me {
+    async fn of(state: &AppState, caller: &Caller) -> Result<Me, crate::error::ApiError> {
+        let user = match caller.user_id.as_deref() {
+            Some(id) => state.store.users(&caller.workspace, Some(id)).await?.pop(),
+            None => None,
+        };
+        let names: Vec<String> = user
+            .iter()
+            .flat_map(|user| [user.name.to_lowercase(), user.email.to_lowercase()])
+            .filter(|name| !name.is_empty())
+            .collect();
+        let (settings, _) = cases::settings(&state.store, &caller.workspace).await?;
+        let mut teams = Vec::new();
+        let mut teammates = Vec::new();
+        for (team, members) in &settings.teams {
+            if members.members.iter().any(|member| names.contains(&member.to_lowercase())) {
+                teams.push(team.to_lowercase());
+                teammates.extend(members.members.iter().map(|member| member.to_lowercase()));
+            }
+        }
+        Ok(Me { names, teams, teammates })
+    }
+
+    fn assigned(&self, case: &CaseRecord) -> bool {
+        case.assignee.as_ref().is_some_and(|assignee| self.names.contains(&assignee.to_lowercase()))
+    }
+
+    fn in_team(&self, case: &CaseRecord) -> bool {
+        case.team.as_ref().is_some_and(|team| self.teams.contains(&team.to_lowercase()))
+            || case.assignee.as_ref().is_some_and(|assignee| self.teammates.contains(&assignee.to_lowercase()))
+    }
+}
 
 fn due(case: &CaseRecord, now: i64) -> Markup {
     let late = case.closed_at_ms.is_none() && case.resolution_due_ms < now;
@@ -31,22 +73,43 @@ pub async fn inbox(
     Viewer(caller): Viewer,
     Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Response {
+    // An agent starts with their own cases; everyone else with all open ones.
+    let default = if caller.role == Role::Agent { "mine" } else { "open" };
     let view =
-        parameters.get("view").map(String::as_str).filter(|v| VIEWS.iter().any(|(id, _)| id == v)).unwrap_or("open");
+        parameters.get("view").map(String::as_str).filter(|v| VIEWS.iter().any(|(id, _)| id == v)).unwrap_or(default);
     let wanted = if view == "closed" { Some("closed") } else { None };
-    let found = match state.store.cases(&caller.workspace, wanted, None, None, 200).await {
+    let found = match state.store.cases(&caller.workspace, wanted, None, None, 500).await {
         Ok(found) => found,
         Err(error) => return failed(&caller, error.into()),
     };
+    let me = match Me::of(&state, &caller).await {
+        Ok(me) => me,
+        Err(error) => return failed(&caller, error),
+    };
     let now = rapport_store::now_ms();
+    let open = |case: &CaseRecord| !matches!(case.state.as_str(), "resolved" | "closed");
     let shown: Vec<&CaseRecord> = found
         .iter()
         .filter(|case| match view {
             "closed" => true,
             "overdue" => case.closed_at_ms.is_none() && case.resolved_at_ms.is_none() && case.resolution_due_ms < now,
-            _ => !matches!(case.state.as_str(), "resolved" | "closed"),
+            "mine" => open(case) && me.assigned(case),
+            "team" => open(case) && me.in_team(case),
+            _ => open(case),
         })
         .collect();
+    let empty = match view {
+        "mine" => {
+            "Nothing is assigned to you. Cases are assigned round-robin to the members of the team a rule names (case settings), or by hand."
+        }
+        "team" if me.teams.is_empty() => {
+            "You are in no team. An admin adds you to one in the case settings (PUT /v1/cases/settings, teams), by your name or e-mail address."
+        }
+        "team" => "Your team has no open case.",
+        _ => {
+            "No case here. Cases open when a rule matches a survey answer (a detractor, say), a spike alert, a customer at risk, or by hand: POST /v1/cases."
+        }
+    };
     let body = html! {
         h1 { "Cases" }
         nav aria-label="Case views" class="tabs" {
@@ -56,7 +119,7 @@ pub async fn inbox(
             }
         }
         @if shown.is_empty() {
-            p class="empty" role="status" { "No case here. Cases open when a rule matches a survey answer (a detractor, say), a spike alert, a customer at risk, or by hand: POST /v1/cases." }
+            p class="empty" role="status" { (empty) }
         } @else {
             div class="card" {
                 table aria-label="Cases" {

@@ -138,14 +138,22 @@ pub async fn roles_reach_what_the_matrix_says(app: TestApp) {
     app.send("/v1/identify", &json!({"userId": "no-case", "traits": {"email": "quiet@acme.test"}})).await;
     let with_case = app.customer("userId:with-case").await["id"].as_str().unwrap().to_owned();
     let no_case = app.customer("userId:no-case").await["id"].as_str().unwrap().to_owned();
-    let case = app
-        .post("/v1/cases", &app.admin_key, &json!({"title": "Parcel lost", "customer": "email:case@acme.test"}))
-        .send()
-        .await
-        .unwrap();
-    let (status, case) = status_and_json(case).await;
-    assert_eq!(status, StatusCode::CREATED, "{case}");
-    let case_id = case["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for body in [
+        json!({"title": "Parcel lost", "customer": "email:case@acme.test", "assignee": "aga@acme.test"}),
+        json!({"title": "Refund pending", "assignee": "Bo Teammate"}),
+        json!({"title": "Nobody's case"}),
+    ] {
+        let (status, case) = status_and_json(app.post("/v1/cases", &app.admin_key, &body).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED, "{case}");
+        ids.push(case["id"].as_str().unwrap().to_owned());
+    }
+    let case_id = ids[0].clone();
+    // The agent and Bo are one team.
+    let mut settings = app.read("/v1/cases/settings").await;
+    settings["teams"] = json!({"support": {"members": ["AGA@acme.test", "Bo Teammate"]}});
+    let put = app.client.put(app.url("/v1/cases/settings")).bearer_auth(&app.admin_key).json(&settings);
+    assert_eq!(put.send().await.unwrap().status(), StatusCode::OK);
 
     // (page, admin, analyst, agent, viewer): whether each reaches it.
     let pages = [
@@ -200,6 +208,20 @@ pub async fn roles_reach_what_the_matrix_says(app: TestApp) {
         let expected = if *role == "admin" { StatusCode::OK } else { StatusCode::FORBIDDEN };
         assert_eq!(add.status(), expected, "{role} adds a user");
     }
+    // The agent's inbox starts with their own cases; their team's and all open ones are a tab away.
+    let agent = &sessions[2].1;
+    let mine = agent.get("/cases").await.text().await.unwrap();
+    assert!(mine.contains("Parcel lost") && !mine.contains("Refund pending") && !mine.contains("Nobody"), "{mine}");
+    assert!(mine.contains("aria-current=\"page\">Mine<"), "the tab says where they are");
+    let team = agent.get("/cases?view=team").await.text().await.unwrap();
+    assert!(team.contains("Parcel lost") && team.contains("Refund pending") && !team.contains("Nobody"), "{team}");
+    let all = agent.get("/cases?view=open").await.text().await.unwrap();
+    assert!(all.contains("Nobody&#39;s case") || all.contains("Nobody's case"), "{all}");
+    let admin_mine = sessions[0].1.get("/cases?view=mine").await.text().await.unwrap();
+    assert!(admin_mine.contains("Nothing is assigned to you"), "{admin_mine}");
+    let admin_team = sessions[0].1.get("/cases?view=team").await.text().await.unwrap();
+    assert!(admin_team.contains("You are in no team"), "{admin_team}");
+
     // The notes are in the case's history under who wrote them.
     let history = app.read(&format!("/v1/cases/{case_id}")).await;
     let actors: Vec<&str> = history["history"].as_array().unwrap().iter().filter_map(|e| e["actor"].as_str()).collect();

@@ -250,6 +250,15 @@ async fn load(store: &Store, options: &DemoOptions) -> anyhow::Result<DemoAccess
         .await
         .map_err(|error| anyhow::anyhow!("creating the demo admin user: {error}"))?;
     let password = created["password"].as_str().unwrap_or_default().to_owned();
+    // The support team's agents have accounts too (an admin gives them passwords in Settings).
+    for agent in crate::demo::AGENTS {
+        let email = format!("{}@evergreen.example", agent.to_lowercase().replace(' ', "."));
+        let email = if workspace.name == "demo" { email } else { email.replace('@', &format!(".{}@", workspace.name)) };
+        let user = rapport_core::users::NewUser { email, name: agent.to_owned(), role: Role::Agent, password: None };
+        rapport_server::services::users::create_user(store, &workspace.id, "demo", user)
+            .await
+            .map_err(|error| anyhow::anyhow!("creating the demo agents: {error}"))?;
+    }
     eprintln!("demo ready in {:.1} s", started.elapsed().as_secs_f64());
     Ok(DemoAccess { key, email, password })
 }
@@ -265,9 +274,12 @@ async fn open_detractor_cases(store: &Store, workspace: &WorkspaceId, end_ms: i6
         .await
         .map_err(|error| anyhow::anyhow!("demo case settings: {error}"))?;
     let recent = store.scores_with_topics(workspace, "nps", end_ms - 14 * DAY_MS, end_ms + 1).await?;
-    for response in recent.iter().filter(|r| r.score <= 6).take(500) {
+    for (index, response) in recent.iter().filter(|r| r.score <= 6).take(500).enumerate() {
+        // Assigned in turn, as the rule's round-robin would have.
+        let assignee = crate::demo::AGENTS[index % crate::demo::AGENTS.len()];
         let body = serde_json::json!({"title": format!("Detractor follow-up: NPS {}", response.score),
-            "priority": "high", "customer": response.identity_key, "actor": "Detractor follow-up"});
+            "priority": "high", "customer": response.identity_key, "actor": "Detractor follow-up",
+            "assignee": assignee});
         rapport_server::services::cases::open_manual(store, workspace, &body, response.submitted_at_ms)
             .await
             .map_err(|error| anyhow::anyhow!("demo case: {error}"))?;

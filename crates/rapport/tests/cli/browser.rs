@@ -277,6 +277,7 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
 
     // Users: an agent added from the settings page, with a password shown once.
     find(&browser, Locator::Id("new-email")).await.send_keys("alex@evergreen.example").await.unwrap();
+    find(&browser, Locator::Id("new-name")).await.send_keys("Alex Kim").await.unwrap();
     find(&browser, Locator::Css("select#new-role")).await.select_by_value("agent").await.unwrap();
     find(&browser, Locator::Css("form[action='/settings/users'] button")).await.click().await.unwrap();
     let agent_password = text(&browser, "#new-password").await;
@@ -306,6 +307,10 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     wait_for_path(&browser, |path| path == "/cases").await;
     let nav = text(&browser, "nav[aria-label=Sections]").await;
     assert!(nav.contains("Cases") && nav.contains("Customers") && !nav.contains("Overview"), "{nav}");
+    // Their own cases first: the demo's detractor follow-ups assigned to Alex Kim.
+    assert_eq!(text(&browser, "nav[aria-label='Case views'] [aria-current=page]").await, "Mine");
+    let mine = text(&browser, "table[aria-label=Cases]").await;
+    assert!(mine.contains("Alex Kim") && !mine.contains("Priya Shah"), "{mine}");
     check(&browser, "agent-cases").await;
     browser.close().await.unwrap();
     server.terminate();
