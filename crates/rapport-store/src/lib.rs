@@ -533,6 +533,16 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.refresh_statistics().await)?)
     }
 
+    /// (submitted at, question type, score) of every NPS, CSAT and CES answer filed under one of
+    /// `identity_keys` (a customer's), oldest first.
+    pub async fn scores_of(
+        &self,
+        workspace: &WorkspaceId,
+        identity_keys: Vec<String>,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.scores_of(workspace, identity_keys).await)?)
+    }
+
     /// A page of a survey's responses, oldest first.
     pub async fn responses(
         &self,

@@ -73,6 +73,27 @@ async fn insert_response_feedback(
 }
 
 impl SqlBackend {
+    /// (submitted at, question type, score) of every NPS, CSAT and CES answer (not a CSAT
+    /// dimension) filed under one of `identity_keys`, oldest first: a customer's scores over time.
+    pub async fn scores_of(
+        &self,
+        workspace: &WorkspaceId,
+        identity_keys: Vec<String>,
+    ) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT r.submitted_at, a.question_type, a.score FROM survey_responses r \
+             JOIN survey_answers a ON a.response_id = r.id WHERE r.workspace_id = ",
+        );
+        query.push_bind(workspace.as_str());
+        query.push(" AND ");
+        push_in_list(&mut query, "r.identity_key", identity_keys);
+        query.push(
+            " AND a.dimension IS NULL AND a.score IS NOT NULL AND a.question_type IN ('nps', 'csat', 'ces') \
+             ORDER BY r.submitted_at, r.id, a.position",
+        );
+        query.build_query_as().fetch_all(&self.pool).await
+    }
+
     pub async fn create_survey(
         &self,
         workspace: &WorkspaceId,

@@ -114,6 +114,7 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
             &FeedbackFilter { identity_keys: Some(identity_keys.clone()), limit: 10, ..FeedbackFilter::default() },
         )
         .await?;
+    let scores = store.scores_of(&caller.workspace, identity_keys.clone()).await?;
     let cases = store.cases(&caller.workspace, None, None, Some(&identity_keys), 20).await?;
     // An agent sees the customers their cases concern, and no one else.
     if !caller.role.allows(rapport_core::auth::Permission::Read) && cases.is_empty() {
@@ -151,6 +152,24 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
             section class="tile" aria-labelledby="channels" {
                 h2 id="channels" { "Channels" }
                 @for channel in &view.channels { p { strong { (channel.channel) } " · " (channel.events) " events" } }
+            }
+        }
+        h2 id="scores" { "Scores over time" }
+        @if scores.is_empty() {
+            p class="empty" { "No survey answers from this customer yet: NPS, CSAT and CES show here as they answer." }
+        } @else {
+            div class="card" {
+                @for (kind, label, low, high) in [("nps", "NPS", 0, 10), ("csat", "CSAT", 1, 5), ("ces", "CES", 1, 7)] {
+                    @let points: Vec<(i64, i64)> = scores.iter().filter(|(_, k, _)| k == kind).map(|(at, _, score)| (*at, *score)).collect();
+                    @if let (Some(first), Some(last)) = (points.first(), points.last()) {
+                        div class="score-row" {
+                            p { strong { (label) } " · " (points.len()) @if points.len() == 1 { " answer" } @else { " answers" }
+                                " · latest " strong { (last.1) } " on " (layout::when(last.0))
+                                @if points.len() > 1 { " (first " (first.1) " on " (layout::when(first.0)) ")" } }
+                            (score_chart(label, &points, low, high))
+                        }
+                    }
+                }
             }
         }
         h2 id="identities" { "Identities" }
@@ -217,4 +236,38 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
             }
         }
     }))
+}
+
+/// One score's answers over time as dots on a line, the scale's ends fixed (NPS 0-10, CSAT 1-5,
+/// CES 1-7) so a customer's drift reads at a glance; each dot has its date and score as a tooltip.
+fn score_chart(label: &str, points: &[(i64, i64)], low: i64, high: i64) -> Markup {
+    let (width, height, pad) = (360.0, 56.0, 6.0);
+    let (start, end) = (points[0].0, points[points.len() - 1].0);
+    let x = |at: i64| {
+        if end == start { width / 2.0 } else { pad + (at - start) as f64 / (end - start) as f64 * (width - 2.0 * pad) }
+    };
+    let y = |score: i64| height - pad - (score - low) as f64 / (high - low) as f64 * (height - 2.0 * pad);
+    let line: Vec<String> = points.iter().map(|(at, score)| format!("{:.1},{:.1}", x(*at), y(*score))).collect();
+    let summary = format!(
+        "{label}: {} answers from {} to {}, from {} to {} on a {low} to {high} scale",
+        points.len(),
+        layout::when(start),
+        layout::when(end),
+        points[0].1,
+        points[points.len() - 1].1
+    );
+    html! {
+        svg class="spark" width=(width) height=(height) viewBox={"0 0 " (width) " " (height)} role="img" aria-label=(summary) {
+            line x1="0" x2=(width) y1=(format!("{:.1}", y(low))) y2=(format!("{:.1}", y(low))) stroke="#d8dee6" {}
+            line x1="0" x2=(width) y1=(format!("{:.1}", y(high))) y2=(format!("{:.1}", y(high))) stroke="#d8dee6" {}
+            @if points.len() > 1 {
+                polyline points=(line.join(" ")) fill="none" stroke="#2563eb" stroke-width="1.5" {}
+            }
+            @for (at, score) in points {
+                circle cx=(format!("{:.1}", x(*at))) cy=(format!("{:.1}", y(*score))) r="3.5" fill="#2563eb" {
+                    title { (layout::when(*at)) ": " (score) }
+                }
+            }
+        }
+    }
 }

@@ -77,6 +77,20 @@ pub async fn pages_need_a_signed_in_person(app: TestApp) {
     let view = vera.get(&location).await.text().await.unwrap();
     assert!(view.contains("+14045550100") && view.contains("Timeline across channels"), "{view}");
     assert!(view.contains("Ada &lt;b&gt;") && !view.contains("Ada <b>"), "traits are escaped");
+    assert!(view.contains("No survey answers from this customer yet"), "the empty state of their scores");
+    // Their scores over time, once they answer.
+    let survey =
+        json!({"name": "Pulse", "kind": "relational", "questions": [{"id": "nps", "type": "nps", "required": true}]});
+    let (_, survey) = status_and_json(app.post("/v1/surveys", &app.admin_key, &survey).send().await.unwrap()).await;
+    let survey = survey["id"].as_str().unwrap().to_owned();
+    for (nps, at) in [(4, "2026-01-10T10:00:00Z"), (9, "2026-03-10T10:00:00Z")] {
+        let answer = json!({"customer": "phone:+1 404 555 0100", "answers": {"nps": nps}, "submittedAt": at});
+        let response = app.send(&format!("/v1/surveys/{survey}/responses"), &answer).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let view = vera.get(&location).await.text().await.unwrap();
+    assert!(view.contains("<strong>NPS</strong> · 2 answers · latest <strong>9</strong>"), "{view}");
+    assert!(view.contains("(first 4 on 2026-01-10 10:00 UTC)"), "{view}");
     let nobody = vera.get("/customers?q=nobody%40example.com").await.text().await.unwrap();
     assert!(nobody.contains("No customer has the identity"));
     // A viewer sees the settings but cannot make keys, even with a good form.

@@ -60,6 +60,7 @@ conformance_suite! {
     crate::keys::deleting_a_workspace_removes_all_of_it => deleting_a_workspace_removes_all_of_it,
     crate::surveys::survey_versions_never_change => survey_versions_never_change,
     crate::surveys::responses_keep_typed_answers_once => responses_keep_typed_answers_once,
+    crate::surveys::a_customers_scores_over_time => a_customers_scores_over_time,
     crate::invitations::invitations_are_made_once_and_dispatched_once => invitations_are_made_once_and_dispatched_once,
     crate::metrics::rollups_return_exactly_what_the_raw_answers_return => rollups_return_exactly_what_the_raw_answers_return,
     crate::metrics::trait_groups_follow_the_identity_graph => trait_groups_follow_the_identity_graph,

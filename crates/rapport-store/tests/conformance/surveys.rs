@@ -116,3 +116,29 @@ pub async fn responses_keep_typed_answers_once(store: Store) {
     let other = workspace(&store, "other").await;
     assert!(store.responses(&other, &survey.id, None, 10).await.unwrap().is_empty());
 }
+
+/// A customer's scores over time: their NPS and CSAT answers (not the CSAT's dimensions), in
+/// order, under any of their identity keys, and no one else's.
+pub async fn a_customers_scores_over_time(store: Store) {
+    let (acme, other) = (workspace(&store, "acme").await, workspace(&store, "other").await);
+    let survey = store.create_survey(&acme, &definition("After delivery")).await.unwrap();
+    let elsewhere = store.create_survey(&other, &definition("After delivery")).await.unwrap();
+    let answered = |survey: &str, who: &str, answers: Value, at: i64| {
+        let mut response = response(survey, 1, answers, at, None);
+        response.identity_key = who.to_owned();
+        response
+    };
+    for response in [
+        answered(&survey.id, "email:jane@example.com", json!({"nps": 9, "csat": {"score": 4, "knowledge": 2}}), 3_000),
+        answered(&survey.id, "userId:jane-1", json!({"nps": 3, "reason": "late"}), 1_000),
+        answered(&survey.id, "email:bob@example.com", json!({"nps": 10}), 2_000),
+    ] {
+        store.insert_response(&acme, &response).await.unwrap();
+    }
+    let theirs = answered(&elsewhere.id, "email:jane@example.com", json!({"nps": 0}), 500);
+    store.insert_response(&other, &theirs).await.unwrap();
+    let keys = vec!["email:jane@example.com".to_owned(), "userId:jane-1".to_owned()];
+    let scores = store.scores_of(&acme, keys).await.unwrap();
+    assert_eq!(scores, vec![(1_000, "nps".to_owned(), 3), (3_000, "nps".to_owned(), 9), (3_000, "csat".to_owned(), 4)]);
+    assert!(store.scores_of(&acme, vec!["email:nobody@example.com".to_owned()]).await.unwrap().is_empty());
+}
