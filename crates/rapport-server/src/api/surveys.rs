@@ -7,7 +7,6 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rapport_core::auth::Permission;
-use rapport_core::identity::Identity;
 use rapport_core::survey::{SurveyDefinition, parse_definition};
 use rapport_store::records::{InvitationRecord, ResponseCursor, ResponseRecord, SurveyRecord};
 use serde::{Deserialize, Serialize};
@@ -20,7 +19,7 @@ use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::services::hosted_survey::link_path;
-use crate::services::invitations::{Ask, decide};
+use crate::services::invitations::{DryRunEntry, dry_run_audience};
 use crate::services::json_body::read_json;
 use crate::services::rfc3339;
 use crate::services::surveys::{
@@ -441,23 +440,9 @@ pub struct DryRunRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DryRunEntry {
-    pub customer: String,
-    /// The customer holding the identity, if any yet.
-    pub customer_id: Option<String>,
-    pub invite: bool,
-    /// Why not: the first rule that suppressed the invitation.
-    pub reason: Option<String>,
-    pub explanation: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct DryRunResult {
     pub data: Vec<DryRunEntry>,
 }
-
-const MAX_DRY_RUN_AUDIENCE: usize = 1_000;
 
 /// Who would be invited to this survey now, and for each one suppressed, the rule that
 /// suppressed them. Nothing is sent or recorded.
@@ -476,48 +461,6 @@ pub async fn dry_run(
     let value = read_json(content_type(&headers), &body, MAX_SURVEY_BYTES)?;
     let request: DryRunRequest = serde_json::from_value(value)
         .map_err(|error| ApiError::new(ErrorCode::InvalidParameter, format!("invalid dry run: {error}")))?;
-    if request.customers.len() > MAX_DRY_RUN_AUDIENCE {
-        return Err(ApiError::invalid_parameter("customers", format!("at most {MAX_DRY_RUN_AUDIENCE} per dry run")));
-    }
-    let Some(survey) = state.store.survey(&caller.workspace, &id, None).await? else {
-        return Err(survey_not_found(&id));
-    };
-    let Some(delivery) = survey.definition.delivery else {
-        return Err(ApiError::new(ErrorCode::Conflict, format!("survey `{id}` has no delivery settings to check")));
-    };
-    let channel = request.channel.unwrap_or_else(|| delivery.channel.clone());
-    let mut identities = Vec::with_capacity(request.customers.len());
-    for (position, typed) in request.customers.iter().enumerate() {
-        let identity = Identity::parse_typed(typed)
-            .map_err(|error| ApiError::invalid_parameter(&format!("customers[{position}]"), error.to_string()))?;
-        identities.push(identity);
-    }
-    let now_ms = rapport_store::now_ms();
-    let policy = state.store.contact_policy(&caller.workspace).await?;
-    let mut data = Vec::with_capacity(identities.len());
-    for (typed, identity) in request.customers.into_iter().zip(identities) {
-        let ask = Ask {
-            workspace: &caller.workspace,
-            survey_id: &id,
-            delivery: &delivery,
-            channel: &channel,
-            identity: &identity,
-            now_ms,
-            reminder: false,
-            policy: &policy,
-        };
-        let decision = decide(&state.store, ask).await?;
-        let (reason, explanation) = match &decision.outcome {
-            Ok(()) => (None, None),
-            Err(suppression) => (Some(suppression.code().to_owned()), Some(suppression.explanation())),
-        };
-        data.push(DryRunEntry {
-            customer: typed,
-            customer_id: decision.customer.map(|customer| customer.0),
-            invite: decision.outcome.is_ok(),
-            reason,
-            explanation,
-        });
-    }
+    let data = dry_run_audience(&state.store, &caller.workspace, &id, request.customers, request.channel).await?;
     Ok(Json(DryRunResult { data }))
 }

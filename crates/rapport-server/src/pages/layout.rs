@@ -171,6 +171,10 @@ button.primary { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6
 .signin { max-width: 28rem; margin: 3rem auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1.5rem; }
 .signin input { width: 100%; }
 .row { margin-bottom: 1rem; }
+textarea { font: inherit; padding: .45rem .6rem; border: 1px solid #9aa5b1; border-radius: 6px; max-width: 100%; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0 0 1rem; }
+dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
+h3 { font-size: 1rem; margin: 1rem 0 .5rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 form.inline { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: 0; }
 button:not(.primary):not(.link) { font: inherit; padding: .4rem .75rem; border: 1px solid #9aa5b1; border-radius: 6px; background: #fff; cursor: pointer; }

@@ -14,6 +14,7 @@ mod journeys;
 mod layout;
 pub mod overview;
 mod settings;
+mod survey;
 mod surveys;
 mod users;
 
@@ -70,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/users/{id}", post(users::change))
         .route("/surveys", get(surveys::list))
         .route("/surveys/new", get(surveys::new).post(surveys::submit))
+        .route("/surveys/{id}", get(survey::page))
         .route("/cases", get(cases::inbox))
         .route("/cases/{id}", get(cases::one))
         .route("/cases/{id}/{action}", post(cases::change))

@@ -72,7 +72,7 @@ pub async fn list(State(state): State<AppState>, Viewer(caller): Viewer) -> Resp
                     tbody {
                         @for survey in &surveys {
                             tr {
-                                td { (survey.definition.name) }
+                                td { a href={"/surveys/" (survey.id)} { (survey.definition.name) } }
                                 td { (format!("{:?}", survey.definition.kind).to_lowercase()) }
                                 td { (survey.definition.touchpoint.clone().unwrap_or_else(|| "–".to_owned())) }
                                 td class="num" { (survey.definition.questions.len()) }

@@ -442,3 +442,77 @@ impl Dispatcher {
         })
     }
 }
+
+/// One customer of a dry run: would they be invited now, and if not, the rule that says no.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunEntry {
+    pub customer: String,
+    /// The customer holding the identity, if any yet.
+    pub customer_id: Option<String>,
+    pub invite: bool,
+    /// Why not: the first rule that suppressed the invitation.
+    pub reason: Option<String>,
+    pub explanation: Option<String>,
+}
+
+/// The most customers one dry run decides for.
+pub const MAX_DRY_RUN_AUDIENCE: usize = 1_000;
+
+/// Who of `customers` (identities as `TYPE:VALUE`) would be invited to the survey now on
+/// `channel` (its delivery channel by default), and for each one suppressed, the first rule that
+/// says no. Nothing is sent or recorded.
+pub async fn dry_run_audience(
+    store: &Store,
+    workspace: &WorkspaceId,
+    survey_id: &str,
+    customers: Vec<String>,
+    channel: Option<String>,
+) -> Result<Vec<DryRunEntry>, crate::error::ApiError> {
+    use crate::error::{ApiError, ErrorCode};
+    if customers.len() > MAX_DRY_RUN_AUDIENCE {
+        return Err(ApiError::invalid_parameter("customers", format!("at most {MAX_DRY_RUN_AUDIENCE} per dry run")));
+    }
+    let Some(survey) = store.survey(workspace, survey_id, None).await? else {
+        return Err(ApiError::not_found(format!("no survey `{survey_id}` in this workspace")));
+    };
+    let Some(delivery) = survey.definition.delivery else {
+        let message = format!("survey `{survey_id}` has no delivery settings to check");
+        return Err(ApiError::new(ErrorCode::Conflict, message));
+    };
+    let channel = channel.unwrap_or_else(|| delivery.channel.clone());
+    let mut identities = Vec::with_capacity(customers.len());
+    for (position, typed) in customers.iter().enumerate() {
+        let identity = Identity::parse_typed(typed)
+            .map_err(|error| ApiError::invalid_parameter(&format!("customers[{position}]"), error.to_string()))?;
+        identities.push(identity);
+    }
+    let now_ms = rapport_store::now_ms();
+    let policy = store.contact_policy(workspace).await?;
+    let mut data = Vec::with_capacity(identities.len());
+    for (typed, identity) in customers.into_iter().zip(identities) {
+        let ask = Ask {
+            workspace,
+            survey_id,
+            delivery: &delivery,
+            channel: &channel,
+            identity: &identity,
+            now_ms,
+            reminder: false,
+            policy: &policy,
+        };
+        let decision = decide(store, ask).await?;
+        let (reason, explanation) = match &decision.outcome {
+            Ok(()) => (None, None),
+            Err(suppression) => (Some(suppression.code().to_owned()), Some(suppression.explanation())),
+        };
+        data.push(DryRunEntry {
+            customer: typed,
+            customer_id: decision.customer.map(|customer| customer.0),
+            invite: decision.outcome.is_ok(),
+            reason,
+            explanation,
+        });
+    }
+    Ok(data)
+}

@@ -295,3 +295,53 @@ pub async fn lockout_and_two_factor(app: TestApp) {
     disable.json(&json!({"disabled": true})).send().await.unwrap();
     assert_eq!(session.get("/overview").await.status(), StatusCode::SEE_OTHER);
 }
+
+/// A survey's page: its questions, trigger and contact rules, latest invitations, and the dry
+/// run, which asks nothing of anyone.
+pub async fn a_surveys_page_explains_who_would_be_asked(app: TestApp) {
+    let definition = json!({
+        "name": "After delivery", "kind": "transactional", "touchpoint": "delivery",
+        "questions": [{"id": "nps", "type": "nps", "required": true},
+                      {"id": "why", "type": "text", "text": "Why?", "showIf": {"question": "nps", "min": 0, "max": 6}}],
+        "delivery": {"channel": "link", "notAgainWithinDays": 90,
+                     "trigger": {"event": "Order Delivered", "where": {"properties.channel": "store"}, "delayMinutes": 60}}
+    });
+    let (status, survey) =
+        status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{survey}");
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/identify", &json!({"userId": "quits", "traits": {"unsubscribed": true}})).await;
+    let password = app.create_user("vic@acme.test", "viewer").await;
+    let vic = app.session("vic@acme.test", &password).await;
+
+    let list = vic.get("/surveys").await.text().await.unwrap();
+    assert!(list.contains(&format!("href=\"/surveys/{id}\"")), "the list links to each survey");
+    let page = vic.get(&format!("/surveys/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    for expected in [
+        "After <code>Order Delivered</code>",
+        "<code>properties.channel</code> = <code>&quot;store&quot;</code>",
+        "60 minutes later",
+        "100% of customers",
+        "within 90 days",
+        "The workspace&#39;s rules",
+        "when <code>nps</code> is 0–6",
+        "No invitation yet",
+    ] {
+        assert!(page.contains(expected) || page.contains(&expected.replace("&#39;", "'")), "{expected} in {page}");
+    }
+    let before =
+        app.store.invitations(&app.store.workspace_by_name("acme").await.unwrap().unwrap().id, &id, 10).await.unwrap();
+    let checked =
+        vic.get(&format!("/surveys/{id}?customers=userId%3Aquits%0AuserId%3Anewcomer")).await.text().await.unwrap();
+    assert!(checked.contains("<strong>1</strong> of 2 would be asked now"), "{checked}");
+    assert!(checked.contains("<code>unsubscribed</code>") && checked.contains("(not known yet)"), "{checked}");
+    let after =
+        app.store.invitations(&app.store.workspace_by_name("acme").await.unwrap().unwrap().id, &id, 10).await.unwrap();
+    assert_eq!(before.len(), after.len(), "a dry run records nothing");
+    let bad = vic.get(&format!("/surveys/{id}?customers=no-colon-here")).await;
+    assert_eq!(bad.status(), StatusCode::OK);
+    assert!(bad.text().await.unwrap().contains("role=\"alert\""), "a bad identity is said in words");
+    assert_eq!(vic.get("/surveys/nope").await.status(), StatusCode::NOT_FOUND);
+}

@@ -264,6 +264,14 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     find(&browser, Locator::Css("button[value=create]")).await.click().await.unwrap();
     wait_for_path(&browser, |path| path == "/surveys").await;
     wait_for_text(&browser, "table[aria-label=Surveys]", "Checkout pulse").await;
+    // A demo survey's page: its trigger and contact rules, and a dry run for two customers.
+    find(&browser, Locator::LinkText("Support satisfaction")).await.click().await.unwrap();
+    wait_for_text(&browser, "#delivery + .card", "Support Ticket Closed").await;
+    let audience = find(&browser, Locator::Id("customers")).await;
+    audience.send_keys("userId:cus_0000001\nemail:nobody@example.com").await.unwrap();
+    find(&browser, Locator::Css("#dry-run + .card button[type=submit]")).await.click().await.unwrap();
+    wait_for_text(&browser, "[role=status]", "of 2 would be asked now").await;
+    check(&browser, "survey-dry-run").await;
 
     // Settings: a new read key, shown once, that works.
     find(&browser, Locator::LinkText("Settings")).await.click().await.unwrap();
