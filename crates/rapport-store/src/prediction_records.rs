@@ -35,4 +35,8 @@ pub struct CustomerPrediction {
     pub health: Value,
     pub model_version: Option<i64>,
     pub scored_at_ms: i64,
+    /// Expected purchases and discounted value over the next year, with the probability the
+    /// customer is still active (`probabilityAlive`, `expectedPurchases`, `expectedValue`);
+    /// None when the workspace's orders do not fit the models.
+    pub lifetime_value: Option<Value>,
 }

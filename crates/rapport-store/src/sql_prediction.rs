@@ -4,7 +4,7 @@
 /// (customer, event type, name, timestamp, properties).
 type EventRow = (String, String, Option<String>, i64, Json<Value>);
 /// A `customer_predictions` row.
-type PredictionRow = (String, Option<f64>, bool, Json<Value>, f64, Json<Value>, Option<i64>, i64);
+type PredictionRow = (String, Option<f64>, bool, Json<Value>, f64, Json<Value>, Option<i64>, i64, Option<Json<Value>>);
 
 impl SqlBackend {
     /// Every track, page and screen event before `until_ms`, with the customer (root) it belongs
@@ -113,7 +113,8 @@ impl SqlBackend {
         for prediction in predictions {
             sqlx::query(
                 "INSERT INTO customer_predictions (workspace_id, customer_id, churn_probability, flagged, factors, \
-                 health_score, health, model_version, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 health_score, health, model_version, scored_at, lifetime_value) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(workspace.as_str())
             .bind(&prediction.customer_id)
@@ -124,6 +125,7 @@ impl SqlBackend {
             .bind(Json(&prediction.health))
             .bind(prediction.model_version)
             .bind(prediction.scored_at_ms)
+            .bind(prediction.lifetime_value.as_ref().map(Json))
             .execute(&mut *tx)
             .await?;
             if prediction.flagged && !flagged_before.contains(&prediction.customer_id) {
@@ -153,8 +155,8 @@ impl SqlBackend {
         limit: usize,
     ) -> Result<Vec<crate::prediction_records::CustomerPrediction>, sqlx::Error> {
         let mut sql = QueryBuilder::<Db>::new(
-            "SELECT customer_id, churn_probability, flagged, factors, health_score, health, model_version, scored_at \
-             FROM customer_predictions WHERE workspace_id = ",
+            "SELECT customer_id, churn_probability, flagged, factors, health_score, health, model_version, scored_at, \
+             lifetime_value FROM customer_predictions WHERE workspace_id = ",
         );
         sql.push_bind(workspace.as_str().to_owned());
         if flagged_only {
@@ -180,6 +182,7 @@ impl SqlBackend {
                     Json(health),
                     model_version,
                     scored_at_ms,
+                    lifetime_value,
                 )| {
                     crate::prediction_records::CustomerPrediction {
                         customer_id,
@@ -190,6 +193,7 @@ impl SqlBackend {
                         health,
                         model_version,
                         scored_at_ms,
+                        lifetime_value: lifetime_value.map(|Json(value)| value),
                     }
                 },
             )

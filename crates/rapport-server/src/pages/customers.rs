@@ -149,6 +149,18 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
                     None => p { "Not scored yet." }
                 }
             }
+            section class="tile" aria-labelledby="clv" {
+                h2 id="clv" { "Lifetime value, next 12 months" }
+                @match prediction.as_ref().map(|p| &p["lifetimeValue"]).filter(|v| v.is_object()) {
+                    Some(value) => {
+                        div class="score" { (format!("{:.2}", value["expectedValue"].as_f64().unwrap_or(0.0))) }
+                        p { (format!("{:.1}", value["expectedPurchases"].as_f64().unwrap_or(0.0))) " purchases expected · "
+                            (format!("{:.0}", value["probabilityAlive"].as_f64().unwrap_or(0.0) * 100.0)) "% likely still active" }
+                        p class="hint" { "BG/NBD and Gamma-Gamma on every customer's orders, discounted 10% a year." }
+                    }
+                    None => p { "Not valued: no order yet, or not refreshed since it came (once a day), or the workspace's orders do not fit the models yet (GET /v1/clv says why)." }
+                }
+            }
             section class="tile" aria-labelledby="channels" {
                 h2 id="channels" { "Channels" }
                 @for channel in &view.channels { p { strong { (channel.channel) } " · " (channel.events) " events" } }

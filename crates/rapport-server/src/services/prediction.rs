@@ -314,6 +314,7 @@ async fn refresh_on(store: &Store, workspace: &WorkspaceId, known: &Known) -> Re
         }
         None => vec![None; ids.len()],
     };
+    let values = lifetime_values(histories, settings, now);
     // Activity percentiles among the current customers.
     let activity: Vec<f64> = ids.iter().map(|id| histories[*id].activity_30d(now) as f64).collect();
     let mut sorted = activity.clone();
@@ -338,6 +339,7 @@ async fn refresh_on(store: &Store, workspace: &WorkspaceId, known: &Known) -> Re
                 health: serde_json::to_value(&health).unwrap_or(Value::Null),
                 model_version: model.as_ref().map(|(_, _, version)| *version),
                 scored_at_ms: now,
+                lifetime_value: values.get(id.as_str()).cloned(),
             }
         })
         .collect();
@@ -402,6 +404,7 @@ pub fn prediction_json(prediction: &CustomerPrediction) -> Value {
             "modelVersion": prediction.model_version,
         })),
         "health": prediction.health,
+        "lifetimeValue": prediction.lifetime_value,
         "scoredAt": rfc3339(prediction.scored_at_ms),
     })
 }
@@ -450,6 +453,85 @@ pub async fn account_health(store: &Store, workspace: &WorkspaceId) -> Result<Va
     Ok(json!({"accounts": rows}))
 }
 
+/// Fits BG/NBD and Gamma-Gamma on an order log summarised up to `calibration_end`, and values
+/// every customer over `horizon` units discounted at `discount_rate` a year.
+fn fit_values(
+    log: &[Transaction],
+    calibration_end: time::Date,
+    unit: TimeUnit,
+    horizon: f64,
+    discount_rate: f64,
+) -> Result<Fitted, rapport_predict::clv::ClvError> {
+    use rapport_predict::bgnbd::BgNbd;
+    use rapport_predict::gamma_gamma::GammaGamma;
+    let summary = summarise(log, calibration_end, unit);
+    let customers: Vec<Rfm> = summary.iter().map(|c| c.rfm).collect();
+    let bgnbd = BgNbd::fit(&customers)?;
+    let spend = GammaGamma::fit(&customers)?;
+    let year = 365.25 / unit.days();
+    let steps = (horizon * unit.days() / 30.4375).round().max(1.0) as u32;
+    let projection = Projection {
+        horizon,
+        steps,
+        discount_per_step: (1.0 + discount_rate).powf(horizon / year / f64::from(steps)) - 1.0,
+    };
+    let values = customers.iter().map(|rfm| customer_value(&bgnbd.params, &spend.params, rfm, &projection)).collect();
+    Ok(Fitted { summary, bgnbd, spend, values })
+}
+
+struct Fitted {
+    summary: Vec<rapport_predict::clv::CustomerSummary>,
+    bgnbd: rapport_predict::bgnbd::BgNbdFit,
+    spend: rapport_predict::gamma_gamma::GammaGammaFit,
+    values: Vec<rapport_predict::clv::CustomerValue>,
+}
+
+/// Each customer's lifetime value over the next year (weeks, 10% a year: `GET /v1/clv`'s
+/// defaults), fitted on every customer's orders up to now; none when the orders do not fit (too
+/// few customers or repeat buyers), which the refresh logs.
+fn lifetime_values(
+    histories: &HashMap<String, CustomerHistory>,
+    settings: &ChurnSettings,
+    now: i64,
+) -> HashMap<String, Value> {
+    let mut log = Vec::new();
+    for (customer, history) in histories {
+        for (at, kind) in &history.events {
+            if let (rapport_predict::features::EventKind::Order(amount), Ok(at)) =
+                (kind, time::OffsetDateTime::from_unix_timestamp(at.div_euclid(1000)))
+            {
+                log.push(Transaction { customer: customer.clone(), day: at.date(), amount: *amount });
+            }
+        }
+    }
+    if log.is_empty() {
+        return HashMap::new();
+    }
+    let today = time::OffsetDateTime::from_unix_timestamp(now.div_euclid(1000)).map_or(time::Date::MIN, |t| t.date());
+    let unit = TimeUnit::Weeks;
+    match fit_values(&log, today, unit, 365.25 / unit.days(), 0.1) {
+        Ok(fitted) => fitted
+            .summary
+            .iter()
+            .zip(&fitted.values)
+            .map(|(customer, value)| {
+                let rounded = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
+                let json = json!({
+                    "horizonMonths": 12,
+                    "probabilityAlive": rounded(value.probability_alive, 4),
+                    "expectedPurchases": rounded(value.expected_purchases, 3),
+                    "expectedValue": rounded(value.expected_value, 2),
+                });
+                (customer.customer.clone(), json)
+            })
+            .collect(),
+        Err(error) => {
+            tracing::info!(%error, order_event = %settings.order_event, "no lifetime values: the orders do not fit");
+            HashMap::new()
+        }
+    }
+}
+
 /// How customer lifetime value is fitted from `Order Completed` events.
 pub struct ClvQuery {
     pub calibration_end: time::Date,
@@ -461,8 +543,6 @@ pub struct ClvQuery {
 /// BG/NBD and Gamma-Gamma fitted on the workspace's orders (its order event, amount from
 /// `revenue`, `total` or `value`) up to the calibration end, and the most valuable customers.
 pub async fn clv(store: &Store, workspace: &WorkspaceId, query: &ClvQuery, top: usize) -> Result<Value, ApiError> {
-    use rapport_predict::bgnbd::BgNbd;
-    use rapport_predict::gamma_gamma::GammaGamma;
     let settings = settings(store, workspace).await?;
     let until = (query.calibration_end.midnight().assume_utc().unix_timestamp() + 86_400) * 1000;
     let mut log = Vec::new();
@@ -477,32 +557,16 @@ pub async fn clv(store: &Store, workspace: &WorkspaceId, query: &ClvQuery, top: 
             }
         })
         .await?;
-    let summary = summarise(&log, query.calibration_end, query.unit);
-    let customers: Vec<Rfm> = summary.iter().map(|c| c.rfm).collect();
+    let customers = log.iter().map(|t| t.customer.as_str()).collect::<std::collections::HashSet<_>>().len();
     let unfit = |error: rapport_predict::clv::ClvError| {
         ApiError::new(
             ErrorCode::Conflict,
-            format!(
-                "cannot fit lifetime value from {} customers' `{}` events: {error}",
-                customers.len(),
-                settings.order_event
-            ),
+            format!("cannot fit lifetime value from {customers} customers' `{}` events: {error}", settings.order_event),
         )
     };
-    let bgnbd = BgNbd::fit(&customers).map_err(unfit)?;
-    let spend = GammaGamma::fit(&customers).map_err(unfit)?;
-    let year = 365.25 / query.unit.days();
-    let steps = (query.horizon * query.unit.days() / 30.4375).round().max(1.0) as u32;
-    let projection = Projection {
-        horizon: query.horizon,
-        steps,
-        discount_per_step: (1.0 + query.discount_rate).powf(query.horizon / year / f64::from(steps)) - 1.0,
-    };
-    let mut values: Vec<(usize, rapport_predict::clv::CustomerValue)> = customers
-        .iter()
-        .enumerate()
-        .map(|(i, rfm)| (i, customer_value(&bgnbd.params, &spend.params, rfm, &projection)))
-        .collect();
+    let Fitted { summary, bgnbd, spend, values } =
+        fit_values(&log, query.calibration_end, query.unit, query.horizon, query.discount_rate).map_err(unfit)?;
+    let mut values: Vec<(usize, rapport_predict::clv::CustomerValue)> = values.into_iter().enumerate().collect();
     let total: f64 = values.iter().map(|(_, v)| v.expected_value).sum();
     values.sort_by(|a, b| b.1.expected_value.total_cmp(&a.1.expected_value));
     let customers_json: Vec<Value> = values

@@ -210,6 +210,34 @@ pub async fn planted_churn_signals_are_learned_explained_and_announced(app: Test
     assert!(top["value"]["expectedValue"].as_f64().unwrap() > 0.0, "{clv}");
     let response = app.client.get(app.url("/v1/clv?timeUnit=months")).bearer_auth(&app.read_key).send().await.unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "timeUnit")]).await;
+
+    // The daily refresh values every current customer as GET /v1/clv does on the same day.
+    let day = &at(NOW + 2 * DAY)[..10];
+    let fitted = app.read(&format!("/v1/clv?calibrationEnd={day}&timeUnit=weeks&top=1000")).await;
+    let fitted: std::collections::HashMap<&str, &Value> = fitted["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|customer| (customer["customerId"].as_str().unwrap(), &customer["value"]))
+        .collect();
+    let scored = app.read("/v1/predictions?limit=50").await;
+    let scored = scored["predictions"].as_array().unwrap();
+    let mut valued = 0;
+    for prediction in scored {
+        let value = &prediction["lifetimeValue"];
+        // BG/NBD follows customers from their first purchase: no order, no value.
+        let Some(expected) = fitted.get(prediction["customerId"].as_str().unwrap()) else {
+            assert_eq!(*value, Value::Null, "{prediction}");
+            continue;
+        };
+        valued += 1;
+        assert_eq!(value["horizonMonths"], 12, "{prediction}");
+        let close = |field: &str, tolerance: f64| {
+            (value[field].as_f64().unwrap() - expected[field].as_f64().unwrap()).abs() < tolerance
+        };
+        assert!(close("expectedValue", 0.01) && close("probabilityAlive", 1e-4), "{value} against {expected}");
+    }
+    assert!(valued >= 10, "{valued} of {} scored customers have orders", scored.len());
 }
 
 /// Churn settings are checked field by field; the defaults come back before any are saved.

@@ -17,6 +17,7 @@ fn score(customer: &str, probability: f64, flagged: bool) -> CustomerPrediction 
         health: json!({"score": 100.0 * (1.0 - probability)}),
         model_version: Some(1),
         scored_at_ms: 1_000,
+        lifetime_value: (probability < 0.5).then(|| json!({"expectedValue": 120.5, "expectedPurchases": 2.25})),
     }
 }
 
@@ -73,6 +74,9 @@ pub async fn churn_models_scores_and_announcements(store: Store) {
     let flagged = store.predictions(&workspace, true, None, 10).await.unwrap();
     assert_eq!(flagged.iter().map(|s| s.customer_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     let all = store.predictions(&workspace, false, None, 10).await.unwrap();
+    let c = all.iter().find(|p| p.customer_id == "c").unwrap();
+    assert_eq!(c.lifetime_value, Some(json!({"expectedValue": 120.5, "expectedPurchases": 2.25})), "kept whole");
+    assert_eq!(all.iter().find(|p| p.customer_id == "a").unwrap().lifetime_value, None);
     let order: Vec<&str> = all.iter().map(|p| p.customer_id.as_str()).collect();
     assert_eq!(order, ["a", "b", "c", "d"], "highest risk first, unscored last");
     let one = store.predictions(&workspace, false, Some("c"), 10).await.unwrap();
