@@ -124,7 +124,105 @@ fn definition_of(form: &BTreeMap<String, String>) -> Value {
     if !touchpoint.is_empty() {
         definition["touchpoint"] = json!(touchpoint);
     }
+    if let Some(delivery) = delivery_of(form) {
+        definition["delivery"] = delivery;
+    }
     definition
+}
+
+/// A number field as JSON: absent when blank, the text itself when it is not a whole number (so
+/// the survey check names the field and says what it wants).
+fn number(form: &BTreeMap<String, String>, key: &str) -> Option<Value> {
+    let text = field(form, key);
+    if text.is_empty() {
+        return None;
+    }
+    Some(text.parse::<u64>().map_or_else(|_| json!(text), |n| json!(n)))
+}
+
+/// The builder's "when and how it goes out" as the definition's `delivery`, or None when the
+/// survey takes responses only through the API.
+fn delivery_of(form: &BTreeMap<String, String>) -> Option<Value> {
+    let channel = field(form, "channel");
+    if channel.is_empty() {
+        return None;
+    }
+    let mut delivery = json!({"channel": channel});
+    if let Some(percent) = number(form, "samplePercent") {
+        delivery["sampleRate"] = percent.as_u64().map_or(percent.clone(), |p| json!(p as f64 / 100.0));
+    }
+    let event = field(form, "triggerEvent");
+    if !event.is_empty() {
+        let mut trigger = json!({"event": event});
+        let path = field(form, "triggerWhere");
+        if !path.is_empty() {
+            trigger["where"] = json!({path: field(form, "triggerEquals")});
+        }
+        if let Some(delay) = number(form, "delayMinutes") {
+            trigger["delayMinutes"] = delay;
+        }
+        delivery["trigger"] = trigger;
+    }
+    for (key, name) in [
+        ("notAgainWithinDays", "notAgainWithinDays"),
+        ("cadenceDays", "cadenceDays"),
+        ("reminderAfterDays", "reminderAfterDays"),
+    ] {
+        if let Some(days) = number(form, key) {
+            delivery[name] = days;
+        }
+    }
+    if form.contains_key("ownRules") {
+        let mut policy = serde_json::Map::new();
+        for name in rapport_core::contact_policy::POLICY_FIELDS {
+            policy.insert(name.to_owned(), number(form, name).unwrap_or(Value::Null));
+        }
+        delivery["policy"] = Value::Object(policy);
+    }
+    Some(delivery)
+}
+
+/// The builder's fieldset for when and how invitations go out.
+fn delivery_fields(form: &BTreeMap<String, String>) -> Markup {
+    let value = |key: &str| field(form, key);
+    let chosen = |key: &str, option: &str| value(key) == option;
+    let number_input = |id: &str, label: &str, placeholder: &str| {
+        html! { div { label for=(id) { (label) } input id=(id) name=(id) inputmode="numeric" size="6" value=(value(id)) placeholder=(placeholder); } }
+    };
+    html! {
+        fieldset {
+            legend { "When and how it goes out" }
+            div class="filters" {
+                div {
+                    label for="channel" { "Invitations" }
+                    select id="channel" name="channel" {
+                        option value="" selected[chosen("channel", "")] { "None: responses only through the API" }
+                        option value="link" selected[chosen("channel", "link")] { "A hosted link (handed out by API)" }
+                        option value="email" selected[chosen("channel", "email")] { "E-mail (to the customer's email trait)" }
+                    }
+                }
+                (number_input("samplePercent", "Ask % of customers", "100"))
+            }
+            div class="filters" {
+                div { label for="triggerEvent" { "After the event" } input id="triggerEvent" name="triggerEvent" value=(value("triggerEvent")) placeholder="Order Delivered"; }
+                div { label for="triggerWhere" { "Where (path)" } input id="triggerWhere" name="triggerWhere" value=(value("triggerWhere")) placeholder="properties.channel"; }
+                div { label for="triggerEquals" { "equals" } input id="triggerEquals" name="triggerEquals" value=(value("triggerEquals")) placeholder="store"; }
+                (number_input("delayMinutes", "Minutes later", "0"))
+            }
+            div class="filters" {
+                (number_input("notAgainWithinDays", "Not again within (days)", ""))
+                (number_input("cadenceDays", "Relational: every (days)", "90"))
+                (number_input("reminderAfterDays", "E-mail reminder after (days)", ""))
+            }
+            div class="filters" {
+                div { label { input type="checkbox" name="ownRules" checked[form.contains_key("ownRules")]; " Own contact rules (instead of the workspace's)" } }
+                (number_input("maxInvitations", "At most (invitations)", "2"))
+                (number_input("windowDays", "in (days)", "30"))
+                (number_input("minDaysBetween", "Days between", "7"))
+                (number_input("cooldownAfterResponseDays", "Rest after an answer (days)", "14"))
+            }
+        }
+    }
 }
 
 fn builder(caller: &Caller, form: &BTreeMap<String, String>, problems: &[String], preview: Option<String>) -> Markup {
@@ -172,6 +270,7 @@ fn builder(caller: &Caller, form: &BTreeMap<String, String>, problems: &[String]
                     div { label { input type="checkbox" name={"required" (row)} checked[form.contains_key(&format!("required{row}"))]; " Required" } }
                 }
             }
+            (delivery_fields(form))
             div class="filters" {
                 button type="submit" name="action" value="preview" class="primary" { "Preview" }
                 button type="submit" name="action" value="create" class="primary" { "Create" }
@@ -228,7 +327,7 @@ pub async fn submit(
             let target = format!("survey:{}", record.id);
             crate::services::audit::record(&state.store, &caller, "survey.created", &target, json!({"version": 1}))
                 .await;
-            Redirect::to("/surveys").into_response()
+            Redirect::to(&format!("/surveys/{}", record.id)).into_response()
         }
         Err(error) => failed(&caller, error.into()),
     }

@@ -45,6 +45,7 @@ api_suite! {
     crate::pages::roles_reach_what_the_matrix_says => roles_reach_what_the_matrix_says,
     crate::pages::lockout_and_two_factor => lockout_and_two_factor,
     crate::pages::a_surveys_page_explains_who_would_be_asked => a_surveys_page_explains_who_would_be_asked,
+    crate::pages::the_builder_sets_the_trigger_and_contact_rules => the_builder_sets_the_trigger_and_contact_rules,
     crate::trust::users_through_the_api => users_through_the_api,
     crate::trust::the_audit_log_detects_tampering => the_audit_log_detects_tampering,
     crate::trust::workspaces_never_see_each_other => workspaces_never_see_each_other,

@@ -296,6 +296,59 @@ pub async fn lockout_and_two_factor(app: TestApp) {
     assert_eq!(session.get("/overview").await.status(), StatusCode::SEE_OTHER);
 }
 
+/// The builder sets when and how a survey goes out; a mistake there is named by field.
+pub async fn the_builder_sets_the_trigger_and_contact_rules(app: TestApp) {
+    let password = app.create_user("al@acme.test", "analyst").await;
+    let al = app.session("al@acme.test", &password).await;
+    let mut form = vec![
+        ("name", "After delivery"),
+        ("kind", "transactional"),
+        ("language", "en"),
+        ("touchpoint", "delivery"),
+        ("type1", "nps"),
+        ("text1", "How likely?"),
+        ("required1", "on"),
+        ("channel", "email"),
+        ("samplePercent", "25"),
+        ("triggerEvent", "Order Delivered"),
+        ("triggerWhere", "properties.channel"),
+        ("triggerEquals", "store"),
+        ("delayMinutes", "soon"),
+        ("reminderAfterDays", "3"),
+        ("ownRules", "on"),
+        ("maxInvitations", "1"),
+        ("windowDays", "60"),
+        ("minDaysBetween", "30"),
+        ("cooldownAfterResponseDays", "45"),
+        ("action", "create"),
+    ];
+    let refused = al.post("/surveys/new", &form).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("delivery.trigger.delayMinutes"), "{refused}");
+    assert!(
+        refused.contains("value=\"soon\"") && refused.contains("value=\"Order Delivered\""),
+        "the form keeps what was typed"
+    );
+    form.retain(|(key, _)| *key != "delayMinutes");
+    form.push(("delayMinutes", "90"));
+    let made = al.post("/surveys/new", &form).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let location = made.headers()[LOCATION].to_str().unwrap().to_owned();
+    let id = location.strip_prefix("/surveys/").unwrap();
+    let survey = app.read(&format!("/v1/surveys/{id}")).await;
+    let delivery = &survey["definition"]["delivery"];
+    assert_eq!(
+        *delivery,
+        json!({"channel": "email", "sampleRate": 0.25, "reminderAfterDays": 3,
+               "trigger": {"event": "Order Delivered", "where": {"properties.channel": "store"}, "delayMinutes": 90},
+               "policy": {"maxInvitations": 1, "windowDays": 60, "minDaysBetween": 30, "cooldownAfterResponseDays": 45}}),
+        "{survey}"
+    );
+    let page = al.get(&location).await.text().await.unwrap();
+    assert!(page.contains("This survey&#39;s own rules") || page.contains("This survey's own rules"), "{page}");
+}
+
 /// A survey's page: its questions, trigger and contact rules, latest invitations, and the dry
 /// run, which asks nothing of anyone.
 pub async fn a_surveys_page_explains_who_would_be_asked(app: TestApp) {

@@ -261,8 +261,20 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     let document = frame.attr("srcdoc").await.unwrap().unwrap_or_default();
     assert!(document.contains("Checkout pulse") && document.contains("Checking out was easy."), "{document}");
     check(&browser, "survey-preview").await;
+    // When it goes out: a link after each completed order from the app, an hour later.
+    find(&browser, Locator::Css("select#channel")).await.select_by_value("link").await.unwrap();
+    find(&browser, Locator::Id("triggerEvent")).await.send_keys("Order Completed").await.unwrap();
+    find(&browser, Locator::Id("triggerWhere")).await.send_keys("context.channel").await.unwrap();
+    find(&browser, Locator::Id("triggerEquals")).await.send_keys("mobile").await.unwrap();
+    find(&browser, Locator::Id("delayMinutes")).await.send_keys("60").await.unwrap();
     find(&browser, Locator::Css("button[value=create]")).await.click().await.unwrap();
-    wait_for_path(&browser, |path| path == "/surveys").await;
+    wait_for_text(
+        &browser,
+        "#delivery + .card",
+        "After Order Completed where context.channel = \"mobile\", 60 minutes later",
+    )
+    .await;
+    find(&browser, Locator::LinkText("Surveys")).await.click().await.unwrap();
     wait_for_text(&browser, "table[aria-label=Surveys]", "Checkout pulse").await;
     // A demo survey's page: its trigger and contact rules, and a dry run for two customers.
     find(&browser, Locator::LinkText("Support satisfaction")).await.click().await.unwrap();
