@@ -78,6 +78,9 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
         .json()
         .await?;
     let customer = customer["data"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let surveys: serde_json::Value =
+        client.get(format!("{base}/v1/surveys")).bearer_auth(&key).send().await?.json().await?;
+    let survey = surveys["data"][0]["id"].as_str().unwrap_or_default().to_owned();
     // (what, route as shown, path requested)
     let pages = [
         ("overview", "/overview", "/overview".to_owned()),
@@ -95,6 +98,13 @@ pub async fn measure(customers: usize, repeats: usize) -> anyhow::Result<String>
         ("a case", "/cases/{id}", format!("/cases/{case}")),
         ("a customer", "/customers/{id}", format!("/customers/{customer}")),
         ("surveys", "/surveys", "/surveys".to_owned()),
+        ("a survey", "/surveys/{id}", format!("/surveys/{survey}")),
+        (
+            "a survey's dry run (two customers)",
+            "/surveys/{id}?customers=…",
+            format!("/surveys/{survey}?customers=userId%3Acus_0000042%0AuserId%3Acus_0000043"),
+        ),
+        ("account", "/account", "/account".to_owned()),
         ("settings", "/settings", "/settings".to_owned()),
     ];
     let mut rows = Vec::new();

@@ -65,6 +65,8 @@ pub struct FeedbackFilter {
     pub to_ms: Option<i64>,
     pub topic: Option<String>,
     pub source: Option<String>,
+    /// The channel the item came through (`web`, `email`, `phone`…).
+    pub channel: Option<String>,
     pub kind: Option<String>,
     pub label: Option<String>,
     /// Items by any of these identity keys (a customer's identities).

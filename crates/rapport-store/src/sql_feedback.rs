@@ -202,7 +202,9 @@ impl SqlBackend {
         if let Some(to) = filter.to_ms {
             query.push(" AND occurred_at < ").push_bind(to);
         }
-        for (column, value) in [("source", &filter.source), ("kind", &filter.kind), ("label", &filter.label)] {
+        for (column, value) in
+            [("source", &filter.source), ("channel", &filter.channel), ("kind", &filter.kind), ("label", &filter.label)]
+        {
             if let Some(value) = value {
                 query.push(format!(" AND {column} = ")).push_bind(value.clone());
             }

@@ -77,6 +77,7 @@ pub async fn page(
         selected(&parameters, "sentiment"),
         selected(&parameters, "kind"),
     );
+    let channel = selected(&parameters, "channel").map(|c| c.to_lowercase());
     let mut problems = Vec::new();
     let from = selected(&parameters, "from").and_then(|d| parse_day("from", &d, &mut problems));
     let to = selected(&parameters, "to").and_then(|d| parse_day("to", &d, &mut problems));
@@ -89,6 +90,7 @@ pub async fn page(
         to_ms: to.map(|day| (day + 1) * 86_400_000),
         topic: topic.clone(),
         source: source.clone(),
+        channel: channel.clone(),
         kind: kind.clone().filter(|k| KINDS.contains(&k.as_str())),
         label: label.clone().filter(|l| LABELS.contains(&l.as_str())),
         limit: PAGE,
@@ -156,6 +158,8 @@ pub async fn page(
                 }
             }
             div { label for="source" { "Source" } input id="source" name="source" value=(value(&source)) placeholder="app_store, website, chat…"; }
+            div { label for="channel" { "Channel" } input id="channel" name="channel" value=(value(&channel)) placeholder="web, email, phone…" list="channels"; }
+            datalist id="channels" { @for c in ["web", "mobile", "email", "chat", "phone", "sms", "social", "store"] { option value=(c) {} } }
             div { label for="from" { "From" } input id="from" name="from" type="date" value=(value(&selected(&parameters, "from"))); }
             div { label for="to" { "To" } input id="to" name="to" type="date" value=(value(&selected(&parameters, "to"))); }
             button type="submit" class="primary" { "Filter" }
@@ -187,7 +191,7 @@ pub async fn page(
         @if items.is_empty() {
             p class="empty" role="status" { "No feedback matches. Widen the dates or clear a filter; feedback arrives through POST /v1/feedback, survey comments and rapport import feedback." }
         } @else {
-            p class="hint" role="status" { (items.len()) " items" @if items.len() == PAGE { " (the newest " (PAGE) ")" } "." }
+            p class="hint" role="status" { (items.len()) @if items.len() == 1 { " item" } @else { " items" } @if items.len() == PAGE { " (the newest " (PAGE) ")" } "." }
             ol class="feedback" {
                 @for item in &items {
                     li class="card" {

@@ -1,6 +1,7 @@
 //! The overview: NPS, CSAT, CES and churn rate over the last 90 days, each with its n, 95%
 //! interval, change against the 90 days before (and whether it is significant), target gap and a
-//! year's trend by month; then the open spike alerts.
+//! year's trend by month; closing the loop (low scores followed up, time to first contact,
+//! recovery); then the open spike alerts.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -59,12 +60,18 @@ pub async fn page(State(state): State<AppState>, Viewer(caller): Viewer) -> Resp
         Ok(alerts) => alerts,
         Err(error) => return failed(&caller, error.into()),
     };
+    let from = (today - 89) * 86_400_000;
+    let recovery = match crate::services::cases::recovery(&state.store, &caller.workspace, from, now).await {
+        Ok(recovery) => recovery,
+        Err(error) => return failed(&caller, error),
+    };
     let body = html! {
         h1 { "Overview" }
         p class="lead" { "The last 90 days (" (date_of_day(today - 89)) " to " (date_of_day(today)) ", UTC), against the 90 days before." }
         div class="tiles" {
             @for tile in &tiles { (PreEscaped(tile)) }
         }
+        (loop_closure(&recovery))
         h2 { "Open alerts" }
         @if alerts.is_empty() {
             p class="empty" { "No spike is open. Rapport checks every topic and source each hour and raises an alert when negative feedback rises beyond what the season explains." }
@@ -265,6 +272,46 @@ fn sparkline(values: &[Option<f64>], label: &str) -> Markup {
         svg class="spark" width=(width) height=(height) viewBox={"0 0 " (width) " " (height)} role="img"
             aria-label=(format!("{label} by month over the last year, from {low:.1} to {high:.1}")) {
             polyline points=(points.join(" ")) fill="none" stroke="#2563eb" stroke-width="2" {}
+        }
+    }
+}
+
+/// A share with its n and 95% interval, as the recovery report gives it.
+fn share(figure: &serde_json::Value) -> Markup {
+    match figure["value"].as_f64() {
+        Some(value) => html! {
+            div class="score" { (format!("{:.0}", value * 100.0)) " " span class="unit" { "%" } }
+            p { "n = " (figure["n"]) " · 95% CI " (format!("{:.0}–{:.0}%", figure["interval"]["low"].as_f64().unwrap_or(0.0) * 100.0, figure["interval"]["high"].as_f64().unwrap_or(0.0) * 100.0)) }
+        },
+        None => html! { div class="score" { "–" } p { "n = 0" } },
+    }
+}
+
+/// Closing the loop over the same 90 days: low scores followed up, how fast, and customers
+/// who answered better after their case was closed.
+fn loop_closure(recovery: &serde_json::Value) -> Markup {
+    html! {
+        h2 id="loop" { "Closing the loop" }
+        div class="tiles" {
+            section class="tile" aria-labelledby="loop-closure" {
+                h2 id="loop-closure" { "Low scores followed up" }
+                (share(&recovery["loopClosureRate"]))
+                p { (recovery["lowScores"]) " low scores in the period" }
+            }
+            section class="tile" aria-labelledby="first-contact" {
+                h2 id="first-contact" { "First contact" }
+                @match recovery["medianMinutesToFirstContact"].as_f64() {
+                    Some(minutes) if minutes >= 120.0 => div class="score" { (format!("{:.1}", minutes / 60.0)) " " span class="unit" { "hours, median" } },
+                    Some(minutes) => div class="score" { (format!("{minutes:.0}")) " " span class="unit" { "minutes, median" } },
+                    None => div class="score" { "–" },
+                }
+                p { (recovery["closed"]) " cases closed" }
+            }
+            section class="tile" aria-labelledby="recovered" {
+                h2 id="recovered" { "Recovered" }
+                (share(&recovery["recoveryRate"]))
+                p { "of those who answered again after their case closed" }
+            }
         }
     }
 }

@@ -59,6 +59,14 @@ pub async fn pages_need_a_signed_in_person(app: TestApp) {
         html.contains("<h1>Overview</h1>") && html.contains("No answers in the last 90 days."),
         "an empty workspace says so"
     );
+    assert!(html.contains("Closing the loop") && html.contains("Low scores followed up"), "the loop-closure figures");
+    // Feedback filtered by the channel it came through.
+    for (text, channel) in [("The courier was rude on the phone", "phone"), ("The checkout page froze", "web")] {
+        let item = json!({"source": "survey", "text": text, "channel": channel});
+        assert_eq!(app.send("/v1/feedback", &item).await.status(), StatusCode::OK);
+    }
+    let by_phone = vera.get("/feedback?channel=Phone").await.text().await.unwrap();
+    assert!(by_phone.contains("was rude on the phone") && !by_phone.contains("page froze"), "{by_phone}");
     assert!(html.contains(">viewer<") || html.contains(" · viewer · "), "the header says who is signed in");
     let journeys = vera.get("/journeys").await.text().await.unwrap();
     assert!(journeys.contains("No journey is defined yet"), "the empty state says what to do");

@@ -45,7 +45,7 @@ pub async fn feedback_is_stored_once_filtered_and_counted(store: Store) {
         item("app", T0, "negative", &["login", "login-2fa"], Some("k1")),
         item("app", T0 + 10, "negative", &["login"], None),
         item("email", T0 + HOUR, "positive", &["delivery"], None),
-        item("email", T0 + 2 * HOUR + 5, "negative", &[], Some("k2")),
+        NewFeedback { channel: Some("email".into()), ..item("email", T0 + 2 * HOUR + 5, "negative", &[], Some("k2")) },
     ];
     let stored = store.insert_feedback(&acme, &items).await.unwrap();
     assert!(stored.iter().all(|(_, created)| *created));
@@ -70,6 +70,7 @@ pub async fn feedback_is_stored_once_filtered_and_counted(store: Store) {
     let all = FeedbackFilter { limit: 10, ..FeedbackFilter::default() };
     assert_eq!(list(all.clone()).await, [T0 + 2 * HOUR + 5, T0 + HOUR, T0 + 10, T0]);
     assert_eq!(list(FeedbackFilter { topic: Some("login".into()), ..all.clone() }).await, [T0 + 10, T0]);
+    assert_eq!(list(FeedbackFilter { channel: Some("email".into()), ..all.clone() }).await, [T0 + 2 * HOUR + 5]);
     assert_eq!(
         list(FeedbackFilter { source: Some("email".into()), label: Some("negative".into()), ..all.clone() }).await,
         [T0 + 2 * HOUR + 5]
