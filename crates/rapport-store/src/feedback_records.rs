@@ -67,6 +67,8 @@ pub struct FeedbackFilter {
     pub source: Option<String>,
     /// The channel the item came through (`web`, `email`, `phone`…).
     pub channel: Option<String>,
+    /// Words the text contains, as typed (case does not matter for ASCII letters).
+    pub text: Option<String>,
     pub kind: Option<String>,
     pub label: Option<String>,
     /// Items by any of these identity keys (a customer's identities).

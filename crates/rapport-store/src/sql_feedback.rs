@@ -209,6 +209,15 @@ impl SqlBackend {
                 query.push(format!(" AND {column} = ")).push_bind(value.clone());
             }
         }
+        if let Some(text) = &filter.text {
+            // A substring, its LIKE wildcards taken literally.
+            let escaped: String = text
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            query.push(" AND LOWER(text) LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+        }
         if let Some(topic) = &filter.topic {
             query.push(
                 " AND EXISTS (SELECT 1 FROM feedback_topics t WHERE t.workspace_id = feedback.workspace_id \

@@ -60,7 +60,7 @@ async fn customer_of(
 }
 
 /// Feedback, newest first: `from`, `to` (RFC 3339 or YYYY-MM-DD; default the last 30 days),
-/// `topic`, `source`, `channel`, `kind`, `label` (`negative`, `neutral`, `positive`), `customer` (a customer
+/// `q` (words the text contains), `topic`, `source`, `channel`, `kind`, `label` (`negative`, `neutral`, `positive`), `customer` (a customer
 /// id: every identity it holds), `limit` (1-200, default 50), `cursor` (`next` of the previous page).
 #[utoipa::path(get, path = "/v1/feedback", tag = "feedback",
     responses((status = 200, description = "`data` (items) and `next` (a cursor, or null)"), (status = 400, body = ErrorBody)),
@@ -73,7 +73,7 @@ pub async fn list(
     caller.require(Permission::Read)?;
     params::only(
         &parameters,
-        &["from", "to", "topic", "source", "channel", "kind", "label", "customer", "limit", "cursor"],
+        &["from", "to", "q", "topic", "source", "channel", "kind", "label", "customer", "limit", "cursor"],
     )?;
     let (from, to) = params::range(&parameters, 30)?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 50, 200)?;
@@ -98,6 +98,7 @@ pub async fn list(
         topic: parameters.get("topic").cloned(),
         source: parameters.get("source").map(|s| s.to_lowercase()),
         channel: parameters.get("channel").map(|c| c.to_lowercase()),
+        text: parameters.get("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
         kind: parameters.get("kind").cloned(),
         label: parameters.get("label").cloned(),
         identity_keys,

@@ -78,6 +78,7 @@ pub async fn page(
         selected(&parameters, "kind"),
     );
     let channel = selected(&parameters, "channel").map(|c| c.to_lowercase());
+    let words = selected(&parameters, "q");
     let mut problems = Vec::new();
     let from = selected(&parameters, "from").and_then(|d| parse_day("from", &d, &mut problems));
     let to = selected(&parameters, "to").and_then(|d| parse_day("to", &d, &mut problems));
@@ -91,6 +92,7 @@ pub async fn page(
         topic: topic.clone(),
         source: source.clone(),
         channel: channel.clone(),
+        text: words.clone(),
         kind: kind.clone().filter(|k| KINDS.contains(&k.as_str())),
         label: label.clone().filter(|l| LABELS.contains(&l.as_str())),
         limit: PAGE,
@@ -131,7 +133,8 @@ pub async fn page(
     let body = html! {
         h1 { "Feedback" }
         p class="lead" { "Reviews, survey comments, social posts and transcripts, newest first, each with its sentiment and its topics marked." }
-        form class="filters" method="get" action="/feedback" {
+        form class="filters" method="get" action="/feedback" role="search" {
+            div { label for="q" { "Words" } input id="q" name="q" type="search" value=(value(&words)) placeholder="refund, late parcel…"; }
             div {
                 label for="topic" { "Topic" }
                 select id="topic" name="topic" {

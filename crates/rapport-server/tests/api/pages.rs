@@ -67,6 +67,9 @@ pub async fn pages_need_a_signed_in_person(app: TestApp) {
     }
     let by_phone = vera.get("/feedback?channel=Phone").await.text().await.unwrap();
     assert!(by_phone.contains("was rude on the phone") && !by_phone.contains("page froze"), "{by_phone}");
+    let searched = vera.get("/feedback?q=FROZE").await.text().await.unwrap();
+    assert!(searched.contains(">froze</mark>") && !searched.contains("was rude"), "{searched}");
+    assert!(searched.contains("1 item."), "{searched}");
     assert!(html.contains(">viewer<") || html.contains(" · viewer · "), "the header says who is signed in");
     let journeys = vera.get("/journeys").await.text().await.unwrap();
     assert!(journeys.contains("No journey is defined yet"), "the empty state says what to do");

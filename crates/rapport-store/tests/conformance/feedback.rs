@@ -71,6 +71,10 @@ pub async fn feedback_is_stored_once_filtered_and_counted(store: Store) {
     assert_eq!(list(all.clone()).await, [T0 + 2 * HOUR + 5, T0 + HOUR, T0 + 10, T0]);
     assert_eq!(list(FeedbackFilter { topic: Some("login".into()), ..all.clone() }).await, [T0 + 10, T0]);
     assert_eq!(list(FeedbackFilter { channel: Some("email".into()), ..all.clone() }).await, [T0 + 2 * HOUR + 5]);
+    // Words, any case; LIKE's wildcards are taken literally.
+    assert_eq!(list(FeedbackFilter { text: Some("POSITIVE Text".into()), ..all.clone() }).await, [T0 + HOUR]);
+    assert!(list(FeedbackFilter { text: Some("%".into()), ..all.clone() }).await.is_empty());
+    assert!(list(FeedbackFilter { text: Some("negative_text".into()), ..all.clone() }).await.is_empty());
     assert_eq!(
         list(FeedbackFilter { source: Some("email".into()), label: Some("negative".into()), ..all.clone() }).await,
         [T0 + 2 * HOUR + 5]
