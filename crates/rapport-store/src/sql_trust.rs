@@ -109,20 +109,16 @@ impl SqlBackend {
         sqlx::query_scalar("SELECT COUNT(*) FROM api_keys").fetch_one(&self.pool).await
     }
 
-    /// The keys of `workspace` (or the one whose hash is `key_hash`, in any workspace).
-    async fn api_keys_where(
-        &self,
-        workspace: Option<&WorkspaceId>,
-        key_hash: Option<&str>,
-    ) -> Result<Vec<ApiKeyRecord>, sqlx::Error> {
-        let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+    /// The keys matching `condition` on `value` (`k.key_hash = $1`, `k.workspace_id = $1`). One
+    /// plain equality per query, not `($1 IS NULL OR …)`: SQLite plans a statement before it sees
+    /// its values, and the optional form scanned every key on every authenticated request.
+    async fn api_keys_where(&self, condition: &str, value: &str) -> Result<Vec<ApiKeyRecord>, sqlx::Error> {
+        let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT k.id, k.workspace_id, w.name, k.role, k.display_prefix, k.created_at \
-             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
-             WHERE ($1 IS NULL OR k.workspace_id = $1) AND ($2 IS NULL OR k.key_hash = $2) \
-             ORDER BY k.created_at, k.id",
-        )
-        .bind(workspace.map(WorkspaceId::as_str))
-        .bind(key_hash)
+             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE {condition} \
+             ORDER BY k.created_at, k.id"
+        )))
+        .bind(value)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -141,11 +137,11 @@ impl SqlBackend {
     }
 
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, sqlx::Error> {
-        Ok(self.api_keys_where(None, Some(key_hash)).await?.pop())
+        Ok(self.api_keys_where("k.key_hash = $1", key_hash).await?.pop())
     }
 
     pub async fn api_keys(&self, workspace: &WorkspaceId) -> Result<Vec<ApiKeyRecord>, sqlx::Error> {
-        self.api_keys_where(Some(workspace), None).await
+        self.api_keys_where("k.workspace_id = $1", workspace.as_str()).await
     }
 
     // ---- users ----
@@ -173,30 +169,31 @@ impl SqlBackend {
     /// Users matching the conditions (each `None` matches all), by e-mail address.
     async fn users_where(
         &self,
-        workspace: Option<&WorkspaceId>,
-        id: Option<&str>,
-        email: Option<&str>,
+        condition: &str,
+        values: &[&str],
     ) -> Result<Vec<(UserRecord, UserCredentials)>, sqlx::Error> {
-        let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users u \
-             JOIN workspaces w ON w.id = u.workspace_id \
-             WHERE ($1 IS NULL OR u.workspace_id = $1) AND ($2 IS NULL OR u.id = $2) \
-             AND ($3 IS NULL OR u.email = $3) ORDER BY u.email"
-        )))
-        .bind(workspace.map(WorkspaceId::as_str))
-        .bind(id)
-        .bind(email)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().filter_map(user_record).collect())
+        // Plain equalities, as for keys: each lookup uses its index on SQLite too.
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN workspaces w ON w.id = u.workspace_id WHERE {condition} \
+             ORDER BY u.email"
+        );
+        let mut query = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql));
+        for value in values {
+            query = query.bind(*value);
+        }
+        Ok(query.fetch_all(&self.pool).await?.into_iter().filter_map(user_record).collect())
     }
 
     pub async fn users(&self, workspace: &WorkspaceId, id: Option<&str>) -> Result<Vec<UserRecord>, sqlx::Error> {
-        Ok(self.users_where(Some(workspace), id, None).await?.into_iter().map(|(user, _)| user).collect())
+        let found = match id {
+            Some(id) => self.users_where("u.workspace_id = $1 AND u.id = $2", &[workspace.as_str(), id]).await?,
+            None => self.users_where("u.workspace_id = $1", &[workspace.as_str()]).await?,
+        };
+        Ok(found.into_iter().map(|(user, _)| user).collect())
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<(UserRecord, UserCredentials)>, sqlx::Error> {
-        Ok(self.users_where(None, None, Some(email)).await?.pop())
+        Ok(self.users_where("u.email = $1", &[email]).await?.pop())
     }
 
     pub async fn user_credentials(
@@ -204,7 +201,7 @@ impl SqlBackend {
         workspace: &WorkspaceId,
         id: &str,
     ) -> Result<Option<(UserRecord, UserCredentials)>, sqlx::Error> {
-        Ok(self.users_where(Some(workspace), Some(id), None).await?.pop())
+        Ok(self.users_where("u.workspace_id = $1 AND u.id = $2", &[workspace.as_str(), id]).await?.pop())
     }
 
     /// Changes a user; false when there is none. Disabling a user or changing their password
