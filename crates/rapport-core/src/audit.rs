@@ -100,6 +100,11 @@ impl Verifier {
         Ok(())
     }
 
+    /// How many entries have verified so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
     pub fn finish(self) -> Verified {
         Verified { entries: self.entries, head: self.prev_hash }
     }

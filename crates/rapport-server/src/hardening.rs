@@ -142,11 +142,7 @@ fn too_many(kind: &Kind, after: Duration) -> Response {
     let mut response = match kind {
         Kind::SignIn | Kind::SurveyPage => {
             let text = format!("Too many requests from your address. Wait {seconds} seconds and try again.");
-            let html = format!(
-                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Slow down</title></head>\
-                 <body><h1>Slow down</h1><p>{text}</p></body></html>"
-            );
-            (StatusCode::TOO_MANY_REQUESTS, axum::response::Html(html)).into_response()
+            crate::pages::problem_page(StatusCode::TOO_MANY_REQUESTS, "Slow down", &text)
         }
         Kind::Ingest => ApiError::new(
             ErrorCode::RateLimited,

@@ -77,11 +77,7 @@ pub async fn create_key(
             workspace.ok_or_else(|| ApiError::not_found("the key's workspace no longer exists"))?
         }
     };
-    let (key, record) = state.store.create_api_key(&workspace, role).await?;
-    tracing::info!(workspace = %workspace.name, role = role.as_str(), key = %record.display_prefix, "api key created");
-    let target = format!("key:{}", record.display_prefix);
-    let detail = serde_json::json!({"role": role.as_str()});
-    crate::services::audit::record_as(&state.store, &workspace.id, &actor, "key.created", &target, detail).await;
+    let (key, record) = crate::services::keys::create(&state.store, &workspace, role, &actor).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey { key, id: record.id, workspace: workspace.name, role: role.as_str().to_owned() }),

@@ -1,14 +1,16 @@
 //! `/v1/users…` (admin): the people who sign in to the dashboard. `/v1/audit…` (admin): the
 //! audit log and its verification. `GET /v1/keys` (admin): the workspace's keys.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use rapport_core::auth::Permission;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::api::params;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::services::json_body::read_json_request;
@@ -75,23 +77,6 @@ pub async fn put(
     Ok(Json(users::change(&state.store, &caller, &id, &value).await?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AuditQuery {
-    after: Option<String>,
-    limit: Option<String>,
-}
-
-fn number(field: &str, value: Option<&str>, default: i64) -> Result<i64, ApiError> {
-    match value {
-        None => Ok(default),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::invalid_parameter(field, "must be a whole number, 0 or more")),
-    }
-}
-
 /// The audit log (admin), oldest first: `after` a sequence number (default 0), at most `limit`
 /// (default and most 1000); `next` is the `after` of the next page.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit",
@@ -103,11 +88,19 @@ fn number(field: &str, value: Option<&str>, default: i64) -> Result<i64, ApiErro
 pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<AuditQuery>,
+    Query(parameters): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
-    let after = number("after", query.after.as_deref(), 0)?;
-    let limit = number("limit", query.limit.as_deref(), audit::PAGE_LIMIT)?;
+    params::only(&parameters, &["after", "limit"])?;
+    let after = match parameters.get("after") {
+        None => 0,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid_parameter("after", "must be a whole number, 0 or more"))?,
+    };
+    let limit = params::limit(parameters.get("limit").map(String::as_str), audit::PAGE_LIMIT, audit::PAGE_LIMIT)?;
     Ok(Json(audit::entries(&state.store, &caller.workspace, after, limit).await?))
 }
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{Markup, html};
 
 use crate::AppState;
@@ -86,10 +86,7 @@ pub async fn change_password(
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     match users::change_own_password(&state.store, &caller, &field("current"), &field("password")).await {
         // Every session of theirs ended with the change: sign in again.
-        Ok(()) => {
-            let cookie = "rapport_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/sign-in")).into_response()
-        }
+        Ok(()) => crate::pages::signed_out(),
         Err(error) if error.status().is_client_error() => {
             render(&state, &caller, Some(layout::alert(&error.to_string())), error.status()).await
         }
@@ -102,7 +99,6 @@ pub async fn change_password(
 pub async fn two_factor(
     State(state): State<AppState>,
     Viewer(caller): Viewer,
-    _headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();

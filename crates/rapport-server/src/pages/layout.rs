@@ -83,15 +83,12 @@ pub fn problem(status: StatusCode, caller: Option<&Caller>, title: &str, text: &
 
 /// A moment as people read it: `2026-05-28 17:17 UTC` (from milliseconds since the epoch).
 pub fn when(ms: i64) -> String {
-    readable(&crate::services::rfc3339(ms))
+    crate::services::readable_time(ms)
 }
 
 /// The same from an RFC 3339 string as the API writes it.
 pub fn readable(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
-        (Some(day), Some(time)) => format!("{day} {time} UTC"),
-        _ => rfc3339.to_owned(),
-    }
+    crate::services::readable(rfc3339)
 }
 
 /// The style class of a sentiment label: negative reads red, positive green.

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::html;
-use rapport_core::auth::Permission;
+use rapport_core::auth::{Permission, Role};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -165,13 +165,13 @@ impl axum::extract::FromRequestParts<AppState> for Viewer {
 }
 
 /// The first section a person's role reaches.
-fn landing(caller: &Caller) -> &'static str {
-    SECTIONS.iter().find(|(_, _, permission)| caller.role.allows(*permission)).map_or("/account", |(path, _, _)| path)
+fn landing(role: Role) -> &'static str {
+    SECTIONS.iter().find(|(_, _, permission)| role.allows(*permission)).map_or("/account", |(path, _, _)| path)
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match viewer(&state, &headers).await {
-        Ok(caller) => Redirect::to(landing(&caller)).into_response(),
+        Ok(caller) => Redirect::to(landing(caller.role)).into_response(),
         Err(response) => response,
     }
 }
@@ -247,15 +247,7 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
                 "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={seconds}{secure}",
                 signed_in.token
             );
-            let caller = Caller {
-                workspace: signed_in.user.workspace_id.clone(),
-                workspace_name: signed_in.user.workspace_name.clone(),
-                role: signed_in.user.role,
-                actor: String::new(),
-                user_id: None,
-                csrf: None,
-            };
-            ([(header::SET_COOKIE, cookie)], Redirect::to(landing(&caller))).into_response()
+            ([(header::SET_COOKIE, cookie)], Redirect::to(landing(signed_in.user.role))).into_response()
         }
         Ok(Err(refusal)) => {
             let status = match refusal {
@@ -280,6 +272,11 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
     {
         tracing::error!(%error, "ending a session failed");
     }
+    signed_out()
+}
+
+/// Back to the sign-in page, the session cookie cleared (signing out, a changed password).
+pub fn signed_out() -> Response {
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/sign-in")).into_response()
 }
@@ -292,13 +289,18 @@ pub fn may(caller: &Caller, permission: Permission, headers: &HeaderMap) -> bool
 
 /// The page for a change `may` refused: `what` ("Making keys") needs `permission`.
 pub fn not_allowed(caller: &Caller, what: &str, permission: Permission) -> Response {
-    let roles: Vec<&str> = rapport_core::auth::Role::allowed_to(permission)
+    let roles: Vec<&str> = Role::allowed_to(permission)
         .into_iter()
-        .filter(|role| rapport_core::auth::Role::USER_ROLES.contains(role))
+        .filter(|role| Role::USER_ROLES.contains(role))
         .map(|role| role.as_str())
         .collect();
     let text = format!("{what} needs the {} role.", roles.join(" or "));
     layout::problem(StatusCode::FORBIDDEN, Some(caller), "Not allowed", &text)
+}
+
+/// A page in words for someone who may not be signed in (a refusal before any handler runs).
+pub fn problem_page(status: StatusCode, title: &str, text: &str) -> Response {
+    layout::problem(status, None, title, text)
 }
 
 /// A service's error as a page: a client's mistake in its own words, anything else as a

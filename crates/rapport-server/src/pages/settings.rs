@@ -163,13 +163,10 @@ pub async fn make_key(
         }
         Err(error) => return failed(&caller, error.into()),
     };
-    match state.store.create_api_key(&workspace, role).await {
-        Ok((key, record)) => {
-            let target = format!("key:{}", record.display_prefix);
-            let detail = serde_json::json!({"role": role.as_str()});
-            crate::services::audit::record(&state.store, &caller, "key.created", &target, detail).await;
+    match crate::services::keys::create(&state.store, &workspace, role, &caller.actor).await {
+        Ok((key, _)) => {
             render(&state, &caller, Some(Notice::Key { role: role.as_str().to_owned(), key }), StatusCode::OK).await
         }
-        Err(error) => failed(&caller, error.into()),
+        Err(error) => failed(&caller, error),
     }
 }

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use rapport_core::contact_policy::ContactPolicy;
-use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery};
+use rapport_core::survey::SurveyKind;
+use rapport_core::survey_delivery::DEFAULT_CADENCE_DAYS;
 use rapport_store::records::SurveyRecord;
 
 use crate::AppState;
@@ -49,14 +50,14 @@ fn policy_rows(policy: &ContactPolicy, whose: &str) -> Markup {
     }
 }
 
-fn delivery(survey: &SurveyRecord, delivery: Option<&Delivery>, workspace_policy: &ContactPolicy) -> Markup {
-    let Some(delivery) = delivery else {
+fn delivery(survey: &SurveyRecord, workspace_policy: &ContactPolicy) -> Markup {
+    let Some(delivery) = &survey.definition.delivery else {
         return html! {
             p class="empty" { "This survey has no delivery settings: responses come only through the API (POST /v1/surveys/{id}/responses) or an import. Add "
                 code { "delivery" } " (a trigger, a channel, contact rules) with PUT /v1/surveys/" (survey.id) "." }
         };
     };
-    let relational = format!("{:?}", survey.definition.kind).eq_ignore_ascii_case("relational");
+    let relational = survey.definition.kind == SurveyKind::Relational;
     html! {
         dl class="facts" {
             dt { "When" }
@@ -149,7 +150,7 @@ async fn render(
         h2 id="questions" { "Questions" }
         div class="card" { (questions(&survey)) }
         h2 id="delivery" { "Trigger and contact rules" }
-        div class="card" { (delivery(&survey, survey.definition.delivery.as_ref(), &policy)) }
+        div class="card" { (delivery(&survey, &policy)) }
         @if survey.definition.delivery.is_some() {
             h2 id="dry-run" { "Dry run" }
             div class="card" {

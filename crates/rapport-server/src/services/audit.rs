@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::services::rfc3339;
 
 /// How many entries one read of the log returns at most.
-pub const PAGE_LIMIT: i64 = 1_000;
+pub const PAGE_LIMIT: usize = 1_000;
 
 /// Records that `actor` did `action` to `target` in `workspace`.
 pub async fn record_as(store: &Store, workspace: &WorkspaceId, actor: &str, action: &str, target: &str, detail: Value) {
@@ -44,10 +44,10 @@ fn entry_json(chained: &ChainedEntry) -> Value {
 }
 
 /// Entries after `after`, oldest first: `{"data": [...], "next": seq|null}`.
-pub async fn entries(store: &Store, workspace: &WorkspaceId, after: i64, limit: i64) -> Result<Value, ApiError> {
+pub async fn entries(store: &Store, workspace: &WorkspaceId, after: i64, limit: usize) -> Result<Value, ApiError> {
     let limit = limit.clamp(1, PAGE_LIMIT);
-    let page = store.audit_entries(workspace, after, limit).await?;
-    let next = (page.len() as i64 == limit).then(|| page.last().map(|chained| chained.entry.seq)).flatten();
+    let page = store.audit_entries(workspace, after, limit as i64).await?;
+    let next = (page.len() == limit).then(|| page.last().map(|chained| chained.entry.seq)).flatten();
     Ok(json!({"data": page.iter().map(entry_json).collect::<Vec<_>>(), "next": next}))
 }
 
@@ -56,7 +56,6 @@ pub async fn entries(store: &Store, workspace: &WorkspaceId, after: i64, limit: 
 pub async fn verify(store: &Store, workspace: &WorkspaceId) -> Result<Value, ApiError> {
     let mut verifier = audit::Verifier::default();
     let mut after = 0;
-    let mut checked = 0_u64;
     loop {
         let page = store.audit_entries(workspace, after, 10_000).await?;
         let Some(last) = page.last() else { break };
@@ -65,11 +64,10 @@ pub async fn verify(store: &Store, workspace: &WorkspaceId) -> Result<Value, Api
             if let Err(broken) = verifier.push(chained) {
                 return Ok(json!({
                     "intact": false,
-                    "entries": checked,
+                    "entries": verifier.entries(),
                     "broken": {"seq": broken.seq, "problem": broken.problem},
                 }));
             }
-            checked += 1;
         }
     }
     let verified = verifier.finish();

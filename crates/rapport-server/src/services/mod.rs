@@ -16,6 +16,7 @@ pub mod invitations;
 pub mod journey_map;
 pub mod journeys;
 pub mod json_body;
+pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod prediction;
@@ -30,6 +31,19 @@ pub fn rfc3339(millis: i64) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     time.format(&format).unwrap_or_default()
+}
+
+/// A moment as people read it: `2026-05-28 17:17 UTC` (pages and refusals in words).
+pub fn readable_time(millis: i64) -> String {
+    readable(&rfc3339(millis))
+}
+
+/// The same from an RFC 3339 string as the API writes it.
+pub fn readable(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
 }
 
 /// Every identity key (`email:jane@example.com`) the customer `id` holds, following merges: what

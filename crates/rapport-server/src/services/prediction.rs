@@ -557,8 +557,8 @@ pub async fn clv(store: &Store, workspace: &WorkspaceId, query: &ClvQuery, top: 
             }
         })
         .await?;
-    let customers = log.iter().map(|t| t.customer.as_str()).collect::<std::collections::HashSet<_>>().len();
     let unfit = |error: rapport_predict::clv::ClvError| {
+        let customers = log.iter().map(|t| t.customer.as_str()).collect::<std::collections::HashSet<_>>().len();
         ApiError::new(
             ErrorCode::Conflict,
             format!("cannot fit lifetime value from {customers} customers' `{}` events: {error}", settings.order_event),

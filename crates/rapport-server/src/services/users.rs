@@ -180,19 +180,13 @@ impl Refusal {
             Refusal::Wrong => "That e-mail address and password do not match an account.".to_owned(),
             Refusal::Locked { until_ms } => format!(
                 "Too many failed attempts: this account is locked until {}. An admin can unlock it by setting a new password.",
-                readable_time(*until_ms)
+                crate::services::readable_time(*until_ms)
             ),
             Refusal::CodeNeeded => "Enter the 6-digit code from your authenticator app.".to_owned(),
             Refusal::WrongCode => "That code is not right, or was used already. Enter the current code.".to_owned(),
             Refusal::Disabled => "This account is disabled. Ask an admin of your workspace.".to_owned(),
         }
     }
-}
-
-/// `2026-11-24 16:05 UTC`.
-fn readable_time(ms: i64) -> String {
-    let text = rfc3339(ms);
-    format!("{} {} UTC", &text[..10], &text[11..16])
 }
 
 /// A started session: the token for the cookie, and who it is.

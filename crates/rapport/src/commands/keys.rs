@@ -12,10 +12,7 @@ pub async fn create(settings: Settings, workspace: &str, role: &str) -> anyhow::
         Role::parse_key_role(role).ok_or_else(|| anyhow::anyhow!("`{role}` is not a role: write, read or admin"))?;
     let (key, record, workspace) = crate::commands::with_store(&settings, async |store| {
         let workspace = store.ensure_workspace(workspace).await?;
-        let (key, record) = store.create_api_key(&workspace, role).await?;
-        let target = format!("key:{}", record.display_prefix);
-        let detail = serde_json::json!({"role": role.as_str()});
-        rapport_server::services::audit::record_as(store, &workspace.id, "cli", "key.created", &target, detail).await;
+        let (key, record) = rapport_server::services::keys::create(store, &workspace, role, "cli").await?;
         Ok((key, record, workspace))
     })
     .await?;
