@@ -306,14 +306,7 @@ pub async fn domain_events(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Read)?;
     params::only(&parameters, &["after", "type", "limit"])?;
-    let after = match parameters.get("after") {
-        None => 0,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::invalid_parameter("after", format!("`{text}` is not a sequence number")))?,
-    };
+    let after = params::after(parameters.get("after").map(String::as_str))?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), 100, 1000)?;
     let events =
         state.store.domain_events(&caller.workspace, after, parameters.get("type").map(String::as_str), limit).await?;

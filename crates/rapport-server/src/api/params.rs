@@ -21,6 +21,18 @@ pub fn limit(text: Option<&str>, default: usize, max: usize) -> Result<usize, Ap
     }
 }
 
+/// `after`: a sequence number to read on from (0, the start, when absent).
+pub fn after(text: Option<&str>) -> Result<i64, ApiError> {
+    match text {
+        None => Ok(0),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid_parameter("after", format!("`{text}` is not a sequence number"))),
+    }
+}
+
 /// `cursor`: absent or empty means the first page; otherwise what `decode` makes of it.
 pub fn cursor<T>(text: Option<&str>, decode: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>, ApiError> {
     match text {

@@ -92,14 +92,7 @@ pub async fn entries(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Permission::Administer)?;
     params::only(&parameters, &["after", "limit"])?;
-    let after = match parameters.get("after") {
-        None => 0,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::invalid_parameter("after", "must be a whole number, 0 or more"))?,
-    };
+    let after = params::after(parameters.get("after").map(String::as_str))?;
     let limit = params::limit(parameters.get("limit").map(String::as_str), audit::PAGE_LIMIT, audit::PAGE_LIMIT)?;
     Ok(Json(audit::entries(&state.store, &caller.workspace, after, limit).await?))
 }
