@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod journey;
 pub mod metrics;
+pub mod privacy;
 pub mod problem;
 pub mod resolution;
 pub mod survey;

@@ -39,6 +39,8 @@ pub enum ErrorCode {
     InvalidUser,
     /// Settings (metric settings, the contact policy) are invalid; `details` names each problem by field.
     InvalidSettings,
+    /// Consent choices are invalid; `details` names each problem by field (`choices[0].purpose`).
+    InvalidConsent,
     /// No API key was presented.
     MissingApiKey,
     /// The presented API key is unknown.
@@ -72,6 +74,7 @@ impl ErrorCode {
             | ErrorCode::MalformedJson
             | ErrorCode::InvalidParameter
             | ErrorCode::InvalidSettings
+            | ErrorCode::InvalidConsent
             | ErrorCode::InvalidFeedback
             | ErrorCode::InvalidTaxonomy
             | ErrorCode::InvalidJourney

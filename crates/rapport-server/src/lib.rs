@@ -24,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rapport_core::auth::hash_key;
 use rapport_core::event::MAX_BATCH_BYTES;
@@ -114,7 +114,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     use api::{
         analysis, cases, contact_policy, customers, feedback, hosted, ingest, journeys, keys, metrics, ops, prediction,
-        surveys, users, webhooks,
+        privacy, surveys, users, webhooks,
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
@@ -150,6 +150,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/users/{id}", get(users::get_one).put(users::put))
         .route("/v1/audit", get(users::entries))
         .route("/v1/audit/verify", get(users::verify))
+        .route("/v1/consent", put(privacy::put_consent))
+        .route("/v1/customers/{id}/consent", get(privacy::customer_consent))
+        .route("/v1/privacy/export", post(privacy::export))
+        .route("/v1/privacy/erase", post(privacy::erase))
+        .route("/v1/privacy/settings", get(privacy::get_settings).put(privacy::put_settings))
+        .route("/v1/privacy/retention/run", post(privacy::run_retention))
         .route("/v1/surveys", post(surveys::create_survey).get(surveys::list_surveys))
         .route("/v1/surveys/{id}", get(surveys::get_survey).put(surveys::update_survey))
         .route("/v1/surveys/{id}/responses", post(surveys::submit_response).get(surveys::list_responses))
@@ -386,6 +392,8 @@ async fn run_analysis(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
         let mut alerts_evaluated: Option<i64> = None;
         // Predictions (churn risk, health): every workspace once a day.
         let mut predictions_refreshed: Option<i64> = None;
+        // Retention rules: every workspace once a day.
+        let mut retention_enforced: Option<i64> = None;
         loop {
             if turned(&mut alerts_evaluated, 3_600_000) {
                 let evaluation = services::alerts::evaluate_all(&store, rapport_store::now_ms()).await;
@@ -401,6 +409,14 @@ async fn run_analysis(store: Store, mut stopped: tokio::sync::watch::Receiver<bo
                     refresh,
                     "customers newly flagged at risk of churn",
                     "refreshing predictions failed; retrying tomorrow",
+                );
+            }
+            if turned(&mut retention_enforced, 86_400_000) {
+                let removed = services::privacy::enforce_retention_all(&store, rapport_store::now_ms()).await;
+                report(
+                    removed,
+                    "rows past their retention removed",
+                    "applying retention rules failed; retrying tomorrow",
                 );
             }
             tokio::time::sleep(ANALYSIS_INTERVAL).await;

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    analysis, cases, contact_policy, customers, feedback, ingest, journeys, keys, metrics, ops, prediction, surveys,
-    users, webhooks,
+    analysis, cases, contact_policy, customers, feedback, ingest, journeys, keys, metrics, ops, prediction, privacy,
+    surveys, users, webhooks,
 };
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
@@ -33,7 +33,8 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         prediction::put_settings, prediction::train, prediction::model, prediction::refresh, prediction::list,
         prediction::customer, prediction::accounts, prediction::clv, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi, users::create, users::list, users::get_one, users::put, users::entries,
-        users::verify, users::keys,
+        users::verify, users::keys, privacy::put_consent, privacy::customer_consent, privacy::export, privacy::erase,
+        privacy::get_settings, privacy::put_settings, privacy::run_retention,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),
     modifiers(&SecuritySchemes),

@@ -17,6 +17,7 @@ mod ingest_queue;
 pub mod journey_records;
 mod postgres;
 pub mod prediction_records;
+pub mod privacy_records;
 pub mod records;
 mod sqlite;
 mod sqlite_writer;
@@ -134,6 +135,7 @@ mod case_store;
 mod feedback_store;
 mod journey_store;
 mod prediction_store;
+mod privacy_store;
 mod trust_store;
 mod webhook_store;
 

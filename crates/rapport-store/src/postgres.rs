@@ -28,6 +28,7 @@ include!("sql_cases.rs");
 include!("sql_prediction.rs");
 include!("sql_journeys.rs");
 include!("sql_trust.rs");
+include!("sql_privacy.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).

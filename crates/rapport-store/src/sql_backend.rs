@@ -241,7 +241,7 @@ const WORKSPACE_CHILDREN: [(&str, &str); 6] = [
 
 /// Every table with a `workspace_id`, in an order that deletes rows before what they refer to
 /// (`delete_workspace`; a new table belongs here).
-const WORKSPACE_TABLES: [&str; 29] = [
+const WORKSPACE_TABLES: [&str; 31] = [
     "api_keys",
     "sessions",
     "users",
@@ -271,6 +271,8 @@ const WORKSPACE_TABLES: [&str; 29] = [
     "churn_models",
     "customer_predictions",
     "journeys",
+    "consents",
+    "privacy_settings",
 ];
 
 impl SqlBackend {

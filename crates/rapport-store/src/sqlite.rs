@@ -20,6 +20,7 @@ include!("sql_cases.rs");
 include!("sql_prediction.rs");
 include!("sql_journeys.rs");
 include!("sql_trust.rs");
+include!("sql_privacy.rs");
 
 /// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
 /// pool with the database file's path (for the ingest writer's own connection).

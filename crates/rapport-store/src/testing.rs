@@ -69,6 +69,33 @@ impl TestDatabase {
         Store::connect(&self.url, StoreOptions::default()).await.expect("connect to the test database")
     }
 
+    /// Everything the database holds, as bytes an attacker with the files would see: SQLite's
+    /// live pages (`VACUUM INTO` a copy, so pages freed by deletes do not count), or PostgreSQL's
+    /// `pg_dump`. What tests of erasure search for what must be gone.
+    pub async fn dump(&self) -> Vec<u8> {
+        match self.kind {
+            BackendKind::Sqlite => {
+                let copy = tempfile::tempdir().expect("create a temporary directory");
+                let path = copy.path().join("copy.db");
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("open the database");
+                sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{}'", path.display())))
+                    .execute(&mut connection)
+                    .await
+                    .expect("copy the database");
+                std::fs::read(&path).expect("read the copy")
+            }
+            BackendKind::Postgres => {
+                let output = std::process::Command::new("pg_dump")
+                    .arg("--data-only")
+                    .arg(&self.url)
+                    .output()
+                    .expect("pg_dump must be installed (scripts/setup installs postgresql-client)");
+                assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
+                output.stdout
+            }
+        }
+    }
+
     /// Runs one SQL statement behind Rapport's back (what tamper tests do to the audit log);
     /// the rows it changed, or the database's error in words.
     pub async fn execute(&self, sql: &str) -> Result<u64, String> {

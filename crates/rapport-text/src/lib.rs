@@ -4,6 +4,7 @@
 //! Architecture invariant: like `rapport-core`, this crate does no I/O, no async and no SQL; the
 //! lexicons are compiled in (`data/`, with their licence).
 
+pub mod erasure;
 pub mod feedback;
 pub mod language;
 pub mod lexicon;

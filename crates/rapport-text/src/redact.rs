@@ -47,14 +47,14 @@ pub struct Redacted {
     pub redactions: Vec<Redaction>,
 }
 
-struct Patterns {
-    email: Regex,
+pub(crate) struct Patterns {
+    pub(crate) email: Regex,
     iban: Regex,
     card: Regex,
-    phone: Regex,
+    pub(crate) phone: Regex,
 }
 
-fn patterns() -> &'static Patterns {
+pub(crate) fn patterns() -> &'static Patterns {
     static PATTERNS: OnceLock<Patterns> = OnceLock::new();
     PATTERNS.get_or_init(|| Patterns {
         email: Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b").expect("email pattern"),

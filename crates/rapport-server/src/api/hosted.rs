@@ -341,7 +341,8 @@ pub async fn unsubscribe_page(
     Ok(page(t, StatusCode::OK, t.unsubscribe_title, body))
 }
 
-/// Records the unsubscribe as the customer's `unsubscribed` trait, which the contact policy reads.
+/// Records the unsubscribe as a refusal of surveys on every channel (consent, source
+/// `unsubscribe`) and as the customer's `unsubscribed` trait; the contact policy reads both.
 pub async fn unsubscribe(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -355,6 +356,13 @@ pub async fn unsubscribe(
         .map_err(|error| ApiError::internal(format!("an invitation holds an unreadable identity: {error}")))?;
     let event = unsubscribe_event(&invitation.id, &identity)?;
     state.store.ingest(IngestBatch { workspace: invitation.workspace_id.clone(), events: vec![event] }).await?;
+    let refusal = rapport_core::privacy::StatedConsent {
+        purpose: rapport_core::privacy::Purpose::Surveys,
+        channel: None,
+        granted: false,
+    };
+    let choices = crate::services::privacy::choices(&[refusal], "unsubscribe", rapport_store::now_ms());
+    state.store.record_consents(&invitation.workspace_id, &invitation.identity_key, &choices).await?;
     let t = invitation_texts(&state, &invitation).await?;
     Ok(notice(t, StatusCode::OK, t.unsubscribed))
 }

@@ -105,8 +105,15 @@ async fn ingest(
     let event_count = parsed.events.len();
     let triggers = state.triggers.triggers(&state.store, &caller.workspace).await?;
     let triggered = triggered_invitations(&triggers, &parsed.events);
+    let consents = crate::services::privacy::segment_consents(&parsed.events);
     let receipt =
         state.store.ingest(IngestBatch { workspace: caller.workspace.clone(), events: parsed.events }).await?;
+    // Consent from `context.consent`, before the 200: a failure here fails the request, and the
+    // retry stores no event twice and records the consent again (a statement never replaces a
+    // newer one).
+    if !consents.is_empty() {
+        crate::services::privacy::record_segment_consents(&state.store, &caller.workspace, consents).await?;
+    }
     // After the events: trait conditions see the traits this batch set; a crash in between loses
     // no event, and the client's retry (it got no 200) triggers again; an invitation is made once
     // per survey and event however often.

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ops;
 pub mod params;
 pub mod prediction;
+pub mod privacy;
 pub mod surveys;
 pub mod users;
 pub mod webhooks;

@@ -1,5 +1,6 @@
 //! `/v1/surveys…`: survey definitions (versioned) and their responses.
 
+use crate::services::privacy::WITHHELD;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -7,6 +8,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rapport_core::auth::Permission;
+use rapport_core::privacy::Purpose;
 use rapport_core::survey::{SurveyDefinition, parse_definition};
 use rapport_store::records::{InvitationRecord, ResponseCursor, ResponseRecord, SurveyRecord};
 use serde::{Deserialize, Serialize};
@@ -186,7 +188,8 @@ pub struct ResponseView {
     pub id: String,
     pub survey_id: String,
     pub version: i64,
-    /// The respondent as sent, normalised (`email:jane@example.com`).
+    /// The respondent as sent, normalised (`email:jane@example.com`); `withheld` when they
+    /// refused analytics.
     pub customer: String,
     pub channel: Option<String>,
     pub touchpoint: Option<String>,
@@ -302,11 +305,19 @@ pub async fn list_responses(
     };
     let limit = params::limit(query.limit.as_deref(), DEFAULT_RESPONSES_LIMIT, MAX_RESPONSES_LIMIT)?;
     let mut cursor = params::cursor(query.cursor.as_deref(), ResponseCursor::decode)?;
+    // Respondents who refused analytics are exported without their identity.
+    let refusing = state.store.refusing_identity_keys(&caller.workspace, Purpose::Analytics).await?;
+    let withhold = |mut response: ResponseRecord| {
+        if refusing.contains(&response.identity_key) {
+            response.identity_key = WITHHELD.to_owned();
+        }
+        response
+    };
     match query.format.as_deref().unwrap_or("json") {
         "json" => {
             let page = state.store.responses(&caller.workspace, &id, cursor.as_ref(), limit + 1).await?;
             let more = page.len() > limit;
-            let page: Vec<ResponseRecord> = page.into_iter().take(limit).collect();
+            let page: Vec<ResponseRecord> = page.into_iter().take(limit).map(withhold).collect();
             let next_cursor = page
                 .last()
                 .filter(|_| more)
@@ -321,9 +332,9 @@ pub async fn list_responses(
             writer.write_record(csv_header(&columns)).map_err(csv_error)?;
             loop {
                 let page = state.store.responses(&caller.workspace, &id, cursor.as_ref(), MAX_RESPONSES_LIMIT).await?;
-                for response in &page {
+                for response in page.iter().cloned().map(withhold) {
                     writer
-                        .write_record(csv_row(response, &columns, rfc3339(response.submitted_at_ms)))
+                        .write_record(csv_row(&response, &columns, rfc3339(response.submitted_at_ms)))
                         .map_err(csv_error)?;
                 }
                 match page.last() {

@@ -151,8 +151,8 @@ pub struct Decision {
     pub outcome: Result<(), Suppression>,
 }
 
-/// Unsubscribe and consent come from the customer's traits: `unsubscribed: true`, and
-/// `consent: {"email": false}` to refuse a channel.
+/// Unsubscribe and consent from the customer's traits: `unsubscribed: true`, and
+/// `consent: {"email": false}` to refuse a channel (consent statements are added by `decide`).
 fn history_of(
     traits: Option<&serde_json::Map<String, Value>>,
     invitations: Vec<contact_policy::PastInvitation>,
@@ -200,7 +200,16 @@ pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError>
         None => (Vec::new(), vec![identity.key()]),
     };
     let (invitations, last_response) = store.contact_history(workspace, &nodes, &keys).await?;
-    let history = history_of(subject.as_ref().map(|subject| &subject.traits), invitations, last_response);
+    let mut history = history_of(subject.as_ref().map(|subject| &subject.traits), invitations, last_response);
+    // Consent statements (API, unsubscribe link, Segment `context.consent`) for the surveys
+    // purpose on this channel; a refusal by the unsubscribe link reads as one.
+    let consents = store.consents_of(workspace, &identity.key()).await?;
+    let choices: Vec<_> = consents.into_iter().map(|record| record.choice).collect();
+    match rapport_core::privacy::deciding(&choices, rapport_core::privacy::Purpose::Surveys, Some(channel)) {
+        Some(refusal) if !refusal.granted && refusal.source == "unsubscribe" => history.unsubscribed = true,
+        Some(refusal) if !refusal.granted => history.no_consent_channels.push(channel.to_owned()),
+        _ => {}
+    }
     let sampled = subject.as_ref().map(|subject| subject.root.0.clone()).unwrap_or_else(|| identity.key());
     let outcome = contact_policy::decide(
         &sampled,

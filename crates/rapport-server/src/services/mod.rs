@@ -20,6 +20,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod prediction;
+pub mod privacy;
 pub mod surveys;
 pub mod users;
 pub mod webhooks;

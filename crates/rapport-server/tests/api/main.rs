@@ -14,6 +14,7 @@ mod metrics;
 mod operations;
 mod pages;
 mod prediction;
+mod privacy;
 mod surveys;
 mod trust;
 mod webhooks;
@@ -41,6 +42,9 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::privacy::consent_is_recorded_and_respected => consent_is_recorded_and_respected,
+    crate::privacy::export_and_erasure_are_complete => export_and_erasure_are_complete,
+    crate::privacy::retention_removes_what_is_too_old => retention_removes_what_is_too_old,
     crate::pages::pages_need_a_signed_in_person => pages_need_a_signed_in_person,
     crate::pages::roles_reach_what_the_matrix_says => roles_reach_what_the_matrix_says,
     crate::pages::lockout_and_two_factor => lockout_and_two_factor,

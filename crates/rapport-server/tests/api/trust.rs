@@ -209,10 +209,13 @@ enum Reach {
     Writes,
     /// Public and signed: the signature, not a key, says which workspace.
     Signed,
+    /// Names a person in the body (B's customer's address): the caller's workspace has nobody
+    /// by it, so nothing is exported or erased.
+    Person,
 }
 
 pub async fn workspaces_never_see_each_other(app: TestApp) {
-    use Reach::{Own, Record, Signed, Writes};
+    use Reach::{Own, Person, Record, Signed, Writes};
     let other = other_workspace(&app).await;
     let survey = json!({"name": "Globex NPS 2", "kind": "relational", "questions": [{"id": "nps", "type": "nps", "required": true}]});
     let journey = json!({"name": "Renamed", "touchpoints": [{"key": "viewed", "name": "Viewed", "stage": "awareness", "event": "Viewed"}]});
@@ -319,6 +322,13 @@ pub async fn workspaces_never_see_each_other(app: TestApp) {
         (Method::POST, "/s/{token}", Signed, None),
         (Method::GET, "/u/{token}", Signed, None),
         (Method::POST, "/u/{token}", Signed, None),
+        (Method::GET, "/v1/customers/{customer}/consent", Record("customer"), None),
+        (Method::PUT, "/v1/consent", Writes, None),
+        (Method::POST, "/v1/privacy/export", Person, Some(json!({"identity": "email:globex@globex.test"}))),
+        (Method::POST, "/v1/privacy/erase", Person, Some(json!({"identity": "email:globex@globex.test"}))),
+        (Method::GET, "/v1/privacy/settings", Own, None),
+        (Method::PUT, "/v1/privacy/settings", Writes, None),
+        (Method::POST, "/v1/privacy/retention/run", Writes, None),
         (Method::GET, "/healthz", Own, None),
         (Method::GET, "/readyz", Own, None),
         (Method::GET, "/metrics", Own, None),
@@ -373,13 +383,23 @@ pub async fn workspaces_never_see_each_other(app: TestApp) {
                     assert!(!text.contains(marker.as_str()), "{method} {route} shows B's {marker}: {text}");
                 }
             }
+            Person => {
+                let (status, text) = call(&app, &app.admin_key, method.clone(), &path, body.as_ref()).await;
+                let answer: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(status, StatusCode::OK, "{method} {route}: {text}");
+                assert!(answer["data"] == json!({}) || answer["rows"] == 0, "{method} {route} reached B: {text}");
+                assert!(answer["subject"]["customer"].is_null(), "{text}");
+            }
             Own | Writes | Signed => {}
         }
     }
     // B's records are all still there, untouched, for B.
-    for (name, path) in
-        [("case", "/v1/cases/{case}"), ("journey", "/v1/journeys/{journey}"), ("webhook", "/v1/webhooks/{webhook}")]
-    {
+    for (name, path) in [
+        ("case", "/v1/cases/{case}"),
+        ("journey", "/v1/journeys/{journey}"),
+        ("webhook", "/v1/webhooks/{webhook}"),
+        ("customer", "/v1/customers/{customer}"),
+    ] {
         let path = path.replace(&format!("{{{name}}}"), other.id(name));
         let (status, text) = call(&app, &other.key, Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {text}");
