@@ -121,6 +121,10 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
         return Ok(None);
     }
     crate::services::audit::record(store, caller, "customer.read", &format!("customer:{id}"), Value::Null).await;
+    let privacy = match identity_keys.first() {
+        Some(key) => crate::pages::privacy::customer_section(state, caller, &view.id, key).await?,
+        None => html! {},
+    };
     let name = view.traits.get("name").map(|t| value_text(&t.value)).unwrap_or_else(|| view.id.clone());
     Ok(Some(html! {
         h1 { (name) }
@@ -201,6 +205,7 @@ async fn profile(state: &AppState, caller: &Caller, id: &str) -> Result<Option<M
                 }
             }
         }
+        (privacy)
         h2 id="feedback" { "Recent feedback" }
         @if feedback.is_empty() { p class="empty" { "Nothing from this customer yet." } }
         @else {

@@ -174,7 +174,8 @@ dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 h3 { font-size: 1rem; margin: 1rem 0 .5rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 form.inline { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: 0; }
-button:not(.primary):not(.link) { font: inherit; padding: .4rem .75rem; border: 1px solid #9aa5b1; border-radius: 6px; background: #fff; cursor: pointer; }
+button.danger { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 6px; background: var(--bad); color: #fff; cursor: pointer; }
+button:not(.primary):not(.link):not(.danger) { font: inherit; padding: .4rem .75rem; border: 1px solid #9aa5b1; border-radius: 6px; background: #fff; cursor: pointer; }
 p.better[role=status] { background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 6px; padding: .75rem 1rem; }
 figure { margin: 0; }
 svg.quadrant { max-width: 720px; display: block; }

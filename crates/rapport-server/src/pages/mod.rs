@@ -13,6 +13,7 @@ mod feedback;
 mod journeys;
 mod layout;
 pub mod overview;
+mod privacy;
 mod settings;
 mod survey;
 mod surveys;
@@ -67,6 +68,8 @@ pub fn router() -> Router<AppState> {
         .route("/drivers", get(drivers::page))
         .route("/settings", get(settings::page))
         .route("/settings/keys", post(settings::make_key))
+        .route("/settings/privacy", post(privacy::save_retention))
+        .route("/settings/privacy/run", post(privacy::run_retention))
         .route("/settings/users", post(users::make))
         .route("/settings/users/{id}", post(users::change))
         .route("/surveys", get(surveys::list))
@@ -77,6 +80,8 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{id}/{action}", post(cases::change))
         .route("/customers", get(customers::search))
         .route("/customers/{id}", get(customers::one))
+        .route("/customers/{id}/export", get(privacy::export))
+        .route("/customers/{id}/erase", post(privacy::erase))
         .route("/assets/app.css", get(layout::style))
         .route("/assets/app.js", get(layout::script))
         .layer(middleware::from_fn(csrf_guard))

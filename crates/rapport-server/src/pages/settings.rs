@@ -1,5 +1,5 @@
-//! Settings: users (`users.rs`), API keys (a new one shown once), webhooks with their recent
-//! deliveries, and the topic taxonomy. Admins change them; everyone who reads sees them.
+//! Settings: users (`users.rs`), API keys (a new one shown once), retention (`privacy.rs`),
+//! webhooks with their recent deliveries, and the topic taxonomy. Admins change them; everyone who reads sees them.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use rapport_core::auth::{Permission, Role};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::pages::{Viewer, failed, layout, may, not_allowed, users};
+use crate::pages::{Viewer, failed, layout, may, not_allowed, privacy, users};
 use crate::services::feedback::taxonomy;
 
 /// Recent deliveries shown per webhook.
@@ -22,14 +22,20 @@ const DELIVERIES: usize = 10;
 pub enum Notice {
     Key { role: String, key: String },
     Users(Markup),
+    Privacy(String),
 }
 
 pub async fn render(state: &AppState, caller: &Caller, notice: Option<Notice>, status: StatusCode) -> Response {
     let admin = caller.role.allows(Permission::Administer);
-    let (created, users_notice) = match notice {
-        Some(Notice::Key { role, key }) => (Some((role, key)), None),
-        Some(Notice::Users(markup)) => (None, Some(markup)),
-        None => (None, None),
+    let (created, users_notice, privacy_notice) = match notice {
+        Some(Notice::Key { role, key }) => (Some((role, key)), None, None),
+        Some(Notice::Users(markup)) => (None, Some(markup), None),
+        Some(Notice::Privacy(text)) => (None, None, Some(text)),
+        None => (None, None, None),
+    };
+    let retention = match privacy::settings_section(state, caller, privacy_notice.as_deref()).await {
+        Ok(section) => section,
+        Err(error) => return failed(caller, error),
     };
     let users = match users::section(state, caller, users_notice).await {
         Ok(users) => users,
@@ -94,6 +100,7 @@ pub async fn render(state: &AppState, caller: &Caller, notice: Option<Notice>, s
         h1 { "Settings" }
         (users)
         (keys)
+        (retention)
         h2 id="webhooks" { "Webhooks" }
         @if webhooks.is_empty() {
             p class="empty" { "No webhook yet. POST /v1/webhooks with a URL and the events to send (alert.raised, response.created, case.*, customer.churn_risk); Slack and Jira too." }

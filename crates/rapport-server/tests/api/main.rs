@@ -42,6 +42,7 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::pages::privacy_in_the_dashboard => privacy_in_the_dashboard,
     crate::privacy::consent_is_recorded_and_respected => consent_is_recorded_and_respected,
     crate::privacy::export_and_erasure_are_complete => export_and_erasure_are_complete,
     crate::privacy::retention_removes_what_is_too_old => retention_removes_what_is_too_old,

@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, status_and_json};
 
@@ -408,4 +408,58 @@ pub async fn a_surveys_page_explains_who_would_be_asked(app: TestApp) {
     assert_eq!(bad.status(), StatusCode::OK);
     assert!(bad.text().await.unwrap().contains("role=\"alert\""), "a bad identity is said in words");
     assert_eq!(vic.get("/surveys/nope").await.status(), StatusCode::NOT_FOUND);
+}
+
+/// Privacy in the dashboard: consent on the customer's page; an admin downloads or erases the
+/// person (confirmed by a typed word); retention saved and applied from Settings.
+pub async fn privacy_in_the_dashboard(app: TestApp) {
+    let ana = app.session("ana@acme.test", &app.create_user("ana@acme.test", "admin").await).await;
+    let al = app.session("al@acme.test", &app.create_user("al@acme.test", "analyst").await).await;
+    let identify = json!({"userId": "pia-1", "traits": {"email": "pia@example.com", "name": "Pia Lund"}});
+    assert_eq!(app.send("/v1/identify", &identify).await.status(), StatusCode::OK);
+    let refusal = json!({"identity": "email:pia@example.com", "choices": [{"purpose": "surveys", "channel": "sms", "granted": false}]});
+    let put = app.client.put(app.url("/v1/consent")).bearer_auth(&app.admin_key).json(&refusal).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let id = app.customer("userId:pia-1").await["id"].as_str().unwrap().to_owned();
+
+    let page = ana.get(&format!("/customers/{id}")).await.text().await.unwrap();
+    assert!(page.contains("Consent") && page.contains("sms: refused") && page.contains("by api"), "{page}");
+    assert!(page.contains("Erase this person") && page.contains(&format!("/customers/{id}/export")));
+    let analyst_page = al.get(&format!("/customers/{id}")).await.text().await.unwrap();
+    assert!(analyst_page.contains("Consent") && !analyst_page.contains("Erase this person"));
+    assert_eq!(al.get(&format!("/customers/{id}/export")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(al.post(&format!("/customers/{id}/erase"), &[("confirm", "ERASE")]).await.status(), StatusCode::FORBIDDEN);
+
+    let download = ana.get(&format!("/customers/{id}/export")).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let document: Value = download.json().await.unwrap();
+    assert_eq!(document["data"]["events"].as_array().map(Vec::len), Some(1), "{document}");
+
+    // Not confirmed: nothing happens. Without the CSRF token: refused.
+    let unconfirmed = ana.post(&format!("/customers/{id}/erase"), &[("confirm", "erase me")]).await;
+    assert_eq!(unconfirmed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(ana.get(&format!("/customers/{id}")).await.status(), StatusCode::OK);
+    let forged = ana.post_raw(&format!("/customers/{id}/erase"), &[("confirm", "ERASE")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let erased = ana.post(&format!("/customers/{id}/erase"), &[("confirm", "ERASE")]).await;
+    assert_eq!(erased.status(), StatusCode::OK);
+    assert!(erased.text().await.unwrap().contains("The person is erased"));
+    assert_eq!(ana.get(&format!("/customers/{id}")).await.status(), StatusCode::NOT_FOUND);
+
+    // Retention from Settings: problems in words, then saved, then applied.
+    let settings = ana.get("/settings").await.text().await.unwrap();
+    assert!(settings.contains("Privacy: retention") && settings.contains("Save retention"));
+    let bad = ana.post("/settings/privacy", &[("events", "0"), ("cases", "soon")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let text = bad.text().await.unwrap();
+    assert!(text.contains("events: must be a whole number") && text.contains("cases: must be a number"), "{text}");
+    let saved = ana.post("/settings/privacy", &[("events", "400"), ("responses", ""), ("cases", "30")]).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert!(saved.text().await.unwrap().contains("Retention saved."));
+    let rules = app.read("/v1/privacy/settings").await;
+    assert_eq!(rules["retention_days"], json!({"events": 400, "responses": null, "feedback": null, "invitations": null, "cases": 30}));
+    let applied = ana.post("/settings/privacy/run", &[]).await.text().await.unwrap();
+    assert!(applied.contains("Retention applied: 0 rows"), "{applied}");
+    assert_eq!(al.post("/settings/privacy", &[("events", "1")]).await.status(), StatusCode::FORBIDDEN);
 }
