@@ -9,8 +9,9 @@ use crate::contact_policy::{ContactPolicy, DAY_MS, SurveyContactRules, parse_pol
 use crate::event::Event;
 use crate::problem::FieldProblem;
 
-/// Channels an invitation can go out on.
-pub const INVITATION_CHANNELS: [&str; 2] = ["email", "link"];
+/// Channels an invitation can go out on. A `widget` survey is shown by the website or in-app
+/// widget when it asks whether its visitor should see one (`POST /v1/widget/eligibility`).
+pub const INVITATION_CHANNELS: [&str; 3] = ["email", "link", "widget"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -197,6 +198,21 @@ pub fn parse_delivery(value: &Value, problems: &mut Vec<FieldProblem>) -> Option
         None | Some(Value::Null) => None,
         Some(policy) => parse_policy(policy, &format!("{path}.policy"), true, problems),
     };
+    if channel == "widget" {
+        // The widget asks when its page loads: nothing is sent, so nothing triggers, recurs or reminds.
+        for (field, present) in [
+            ("trigger", trigger.is_some()),
+            ("cadenceDays", cadence_days.is_some()),
+            ("reminderAfterDays", reminder_after_days.is_some()),
+        ] {
+            if present {
+                problems.push(FieldProblem::envelope(
+                    &format!("{path}.{field}"),
+                    "a widget survey is shown when the widget asks (POST /v1/widget/eligibility), not sent: leave it out",
+                ));
+            }
+        }
+    }
     (problems.len() == before).then_some(Delivery {
         trigger,
         channel,

@@ -114,7 +114,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     use api::{
         analysis, cases, contact_policy, customers, feedback, hosted, ingest, journeys, keys, metrics, ops, prediction,
-        privacy, surveys, users, webhooks,
+        privacy, surveys, users, webhooks, widget,
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Browser SDKs send events from the customer's own sites: allow any origin. Keys travel in
@@ -150,6 +150,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/users/{id}", get(users::get_one).put(users::put))
         .route("/v1/audit", get(users::entries))
         .route("/v1/audit/verify", get(users::verify))
+        .route("/v1/widget/eligibility", post(widget::eligibility))
+        .route("/v1/widget/answers/{token}", post(widget::answers))
         .route("/v1/consent", put(privacy::put_consent))
         .route("/v1/customers/{id}/consent", get(privacy::customer_consent))
         .route("/v1/privacy/export", post(privacy::export))
@@ -204,11 +206,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/v1/webhooks/{id}/deliveries/{delivery}/replay", post(webhooks::replay))
         .route("/s/{token}", get(hosted::show).post(hosted::submit))
-        .route("/u/{token}", get(hosted::unsubscribe_page).post(hosted::unsubscribe))
-        .layer(cors);
+        .route("/u/{token}", get(hosted::unsubscribe_page).post(hosted::unsubscribe));
     Router::new()
         .merge(v1)
         .merge(pages::router())
+        .route("/widget.js", get(widget::script))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -227,6 +229,11 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost, so a preflight (OPTIONS) is answered before routing: on a route, the
+        // router's method-not-allowed fallback answered it 405 and browsers refused the widget's
+        // and SDKs' JSON calls. Without credentials allowed, no page's cookie-bound answer is
+        // readable cross-origin.
+        .layer(cors)
         .with_state(state)
 }
 

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::{
     analysis, cases, contact_policy, customers, feedback, ingest, journeys, keys, metrics, ops, prediction, privacy,
-    surveys, users, webhooks,
+    surveys, users, webhooks, widget,
 };
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
 
@@ -34,7 +34,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail, ErrorPayload};
         prediction::customer, prediction::accounts, prediction::clv, ops::healthz, ops::readyz,
         ops::metrics, ops::openapi, users::create, users::list, users::get_one, users::put, users::entries,
         users::verify, users::keys, privacy::put_consent, privacy::customer_consent, privacy::export, privacy::erase,
-        privacy::get_settings, privacy::put_settings, privacy::run_retention,
+        privacy::get_settings, privacy::put_settings, privacy::run_retention, widget::eligibility, widget::answers,
     ),
     components(schemas(ErrorBody, ErrorPayload, ErrorDetail, ErrorCode)),
     modifiers(&SecuritySchemes),

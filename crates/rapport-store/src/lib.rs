@@ -572,6 +572,20 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.create_invitations(workspace, invitations).await)?)
     }
 
+    /// Records an invitation shown now (the survey widget's: there is nothing to send), so the
+    /// contact rules count it. Returns its id.
+    pub async fn record_shown_invitation(
+        &self,
+        workspace: &WorkspaceId,
+        invitation: &NewInvitation,
+        customer: Option<&CustomerId>,
+        now_ms: i64,
+    ) -> Result<String, StoreError> {
+        Ok(
+            dispatch!(self.backend(), sql => sql.insert_shown_invitation(workspace, invitation, customer, now_ms).await)?,
+        )
+    }
+
     /// Pending invitations due by `now_ms`, in every workspace, oldest first.
     pub async fn due_invitations(&self, now_ms: i64, limit: usize) -> Result<Vec<InvitationRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

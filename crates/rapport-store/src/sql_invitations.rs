@@ -87,6 +87,34 @@ impl SqlBackend {
         Ok(created)
     }
 
+    /// Records an invitation shown now (the widget's): sent at `now_ms`, to `customer` if known.
+    /// Returns its id.
+    pub async fn insert_shown_invitation(
+        &self,
+        workspace: &WorkspaceId,
+        invitation: &NewInvitation,
+        customer: Option<&CustomerId>,
+        now_ms: i64,
+    ) -> Result<String, sqlx::Error> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO invitations (id, workspace_id, survey_id, version, identity_key, customer_id, channel, state, \
+             trigger_message_id, due_at, created_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8, $9, $9, $9)",
+        )
+        .bind(&id)
+        .bind(workspace.as_str())
+        .bind(&invitation.survey_id)
+        .bind(invitation.version)
+        .bind(&invitation.identity_key)
+        .bind(customer.map(CustomerId::as_str))
+        .bind(&invitation.channel)
+        .bind(&invitation.trigger_message_id)
+        .bind(now_ms)
+        .execute(&self.write_pool)
+        .await?;
+        Ok(id)
+    }
+
     /// Pending invitations due at `now_ms`, oldest first, in every workspace.
     pub async fn due_invitations(&self, now_ms: i64, limit: i64) -> Result<Vec<InvitationRecord>, sqlx::Error> {
         let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -217,8 +245,13 @@ impl SqlBackend {
             "SELECT survey_id, sent_at FROM invitations WHERE state IN ('sent', 'responded') AND workspace_id = ",
         );
         query.push_bind(workspace.as_str().to_owned());
-        query.push(" AND ");
+        // By the customer it was resolved to, or by the identity it was made for: a visitor the
+        // identity graph does not know yet (the widget's anonymous visitor) has a history too.
+        query.push(" AND (");
         push_in_list(&mut query, "customer_id", nodes.iter().map(|node| node.0.clone()).collect());
+        query.push(" OR ");
+        push_in_list(&mut query, "identity_key", identity_keys.to_vec());
+        query.push(")");
         let rows: Vec<(String, Option<i64>)> = query.build_query_as().fetch_all(&self.pool).await?;
         let invitations = rows
             .into_iter()

@@ -18,3 +18,4 @@ pub mod privacy;
 pub mod surveys;
 pub mod users;
 pub mod webhooks;
+pub mod widget;

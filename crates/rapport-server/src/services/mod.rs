@@ -24,6 +24,7 @@ pub mod privacy;
 pub mod surveys;
 pub mod users;
 pub mod webhooks;
+pub mod widget;
 
 /// Times in responses are RFC 3339 in UTC with milliseconds.
 pub fn rfc3339(millis: i64) -> String {

@@ -18,6 +18,7 @@ mod privacy;
 mod surveys;
 mod trust;
 mod webhooks;
+mod widget;
 
 /// Instantiates each listed test for both backends: `sqlite::name` and `postgres::name`.
 macro_rules! api_suite {
@@ -42,6 +43,7 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::widget::the_widget_shows_eligible_visitors_and_stores_answers => the_widget_shows_eligible_visitors_and_stores_answers,
     crate::pages::privacy_in_the_dashboard => privacy_in_the_dashboard,
     crate::privacy::consent_is_recorded_and_respected => consent_is_recorded_and_respected,
     crate::privacy::export_and_erasure_are_complete => export_and_erasure_are_complete,

@@ -117,6 +117,8 @@ pub async fn health_metrics_and_openapi(app: TestApp) {
         "/v1/privacy/erase",
         "/v1/privacy/settings",
         "/v1/privacy/retention/run",
+        "/v1/widget/eligibility",
+        "/v1/widget/answers/{token}",
         "/healthz",
         "/readyz",
         "/metrics",

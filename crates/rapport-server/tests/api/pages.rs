@@ -428,7 +428,10 @@ pub async fn privacy_in_the_dashboard(app: TestApp) {
     let analyst_page = al.get(&format!("/customers/{id}")).await.text().await.unwrap();
     assert!(analyst_page.contains("Consent") && !analyst_page.contains("Erase this person"));
     assert_eq!(al.get(&format!("/customers/{id}/export")).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(al.post(&format!("/customers/{id}/erase"), &[("confirm", "ERASE")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        al.post(&format!("/customers/{id}/erase"), &[("confirm", "ERASE")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     let download = ana.get(&format!("/customers/{id}/export")).await;
     assert_eq!(download.status(), StatusCode::OK);
@@ -458,7 +461,10 @@ pub async fn privacy_in_the_dashboard(app: TestApp) {
     assert_eq!(saved.status(), StatusCode::OK);
     assert!(saved.text().await.unwrap().contains("Retention saved."));
     let rules = app.read("/v1/privacy/settings").await;
-    assert_eq!(rules["retention_days"], json!({"events": 400, "responses": null, "feedback": null, "invitations": null, "cases": 30}));
+    assert_eq!(
+        rules["retention_days"],
+        json!({"events": 400, "responses": null, "feedback": null, "invitations": null, "cases": 30})
+    );
     let applied = ana.post("/settings/privacy/run", &[]).await.text().await.unwrap();
     assert!(applied.contains("Retention applied: 0 rows"), "{applied}");
     assert_eq!(al.post("/settings/privacy", &[("events", "1")]).await.status(), StatusCode::FORBIDDEN);

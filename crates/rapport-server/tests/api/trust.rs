@@ -329,6 +329,9 @@ pub async fn workspaces_never_see_each_other(app: TestApp) {
         (Method::GET, "/v1/privacy/settings", Own, None),
         (Method::PUT, "/v1/privacy/settings", Writes, None),
         (Method::POST, "/v1/privacy/retention/run", Writes, None),
+        (Method::POST, "/v1/widget/eligibility", Writes, None),
+        // A token of B's (a forged one here) is not found in A's workspace.
+        (Method::POST, "/v1/widget/answers/{token}", Signed, None),
         (Method::GET, "/healthz", Own, None),
         (Method::GET, "/readyz", Own, None),
         (Method::GET, "/metrics", Own, None),

@@ -335,3 +335,158 @@ async fn a_cx_manager_signs_in_reads_the_overview_and_works_a_journey() {
     browser.close().await.unwrap();
     server.terminate();
 }
+
+/// A customer's own website (another origin than Rapport's): one page embedding the survey widget
+/// for the visitor `?user=` names, and collecting its script errors.
+struct Site {
+    url: String,
+}
+
+impl Site {
+    fn start(script: String, write_key: String) -> Site {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            use std::io::{BufRead, BufReader, Write};
+            for stream in listener.incoming().flatten() {
+                let mut line = String::new();
+                let mut reader = BufReader::new(&stream);
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let user =
+                    line.split("user=").nth(1).and_then(|rest| rest.split([' ', '&']).next()).unwrap_or("nobody");
+                let page = format!(
+                    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title>\
+                     <script>window.__siteErrors=[];addEventListener('error',e=>__siteErrors.push(String(e.message)));\
+                     addEventListener('unhandledrejection',e=>__siteErrors.push(String(e.reason)));</script></head>\
+                     <body><h1>Our shop</h1><p>Welcome back.</p>\
+                     <script src=\"{script}\" data-key=\"{write_key}\" data-user-id=\"{user}\" async></script></body></html>"
+                );
+                let mut stream = &stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            }
+        });
+        Site { url }
+    }
+}
+
+/// The widget's state (`window.__rapportWidget.state`) once it is one of `states`.
+async fn widget_state(browser: &Client, states: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = browser.execute("return window.__rapportWidget || {};", vec![]).await.unwrap();
+        if status["state"].as_str().is_some_and(|state| states.contains(&state)) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the widget never reached {states:?}: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `action` on the widget's shadow root (`root`), returning what it returns.
+async fn in_widget(browser: &Client, action: &str) -> Value {
+    let script = format!("const root = document.querySelector('[data-rapport-widget]').shadowRoot; {action}");
+    browser.execute(&script, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survey_widget_on_a_customers_site() {
+    let directory = tempfile::tempdir().unwrap();
+    let key = |role: &str| {
+        let output = run(rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", role]));
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output).trim().to_owned()
+    };
+    let (admin, write) = (key("admin"), key("write"));
+    let server = Server::start(directory.path(), &[]);
+    let api = reqwest::Client::new();
+    let survey = json!({"name": "Site pulse", "kind": "relational", "thankYou": "Thanks, that helps!",
+        "questions": [{"id": "nps", "type": "nps", "required": true},
+                      {"id": "why", "type": "text", "text": "What is the main reason?", "showIf": {"question": "nps", "min": 0, "max": 8}}],
+        "delivery": {"channel": "widget", "notAgainWithinDays": 30}});
+    let make_survey = |definition: Value| {
+        let request = api.post(server.url("/v1/surveys")).bearer_auth(&admin).json(&definition);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let created = make_survey(survey).await;
+    let survey_id = created["id"].as_str().expect("the survey is made").to_owned();
+    // Cleo answered a support survey yesterday: inside the workspace's rest after an answer.
+    let support = json!({"name": "Support", "kind": "transactional", "questions": [{"id": "nps", "type": "nps"}]});
+    let support = make_survey(support).await;
+    let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let answered = json!({"customer": "userId:cleo", "submittedAt": yesterday, "answers": {"nps": 10}});
+    let url = server.url(&format!("/v1/surveys/{}/responses", support["id"].as_str().unwrap()));
+    assert!(api.post(url).bearer_auth(&write).json(&answered).send().await.unwrap().status().is_success());
+
+    let site = Site::start(server.url("/widget.js"), write.clone());
+    let driver = Driver::start();
+    let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+            "--disable-gpu", "--window-size=1280,900"]}
+    }))
+    .unwrap();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser = ClientBuilder::new(connector).capabilities(capabilities).connect(&driver.url).await.unwrap();
+
+    // An eligible visitor sees the survey; the follow-up appears for a middling score.
+    browser.goto(&format!("{}/?user=ada", site.url)).await.unwrap();
+    let shown = widget_state(&browser, &["shown", "hidden", "error"]).await;
+    assert_eq!(shown["state"], "shown", "{shown}");
+    assert_eq!(in_widget(&browser, "return root.querySelector('h2').textContent;").await, "Site pulse");
+    assert_eq!(in_widget(&browser, "return root.querySelector('textarea').closest('fieldset').hidden;").await, true);
+    in_widget(&browser, "root.querySelector('button[value=\"7\"]').click();").await;
+    assert_eq!(in_widget(&browser, "return root.querySelector('textarea').closest('fieldset').hidden;").await, false);
+    in_widget(
+        &browser,
+        "const area = root.querySelector('textarea'); area.value = 'Checkout was slow'; \
+         area.dispatchEvent(new Event('input'));",
+    )
+    .await;
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshots().join("widget-shown.png"), png).unwrap();
+    in_widget(&browser, "root.querySelector('button.send').click();").await;
+    let done = widget_state(&browser, &["answered", "error"]).await;
+    assert_eq!(done["state"], "answered", "{done}");
+    let errors = browser.execute("return window.__siteErrors;", vec![]).await.unwrap();
+    assert_eq!(errors, json!([]), "script errors on the customer's site");
+    let thanks = in_widget(&browser, "return root.querySelector('[role=status]').textContent;").await;
+    assert_eq!(thanks, "Thanks, that helps!");
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshots().join("widget-answered.png"), png).unwrap();
+    let responses: Value = api
+        .get(server.url(&format!("/v1/surveys/{survey_id}/responses")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = &responses["data"][0];
+    assert_eq!((stored["customer"].as_str(), stored["channel"].as_str()), (Some("userId:ada"), Some("web")));
+    assert_eq!(stored["answers"], json!({"nps": 7, "why": "Checkout was slow"}));
+
+    // A visitor inside the cooldown is not shown it; nor is Ada again.
+    for (user, reason) in [("cleo", "cooling_down_after_response"), ("ada", "survey_repeated_too_soon")] {
+        browser.goto(&format!("{}/?user={user}", site.url)).await.unwrap();
+        let hidden = widget_state(&browser, &["shown", "hidden", "error"]).await;
+        assert_eq!(
+            (hidden["state"].as_str(), hidden["reason"].as_str()),
+            (Some("hidden"), Some(reason)),
+            "{user}: {hidden}"
+        );
+        let widgets =
+            browser.execute("return document.querySelectorAll('[data-rapport-widget]').length;", vec![]).await;
+        assert_eq!(widgets.unwrap(), json!(0));
+    }
+    let errors = browser.execute("return window.__siteErrors;", vec![]).await.unwrap();
+    assert_eq!(errors, json!([]), "script errors on the customer's site");
+    browser.close().await.unwrap();
+}
