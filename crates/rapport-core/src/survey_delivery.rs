@@ -10,8 +10,9 @@ use crate::event::Event;
 use crate::problem::FieldProblem;
 
 /// Channels an invitation can go out on. A `widget` survey is shown by the website or in-app
-/// widget when it asks whether its visitor should see one (`POST /v1/widget/eligibility`).
-pub const INVITATION_CHANNELS: [&str; 3] = ["email", "link", "widget"];
+/// widget when it asks whether its visitor should see one (`POST /v1/widget/eligibility`); `sms`
+/// and `chat` go through the configured messaging provider to the customer's phone number.
+pub const INVITATION_CHANNELS: [&str; 5] = ["email", "link", "widget", "sms", "chat"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -71,6 +71,9 @@ pub struct ServerConfig {
     pub admin_key: Option<String>,
     /// SMTP for e-mail invitations; without it they fail with `no_mail_server`.
     pub mail: Option<services::mail::MailConfig>,
+    /// The HTTP provider of SMS and chat invitations; without it they fail with
+    /// `no_messaging_provider`.
+    pub messaging_url: Option<String>,
     /// The base URL customers reach this server at, for links in e-mails (default
     /// `http://<listen address>`).
     pub public_url: Option<String>,
@@ -85,6 +88,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
             .field("mail", &self.mail)
+            .field("messaging_url", &self.messaging_url.as_ref().map(|_| "[set]"))
             .field("public_url", &self.public_url)
             .field("rate_limits", &self.rate_limits)
             .finish()
@@ -287,13 +291,15 @@ impl Application {
             limiters: config.rate_limits.map(hardening::Limiters::new),
         };
         let mailer = config.mail.as_ref().map(services::mail::Mailer::new).transpose()?;
+        let messenger = config.messaging_url.as_deref().map(services::messaging::Messenger::new).transpose()?;
         let local = listener.local_addr().context("the listener has no address")?;
         let dispatcher = services::invitations::Dispatcher::new(
             store.clone(),
             mailer,
             config.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             state.link_secret().await?,
-        );
+        )
+        .with_messenger(messenger);
         let caches_warm = Arc::clone(&state.caches_warm);
         let limiters = state.limiters.clone();
         Ok(Application { listener, router: router(state), store, dispatcher, caches_warm, limiters })

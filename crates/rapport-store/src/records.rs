@@ -300,7 +300,7 @@ pub struct ContactSubject {
     pub nodes: Vec<CustomerId>,
     /// `kind:value` of every identity the customer holds.
     pub identity_keys: Vec<String>,
-    /// Only `email`, `unsubscribed` and `consent`, each at its latest value.
+    /// Only `email`, `phone`, `unsubscribed` and `consent`, each at its latest value.
     pub traits: serde_json::Map<String, Value>,
 }
 

@@ -412,7 +412,7 @@ impl SqlBackend {
     }
 
     /// What a contact decision reads about the customer holding `identity_key`: its root, nodes,
-    /// identity keys and the traits the policy reads (`email`, `unsubscribed`, `consent`), in
+    /// identity keys and the traits the policy reads (`email`, `phone`, `unsubscribed`, `consent`), in
     /// three statements; the customer profile's per-channel aggregates over events are not needed.
     pub async fn contact_subject(
         &self,
@@ -433,7 +433,7 @@ impl SqlBackend {
         let identity_keys = identities.into_iter().filter_map(|(_, key)| key).collect();
         let rows: Vec<(String, Json<Value>, i64)> = sqlx::query_as(
             "SELECT t.trait_key, t.value, t.updated_at FROM customer_traits t JOIN customers c ON c.id = t.customer_id \
-             WHERE c.workspace_id = $1 AND c.root_id = $2 AND t.trait_key IN ('email', 'unsubscribed', 'consent')",
+             WHERE c.workspace_id = $1 AND c.root_id = $2 AND t.trait_key IN ('email', 'phone', 'unsubscribed', 'consent')",
         )
         .bind(workspace.as_str())
         .bind(root.as_str())

@@ -94,6 +94,9 @@ struct ServeArgs {
     /// From address of survey e-mails [default: Rapport <surveys@localhost>].
     #[arg(long, env = "RAPPORT_MAIL_FROM", value_name = "ADDRESS")]
     mail_from: Option<String>,
+    /// Messaging provider for SMS and chat survey invitations, an http(s) URL [default: none].
+    #[arg(long, env = "RAPPORT_MESSAGING_URL", value_name = "URL")]
+    messaging_url: Option<String>,
     /// Base URL customers reach this server at, for links in e-mails [default: http://<listen>].
     #[arg(long, env = "RAPPORT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
@@ -397,6 +400,7 @@ fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result
         max_identities_per_customer: serve.and_then(|serve| serve.max_identities_per_customer),
         smtp_url: serve.and_then(|serve| serve.smtp_url.clone()),
         mail_from: serve.and_then(|serve| serve.mail_from.clone()),
+        messaging_url: serve.and_then(|serve| serve.messaging_url.clone()),
         public_url: serve.and_then(|serve| serve.public_url.clone()),
         rate_limits: serve.and_then(|serve| serve.rate_limits),
         // Environment only: a flag would show the secret in `ps`.

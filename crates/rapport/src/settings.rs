@@ -32,6 +32,7 @@ pub struct SettingsLayer {
     pub max_identities_per_customer: Option<usize>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub messaging_url: Option<String>,
     pub public_url: Option<String>,
     pub rate_limits: Option<bool>,
 }
@@ -88,6 +89,7 @@ pub struct Settings {
     pub max_identities_per_customer: Sourced<usize>,
     pub smtp_url: Option<Sourced<String>>,
     pub mail_from: Sourced<String>,
+    pub messaging_url: Option<Sourced<String>>,
     pub public_url: Option<Sourced<String>>,
     pub rate_limits: Sourced<bool>,
 }
@@ -113,6 +115,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format.value)
             .field("max_identities_per_customer", &self.max_identities_per_customer.value)
             .field("smtp_url", &self.smtp_url.as_ref().map(|url| redact_url(&url.value)))
+            .field("messaging_url", &self.messaging_url.as_ref().map(|url| redact_url(&url.value)))
             .field("mail_from", &self.mail_from.value)
             .field("public_url", &self.public_url.as_ref().map(|url| &url.value))
             .field("rate_limits", &self.rate_limits.value)
@@ -149,6 +152,7 @@ impl Settings {
             ),
             smtp_url: optional(cli.smtp_url, file.smtp_url),
             mail_from: pick(cli.mail_from, file.mail_from, || DEFAULT_MAIL_FROM.to_owned()),
+            messaging_url: optional(cli.messaging_url, file.messaging_url),
             public_url: optional(cli.public_url, file.public_url),
             rate_limits: pick(cli.rate_limits, file.rate_limits, || true),
             data_dir,
@@ -198,6 +202,10 @@ impl Settings {
             None => out += "# smtp_url: not set (e-mail invitations fail with no_mail_server)\n",
         }
         out += &line("mail_from", quoted(&self.mail_from.value), self.mail_from.source);
+        match &self.messaging_url {
+            Some(url) => out += &line("messaging_url", quoted(&redact_url(&url.value)), url.source),
+            None => out += "# messaging_url: not set (SMS and chat invitations fail with no_messaging_provider)\n",
+        }
         match &self.public_url {
             Some(url) => out += &line("public_url", quoted(&url.value), url.source),
             None => out += "# public_url: not set (links use http://<listen>)\n",
@@ -248,6 +256,12 @@ pub const DEFAULT_CONFIG: &str = r#"# Rapport configuration (TOML). Every settin
 
 # From address of survey e-mails. Env: RAPPORT_MAIL_FROM. Flag: --mail-from.
 # mail_from = "Rapport <surveys@localhost>"
+
+# Messaging provider for SMS and chat survey invitations: Rapport POSTs
+# {"channel", "to", "text", "invitation"} as JSON to this URL (user:password in it become Basic
+# authentication); a 2xx is sent, a 4xx bounced, anything else failed (README, "Channels").
+# Env: RAPPORT_MESSAGING_URL. Flag: --messaging-url.
+# messaging_url = "https://user:secret@sms-relay.example.com/send"
 
 # The base URL customers reach this server at, used in the links of survey e-mails.
 # Default: http://<listen>. Env: RAPPORT_PUBLIC_URL. Flag: --public-url.

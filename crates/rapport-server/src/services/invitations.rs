@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use rapport_core::contact_policy::{self, ContactHistory, ContactPolicy, DAY_MS, Suppression};
 use rapport_core::event::Event;
-use rapport_core::identity::Identity;
+use rapport_core::identity::{Identity, IdentityKind};
 use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery, Trigger, cadence_invitation};
-use rapport_store::records::{InvitationOutcome, InvitationRecord, NewInvitation};
+use rapport_store::records::{ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
 
 use crate::services::hosted_survey::{LINK_VALID_DAYS, link_path, unsubscribe_path};
 use crate::services::mail::Mailer;
+use crate::services::messaging::{Messenger, SendError};
 use rapport_store::{Store, StoreError};
 use serde_json::Value;
 
@@ -220,11 +221,29 @@ pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError>
         &history,
         reminder,
     );
-    let address = subject
-        .as_ref()
-        .and_then(|subject| subject.traits.get("email"))
-        .and_then(|email| email.as_str().map(str::to_owned));
+    let address = address_for(channel, identity, subject.as_ref());
     Ok(Decision { customer: subject.map(|subject| subject.root), address, outcome })
+}
+
+/// Where an invitation on `channel` goes: the `email` trait for e-mail; for SMS and chat a phone
+/// number in E.164 (the identity asked about, one the customer holds, or the `phone` trait).
+fn address_for(channel: &str, identity: &Identity, subject: Option<&ContactSubject>) -> Option<String> {
+    let text = |key: &str| subject.and_then(|subject| subject.traits.get(key)).and_then(Value::as_str);
+    match channel {
+        "sms" | "chat" => {
+            if identity.kind() == &IdentityKind::Phone {
+                return Some(identity.value().to_owned());
+            }
+            let held =
+                subject.and_then(|subject| subject.identity_keys.iter().find_map(|key| key.strip_prefix("phone:")));
+            held.map(str::to_owned).or_else(|| {
+                text("phone")
+                    .and_then(|raw| Identity::new(IdentityKind::Phone, raw).ok())
+                    .map(|phone| phone.value().to_owned())
+            })
+        }
+        _ => text("email").map(str::to_owned),
+    }
 }
 
 /// Sends due invitations: decides each by the contact policy, then delivers it on its channel.
@@ -237,13 +256,20 @@ pub struct Dispatcher {
     pub public_url: String,
     /// The secret that signs survey links.
     pub link_secret: Vec<u8>,
+    /// `None` when no messaging provider is configured: SMS and chat invitations then fail.
+    pub messenger: Option<Messenger>,
     /// (survey, version) → the cadence period this process planned last.
     planned: Arc<Mutex<HashMap<(String, i64), i64>>>,
 }
 
 impl Dispatcher {
     pub fn new(store: Store, mailer: Option<Mailer>, public_url: String, link_secret: Vec<u8>) -> Dispatcher {
-        Dispatcher { store, mailer, public_url, link_secret, planned: Arc::default() }
+        Dispatcher { store, mailer, public_url, link_secret, messenger: None, planned: Arc::default() }
+    }
+
+    /// SMS and chat invitations go through `messenger`.
+    pub fn with_messenger(self, messenger: Option<Messenger>) -> Dispatcher {
+        Dispatcher { messenger, ..self }
     }
 
     /// One pass: every due invitation is claimed, decided, delivered and finished. Returns how
@@ -366,7 +392,7 @@ impl Dispatcher {
         let (survey_url, unsubscribe_url) = self.links(invitation);
         match mailer.send_invitation(&address, &survey.definition.name, &survey_url, &unsubscribe_url, true).await {
             Ok(()) => metrics::counter!("rapport_invitations_total", "state" => "reminded").increment(1),
-            Err(error) => tracing::warn!(invitation = %invitation.id, %error, "sending a survey reminder failed"),
+            Err(error) => tracing::warn!(invitation = %invitation.id, ?error, "sending a survey reminder failed"),
         }
         Ok(())
     }
@@ -426,10 +452,42 @@ impl Dispatcher {
             let why = Some((suppression.code(), suppression.explanation()));
             return Ok(outcome("suppressed", decision.customer, None, why));
         }
+        let (survey_url, unsubscribe_url) =
+            self.links(&InvitationRecord { sent_at_ms: Some(now_ms), ..invitation.clone() });
+        // What a refusal for good (`bounced`) or a failure (`failed`) records.
+        let undelivered = |error: SendError, address: String, code: &str| match error {
+            SendError::Rejected(reason) => {
+                outcome("bounced", decision.customer.clone(), Some(address), Some(("bounced", reason)))
+            }
+            SendError::Failed(reason) => {
+                outcome("failed", decision.customer.clone(), Some(address), Some((code, reason)))
+            }
+        };
+        if matches!(invitation.channel.as_str(), "sms" | "chat") {
+            let Some(phone) = decision.address.clone() else {
+                let why = Some(("no_address", "the customer has no phone number to send to".to_owned()));
+                return Ok(outcome("failed", decision.customer, None, why));
+            };
+            let Some(messenger) = &self.messenger else {
+                let why = Some((
+                    "no_messaging_provider",
+                    "no messaging provider is configured (RAPPORT_MESSAGING_URL)".to_owned(),
+                ));
+                return Ok(outcome("failed", decision.customer, Some(phone), why));
+            };
+            let text = Messenger::text(&name, &survey_url, &unsubscribe_url);
+            return Ok(match messenger.send(&invitation.channel, &phone, &text, &invitation.id).await {
+                Ok(()) => outcome("sent", decision.customer.clone(), Some(phone), None),
+                Err(error) => {
+                    tracing::warn!(invitation = %invitation.id, ?error, "sending a survey message failed");
+                    undelivered(error, phone, "provider_error")
+                }
+            });
+        }
         if invitation.channel != "email" {
             return Ok(outcome("sent", decision.customer, None, None));
         }
-        let Some(address) = decision.address else {
+        let Some(address) = decision.address.clone() else {
             let why = Some(("no_address", "the customer has no `email` trait to send to".to_owned()));
             return Ok(outcome("failed", decision.customer, None, why));
         };
@@ -437,16 +495,14 @@ impl Dispatcher {
             let why = Some(("no_mail_server", "no SMTP server is configured (RAPPORT_SMTP_URL)".to_owned()));
             return Ok(outcome("failed", decision.customer, Some(address), why));
         };
-        let (survey_url, unsubscribe_url) =
-            self.links(&InvitationRecord { sent_at_ms: Some(now_ms), ..invitation.clone() });
         Ok(match mailer.send_invitation(&address, &name, &survey_url, &unsubscribe_url, false).await {
             Ok(()) => InvitationOutcome {
                 remind_at_ms: delivery.reminder_after_days.map(|days| now_ms + i64::from(days) * DAY_MS),
-                ..outcome("sent", decision.customer, Some(address), None)
+                ..outcome("sent", decision.customer.clone(), Some(address), None)
             },
             Err(error) => {
-                tracing::warn!(invitation = %invitation.id, %error, "sending a survey invitation failed");
-                outcome("failed", decision.customer, Some(address), Some(("smtp_error", error)))
+                tracing::warn!(invitation = %invitation.id, ?error, "sending a survey invitation failed");
+                undelivered(error, address, "smtp_error")
             }
         })
     }

@@ -6,6 +6,8 @@ use lettre::message::Mailbox;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use crate::services::messaging::SendError;
+
 /// Where invitations are sent from and through.
 #[derive(Clone, Debug)]
 pub struct MailConfig {
@@ -58,8 +60,9 @@ impl Mailer {
         survey_url: &str,
         unsubscribe_url: &str,
         reminder: bool,
-    ) -> Result<(), String> {
-        let to: Mailbox = to.parse().map_err(|error| format!("`{to}` is not an address: {error}"))?;
+    ) -> Result<(), SendError> {
+        let to: Mailbox =
+            to.parse().map_err(|error| SendError::Rejected(format!("`{to}` is not an address: {error}")))?;
         let opening = if reminder {
             "A short reminder: we would still value your opinion. It takes about a minute:"
         } else {
@@ -87,7 +90,12 @@ impl Mailer {
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)
-            .map_err(|error| format!("the message could not be built: {error}"))?;
-        self.transport.send(message).await.map(|_| ()).map_err(|error| error.to_string())
+            .map_err(|error| SendError::Failed(format!("the message could not be built: {error}")))?;
+        // A permanent SMTP refusal (5xx: no such mailbox, rejected) bounces the invitation; a
+        // transient one (4xx) or a broken connection fails it.
+        self.transport.send(message).await.map(|_| ()).map_err(|error| match error.is_permanent() {
+            true => SendError::Rejected(error.to_string()),
+            false => SendError::Failed(error.to_string()),
+        })
     }
 }

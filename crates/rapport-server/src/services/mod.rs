@@ -18,6 +18,7 @@ pub mod journeys;
 pub mod json_body;
 pub mod keys;
 pub mod mail;
+pub mod messaging;
 pub mod metrics;
 pub mod prediction;
 pub mod privacy;

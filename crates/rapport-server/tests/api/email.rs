@@ -26,6 +26,11 @@ struct Inbox {
 }
 
 impl Handler for Inbox {
+    /// A mailbox that does not exist (`nobody@…`) is refused for good, as real servers do.
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        if to.starts_with("nobody@") { mailin_embedded::response::NO_MAILBOX } else { mailin_embedded::response::OK }
+    }
+
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
         self.recipients = to.to_vec();
         self.current.clear();
@@ -45,7 +50,7 @@ impl Handler for Inbox {
 }
 
 /// Starts an SMTP server on a free port; returns its URL and its inbox.
-fn smtp_server() -> (String, Messages) {
+pub fn smtp_server() -> (String, Messages) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("smtp://{}", listener.local_addr().unwrap());
     let inbox = Inbox::default();

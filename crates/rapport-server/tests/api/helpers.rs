@@ -30,6 +30,12 @@ impl TestApp {
 
     /// A server whose e-mail invitations go through `smtp_url`.
     pub async fn spawn_with(kind: BackendKind, smtp_url: Option<String>) -> TestApp {
+        TestApp::spawn_sending(kind, smtp_url, None).await
+    }
+
+    /// A server whose e-mail invitations go through `smtp_url` and SMS and chat through the
+    /// messaging provider at `messaging_url`.
+    pub async fn spawn_sending(kind: BackendKind, smtp_url: Option<String>, messaging_url: Option<String>) -> TestApp {
         let database = TestDatabase::create(kind).await;
         let store = database.connect().await;
         let acme = store.ensure_workspace("acme").await.unwrap();
@@ -38,7 +44,7 @@ impl TestApp {
         let admin_key = store.create_api_key(&acme, Role::Admin).await.unwrap().0;
         let mail =
             smtp_url.map(|smtp_url| MailConfig { smtp_url, from: "Acme Surveys <surveys@acme.example>".to_owned() });
-        let (address, stop, server) = TestApp::serve(&store, mail, RateLimits::default()).await;
+        let (address, stop, server) = TestApp::serve(&store, mail, messaging_url, RateLimits::default()).await;
         TestApp {
             address,
             client: Client::new(),
@@ -55,12 +61,14 @@ impl TestApp {
     async fn serve(
         store: &Store,
         mail: Option<MailConfig>,
+        messaging_url: Option<String>,
         limits: RateLimits,
     ) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
         let config = ServerConfig {
             listen: "127.0.0.1:0".to_owned(),
             admin_key: Some(ADMIN_KEY.to_owned()),
             mail,
+            messaging_url,
             public_url: None,
             rate_limits: Some(limits),
         };
@@ -88,7 +96,7 @@ impl TestApp {
             server.await.unwrap();
         }
         let store = self._database.connect().await;
-        let (address, stop, server) = TestApp::serve(&store, None, limits).await;
+        let (address, stop, server) = TestApp::serve(&store, None, None, limits).await;
         TestApp { address, store, stop: Some(stop), server: Some(server), ..self }
     }
 

@@ -10,6 +10,7 @@ mod helpers;
 mod ingestion;
 mod invitations;
 mod journeys;
+mod messaging;
 mod metrics;
 mod operations;
 mod pages;
@@ -117,4 +118,14 @@ async fn reminders_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reminders_on_postgres() {
     email::reminders_postgres().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_and_bounces_on_sqlite() {
+    messaging::sms_goes_through_the_provider_and_refusals_bounce(rapport_store::BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_and_bounces_on_postgres() {
+    messaging::sms_goes_through_the_provider_and_refusals_bounce(rapport_store::BackendKind::Postgres).await;
 }

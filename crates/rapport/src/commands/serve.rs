@@ -33,6 +33,7 @@ pub async fn run(settings: Settings, welcome: Option<Welcome>) -> anyhow::Result
             .smtp_url
             .as_ref()
             .map(|url| MailConfig { smtp_url: url.value.clone(), from: settings.mail_from.value.clone() }),
+        messaging_url: settings.messaging_url.as_ref().map(|url| url.value.clone()),
         public_url: settings.public_url.as_ref().map(|url| url.value.clone()),
         rate_limits: settings.rate_limits.value.then(rapport_server::hardening::RateLimits::default),
     };
