@@ -88,9 +88,13 @@ struct ServeArgs {
     /// Refuse automatic merges that would give one customer more identities than this [default: 50].
     #[arg(long, env = "RAPPORT_MAX_IDENTITIES_PER_CUSTOMER", value_name = "N")]
     max_identities_per_customer: Option<usize>,
-    /// SMTP relay for e-mail survey invitations, smtp://HOST:PORT [default: none].
+    /// SMTP relay for e-mail survey invitations: smtp://HOST:PORT, smtp://HOST:PORT?tls=required
+    /// (STARTTLS) or smtps://HOST:PORT [default: none].
     #[arg(long, env = "RAPPORT_SMTP_URL", value_name = "URL")]
     smtp_url: Option<String>,
+    /// A CA certificate (PEM) the SMTP relay's certificate may chain to [default: public roots].
+    #[arg(long, env = "RAPPORT_SMTP_CA_FILE", value_name = "FILE")]
+    smtp_ca_file: Option<PathBuf>,
     /// From address of survey e-mails [default: Rapport <surveys@localhost>].
     #[arg(long, env = "RAPPORT_MAIL_FROM", value_name = "ADDRESS")]
     mail_from: Option<String>,
@@ -399,6 +403,7 @@ fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result
         log_format: serve.and_then(|serve| serve.log_format),
         max_identities_per_customer: serve.and_then(|serve| serve.max_identities_per_customer),
         smtp_url: serve.and_then(|serve| serve.smtp_url.clone()),
+        smtp_ca_file: serve.and_then(|serve| serve.smtp_ca_file.clone()),
         mail_from: serve.and_then(|serve| serve.mail_from.clone()),
         messaging_url: serve.and_then(|serve| serve.messaging_url.clone()),
         public_url: serve.and_then(|serve| serve.public_url.clone()),

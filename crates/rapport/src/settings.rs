@@ -31,6 +31,7 @@ pub struct SettingsLayer {
     pub log_format: Option<LogFormat>,
     pub max_identities_per_customer: Option<usize>,
     pub smtp_url: Option<String>,
+    pub smtp_ca_file: Option<PathBuf>,
     pub mail_from: Option<String>,
     pub messaging_url: Option<String>,
     pub public_url: Option<String>,
@@ -88,6 +89,7 @@ pub struct Settings {
     pub log_format: Sourced<LogFormat>,
     pub max_identities_per_customer: Sourced<usize>,
     pub smtp_url: Option<Sourced<String>>,
+    pub smtp_ca_file: Option<Sourced<PathBuf>>,
     pub mail_from: Sourced<String>,
     pub messaging_url: Option<Sourced<String>>,
     pub public_url: Option<Sourced<String>>,
@@ -97,10 +99,10 @@ pub struct Settings {
 /// The From address of survey e-mails unless set.
 pub const DEFAULT_MAIL_FROM: &str = "Rapport <surveys@localhost>";
 
-fn optional(cli: Option<String>, file: Option<String>) -> Option<Sourced<String>> {
+fn optional<T: Default>(cli: Option<T>, file: Option<T>) -> Option<Sourced<T>> {
     match (cli, file) {
         (None, None) => None,
-        (cli, file) => Some(pick(cli, file, String::new)),
+        (cli, file) => Some(pick(cli, file, T::default)),
     }
 }
 
@@ -151,6 +153,7 @@ impl Settings {
                 || rapport_core::resolution::DEFAULT_MAX_IDENTITIES,
             ),
             smtp_url: optional(cli.smtp_url, file.smtp_url),
+            smtp_ca_file: optional(cli.smtp_ca_file, file.smtp_ca_file),
             mail_from: pick(cli.mail_from, file.mail_from, || DEFAULT_MAIL_FROM.to_owned()),
             messaging_url: optional(cli.messaging_url, file.messaging_url),
             public_url: optional(cli.public_url, file.public_url),
@@ -201,6 +204,9 @@ impl Settings {
             Some(url) => out += &line("smtp_url", quoted(&redact_url(&url.value)), url.source),
             None => out += "# smtp_url: not set (e-mail invitations fail with no_mail_server)\n",
         }
+        if let Some(file) = &self.smtp_ca_file {
+            out += &line("smtp_ca_file", quoted(&file.value.display().to_string()), file.source);
+        }
         out += &line("mail_from", quoted(&self.mail_from.value), self.mail_from.source);
         match &self.messaging_url {
             Some(url) => out += &line("messaging_url", quoted(&redact_url(&url.value)), url.source),
@@ -249,10 +255,15 @@ pub const DEFAULT_CONFIG: &str = r#"# Rapport configuration (TOML). Every settin
 # identities than this. Env: RAPPORT_MAX_IDENTITIES_PER_CUSTOMER.
 # max_identities_per_customer = 50
 
-# SMTP relay for e-mail survey invitations: smtp://HOST:PORT (plain SMTP to a relay such as a
-# local Postfix; TLS is not supported yet). Without it, e-mail invitations are recorded as failed
-# with the reason no_mail_server. Env: RAPPORT_SMTP_URL. Flag: --smtp-url.
+# SMTP relay for e-mail survey invitations: smtp://HOST:PORT (plain, e.g. a local Postfix),
+# smtp://HOST:587?tls=required (STARTTLS), smtps://HOST:465 (TLS from the start); USER:PASSWORD@
+# before the host logs in. Without it, e-mail invitations are recorded as failed with the reason
+# no_mail_server. Env: RAPPORT_SMTP_URL. Flag: --smtp-url.
 # smtp_url = "smtp://127.0.0.1:25"
+
+# A CA certificate (PEM file) the relay's TLS certificate may chain to, besides the public roots
+# (a private or self-signed relay). Env: RAPPORT_SMTP_CA_FILE. Flag: --smtp-ca-file.
+# smtp_ca_file = "/etc/rapport/smtp-ca.pem"
 
 # From address of survey e-mails. Env: RAPPORT_MAIL_FROM. Flag: --mail-from.
 # mail_from = "Rapport <surveys@localhost>"

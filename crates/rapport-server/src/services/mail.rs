@@ -1,20 +1,36 @@
-//! Survey invitations by e-mail, over SMTP (lettre). The message is plain text: the survey's
-//! name, its link, and a link to stop receiving surveys.
+//! Survey invitations by e-mail, over SMTP (lettre; STARTTLS or implicit TLS through rustls). The
+//! message is plain text: the survey's name, its link, and a link to stop receiving surveys.
 
 use lettre::message::Body;
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::services::messaging::SendError;
 
+/// How the connection to the relay is protected.
+enum TlsMode {
+    None,
+    /// STARTTLS, refusing a relay that does not offer it.
+    Required,
+    /// STARTTLS when the relay offers it.
+    Opportunistic,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
+}
+
 /// Where invitations are sent from and through.
 #[derive(Clone, Debug)]
 pub struct MailConfig {
-    /// `smtp://host:port` of a relay (TLS is not supported yet: use a local relay).
+    /// The relay: `smtp://host:port` (plain), `smtp://host:587?tls=required` (STARTTLS),
+    /// `smtps://host:465` (TLS from the start); `user:password@` in it logs in.
     pub smtp_url: String,
     /// The From address, e.g. `Acme Surveys <surveys@acme.example>`.
     pub from: String,
+    /// A CA certificate (PEM) the relay's certificate may chain to, besides the public roots: for
+    /// a relay with a private or self-signed certificate.
+    pub ca_pem: Option<String>,
 }
 
 /// Sends invitation e-mails.
@@ -34,22 +50,42 @@ impl Mailer {
     /// Checks the settings; nothing is sent until an invitation is due.
     pub fn new(config: &MailConfig) -> anyhow::Result<Mailer> {
         let url = config.smtp_url.trim();
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
-            anyhow::anyhow!("the SMTP URL must look like smtp://host:port (got `{url}`); TLS is not supported yet")
-        })?;
-        let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
-            Some((host, port)) => (
-                host.to_owned(),
-                port.parse::<u16>().map_err(|_| anyhow::anyhow!("`{port}` is not a port in `{url}`"))?,
-            ),
-            None => (rest.trim_end_matches('/').to_owned(), 25),
-        };
+        let parsed =
+            reqwest::Url::parse(url).map_err(|error| anyhow::anyhow!("the SMTP URL `{url}` is not a URL: {error}"))?;
+        let host = parsed.host_str().unwrap_or_default().to_owned();
         anyhow::ensure!(!host.is_empty(), "the SMTP URL `{url}` names no host");
+        let tls = parsed.query_pairs().find(|(key, _)| key == "tls").map(|(_, value)| value.into_owned());
+        let mode = match (parsed.scheme(), tls.as_deref()) {
+            ("smtps", None) => TlsMode::Implicit,
+            ("smtp", None) => TlsMode::None,
+            ("smtp", Some("required")) => TlsMode::Required,
+            ("smtp", Some("opportunistic")) => TlsMode::Opportunistic,
+            (scheme, tls) => anyhow::bail!(
+                "the SMTP URL must be smtp://HOST:PORT, smtp://HOST:PORT?tls=required|opportunistic or smtps://HOST:PORT \
+                 (got scheme `{scheme}`{})",
+                tls.map(|tls| format!(" with tls={tls}")).unwrap_or_default()
+            ),
+        };
+        // lettre reads the scheme, port, `tls` and credentials from the URL itself.
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|error| anyhow::anyhow!("the SMTP URL `{url}`: {error}"))?;
+        if let Some(pem) = &config.ca_pem {
+            let root = Certificate::from_pem(pem.as_bytes())
+                .map_err(|error| anyhow::anyhow!("the SMTP CA certificate is not a PEM certificate: {error}"))?;
+            let parameters = TlsParameters::builder(host)
+                .add_root_certificate(root)
+                .build_rustls()
+                .map_err(|error| anyhow::anyhow!("the SMTP TLS settings: {error}"))?;
+            builder = builder.tls(match mode {
+                TlsMode::Implicit => Tls::Wrapper(parameters),
+                TlsMode::Required => Tls::Required(parameters),
+                TlsMode::Opportunistic => Tls::Opportunistic(parameters),
+                TlsMode::None => anyhow::bail!("a CA certificate is set but the SMTP URL `{url}` uses no TLS"),
+            });
+        }
         let from: Mailbox =
             config.from.parse().map_err(|error| anyhow::anyhow!("the From address `{}`: {error}", config.from))?;
-        // Plain SMTP: no TLS backend is compiled in yet.
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port).build();
-        Ok(Mailer { transport, from })
+        Ok(Mailer { transport: builder.build(), from })
     }
 
     /// Sends one invitation; the error says why the server refused it.

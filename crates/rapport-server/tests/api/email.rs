@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use rapport_server::services::hosted_survey::LINK_SECRET;
 use rapport_server::services::invitations::Dispatcher;
 use rapport_server::services::mail::{MailConfig, Mailer};
+use rapport_server::services::messaging::SendError;
 
 use crate::helpers::{TestApp, status_and_json};
 
@@ -51,12 +52,17 @@ impl Handler for Inbox {
 
 /// Starts an SMTP server on a free port; returns its URL and its inbox.
 pub fn smtp_server() -> (String, Messages) {
+    smtp_server_with(SslConfig::None)
+}
+
+/// The same, offering STARTTLS as `ssl` says.
+fn smtp_server_with(ssl: SslConfig) -> (String, Messages) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("smtp://{}", listener.local_addr().unwrap());
     let inbox = Inbox::default();
     let messages = inbox.messages.clone();
     let mut server = Server::new(inbox);
-    server.with_name("mail.test").with_ssl(SslConfig::None).unwrap().with_tcp_listener(listener);
+    server.with_name("mail.test").with_ssl(ssl).unwrap().with_tcp_listener(listener);
     std::thread::spawn(move || {
         // The server runs until the test process ends; an error here fails the test by silence.
         if let Err(error) = server.serve() {
@@ -183,7 +189,7 @@ async fn an_unanswered_invitation_is_reminded_once_then_expires(kind: BackendKin
 
     let dispatcher = Dispatcher::new(
         app.store.clone(),
-        Some(Mailer::new(&MailConfig { smtp_url, from: "surveys@acme.example".to_owned() }).unwrap()),
+        Some(Mailer::new(&MailConfig { smtp_url, from: "surveys@acme.example".to_owned(), ca_pem: None }).unwrap()),
         base.clone(),
         app.store.secret(LINK_SECRET).await.unwrap(),
     );
@@ -211,4 +217,51 @@ pub async fn reminders_sqlite() {
 
 pub async fn reminders_postgres() {
     an_unanswered_invitation_is_reminded_once_then_expires(BackendKind::Postgres).await;
+}
+
+/// STARTTLS to a relay with a private certificate: refused until its CA is given, then delivered;
+/// a relay that offers no TLS is refused when TLS is required; bad settings are named.
+pub async fn starttls_with_a_private_certificate() {
+    // The test SMTP server's TLS takes the process's crypto provider (Rapport's client names its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (directory.path().join("cert.pem"), directory.path().join("key.pem"));
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let ssl =
+        SslConfig::SelfSigned { cert_path: cert_path.display().to_string(), key_path: key_path.display().to_string() };
+    let (url, inbox) = smtp_server_with(ssl);
+    let required = format!("{url}?tls=required");
+    let mailer = |smtp_url: &str, ca_pem: Option<String>| {
+        Mailer::new(&MailConfig { smtp_url: smtp_url.to_owned(), from: "surveys@acme.example".to_owned(), ca_pem })
+    };
+    let send = |mailer: Mailer| async move {
+        mailer
+            .send_invitation("jane@acme.example", "Support", "https://cx.test/s/1", "https://cx.test/u/1", false)
+            .await
+    };
+
+    let untrusted = send(mailer(&required, None).unwrap()).await;
+    assert!(matches!(&untrusted, Err(SendError::Failed(reason)) if reason.contains("certificate")), "{untrusted:?}");
+    assert!(inbox.lock().unwrap().is_empty());
+    send(mailer(&required, Some(certified.cert.pem())).unwrap()).await.expect("delivered over STARTTLS");
+    let delivered = inbox.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].0, ["jane@acme.example"]);
+
+    let (plain, _) = smtp_server();
+    let refused = send(mailer(&format!("{plain}?tls=required"), None).unwrap()).await;
+    assert!(refused.is_err(), "no STARTTLS offered, none accepted: {refused:?}");
+
+    for (bad, says) in [
+        ("ftp://127.0.0.1:21", "scheme `ftp`"),
+        ("smtp://127.0.0.1:25?tls=maybe", "tls=maybe"),
+        ("smtp://", "names no host"),
+    ] {
+        let error = mailer(bad, None).unwrap_err().to_string();
+        assert!(error.contains(says), "{bad}: {error}");
+    }
+    let error = mailer(&url, Some(certified.cert.pem())).unwrap_err().to_string();
+    assert!(error.contains("uses no TLS"), "{error}");
 }

@@ -42,8 +42,11 @@ impl TestApp {
         let write_key = store.create_api_key(&acme, Role::Write).await.unwrap().0;
         let read_key = store.create_api_key(&acme, Role::Read).await.unwrap().0;
         let admin_key = store.create_api_key(&acme, Role::Admin).await.unwrap().0;
-        let mail =
-            smtp_url.map(|smtp_url| MailConfig { smtp_url, from: "Acme Surveys <surveys@acme.example>".to_owned() });
+        let mail = smtp_url.map(|smtp_url| MailConfig {
+            smtp_url,
+            from: "Acme Surveys <surveys@acme.example>".to_owned(),
+            ca_pem: None,
+        });
         let (address, stop, server) = TestApp::serve(&store, mail, messaging_url, RateLimits::default()).await;
         TestApp {
             address,

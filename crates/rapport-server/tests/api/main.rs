@@ -129,3 +129,8 @@ async fn sms_and_bounces_on_sqlite() {
 async fn sms_and_bounces_on_postgres() {
     messaging::sms_goes_through_the_provider_and_refusals_bounce(rapport_store::BackendKind::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_over_starttls() {
+    email::starttls_with_a_private_certificate().await;
+}

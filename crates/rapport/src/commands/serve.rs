@@ -26,13 +26,24 @@ pub async fn run(settings: Settings, welcome: Option<Welcome>) -> anyhow::Result
     let options =
         StoreOptions { resolution: ResolutionSettings { max_identities: settings.max_identities_per_customer.value } };
     let store = Store::connect(&settings.database_url.value, options).await?;
+    let ca_pem = match &settings.smtp_ca_file {
+        Some(file) => Some(std::fs::read_to_string(&file.value).map_err(|error| {
+            anyhow::anyhow!(
+                "reading the SMTP CA certificate {} (from the {}): {error}",
+                file.value.display(),
+                file.source.describe()
+            )
+        })?),
+        None => None,
+    };
     let config = ServerConfig {
         listen: settings.listen.value.clone(),
         admin_key: settings.admin_key.as_ref().map(|key| key.value.clone()),
-        mail: settings
-            .smtp_url
-            .as_ref()
-            .map(|url| MailConfig { smtp_url: url.value.clone(), from: settings.mail_from.value.clone() }),
+        mail: settings.smtp_url.as_ref().map(|url| MailConfig {
+            smtp_url: url.value.clone(),
+            from: settings.mail_from.value.clone(),
+            ca_pem,
+        }),
         messaging_url: settings.messaging_url.as_ref().map(|url| url.value.clone()),
         public_url: settings.public_url.as_ref().map(|url| url.value.clone()),
         rate_limits: settings.rate_limits.value.then(rapport_server::hardening::RateLimits::default),
