@@ -145,7 +145,22 @@ pub struct Question {
     pub required: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub show_if: Option<ShowIf>,
+    /// The page of the hosted survey it is on (1 for all unless the survey is split; pages
+    /// follow each other in question order). Each page's answers are kept as they are sent.
+    #[serde(default = "first_page", skip_serializing_if = "is_first_page")]
+    pub page: u32,
 }
+
+fn first_page() -> u32 {
+    1
+}
+
+fn is_first_page(page: &u32) -> bool {
+    *page == 1
+}
+
+/// The most pages a survey may have.
+pub const MAX_PAGES: u32 = 20;
 
 /// One version of a survey, as checked by [`parse_definition`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +186,20 @@ pub struct SurveyDefinition {
 }
 
 impl SurveyDefinition {
+    /// How many pages the hosted survey has.
+    pub fn pages(&self) -> u32 {
+        self.questions.last().map_or(1, |question| question.page)
+    }
+
+    /// The survey as far as `page`: its questions on that page and before (what a page's answers
+    /// are checked against before the survey is complete).
+    pub fn through_page(&self, page: u32) -> SurveyDefinition {
+        SurveyDefinition {
+            questions: self.questions.iter().filter(|question| question.page <= page).cloned().collect(),
+            ..self.clone()
+        }
+    }
+
     pub fn question(&self, id: &str) -> Option<&Question> {
         self.questions.iter().find(|question| question.id == id)
     }
@@ -325,7 +354,9 @@ fn parse_question(
     };
     let before = problems.0.len();
     for key in object.keys() {
-        if !["id", "type", "text", "required", "showIf", "options", "scale", "dimensions"].contains(&key.as_str()) {
+        if !["id", "type", "text", "required", "showIf", "options", "scale", "dimensions", "page"]
+            .contains(&key.as_str())
+        {
             problems.add(&format!("{path}.{key}"), "unknown field");
         }
     }
@@ -363,10 +394,24 @@ fn parse_question(
         None | Some(Value::Null) => None,
         Some(condition) => parse_show_if(condition, &format!("{path}.showIf"), earlier, problems),
     };
+    let previous_page = earlier.last().map_or(1, |question| question.page);
+    let page = match object.get("page") {
+        None | Some(Value::Null) => previous_page,
+        Some(value) => match value.as_u64().and_then(|page| u32::try_from(page).ok()) {
+            Some(page) if (previous_page..=MAX_PAGES).contains(&page) => page,
+            _ => {
+                problems.add(
+                    &format!("{path}.page"),
+                    format!("must be a page from {previous_page} (the question before's) to {MAX_PAGES}"),
+                );
+                previous_page
+            }
+        },
+    };
     if problems.0.len() > before {
         return None;
     }
-    Some(Question { id: id?, kind: kind?, text: text?, required, show_if })
+    Some(Question { id: id?, kind: kind?, text: text?, required, show_if, page })
 }
 
 fn parse_kind(object: &Map<String, Value>, path: &str, problems: &mut Problems) -> Option<QuestionKind> {
@@ -562,6 +607,24 @@ mod tests {
         // The stored JSON reads back as the same definition.
         let stored = serde_json::to_value(&survey).unwrap();
         assert_eq!(serde_json::from_value::<SurveyDefinition>(stored).unwrap(), survey);
+    }
+
+    #[test]
+    fn pages_follow_the_question_order() {
+        let survey = parse_definition(&json!({"name": "Long", "kind": "relational", "questions": [
+            {"id": "nps", "type": "nps"}, {"id": "ces", "type": "ces", "page": 2}, {"id": "why", "type": "text", "text": "Why?"},
+            {"id": "more", "type": "text", "text": "More?", "page": 3}]}))
+        .unwrap();
+        let pages: Vec<u32> = survey.questions.iter().map(|question| question.page).collect();
+        assert_eq!(pages, [1, 2, 2, 3], "a question without a page stays on the one before's");
+        assert_eq!(survey.pages(), 3);
+        assert_eq!(survey.through_page(2).questions.len(), 3);
+        let stored = serde_json::to_value(&survey).unwrap();
+        assert!(stored["questions"][0].get("page").is_none());
+        assert_eq!(serde_json::from_value::<SurveyDefinition>(stored).unwrap(), survey);
+        let backwards = json!({"name": "Bad", "kind": "relational", "questions": [
+            {"id": "nps", "type": "nps", "page": 2}, {"id": "ces", "type": "ces", "page": 1}, {"id": "x", "type": "ces", "page": 99}]});
+        assert_eq!(fields(&parse_definition(&backwards).unwrap_err()), ["questions[1].page", "questions[2].page"]);
     }
 
     #[test]

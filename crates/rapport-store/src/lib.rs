@@ -586,6 +586,32 @@ impl Store {
         )
     }
 
+    /// Keeps the answers of a hosted survey's pages sent so far, and the last page they complete.
+    pub async fn save_draft(
+        &self,
+        workspace: &WorkspaceId,
+        invitation: &str,
+        answers: &serde_json::Value,
+        page: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.save_draft(workspace, invitation, answers, page, now_ms).await)?)
+    }
+
+    /// The answers kept for a hosted survey's invitation and the last page they complete.
+    pub async fn draft(
+        &self,
+        workspace: &WorkspaceId,
+        invitation: &str,
+    ) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.draft(workspace, invitation).await)?)
+    }
+
+    /// Forgets an invitation's kept answers (its response is complete).
+    pub async fn delete_draft(&self, workspace: &WorkspaceId, invitation: &str) -> Result<(), StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.delete_draft(workspace, invitation).await)?)
+    }
+
     /// Pending invitations due by `now_ms`, in every workspace, oldest first.
     pub async fn due_invitations(&self, now_ms: i64, limit: usize) -> Result<Vec<InvitationRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

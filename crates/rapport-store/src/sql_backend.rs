@@ -241,7 +241,7 @@ const WORKSPACE_CHILDREN: [(&str, &str); 6] = [
 
 /// Every table with a `workspace_id`, in an order that deletes rows before what they refer to
 /// (`delete_workspace`; a new table belongs here).
-const WORKSPACE_TABLES: [&str; 31] = [
+const WORKSPACE_TABLES: [&str; 32] = [
     "api_keys",
     "sessions",
     "users",
@@ -273,6 +273,7 @@ const WORKSPACE_TABLES: [&str; 31] = [
     "journeys",
     "consents",
     "privacy_settings",
+    "response_drafts",
 ];
 
 impl SqlBackend {

@@ -115,6 +115,50 @@ impl SqlBackend {
         Ok(id)
     }
 
+    /// Keeps the answers of a hosted survey's pages sent so far (replacing what was kept).
+    pub async fn save_draft(
+        &self,
+        workspace: &WorkspaceId,
+        invitation: &str,
+        answers: &Value,
+        page: i64,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO response_drafts (invitation_id, workspace_id, answers, page, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (invitation_id) DO UPDATE SET answers = excluded.answers, page = excluded.page, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(invitation)
+        .bind(workspace.as_str())
+        .bind(Json(answers))
+        .bind(page)
+        .bind(now_ms)
+        .execute(&self.write_pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The answers kept for an invitation and the last page they complete.
+    pub async fn draft(&self, workspace: &WorkspaceId, invitation: &str) -> Result<Option<(Value, i64)>, sqlx::Error> {
+        let row: Option<(Json<Value>, i64)> =
+            sqlx::query_as("SELECT answers, page FROM response_drafts WHERE workspace_id = $1 AND invitation_id = $2")
+                .bind(workspace.as_str())
+                .bind(invitation)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(Json(answers), page)| (answers, page)))
+    }
+
+    pub async fn delete_draft(&self, workspace: &WorkspaceId, invitation: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM response_drafts WHERE workspace_id = $1 AND invitation_id = $2")
+            .bind(workspace.as_str())
+            .bind(invitation)
+            .execute(&self.write_pool)
+            .await?;
+        Ok(())
+    }
+
     /// Pending invitations due at `now_ms`, oldest first, in every workspace.
     pub async fn due_invitations(&self, now_ms: i64, limit: i64) -> Result<Vec<InvitationRecord>, sqlx::Error> {
         let rows: Vec<InvitationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

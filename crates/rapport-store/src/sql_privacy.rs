@@ -40,6 +40,8 @@ enum Owner {
     FeedbackTopic,
     /// A case's history entry.
     CaseChild,
+    /// The saved pages of a survey invitation of theirs.
+    InvitationChild,
     /// A domain event that names the subject (an identity key or a node, as a JSON string).
     DomainEvent,
     /// What was delivered for such a domain event, and its attempts.
@@ -50,8 +52,9 @@ enum Owner {
 /// Every table that holds a person's rows, children before parents: the export reads them in
 /// this order and erasure deletes them in it. A new table holding personal data belongs here
 /// (the erasure test checks the whole database for what it missed).
-const SUBJECT_TABLES: [(&str, Owner); 18] = [
+const SUBJECT_TABLES: [(&str, Owner); 19] = [
     ("survey_answers", Owner::ResponseChild("response_id")),
+    ("response_drafts", Owner::InvitationChild),
     ("feedback_topics", Owner::FeedbackTopic),
     ("case_history", Owner::CaseChild),
     ("webhook_attempts", Owner::DeliveryChild),
@@ -129,6 +132,16 @@ fn push_owner(query: &mut QueryBuilder<Db>, workspace: &WorkspaceId, owner: Owne
             query.push("case_id IN (SELECT id FROM cases WHERE workspace_id = ").push_bind(ws).push(" AND ");
             push_in_list(query, "identity_key", keys());
             query.push(")");
+        }
+        Owner::InvitationChild => {
+            query
+                .push("invitation_id IN (SELECT id FROM invitations WHERE workspace_id = ")
+                .push_bind(ws)
+                .push(" AND (");
+            push_in_list(query, "identity_key", keys());
+            query.push(" OR ");
+            push_in_list(query, "customer_id", nodes());
+            query.push("))");
         }
         Owner::DomainEvent => push_names_subject(query, &json_text("payload"), subject),
         Owner::Delivery | Owner::DeliveryChild => {
@@ -377,11 +390,19 @@ impl SqlBackend {
                     ),
                     ("feedback", "DELETE FROM feedback WHERE workspace_id = $1 AND occurred_at < $2", false),
                 ],
-                "invitations" => &[(
-                    "invitations",
-                    "DELETE FROM invitations WHERE workspace_id = $1 AND created_at < $2 AND state <> 'pending'",
-                    false,
-                )],
+                "invitations" => &[
+                    (
+                        "response_drafts",
+                        "DELETE FROM response_drafts WHERE invitation_id IN (SELECT id FROM invitations \
+                         WHERE workspace_id = $1 AND created_at < $2 AND state <> 'pending')",
+                        false,
+                    ),
+                    (
+                        "invitations",
+                        "DELETE FROM invitations WHERE workspace_id = $1 AND created_at < $2 AND state <> 'pending'",
+                        false,
+                    ),
+                ],
                 "cases" => &[
                     (
                         "case_history",

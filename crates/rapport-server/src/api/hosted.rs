@@ -6,18 +6,18 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header::ACCEPT_LANGUAGE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use rapport_core::identity::Identity;
 use rapport_core::problem::FieldProblem;
 use rapport_core::survey::{Language, Question, QuestionKind, SurveyDefinition};
 use rapport_store::IngestBatch;
-use rapport_store::records::InvitationRecord;
-use serde_json::json;
+use rapport_store::records::{InvitationRecord, SurveyRecord};
+use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::services::hosted_survey::{LinkProblem, form_answers, open_link, unsubscribe_event, unsubscribe_invitation};
+use crate::services::hosted_survey::{LinkProblem, open_link, page_answers, unsubscribe_event, unsubscribe_invitation};
 use crate::services::surveys::{check_response, record_response};
 
 const STYLE: &str = "body{font:17px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
@@ -39,6 +39,10 @@ struct Texts {
     lang: &'static str,
     required: &'static str,
     send: &'static str,
+    /// The button of a page that is not the last; its answers are kept.
+    next: &'static str,
+    /// `{page}` and `{pages}` are replaced.
+    progress: &'static str,
     check_answers: &'static str,
     /// `{min}` and `{max}` are replaced.
     follow_up: &'static str,
@@ -63,6 +67,8 @@ const ENGLISH: Texts = Texts {
     lang: "en",
     required: " (required)",
     send: "Send my answers",
+    next: "Next",
+    progress: "Page {page} of {pages}. Your answers are kept as you go.",
     check_answers: "Please check your answers:",
     follow_up: "Answer this if you chose {min} to {max} above.",
     nps_ends: ("Not at all likely", "Extremely likely"),
@@ -85,6 +91,8 @@ const GERMAN: Texts = Texts {
     lang: "de",
     required: " (Pflichtfeld)",
     send: "Antworten senden",
+    next: "Weiter",
+    progress: "Seite {page} von {pages}. Ihre Antworten werden gespeichert.",
     check_answers: "Bitte prüfen Sie Ihre Antworten:",
     follow_up: "Bitte beantworten, wenn Sie oben {min} bis {max} gewählt haben.",
     nps_ends: ("Sehr unwahrscheinlich", "Sehr wahrscheinlich"),
@@ -233,16 +241,28 @@ pub fn preview_document(definition: &SurveyDefinition) -> String {
         (DOCTYPE)
         html lang=(t.lang) {
             head { meta charset="utf-8"; title { (definition.name) } style { (PreEscaped(STYLE)) } }
-            body { main { (survey_form(t, definition, &[], &[])) } }
+            body { main { (survey_form(t, definition, None, &[], &[])) } }
         }
     };
     markup.into_string()
 }
 
-/// The survey's form; after a refused submission, with its problems and the answers given.
-fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProblem], given: Given<'_>) -> Markup {
+/// The survey's form, one page of it (None: every question); after a refused submission, with
+/// its problems and the answers given.
+fn survey_form(
+    t: &Texts,
+    definition: &SurveyDefinition,
+    page: Option<u32>,
+    problems: &[FieldProblem],
+    given: Given<'_>,
+) -> Markup {
+    let pages = definition.pages();
+    let last = page.is_none_or(|page| page >= pages);
     html! {
         h1 { (definition.name) }
+        @if let Some(page) = page.filter(|_| pages > 1) {
+            p class="hint" { (t.progress.replace("{page}", &page.to_string()).replace("{pages}", &pages.to_string())) }
+        }
         @if !problems.is_empty() {
             div class="errors" role="alert" {
                 p { (t.check_answers) }
@@ -250,8 +270,11 @@ fn survey_form(t: &Texts, definition: &SurveyDefinition, problems: &[FieldProble
             }
         }
         form method="post" {
-            @for question in &definition.questions { (question_markup(t, given, question)) }
-            button type="submit" { (t.send) }
+            @if let Some(page) = page { input type="hidden" name="page" value=(page); }
+            @for question in definition.questions.iter().filter(|question| page.is_none_or(|page| question.page == page)) {
+                (question_markup(t, given, question))
+            }
+            button type="submit" { (if last { t.send } else { t.next }) }
         }
     }
 }
@@ -271,7 +294,10 @@ pub async fn show(
         return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
     let t = texts_for(definition.language);
-    Ok(page(t, StatusCode::OK, &definition.name, survey_form(t, &definition, &[], &[])))
+    // The page after the last one kept.
+    let done = state.store.draft(&invitation.workspace_id, &invitation.id).await?.map_or(0, |(_, page)| page);
+    let current = u32::try_from(done + 1).unwrap_or(1).min(definition.pages());
+    Ok(page(t, StatusCode::OK, &definition.name, survey_form(t, &definition, Some(current), &[], &[])))
 }
 
 pub async fn submit(
@@ -292,19 +318,40 @@ pub async fn submit(
         return Ok(link_problem(texts_from_headers(&headers), LinkProblem::Invalid));
     };
     let t = texts_for(survey.definition.language);
-    let answers = form_answers(&survey.definition, &form);
+    let pages = survey.definition.pages();
+    // A form without a page (one from before pages) answers every question at once.
+    let sent_page = form.iter().find(|(key, _)| key == "page").and_then(|(_, page)| page.trim().parse::<u32>().ok());
+    let current = sent_page.map(|page| page.clamp(1, pages));
+    let kept = match current {
+        Some(_) => state.store.draft(&invitation.workspace_id, &invitation.id).await?,
+        None => None,
+    };
+    let kept = kept.and_then(|(answers, _)| answers.as_object().cloned()).unwrap_or_default();
+    let answers = page_answers(&survey.definition, current, &kept, &form);
     let body = json!({"customer": invitation.identity_key, "channel": invitation.channel, "answers": answers});
-    let checked = match check_response(&survey, &body, Some(format!("invitation:{}", invitation.id)), now) {
-        Ok(checked) => checked,
-        Err(error) => {
-            let problems: Vec<FieldProblem> = error
-                .details
-                .into_iter()
-                .map(|detail| FieldProblem::envelope(&detail.field, &detail.problem))
-                .collect();
-            let form = survey_form(t, &survey.definition, &problems, &form);
-            return Ok(page(t, StatusCode::BAD_REQUEST, &survey.definition.name, form));
+    let key = Some(format!("invitation:{}", invitation.id));
+    let refused = |error: ApiError| {
+        let problems: Vec<FieldProblem> =
+            error.details.into_iter().map(|detail| FieldProblem::envelope(&detail.field, &detail.problem)).collect();
+        let form = survey_form(t, &survey.definition, current, &problems, &form);
+        page(t, StatusCode::BAD_REQUEST, &survey.definition.name, form)
+    };
+    if let Some(current) = current.filter(|current| *current < pages) {
+        // Not the last page: checked as far as it goes, kept, and the next page shown.
+        let partial = SurveyRecord { definition: survey.definition.through_page(current), ..survey.clone() };
+        if let Err(error) = check_response(&partial, &body, key, now) {
+            return Ok(refused(error));
         }
+        let at = rapport_core::resolution::millis(now);
+        state
+            .store
+            .save_draft(&invitation.workspace_id, &invitation.id, &Value::Object(answers), i64::from(current), at)
+            .await?;
+        return Ok(Redirect::to(&format!("/s/{token}")).into_response());
+    }
+    let checked = match check_response(&survey, &body, key, now) {
+        Ok(checked) => checked,
+        Err(error) => return Ok(refused(error)),
     };
     let (_, created) = record_response(&state.store, &invitation.workspace_id, &survey, &checked).await?;
     let at = rapport_core::resolution::millis(now);
@@ -312,6 +359,7 @@ pub async fn submit(
     if !created || !first {
         return Ok(link_problem(t, LinkProblem::AlreadyAnswered));
     }
+    state.store.delete_draft(&invitation.workspace_id, &invitation.id).await?;
     let thanks = survey.definition.thank_you.as_deref().unwrap_or(t.thanks_text);
     Ok(notice(t, StatusCode::OK, (t.thanks_title, thanks)))
 }

@@ -87,7 +87,16 @@ pub async fn open_link(
 /// Form fields are `q.<question>` (repeated for a multiple choice) and `q.<question>.<dimension>`
 /// for a CSAT dimension. Empty fields are skipped answers. A follow-up whose condition the
 /// answers do not meet is dropped: without JavaScript the page shows every question.
-pub fn form_answers(definition: &SurveyDefinition, form: &[(String, String)]) -> Map<String, Value> {
+///
+/// The answers once the form of `page` (None: every question) is sent: `kept` (earlier pages'),
+/// with this page's questions answered as the form says, and follow-ups whose condition the
+/// answers do not meet dropped (a condition may be on an earlier page).
+pub fn page_answers(
+    definition: &SurveyDefinition,
+    page: Option<u32>,
+    kept: &Map<String, Value>,
+    form: &[(String, String)],
+) -> Map<String, Value> {
     let values = |name: &str| -> Vec<&str> {
         form.iter()
             .filter(|(key, value)| key == name && !value.trim().is_empty())
@@ -95,8 +104,9 @@ pub fn form_answers(definition: &SurveyDefinition, form: &[(String, String)]) ->
             .collect()
     };
     let scored = |text: &str| text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(text));
-    let mut answers = Map::new();
-    for question in &definition.questions {
+    let mut answers = kept.clone();
+    for question in definition.questions.iter().filter(|question| page.is_none_or(|page| question.page == page)) {
+        answers.remove(&question.id);
         let name = format!("q.{}", question.id);
         let answer = match &question.kind {
             QuestionKind::MultipleChoice { .. } => {
@@ -174,12 +184,15 @@ mod tests {
             ("q.liked", "b"),
         ]);
         assert_eq!(
-            Value::Object(form_answers(&definition, &detractor)),
+            Value::Object(page_answers(&definition, None, &Map::new(), &detractor)),
             json!({"nps": 3, "why": "Slow", "csat": {"score": 2, "knowledge": 4}, "liked": ["a", "b"]})
         );
         let promoter = form(&[("q.nps", "10"), ("q.why", "Great"), ("q.csat", ""), ("q.liked", "")]);
-        assert_eq!(Value::Object(form_answers(&definition, &promoter)), json!({"nps": 10}));
+        assert_eq!(Value::Object(page_answers(&definition, None, &Map::new(), &promoter)), json!({"nps": 10}));
         // Garbage stays visible to the checker, which names it.
-        assert_eq!(Value::Object(form_answers(&definition, &form(&[("q.nps", "lots")]))), json!({"nps": "lots"}));
+        assert_eq!(
+            Value::Object(page_answers(&definition, None, &Map::new(), &form(&[("q.nps", "lots")]))),
+            json!({"nps": "lots"})
+        );
     }
 }

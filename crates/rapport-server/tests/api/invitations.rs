@@ -299,3 +299,52 @@ pub async fn the_hosted_page_speaks_the_survey_language(app: TestApp) {
     let response = app.post("/v1/surveys", &app.admin_key, &wrong).send().await.unwrap();
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_survey", &[(None, "language")]).await;
 }
+
+/// A survey split into pages: each page is checked and kept as it is sent, a respondent who
+/// leaves comes back to the page after the last one kept, and the last page completes the
+/// response with every page's answers.
+pub async fn a_long_survey_keeps_each_page(app: TestApp) {
+    let definition = json!({"name": "Annual review", "kind": "transactional",
+        "questions": [{"id": "nps", "type": "nps", "required": true},
+                      {"id": "why", "type": "text", "text": "What is the main reason for your score?", "page": 2,
+                       "showIf": {"question": "nps", "min": 0, "max": 6}},
+                      {"id": "ces", "type": "ces", "required": true},
+                      {"id": "more", "type": "text", "text": "Anything else?", "page": 3}],
+        "delivery": {"channel": "link", "trigger": {"event": "Year Ended"}}});
+    let (status, survey) =
+        status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{survey}");
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/track", &json!({"userId": "pat", "event": "Year Ended", "messageId": "y-1"})).await;
+    let invitation = settled_invitations(&app, &id, 1).await.remove(0);
+    let link = app.url(invitation["url"].as_str().unwrap());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let html = |response: reqwest::Response| async move { response.text().await.unwrap() };
+
+    let first = html(client.get(&link).send().await.unwrap()).await;
+    assert!(first.contains("Page 1 of 3") && first.contains("name=\"q.nps\"") && !first.contains("q.ces"), "{first}");
+    assert!(first.contains(">Next<"));
+    // A page's problems come back on that page; nothing is kept.
+    let refused = client.post(&link).form(&[("page", "1"), ("q.nps", "11")]).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(html(client.get(&link).send().await.unwrap()).await.contains("Page 1 of 3"));
+    let kept = client.post(&link).form(&[("page", "1"), ("q.nps", "4")]).send().await.unwrap();
+    assert_eq!(kept.status(), StatusCode::SEE_OTHER);
+    // Page 2: the follow-up on page 1's score shows; a required answer missing is refused.
+    let second = html(client.get(&link).send().await.unwrap()).await;
+    assert!(second.contains("Page 2 of 3") && second.contains("q.why") && second.contains("q.ces"), "{second}");
+    let missing = client.post(&link).form(&[("page", "2"), ("q.why", "Slow")]).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert!(html(missing).await.contains("ces"));
+    let kept = client.post(&link).form(&[("page", "2"), ("q.why", "Slow"), ("q.ces", "5")]).send().await.unwrap();
+    assert_eq!(kept.status(), StatusCode::SEE_OTHER);
+    // Leaving and coming back: the next page, nothing stored as a response yet.
+    assert!(html(client.get(&link).send().await.unwrap()).await.contains("Page 3 of 3"));
+    assert_eq!(app.read(&format!("/v1/surveys/{id}/responses")).await["data"], json!([]));
+    let done = client.post(&link).form(&[("page", "3"), ("q.more", "Keep it up")]).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let responses = app.read(&format!("/v1/surveys/{id}/responses")).await;
+    assert_eq!(responses["data"][0]["answers"], json!({"nps": 4, "why": "Slow", "ces": 5, "more": "Keep it up"}));
+    let again = client.post(&link).form(&[("page", "3"), ("q.more", "Again")]).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+}

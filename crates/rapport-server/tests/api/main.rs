@@ -44,6 +44,7 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::invitations::a_long_survey_keeps_each_page => a_long_survey_keeps_each_page,
     crate::widget::the_widget_shows_eligible_visitors_and_stores_answers => the_widget_shows_eligible_visitors_and_stores_answers,
     crate::pages::privacy_in_the_dashboard => privacy_in_the_dashboard,
     crate::privacy::consent_is_recorded_and_respected => consent_is_recorded_and_respected,
