@@ -1,9 +1,9 @@
-//! Survey submission: any JSON body (the API) and any form (the hosted page) is either checked
-//! answers or a client error; never a panic.
+//! Survey submission: any JSON body (the API) and any form (the hosted page, whole or page by
+//! page) is either checked answers or a client error; never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rapport_server::services::hosted_survey::form_answers;
+use rapport_server::services::hosted_survey::page_answers;
 use rapport_server::services::surveys::check_response;
 use rapport_store::records::SurveyRecord;
 
@@ -14,7 +14,7 @@ fn survey() -> SurveyRecord {
             {"id": "nps", "type": "nps", "required": true},
             {"id": "why", "type": "text", "text": "Why?", "showIf": {"question": "nps", "min": 0, "max": 6}, "required": true},
             {"id": "csat", "type": "csat", "dimensions": ["knowledge", "timely_resolution"]},
-            {"id": "ces", "type": "ces"},
+            {"id": "ces", "type": "ces", "page": 2},
             {"id": "stars", "type": "rating", "scale": 7, "text": "Stars"},
             {"id": "plan", "type": "single_choice", "text": "Plan?", "options": ["free", "pro"]},
             {"id": "liked", "type": "multiple_choice", "text": "Liked?", "options": ["price", "speed", "support"]}
@@ -39,6 +39,11 @@ fuzz_target!(|data: &[u8]| {
             text.split_once('=').map(|(name, value)| (name.to_owned(), value.to_owned()))
         })
         .collect();
-    let answers = form_answers(&survey.definition, &form);
+    // The whole form at once, then as page 2 after page 1's answers were kept.
+    let answers = page_answers(&survey.definition, None, &serde_json::Map::new(), &form);
     let _ = rapport_core::survey_answers::check_answers(&survey.definition, &answers);
+    let first = page_answers(&survey.definition, Some(1), &serde_json::Map::new(), &form);
+    let _ = rapport_core::survey_answers::check_answers(&survey.definition.through_page(1), &first);
+    let whole = page_answers(&survey.definition, Some(2), &first, &form);
+    let _ = rapport_core::survey_answers::check_answers(&survey.definition, &whole);
 });
