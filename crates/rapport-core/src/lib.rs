@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod privacy;
 pub mod problem;
 pub mod resolution;
+pub mod sealing;
 pub mod survey;
 pub mod survey_answers;
 pub mod survey_delivery;

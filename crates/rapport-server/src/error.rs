@@ -190,6 +190,7 @@ impl From<StoreError> for ApiError {
             StoreError::Internal(cause) | StoreError::UnsupportedUrl(cause) => {
                 ApiError::internal(format!("database error: {cause}"))
             }
+            wrong @ StoreError::WrongKeys { .. } => ApiError::internal(wrong.to_string()),
         }
     }
 }

@@ -20,7 +20,12 @@ impl Store {
         entry: &CaseEntry,
         event: impl Fn(&CaseRecord) -> (String, Value),
     ) -> Result<Option<CaseRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.open_case(workspace, case, team, entry, &event).await)?)
+        let mut stored = case.clone();
+        self.blind_records(workspace, std::slice::from_mut(&mut stored)).await?;
+        // The announcement is made of the case as stored (blind indexes; domain event reads show
+        // the keys again).
+        let opened = dispatch!(self.backend(), sql => sql.open_case(workspace, &stored, team, entry, &event).await)?;
+        self.reveal_case(workspace, opened).await
     }
 
     /// Applies a change if the case has not changed since `read_at_ms`; false otherwise.
@@ -30,11 +35,19 @@ impl Store {
         read_at_ms: i64,
         change: &CaseChange,
     ) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.change_case(workspace, read_at_ms, change).await)?)
+        let mut stored = change.clone();
+        self.blind_records(workspace, std::slice::from_mut(&mut stored.case)).await?;
+        if let (Some((_, payload)), Some(plain), Some(blind)) =
+            (&mut stored.event, &change.case.identity_key, &stored.case.identity_key)
+        {
+            crate::sealing::replace_in_json(payload, &[(plain.clone(), blind.clone())]);
+        }
+        Ok(dispatch!(self.backend(), sql => sql.change_case(workspace, read_at_ms, &stored).await)?)
     }
 
     pub async fn case(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<CaseRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.case(workspace, id).await)?)
+        let case = dispatch!(self.backend(), sql => sql.case(workspace, id).await)?;
+        self.reveal_case(workspace, case).await
     }
 
     /// Cases newest first, only in `state`, for `assignee` and about one of `identity_keys` when
@@ -47,7 +60,11 @@ impl Store {
         identity_keys: Option<&[String]>,
         limit: usize,
     ) -> Result<Vec<CaseRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.cases(workspace, state, assignee, identity_keys, limit).await)?)
+        let keys = identity_keys.map(|keys| self.blind_keys(workspace, keys));
+        let mut cases =
+            dispatch!(self.backend(), sql => sql.cases(workspace, state, assignee, keys.as_deref(), limit).await)?;
+        self.reveal_records(workspace, &mut cases).await?;
+        Ok(cases)
     }
 
     pub async fn case_history(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {
@@ -60,7 +77,11 @@ impl Store {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(WorkspaceId, CaseRecord)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.cases_past_due(now_ms, limit).await)?)
+        let mut cases = dispatch!(self.backend(), sql => sql.cases_past_due(now_ms, limit).await)?;
+        for (workspace, case) in &mut cases {
+            self.reveal_records(workspace, std::slice::from_mut(case)).await?;
+        }
+        Ok(cases)
     }
 
     /// The workspace's saved case settings (JSON), if any.
@@ -82,7 +103,7 @@ impl Store {
         to_ms: i64,
     ) -> Result<Vec<rapport_core::cases::ScoredAnswer>, StoreError> {
         let rows = dispatch!(self.backend(), sql => sql.scored_answers(workspace, from_ms, to_ms).await)?;
-        Ok(rows
+        let mut answers: Vec<rapport_core::cases::ScoredAnswer> = rows
             .into_iter()
             .map(|(survey, identity, at_ms, question, score)| rapport_core::cases::ScoredAnswer {
                 survey,
@@ -91,7 +112,9 @@ impl Store {
                 question,
                 score,
             })
-            .collect())
+            .collect();
+        self.reveal_records(workspace, &mut answers).await?;
+        Ok(answers)
     }
 
     /// Each response's score on its `question_type` question in `from..to`, with its touchpoint,
@@ -126,7 +149,19 @@ impl Store {
                 last.topic_sentiment.push(sentiment.unwrap_or(0.0));
             }
         }
+        self.reveal_records(workspace, &mut responses).await?;
         Ok(responses)
+    }
+
+    async fn reveal_case(
+        &self,
+        workspace: &WorkspaceId,
+        mut case: Option<CaseRecord>,
+    ) -> Result<Option<CaseRecord>, StoreError> {
+        if let Some(case) = &mut case {
+            self.reveal_records(workspace, std::slice::from_mut(case)).await?;
+        }
+        Ok(case)
     }
 
     /// Adds history entries to a case without changing it; false when there is no such case.

@@ -18,11 +18,17 @@ impl Store {
         workspace: &WorkspaceId,
         items: &[NewFeedback],
     ) -> Result<Vec<(String, bool)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.insert_feedback(workspace, items).await)?)
+        let mut stored = items.to_vec();
+        self.blind_records(workspace, &mut stored).await?;
+        Ok(dispatch!(self.backend(), sql => sql.insert_feedback(workspace, &stored).await)?)
     }
 
     pub async fn feedback(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<FeedbackRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.feedback(workspace, id).await)?)
+        let mut item = dispatch!(self.backend(), sql => sql.feedback(workspace, id).await)?;
+        if let Some(item) = &mut item {
+            self.reveal_records(workspace, std::slice::from_mut(item)).await?;
+        }
+        Ok(item)
     }
 
     /// Items matching `filter`, newest first.
@@ -31,7 +37,13 @@ impl Store {
         workspace: &WorkspaceId,
         filter: &FeedbackFilter,
     ) -> Result<Vec<FeedbackRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.list_feedback(workspace, filter).await)?)
+        let mut stored = filter.clone();
+        if let Some(keys) = &filter.identity_keys {
+            stored.identity_keys = Some(self.blind_keys(workspace, keys));
+        }
+        let mut items = dispatch!(self.backend(), sql => sql.list_feedback(workspace, &stored).await)?;
+        self.reveal_records(workspace, &mut items).await?;
+        Ok(items)
     }
 
     /// Items and negative items per key (`by`) and bucket of `bucket_ms` in `from..to`.
@@ -149,7 +161,12 @@ impl Store {
         event_type: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DomainEventRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.domain_events(workspace, after, event_type, limit).await)?)
+        let mut events =
+            dispatch!(self.backend(), sql => sql.domain_events(workspace, after, event_type, limit).await)?;
+        for event in &mut events {
+            self.reveal_json(workspace, &mut event.payload).await?;
+        }
+        Ok(events)
     }
 
     pub async fn workspace_ids(&self) -> Result<Vec<WorkspaceId>, StoreError> {

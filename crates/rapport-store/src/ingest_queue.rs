@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::records::IngestReceipt;
 use crate::sqlite_writer::SqliteWriter;
 use crate::{IngestBatch, StoreError, postgres};
+use rapport_core::sealing::Keyring;
 
 /// Who commits groups: SQLite's dedicated connection, or the PostgreSQL pool.
 #[derive(Clone, Debug)]
@@ -35,7 +36,7 @@ pub(crate) struct IngestJob {
 /// quarter more; 3 and 4 gave nothing more on 2 cores). SQLite has one writer.
 const POSTGRES_WRITERS: usize = 2;
 
-pub(crate) fn start(writer: Writer, settings: ResolutionSettings) -> mpsc::Sender<IngestJob> {
+pub(crate) fn start(writer: Writer, settings: ResolutionSettings, keys: Arc<Keyring>) -> mpsc::Sender<IngestJob> {
     let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
     let receiver = Arc::new(Mutex::new(receiver));
     let writers = match writer {
@@ -43,7 +44,7 @@ pub(crate) fn start(writer: Writer, settings: ResolutionSettings) -> mpsc::Sende
         Writer::Postgres(_) => POSTGRES_WRITERS,
     };
     for _ in 0..writers {
-        tokio::spawn(run_writer(writer.clone(), settings, receiver.clone()));
+        tokio::spawn(run_writer(writer.clone(), settings, keys.clone(), receiver.clone()));
     }
     sender
 }
@@ -63,11 +64,16 @@ async fn next_group(receiver: &Mutex<mpsc::Receiver<IngestJob>>) -> Option<Vec<I
     Some(jobs)
 }
 
-async fn run_writer(writer: Writer, settings: ResolutionSettings, receiver: Arc<Mutex<mpsc::Receiver<IngestJob>>>) {
+async fn run_writer(
+    writer: Writer,
+    settings: ResolutionSettings,
+    keys: Arc<Keyring>,
+    receiver: Arc<Mutex<mpsc::Receiver<IngestJob>>>,
+) {
     while let Some(jobs) = next_group(&receiver).await {
         let (batches, replies): (Vec<IngestBatch>, Vec<_>) = jobs.into_iter().map(|job| (job.batch, job.reply)).unzip();
         let batches = Arc::new(batches);
-        match commit(&writer, batches.clone(), settings).await {
+        match commit(&writer, batches.clone(), settings, &keys).await {
             Ok(receipts) => {
                 for (reply, receipt) in replies.into_iter().zip(receipts) {
                     let _ = reply.send(Ok(receipt));
@@ -76,7 +82,7 @@ async fn run_writer(writer: Writer, settings: ResolutionSettings, receiver: Arc<
             // One bad batch must not fail its neighbours: retry each alone.
             Err(_) if batches.len() > 1 => {
                 for (batch, reply) in batches.iter().zip(replies) {
-                    let result = commit(&writer, Arc::new(vec![batch.clone()]), settings).await;
+                    let result = commit(&writer, Arc::new(vec![batch.clone()]), settings, &keys).await;
                     let _ = reply.send(result.map(|receipts| receipts[0]));
                 }
             }
@@ -93,11 +99,12 @@ async fn commit(
     writer: &Writer,
     batches: Arc<Vec<IngestBatch>>,
     settings: ResolutionSettings,
+    keys: &Arc<Keyring>,
 ) -> Result<Vec<IngestReceipt>, StoreError> {
     let count = batches.len();
     let result = match writer {
-        Writer::Sqlite(sqlite) => sqlite.ingest_group(batches, settings).await,
-        Writer::Postgres(postgres) => postgres.ingest_group(&batches, settings).await.map_err(StoreError::from),
+        Writer::Sqlite(sqlite) => sqlite.ingest_group(batches, settings, keys.clone()).await,
+        Writer::Postgres(postgres) => postgres.ingest_group(&batches, settings, keys).await.map_err(StoreError::from),
     };
     result.inspect_err(|error| tracing::error!(error = %error, batches = count, "ingest commit failed"))
 }

@@ -74,7 +74,10 @@ impl Store {
         workspace: &WorkspaceId,
         keys: Vec<String>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.roots_of_identities(workspace, keys).await)?)
+        let stored = self.blind_keys(workspace, &keys);
+        let plain: std::collections::HashMap<String, String> = stored.iter().cloned().zip(keys).collect();
+        let roots = dispatch!(self.backend(), sql => sql.roots_of_identities(workspace, stored).await)?;
+        Ok(roots.into_iter().map(|(key, root)| (plain.get(&key).cloned().unwrap_or(key), root)).collect())
     }
 
     /// (newest event sequence number, undone merges): what a cache of journey visits compares.

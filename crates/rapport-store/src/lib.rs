@@ -27,8 +27,7 @@ pub mod webhook_records;
 
 use std::sync::Arc;
 
-use rand::RngCore;
-use rapport_core::contact_policy::{ContactPolicy, PastInvitation};
+use rapport_core::contact_policy::ContactPolicy;
 use rapport_core::event::Event;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, MergeId, WorkspaceId};
@@ -36,14 +35,14 @@ use rapport_core::metrics::query::{Dimension, MetricQuery};
 use rapport_core::metrics::report::TallyRow;
 use rapport_core::metrics::settings::MetricSettings;
 use rapport_core::resolution::ResolutionSettings;
+use rapport_core::sealing::Keyring;
 use rapport_core::survey::SurveyDefinition;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ingest_queue::IngestJob;
 use crate::records::{
-    ContactSubject, CustomerProfile, IngestReceipt, InvitationOutcome, InvitationRecord, MergeRecord, NewInvitation,
-    NewResponse, ResponseCursor, ResponseRecord, RollupGrain, SurveyRecord, TallyPath, TallySource, TimelineCursor,
-    TimelinePage, UndoneMerge, Workspace,
+    CustomerProfile, IngestReceipt, MergeRecord, NewResponse, ResponseCursor, ResponseRecord, RollupGrain,
+    SurveyRecord, TallyPath, TallySource, TimelineCursor, TimelinePage, UndoneMerge, Workspace,
 };
 
 /// A failure of the database, as callers need to tell them apart.
@@ -57,6 +56,12 @@ pub enum StoreError {
     Internal(String),
     #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
+    /// The database was written with another index key.
+    #[error(
+        "this database was written with other keys (index key fingerprint {stored}; these keys' is {given}): \
+         start Rapport with the keys it was written with (RAPPORT_DATA_KEYS, or the data directory's keys.json)"
+    )]
+    WrongKeys { stored: String, given: String },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -110,9 +115,19 @@ pub struct IngestBatch {
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub resolution: ResolutionSettings,
+    /// The keys personal data is sealed with (`sealing.rs`). A database remembers which index key
+    /// it was written with and refuses others.
+    pub keys: Arc<Keyring>,
+}
+
+impl Default for StoreOptions {
+    /// Fresh keys: for a database used once (tests, benchmarks); reopening it needs the same keys.
+    fn default() -> StoreOptions {
+        StoreOptions { resolution: ResolutionSettings::default(), keys: Arc::new(sealing::generate_keyring()) }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -133,9 +148,11 @@ macro_rules! dispatch {
 
 mod case_store;
 mod feedback_store;
+mod invitation_store;
 mod journey_store;
 mod prediction_store;
 mod privacy_store;
+pub mod sealing;
 mod trust_store;
 mod webhook_store;
 
@@ -163,6 +180,8 @@ struct StoreInner {
     sqlite_writer: Option<sqlite_writer::SqliteWriter>,
     /// SQLite: scored answers in memory for the reports no rollup holds (`answer_index.rs`).
     answer_index: answer_index::AnswerIndex,
+    /// What personal data is sealed with (`sealing.rs`).
+    keys: Arc<Keyring>,
 }
 
 impl Store {
@@ -185,9 +204,12 @@ impl Store {
             ingest_queue::Writer::Sqlite(sqlite) => Some(sqlite.clone()),
             ingest_queue::Writer::Postgres(_) => None,
         };
-        let ingest = ingest_queue::start(writer, options.resolution);
+        let ingest = ingest_queue::start(writer, options.resolution, options.keys.clone());
         let answer_index = answer_index::AnswerIndex::default();
-        Ok(Store { inner: Arc::new(StoreInner { backend, kind, ingest, sqlite_writer, answer_index }) })
+        let keys = options.keys;
+        let store = Store { inner: Arc::new(StoreInner { backend, kind, ingest, sqlite_writer, answer_index, keys }) };
+        store.check_keys().await?;
+        Ok(store)
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -236,7 +258,13 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<records::StoredEvent>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.events_after(workspace, after, limit).await)?)
+        let mut events = dispatch!(self.backend(), sql => sql.events_after(workspace, after, limit).await)?;
+        let sealing = self.sealing(workspace);
+        for event in &mut events {
+            sealing.open_event(&mut event.properties, &mut event.traits, &mut event.context)?;
+            sealing.open_document(&mut event.extra, rapport_core::sealing::Fields::Properties)?;
+        }
+        Ok(events)
     }
 
     /// SQLite: builds every workspace's answer index (`answer_index.rs`) now, for a server to run
@@ -264,7 +292,12 @@ impl Store {
         workspace: &WorkspaceId,
     ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, records::TraitRecord>>, StoreError>
     {
-        Ok(dispatch!(self.backend(), sql => sql.latest_traits(workspace).await)?)
+        let mut latest = dispatch!(self.backend(), sql => sql.latest_traits(workspace).await)?;
+        let sealing = self.sealing(workspace);
+        for record in latest.values_mut().flat_map(|traits| traits.values_mut()) {
+            record.value = sealing.open_trait(&record.value)?;
+        }
+        Ok(latest)
     }
 
     /// How many rows the workspace has in each table that holds its rows.
@@ -324,7 +357,7 @@ impl Store {
         workspace: &WorkspaceId,
         identity: &Identity,
     ) -> Result<Option<CustomerId>, StoreError> {
-        let key = identity.key();
+        let key = self.sealing(workspace).blind(&identity.key());
         Ok(dispatch!(self.backend(), sql => sql.customer_by_identity(workspace, &key).await)?)
     }
 
@@ -337,7 +370,17 @@ impl Store {
         let Some(root) = self.resolve_customer(workspace, id).await? else {
             return Ok(None);
         };
-        Ok(dispatch!(self.backend(), sql => sql.customer_profile(workspace, &root).await)?)
+        let mut profile = dispatch!(self.backend(), sql => sql.customer_profile(workspace, &root).await)?;
+        if let Some(profile) = &mut profile {
+            let sealing = self.sealing(workspace);
+            for identity in &mut profile.identities {
+                identity.value = sealing.open(sealing::IDENTITY_VALUE, &identity.value)?;
+            }
+            for record in &mut profile.traits {
+                record.value = sealing.open_trait(&record.value)?;
+            }
+        }
+        Ok(profile)
     }
 
     pub async fn timeline(
@@ -350,7 +393,12 @@ impl Store {
         let Some(root) = self.resolve_customer(workspace, id).await? else {
             return Ok(None);
         };
-        Ok(Some(dispatch!(self.backend(), sql => sql.timeline(workspace, &root, after, limit).await)?))
+        let mut page = dispatch!(self.backend(), sql => sql.timeline(workspace, &root, after, limit).await)?;
+        let sealing = self.sealing(workspace);
+        for entry in &mut page.entries {
+            sealing.open_event(&mut entry.properties, &mut entry.traits, &mut entry.context)?;
+        }
+        Ok(Some(page))
     }
 
     pub async fn merges_of(
@@ -361,15 +409,21 @@ impl Store {
         let Some(root) = self.resolve_customer(workspace, id).await? else {
             return Ok(None);
         };
-        Ok(Some(dispatch!(self.backend(), sql => sql.merges_of(workspace, &root).await)?))
+        let mut merges = dispatch!(self.backend(), sql => sql.merges_of(workspace, &root).await)?;
+        self.reveal_records(workspace, &mut merges).await?;
+        Ok(Some(merges))
     }
 
     pub async fn undo_merge(&self, workspace: &WorkspaceId, id: &MergeId) -> Result<UndoOutcome, StoreError> {
-        if let Some(undone) = dispatch!(self.backend(), sql => sql.undo_merge(workspace, id).await)? {
+        if let Some(mut undone) = dispatch!(self.backend(), sql => sql.undo_merge(workspace, id).await)? {
+            self.reveal_records(workspace, std::slice::from_mut(&mut undone.merge)).await?;
             return Ok(UndoOutcome::Undone(undone));
         }
         match dispatch!(self.backend(), sql => sql.merge_by_id(workspace, id).await)? {
-            Some(merge) => Ok(UndoOutcome::NotUndoable(merge)),
+            Some(mut merge) => {
+                self.reveal_records(workspace, std::slice::from_mut(&mut merge)).await?;
+                Ok(UndoOutcome::NotUndoable(merge))
+            }
             None => Ok(UndoOutcome::NotFound),
         }
     }
@@ -417,7 +471,11 @@ impl Store {
         workspace: &WorkspaceId,
         response: &NewResponse,
     ) -> Result<(ResponseRecord, bool), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.insert_response(workspace, response).await)?)
+        let mut stored = response.clone();
+        self.blind_records(workspace, std::slice::from_mut(&mut stored)).await?;
+        let (mut record, new) = dispatch!(self.backend(), sql => sql.insert_response(workspace, &stored).await)?;
+        self.reveal_records(workspace, std::slice::from_mut(&mut record)).await?;
+        Ok((record, new))
     }
 
     /// The rollup grain that holds every dimension `query` reads, if one does: by channel and
@@ -497,7 +555,9 @@ impl Store {
         workspace: &WorkspaceId,
         responses: &[NewResponse],
     ) -> Result<usize, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.import_responses(workspace, responses).await)?)
+        let mut stored = responses.to_vec();
+        self.blind_records(workspace, &mut stored).await?;
+        Ok(dispatch!(self.backend(), sql => sql.import_responses(workspace, &stored).await)?)
     }
 
     /// Every `track` event named in `names` before `until_ms`, as (customer root, name, time).
@@ -527,7 +587,19 @@ impl Store {
         workspace: &WorkspaceId,
         dimension: &Dimension,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.customer_values(workspace, dimension, None).await)?)
+        let mut values = dispatch!(self.backend(), sql => sql.customer_values(workspace, dimension, None).await)?;
+        if let Dimension::Trait(key) = dimension
+            && rapport_core::sealing::is_sealed_trait(key)
+        {
+            let sealing = self.sealing(workspace);
+            for (_, value) in &mut values {
+                *value = match sealing.open_trait(&serde_json::Value::String(std::mem::take(value)))? {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+            }
+        }
+        Ok(values)
     }
 
     /// Refreshes the query planner's statistics; run after bulk loads (`import_responses`).
@@ -542,7 +614,8 @@ impl Store {
         workspace: &WorkspaceId,
         identity_keys: Vec<String>,
     ) -> Result<Vec<(i64, String, i64)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.scores_of(workspace, identity_keys).await)?)
+        let keys = self.blind_keys(workspace, &identity_keys);
+        Ok(dispatch!(self.backend(), sql => sql.scores_of(workspace, keys).await)?)
     }
 
     /// A page of a survey's responses, oldest first.
@@ -554,186 +627,9 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ResponseRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(dispatch!(self.backend(), sql => sql.responses(workspace, survey, after, limit).await)?)
-    }
-}
-
-/// Survey invitations: created by triggers, decided by the contact policy when due.
-impl Store {
-    /// Creates pending invitations, skipping any already made for the same survey and event.
-    pub async fn create_invitations(
-        &self,
-        workspace: &WorkspaceId,
-        invitations: &[NewInvitation],
-    ) -> Result<u64, StoreError> {
-        if invitations.is_empty() {
-            return Ok(0);
-        }
-        Ok(dispatch!(self.backend(), sql => sql.create_invitations(workspace, invitations).await)?)
-    }
-
-    /// Records an invitation shown now (the survey widget's: there is nothing to send), so the
-    /// contact rules count it. Returns its id.
-    pub async fn record_shown_invitation(
-        &self,
-        workspace: &WorkspaceId,
-        invitation: &NewInvitation,
-        customer: Option<&CustomerId>,
-        now_ms: i64,
-    ) -> Result<String, StoreError> {
-        Ok(
-            dispatch!(self.backend(), sql => sql.insert_shown_invitation(workspace, invitation, customer, now_ms).await)?,
-        )
-    }
-
-    /// Keeps the answers of a hosted survey's pages sent so far, and the last page they complete.
-    pub async fn save_draft(
-        &self,
-        workspace: &WorkspaceId,
-        invitation: &str,
-        answers: &serde_json::Value,
-        page: i64,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.save_draft(workspace, invitation, answers, page, now_ms).await)?)
-    }
-
-    /// The answers kept for a hosted survey's invitation and the last page they complete.
-    pub async fn draft(
-        &self,
-        workspace: &WorkspaceId,
-        invitation: &str,
-    ) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.draft(workspace, invitation).await)?)
-    }
-
-    /// Forgets an invitation's kept answers (its response is complete).
-    pub async fn delete_draft(&self, workspace: &WorkspaceId, invitation: &str) -> Result<(), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.delete_draft(workspace, invitation).await)?)
-    }
-
-    /// Pending invitations due by `now_ms`, in every workspace, oldest first.
-    pub async fn due_invitations(&self, now_ms: i64, limit: usize) -> Result<Vec<InvitationRecord>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(dispatch!(self.backend(), sql => sql.due_invitations(now_ms, limit).await)?)
-    }
-
-    /// Takes a pending invitation for dispatch: false when someone else took it.
-    pub async fn claim_invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.claim_invitation(workspace, id).await)?)
-    }
-
-    pub async fn finish_invitation(
-        &self,
-        workspace: &WorkspaceId,
-        id: &str,
-        outcome: &InvitationOutcome,
-    ) -> Result<(), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.finish_invitation(workspace, id, outcome).await)?)
-    }
-
-    pub async fn invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.invitation(workspace, id).await)?)
-    }
-
-    /// A survey's invitations, newest first.
-    pub async fn invitations(
-        &self,
-        workspace: &WorkspaceId,
-        survey: &str,
-        limit: usize,
-    ) -> Result<Vec<InvitationRecord>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(dispatch!(self.backend(), sql => sql.invitations(workspace, survey, limit).await)?)
-    }
-
-    /// Sent invitations whose one reminder is due by `now_ms`, in every workspace.
-    pub async fn reminders_due(&self, now_ms: i64, limit: usize) -> Result<Vec<InvitationRecord>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(dispatch!(self.backend(), sql => sql.reminders_due(now_ms, limit).await)?)
-    }
-
-    /// Takes a due reminder (false when someone else took it) and records it as sent.
-    pub async fn claim_reminder(&self, workspace: &WorkspaceId, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.claim_reminder(workspace, id, now_ms).await)?)
-    }
-
-    /// Marks invitations sent before `sent_before_ms` and never answered as `expired`.
-    pub async fn expire_invitations(&self, sent_before_ms: i64) -> Result<u64, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.expire_invitations(sent_before_ms).await)?)
-    }
-
-    /// Every relational survey at its current version, with its workspace.
-    pub async fn relational_surveys(&self) -> Result<Vec<(WorkspaceId, SurveyRecord)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.relational_surveys().await)?)
-    }
-
-    /// A page of a workspace's customers after `after` (by id), each with the identity to
-    /// address it by (user id, else e-mail, else any), if it has one.
-    pub async fn customer_contacts(
-        &self,
-        workspace: &WorkspaceId,
-        after: &str,
-        limit: usize,
-    ) -> Result<Vec<(CustomerId, Option<String>)>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(dispatch!(self.backend(), sql => sql.customer_contacts(workspace, after, limit).await)?)
-    }
-
-    /// Benchmark seeding: invitations already sent, as (survey, customer, identity key, sent at),
-    /// stored without checks.
-    pub async fn seed_sent_invitations(
-        &self,
-        workspace: &WorkspaceId,
-        rows: &[(String, CustomerId, String, i64)],
-    ) -> Result<(), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.seed_sent_invitations(workspace, rows).await)?)
-    }
-
-    /// What a contact decision reads about the customer holding `identity`, if any does.
-    pub async fn contact_subject(
-        &self,
-        workspace: &WorkspaceId,
-        identity: &Identity,
-    ) -> Result<Option<ContactSubject>, StoreError> {
-        let key = identity.key();
-        Ok(dispatch!(self.backend(), sql => sql.contact_subject(workspace, &key).await)?)
-    }
-
-    /// The invitation with this id in whichever workspace holds it.
-    pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.invitation_anywhere(id).await)?)
-    }
-
-    /// Marks a sent invitation answered; false if it was answered already (or never sent).
-    pub async fn mark_invitation_responded(
-        &self,
-        workspace: &WorkspaceId,
-        id: &str,
-        at_ms: i64,
-    ) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.mark_invitation_responded(workspace, id, at_ms).await)?)
-    }
-
-    /// The installation's 256-bit secret called `name`, made on first use and shared by every
-    /// process on this database.
-    pub async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-        let mut random = [0_u8; 32];
-        rand::rng().fill_bytes(&mut random);
-        let candidate: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-        let stored = dispatch!(self.backend(), sql => sql.secret(name, &candidate).await)?;
-        Ok(stored.into_bytes())
-    }
-
-    /// The invitations sent to a customer (any of its `nodes`) and when it last answered a survey
-    /// (as any of its `identity_keys`).
-    pub async fn contact_history(
-        &self,
-        workspace: &WorkspaceId,
-        nodes: &[CustomerId],
-        identity_keys: &[String],
-    ) -> Result<(Vec<PastInvitation>, Option<i64>), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.contact_history(workspace, nodes, identity_keys).await)?)
+        let mut responses = dispatch!(self.backend(), sql => sql.responses(workspace, survey, after, limit).await)?;
+        self.reveal_records(workspace, &mut responses).await?;
+        Ok(responses)
     }
 }
 

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Connection;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rapport_core::resolution::{
     GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary, SummariesNeeded,
@@ -29,6 +29,7 @@ include!("sql_prediction.rs");
 include!("sql_journeys.rs");
 include!("sql_trust.rs");
 include!("sql_privacy.rs");
+include!("sql_sealing.rs");
 
 /// Connects to the database at `url` and runs the PostgreSQL migrations (sqlx serialises
 /// concurrent migrators with an advisory lock, so several processes may start at once).
@@ -60,6 +61,11 @@ async fn lock_workspace(tx: &mut Transaction<'static, Db>, workspace: &Workspace
         .map(|_| ())
 }
 
+/// The bind parameter `$position` for a JSONB column, given as JSON text.
+fn json_param(position: usize) -> String {
+    format!("${position}::jsonb")
+}
+
 /// A JSONB column as its JSON text.
 fn json_text(column: &str) -> String {
     format!("{column}::text")
@@ -89,6 +95,7 @@ impl SqlBackend {
         &self,
         batches: &[IngestBatch],
         settings: ResolutionSettings,
+        keys: &Keyring,
     ) -> Result<Vec<IngestReceipt>, sqlx::Error> {
         let mut tx = begin_write(&self.write_pool).await?;
         let mut receipts = vec![IngestReceipt::default(); batches.len()];
@@ -103,7 +110,7 @@ impl SqlBackend {
                 .flat_map(|(position, batch)| batch.events.iter().map(move |event| (position, event)))
                 .collect();
             let all: Vec<&Event> = members.iter().map(|(_, event)| *event).collect();
-            let inserted = insert_new_events(&mut tx, workspace, &all).await?;
+            let inserted = insert_new_events(&mut tx, workspace, &all, Some(Sealing::new(keys, workspace))).await?;
             let mut new_events: Vec<&Event> = Vec::new();
             let mut seen_now: HashSet<&str> = HashSet::new();
             for (position, event) in members {
@@ -121,14 +128,16 @@ impl SqlBackend {
         // Workspaces in name order, so two groups never wait for each other's locks in a cycle.
         for (workspace, new_events) in resolutions {
             lock_workspace(&mut tx, workspace).await?;
-            let mut snapshot = load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events)).await?;
+            let sealing = Sealing::new(keys, workspace);
+            let mut snapshot =
+                load_snapshot(&mut tx, workspace, &resolution::lookup_keys(&new_events), sealing).await?;
             let plan = loop {
                 match resolution::plan(&new_events, &snapshot, settings, &mut new_customer_id) {
                     Ok(plan) => break plan,
                     Err(SummariesNeeded(roots)) => load_summaries(&mut tx, workspace, &roots, &mut snapshot).await?,
                 }
             };
-            apply_plan(&mut tx, workspace, &plan, &new_events).await?;
+            apply_plan(&mut tx, workspace, &plan, &new_events, sealing).await?;
         }
         tx.commit().await?;
         Ok(receipts)
@@ -145,6 +154,7 @@ async fn insert_new_events(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
     events: &[&Event],
+    sealing: Option<Sealing<'_>>,
 ) -> Result<HashSet<String>, sqlx::Error> {
     fn column<T>(events: &[&Event], value: impl Fn(&Event) -> T) -> Vec<T> {
         events.iter().map(|event| value(event)).collect()
@@ -152,6 +162,18 @@ async fn insert_new_events(
     fn json_text(map: &serde_json::Map<String, Value>) -> String {
         // Serialising a map of JSON values cannot fail.
         serde_json::to_string(map).unwrap_or_else(|_| "{}".to_owned())
+    }
+    let (mut properties, mut traits, mut context, mut extra) = (vec![], vec![], vec![], vec![]);
+    for event in events {
+        let [p, t, c, x] = match sealing {
+            Some(sealing) => sealing.event_documents(event),
+            // The benchmark's raw ceiling: the rows as they come.
+            None => [&event.properties, &event.traits, &event.context, &event.extra].map(json_text),
+        };
+        properties.push(p);
+        traits.push(t);
+        context.push(c);
+        extra.push(x);
     }
     let inserted: Vec<String> = sqlx::query_scalar(
         "INSERT INTO events (workspace_id, message_id, event_type, name, user_id, anonymous_id, group_id, \
@@ -177,10 +199,10 @@ async fn insert_new_events(
     .bind(column(events, |event| event.original_timestamp.map(resolution::millis)))
     .bind(column(events, |event| event.sent_at.map(resolution::millis)))
     .bind(column(events, |event| resolution::millis(event.received_at)))
-    .bind(column(events, |event| json_text(&event.properties)))
-    .bind(column(events, |event| json_text(&event.traits)))
-    .bind(column(events, |event| json_text(&event.context)))
-    .bind(column(events, |event| json_text(&event.extra)))
+    .bind(properties)
+    .bind(traits)
+    .bind(context)
+    .bind(extra)
     .fetch_all(&mut **tx)
     .await?;
     Ok(inserted.into_iter().collect())
@@ -197,18 +219,23 @@ async fn load_snapshot(
     tx: &mut Transaction<'static, Db>,
     workspace: &WorkspaceId,
     keys: &[String],
+    sealing: Sealing<'_>,
 ) -> Result<GraphSnapshot, sqlx::Error> {
     let mut snapshot = GraphSnapshot::default();
+    // Looked up by their blind indexes; the snapshot speaks of the keys themselves.
+    let stored: Vec<String> = sealing.blind_all(keys);
+    let plain: HashMap<&str, &str> = stored.iter().map(String::as_str).zip(keys.iter().map(String::as_str)).collect();
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT k.key, hit.customer_id, hit.root_id FROM unnest($2::text[]) AS k (key) CROSS JOIN LATERAL \
          (SELECT i.customer_id, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
           WHERE i.workspace_id = $1 AND i.identity_key = k.key LIMIT 1) AS hit",
     )
     .bind(workspace.as_str())
-    .bind(keys)
+    .bind(&stored)
     .fetch_all(&mut **tx)
     .await?;
     for (key, node, root) in rows {
+        let key = plain.get(key.as_str()).map_or(key.clone(), |plain| (*plain).to_owned());
         snapshot.identity_nodes.insert(key, CustomerId(node.clone()));
         snapshot.node_roots.insert(CustomerId(node), CustomerId(root));
     }
@@ -268,6 +295,7 @@ async fn apply_plan(
     workspace: &WorkspaceId,
     plan: &ResolutionPlan,
     events: &[&Event],
+    sealing: Sealing<'_>,
 ) -> Result<(), sqlx::Error> {
     for chunk in cached_chunks(&plan.new_customers) {
         let mut query = QueryBuilder::<Db>::new("INSERT INTO customers (id, workspace_id, root_id, created_at) ");
@@ -279,19 +307,32 @@ async fn apply_plan(
         });
         query.build().execute(&mut **tx).await?;
     }
-    for chunk in cached_chunks(&plan.new_links) {
+    let links: Vec<_> = plan.new_links.iter().map(|link| (link, sealing.identity(&link.identity))).collect();
+    for chunk in cached_chunks(&links) {
         let mut query = QueryBuilder::<Db>::new(
             "INSERT INTO identities (workspace_id, identity_key, kind, value, customer_id, first_seen, message_id) ",
         );
-        query.push_values(chunk, |mut row, link| {
+        query.push_values(chunk, |mut row, (link, stored)| {
             row.push_bind(workspace.as_str().to_owned())
-                .push_bind(link.identity.key())
-                .push_bind(link.identity.kind().as_key_prefix())
-                .push_bind(link.identity.value().to_owned())
+                .push_bind(stored.key.clone())
+                .push_bind(stored.kind.clone())
+                .push_bind(stored.value.clone())
                 .push_bind(link.customer.0.clone())
                 .push_bind(link.at_ms)
                 .push_bind(link.message_id.clone());
         });
+        query.build().execute(&mut **tx).await?;
+    }
+    let vault: Vec<(String, String)> = links
+        .iter()
+        .filter_map(|(_, stored)| stored.vault.as_ref().map(|sealed| (stored.key.clone(), sealed.clone())))
+        .collect();
+    for chunk in cached_chunks(&vault) {
+        let mut query = QueryBuilder::<Db>::new("INSERT INTO identity_vault (workspace_id, blind_key, sealed_key) ");
+        query.push_values(chunk, |mut row, (blind, sealed)| {
+            row.push_bind(workspace.as_str().to_owned()).push_bind(blind.clone()).push_bind(sealed.clone());
+        });
+        query.push(" ON CONFLICT (workspace_id, blind_key) DO NOTHING");
         query.build().execute(&mut **tx).await?;
     }
     for decision in &plan.merges {
@@ -310,6 +351,7 @@ async fn apply_plan(
                 .await?;
         }
         let row = decision.row();
+        let (via_identity, explanation) = sealing.merge_texts(&decision.via_identity, &decision.explanation());
         sqlx::query(
             "INSERT INTO merges (id, workspace_id, survivor_id, absorbed_id, outcome, reason, explanation, \
              via_identity, message_id, event_type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -321,8 +363,8 @@ async fn apply_plan(
         .bind(row.absorbed.as_str())
         .bind(row.outcome)
         .bind(row.reason)
-        .bind(decision.explanation())
-        .bind(&decision.via_identity)
+        .bind(explanation)
+        .bind(via_identity)
         .bind(&decision.message_id)
         .bind(decision.event_type.as_str())
         .bind(decision.at_ms)
@@ -339,7 +381,7 @@ async fn apply_plan(
         query.push_values(chunk, |mut row, write| {
             row.push_bind(write.node.0.clone())
                 .push_bind(write.key.clone())
-                .push_bind(Json(write.value.clone()))
+                .push_bind(Json(sealing.trait_value(&write.key, &write.value)))
                 .push_bind(write.channel.to_owned())
                 .push_bind(write.at_ms)
                 .push_bind(write.message_id.to_owned());

@@ -21,7 +21,9 @@ impl Store {
 
     /// (identity key, customer) for every identity of the workspace.
     pub async fn identity_roots(&self, workspace: &WorkspaceId) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.identity_roots(workspace).await)?)
+        let mut roots = dispatch!(self.backend(), sql => sql.identity_roots(workspace).await)?;
+        self.reveal_keys(workspace, roots.iter_mut().map(|(key, _)| key)).await?;
+        Ok(roots)
     }
 
     pub async fn churn_settings(&self, workspace: &WorkspaceId) -> Result<Option<Value>, StoreError> {

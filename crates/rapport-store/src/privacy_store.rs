@@ -11,6 +11,11 @@ use crate::privacy_records::{ConsentRecord, DataSubject, RowCounts};
 use crate::{Backend, Store, StoreError};
 
 impl Store {
+    /// A data subject as the tables name them (blind indexes).
+    fn stored_subject(&self, workspace: &WorkspaceId, subject: &DataSubject) -> DataSubject {
+        DataSubject { identity_keys: self.blind_keys(workspace, &subject.identity_keys), ..subject.clone() }
+    }
+
     /// Records consent statements made for `identity_key` (a newer statement is never replaced
     /// by an older one).
     pub async fn record_consents(
@@ -19,7 +24,9 @@ impl Store {
         identity_key: &str,
         choices: &[ConsentChoice],
     ) -> Result<(), StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.upsert_consents(workspace, identity_key, choices).await)?)
+        self.remember_keys(workspace, [identity_key]).await?;
+        let key = self.sealing(workspace).blind(identity_key);
+        Ok(dispatch!(self.backend(), sql => sql.upsert_consents(workspace, &key, choices).await)?)
     }
 
     /// Every consent statement of the person `identity_key` names (across their customer's
@@ -29,7 +36,10 @@ impl Store {
         workspace: &WorkspaceId,
         identity_key: &str,
     ) -> Result<Vec<ConsentRecord>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.consents_of(workspace, identity_key).await)?)
+        let key = self.sealing(workspace).blind(identity_key);
+        let mut consents = dispatch!(self.backend(), sql => sql.consents_of(workspace, &key).await)?;
+        self.reveal_records(workspace, &mut consents).await?;
+        Ok(consents)
     }
 
     /// The identity keys of everyone who refused `purpose` (on every channel).
@@ -38,12 +48,18 @@ impl Store {
         workspace: &WorkspaceId,
         purpose: Purpose,
     ) -> Result<HashSet<String>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.refusing_identity_keys(workspace, purpose).await)?)
+        let keys = dispatch!(self.backend(), sql => sql.refusing_identity_keys(workspace, purpose).await)?;
+        let mut keys: Vec<String> = keys.into_iter().collect();
+        self.reveal_keys(workspace, keys.iter_mut()).await?;
+        Ok(keys.into_iter().collect())
     }
 
     /// The person `identity_key` names, with every identity their customer holds.
     pub async fn data_subject(&self, workspace: &WorkspaceId, identity_key: &str) -> Result<DataSubject, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.data_subject(workspace, identity_key).await)?)
+        let key = self.sealing(workspace).blind(identity_key);
+        let mut subject = dispatch!(self.backend(), sql => sql.data_subject(workspace, &key).await)?;
+        self.reveal_keys(workspace, subject.identity_keys.iter_mut()).await?;
+        Ok(subject)
     }
 
     /// Every row held about `subject`, by table.
@@ -52,7 +68,17 @@ impl Store {
         workspace: &WorkspaceId,
         subject: &DataSubject,
     ) -> Result<Vec<(&'static str, Vec<Value>)>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.subject_rows(workspace, subject).await)?)
+        let stored = self.stored_subject(workspace, subject);
+        let mut tables = dispatch!(self.backend(), sql => sql.subject_rows(workspace, &stored).await)?;
+        let shown: Vec<(String, String)> =
+            stored.identity_keys.iter().cloned().zip(subject.identity_keys.iter().cloned()).collect();
+        let sealing = self.sealing(workspace);
+        for (table, rows) in &mut tables {
+            for row in rows {
+                sealing.open_row(table, row, &shown)?;
+            }
+        }
+        Ok(tables)
     }
 
     /// Erases `subject` everywhere in one transaction and runs `erase` over others' free text
@@ -65,7 +91,8 @@ impl Store {
         hints: &[String],
         erase: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<RowCounts, StoreError> {
-        let counts = dispatch!(self.backend(), sql => sql.erase_subject(workspace, subject, hints, erase).await)?;
+        let stored = self.stored_subject(workspace, subject);
+        let counts = dispatch!(self.backend(), sql => sql.erase_subject(workspace, &stored, hints, erase).await)?;
         // Answers are gone: SQLite's in-memory answer index reloads.
         self.inner.answer_index.forget(workspace);
         Ok(counts)

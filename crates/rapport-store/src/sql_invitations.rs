@@ -410,7 +410,7 @@ impl SqlBackend {
         limit: i64,
     ) -> Result<Vec<(CustomerId, Option<String>)>, sqlx::Error> {
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT c.id, (SELECT i.kind || ':' || i.value FROM identities i JOIN customers n ON n.id = i.customer_id \
+            "SELECT c.id, (SELECT i.identity_key FROM identities i JOIN customers n ON n.id = i.customer_id \
              WHERE n.workspace_id = c.workspace_id AND n.root_id = c.id \
              ORDER BY CASE i.kind WHEN 'userId' THEN 0 WHEN 'email' THEN 1 ELSE 2 END, i.identity_key LIMIT 1) \
              FROM customers c WHERE c.workspace_id = $1 AND c.root_id = c.id AND c.id > $2 ORDER BY c.id LIMIT $3",

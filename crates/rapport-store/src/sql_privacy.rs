@@ -52,7 +52,7 @@ enum Owner {
 /// Every table that holds a person's rows, children before parents: the export reads them in
 /// this order and erasure deletes them in it. A new table holding personal data belongs here
 /// (the erasure test checks the whole database for what it missed).
-const SUBJECT_TABLES: [(&str, Owner); 19] = [
+const SUBJECT_TABLES: [(&str, Owner); 20] = [
     ("survey_answers", Owner::ResponseChild("response_id")),
     ("response_drafts", Owner::InvitationChild),
     ("feedback_topics", Owner::FeedbackTopic),
@@ -70,6 +70,8 @@ const SUBJECT_TABLES: [(&str, Owner); 19] = [
     ("merges", Owner::Merge),
     ("customer_traits", Owner::Node("customer_id")),
     ("identities", Owner::Node("customer_id")),
+    // The sealed keys of their blind indexes (`sealing.rs`).
+    ("identity_vault", Owner::Key("blind_key")),
     ("customers", Owner::Node("id")),
     // Invitations resolved to one of the subject's nodes under an identity of someone else's
     // (before a merge was undone) are theirs too.

@@ -21,6 +21,7 @@ include!("sql_prediction.rs");
 include!("sql_journeys.rs");
 include!("sql_trust.rs");
 include!("sql_privacy.rs");
+include!("sql_sealing.rs");
 
 /// Opens (creating if needed) the database at `url`, runs the SQLite migrations, and returns the
 /// pool with the database file's path (for the ingest writer's own connection).
@@ -61,6 +62,11 @@ async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::
 /// SQLite has one writer at a time already.
 async fn lock_workspace(_tx: &mut Transaction<'static, Db>, _workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
     Ok(())
+}
+
+/// The bind parameter `$position` for a JSON column, given as JSON text.
+fn json_param(position: usize) -> String {
+    format!("${position}")
 }
 
 /// A JSON column as its JSON text (SQLite stores JSON as text already).

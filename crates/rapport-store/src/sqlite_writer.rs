@@ -20,10 +20,12 @@ use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::resolution::{
     self, GraphSnapshot, MergeOutcome, ResolutionPlan, ResolutionSettings, RootSummary, SummariesNeeded,
 };
+use rapport_core::sealing::Keyring;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
 use crate::records::IngestReceipt;
+use crate::sealing::Sealing;
 use crate::{IngestBatch, StoreError};
 
 /// The one connection ingestion writes through.
@@ -82,13 +84,14 @@ impl SqliteWriter {
         &self,
         batches: Arc<Vec<IngestBatch>>,
         settings: ResolutionSettings,
+        keys: Arc<Keyring>,
     ) -> Result<Vec<IngestReceipt>, StoreError> {
         let connection = self.connection.clone();
         let result = tokio::task::spawn_blocking(move || {
             // A panic while holding the lock rolled its transaction back (rusqlite rolls back on
             // drop), so the connection is sound: recover it rather than fail every later ingest.
             let mut connection = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            ingest_group(&mut connection, &batches, settings)
+            ingest_group(&mut connection, &batches, settings, &keys)
         })
         .await
         .map_err(|error| StoreError::Internal(format!("the ingest task failed: {error}")))?;
@@ -162,7 +165,13 @@ fn insert_event(
     statement: &mut rusqlite::Statement<'_>,
     workspace: &WorkspaceId,
     event: &Event,
+    sealing: Option<Sealing<'_>>,
 ) -> rusqlite::Result<usize> {
+    let [properties, traits, context, extra] = match sealing {
+        Some(sealing) => sealing.event_documents(event),
+        // The benchmark's raw ceiling: the rows as they come.
+        None => [&event.properties, &event.traits, &event.context, &event.extra].map(json_text),
+    };
     statement.execute(params![
         workspace.as_str(),
         event.message_id,
@@ -177,10 +186,10 @@ fn insert_event(
         event.original_timestamp.map(resolution::millis),
         event.sent_at.map(resolution::millis),
         resolution::millis(event.received_at),
-        json_text(&event.properties),
-        json_text(&event.traits),
-        json_text(&event.context),
-        json_text(&event.extra),
+        properties,
+        traits,
+        context,
+        extra,
     ])
 }
 
@@ -191,7 +200,7 @@ fn insert_raw(connection: &mut Connection, workspace: &WorkspaceId, events: &[Ev
     {
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         for event in events {
-            insert_event(&mut insert, workspace, event)?;
+            insert_event(&mut insert, workspace, event, None)?;
         }
     }
     tx.commit()?;
@@ -202,12 +211,14 @@ fn ingest_group(
     connection: &mut Connection,
     batches: &[IngestBatch],
     settings: ResolutionSettings,
+    keys: &Keyring,
 ) -> Result<Vec<IngestReceipt>, StoreError> {
     // IMMEDIATE takes the write lock up front: the existence checks below cannot race a writer.
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut receipts = vec![IngestReceipt::default(); batches.len()];
     let workspaces: BTreeSet<&WorkspaceId> = batches.iter().map(|batch| &batch.workspace).collect();
     for workspace in workspaces {
+        let sealing = Sealing::new(keys, workspace);
         let mut new_events: Vec<&Event> = Vec::new();
         {
             let mut insert =
@@ -216,7 +227,7 @@ fn ingest_group(
                 for event in &batch.events {
                     // One index probe: the insert itself finds an earlier copy (stored before, or
                     // earlier in this group) and stores nothing.
-                    let inserted = insert_event(&mut insert, workspace, event)? == 1;
+                    let inserted = insert_event(&mut insert, workspace, event, Some(sealing))? == 1;
                     if !inserted {
                         receipts[position].duplicates += 1;
                         continue;
@@ -229,7 +240,7 @@ fn ingest_group(
         if new_events.is_empty() {
             continue;
         }
-        let mut snapshot = load_snapshot(&tx, workspace, &resolution::lookup_keys(&new_events))?;
+        let mut snapshot = load_snapshot(&tx, workspace, &resolution::lookup_keys(&new_events), sealing)?;
         let mut mint = crate::sqlite::new_customer_id;
         let plan = loop {
             match resolution::plan(&new_events, &snapshot, settings, &mut mint) {
@@ -237,7 +248,7 @@ fn ingest_group(
                 Err(SummariesNeeded(roots)) => load_summaries(&tx, workspace, &roots, &mut snapshot)?,
             }
         };
-        apply_plan(&tx, workspace, &plan, &new_events)?;
+        apply_plan(&tx, workspace, &plan, &new_events, sealing)?;
     }
     tx.commit()?;
     Ok(receipts)
@@ -245,15 +256,21 @@ fn ingest_group(
 
 /// The nodes and roots `keys` touch and the admin separations between those roots; summaries
 /// come later, only if a decision needs them (`load_summaries`).
-fn load_snapshot(tx: &Transaction<'_>, workspace: &WorkspaceId, keys: &[String]) -> Result<GraphSnapshot, StoreError> {
+fn load_snapshot(
+    tx: &Transaction<'_>,
+    workspace: &WorkspaceId,
+    keys: &[String],
+    sealing: Sealing<'_>,
+) -> Result<GraphSnapshot, StoreError> {
     let mut snapshot = GraphSnapshot::default();
     let mut lookup = tx.prepare_cached(
         "SELECT i.customer_id, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
          WHERE i.workspace_id = ?1 AND i.identity_key = ?2",
     )?;
     for key in keys {
-        let found: Option<(String, String)> =
-            lookup.query_row(params![workspace.as_str(), key], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+        let found: Option<(String, String)> = lookup
+            .query_row(params![workspace.as_str(), sealing.blind(key)], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
         if let Some((node, root)) = found {
             snapshot.identity_nodes.insert(key.clone(), CustomerId(node.clone()));
             snapshot.node_roots.insert(CustomerId(node), CustomerId(root));
@@ -308,6 +325,7 @@ fn apply_plan(
     workspace: &WorkspaceId,
     plan: &ResolutionPlan,
     events: &[&Event],
+    sealing: Sealing<'_>,
 ) -> Result<(), StoreError> {
     let mut insert_customer =
         tx.prepare_cached("INSERT INTO customers (id, workspace_id, root_id, created_at) VALUES (?1, ?2, ?1, ?3)")?;
@@ -318,16 +336,24 @@ fn apply_plan(
         "INSERT INTO identities (workspace_id, identity_key, kind, value, customer_id, first_seen, message_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
+    let mut insert_vault = tx.prepare_cached(
+        "INSERT INTO identity_vault (workspace_id, blind_key, sealed_key) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (workspace_id, blind_key) DO NOTHING",
+    )?;
     for link in &plan.new_links {
+        let stored = sealing.identity(&link.identity);
         insert_identity.execute(params![
             workspace.as_str(),
-            link.identity.key(),
-            link.identity.kind().as_key_prefix(),
-            link.identity.value(),
+            stored.key,
+            stored.kind,
+            stored.value,
             link.customer.as_str(),
             link.at_ms,
             link.message_id,
         ])?;
+        if let Some(sealed_key) = &stored.vault {
+            insert_vault.execute(params![workspace.as_str(), stored.key, sealed_key])?;
+        }
     }
     for decision in &plan.merges {
         if decision.outcome == MergeOutcome::Merged {
@@ -337,6 +363,7 @@ fn apply_plan(
                 .execute(params![decision.survivor.as_str(), workspace.as_str(), decision.absorbed.as_str()])?;
         }
         let row = decision.row();
+        let (via_identity, explanation) = sealing.merge_texts(&decision.via_identity, &decision.explanation());
         tx.prepare_cached(
             "INSERT INTO merges (id, workspace_id, survivor_id, absorbed_id, outcome, reason, explanation, \
              via_identity, message_id, event_type, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
@@ -349,8 +376,8 @@ fn apply_plan(
             row.absorbed.as_str(),
             row.outcome,
             row.reason,
-            decision.explanation(),
-            decision.via_identity,
+            explanation,
+            via_identity,
             decision.message_id,
             decision.event_type.as_str(),
             decision.at_ms,
@@ -367,7 +394,7 @@ fn apply_plan(
         upsert.execute(params![
             write.node.as_str(),
             write.key,
-            write.value.to_string(),
+            sealing.trait_value(&write.key, &write.value).to_string(),
             write.channel,
             write.at_ms,
             write.message_id

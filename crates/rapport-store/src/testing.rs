@@ -22,6 +22,8 @@ pub struct TestDatabase {
     kind: BackendKind,
     postgres_name: Option<String>,
     _directory: Option<tempfile::TempDir>,
+    /// The keys every connection to it uses (a database refuses others).
+    keys: std::sync::Arc<rapport_core::sealing::Keyring>,
 }
 
 impl TestDatabase {
@@ -35,7 +37,13 @@ impl TestDatabase {
     pub fn sqlite() -> TestDatabase {
         let directory = tempfile::tempdir().expect("create a temporary directory");
         let url = format!("sqlite://{}", directory.path().join("rapport.db").display());
-        TestDatabase { url, kind: BackendKind::Sqlite, postgres_name: None, _directory: Some(directory) }
+        TestDatabase {
+            url,
+            kind: BackendKind::Sqlite,
+            postgres_name: None,
+            _directory: Some(directory),
+            keys: StoreOptions::default().keys,
+        }
     }
 
     pub async fn postgres() -> TestDatabase {
@@ -54,6 +62,7 @@ impl TestDatabase {
             kind: BackendKind::Postgres,
             postgres_name: Some(name),
             _directory: None,
+            keys: StoreOptions::default().keys,
         }
     }
 
@@ -66,7 +75,20 @@ impl TestDatabase {
     }
 
     pub async fn connect(&self) -> Store {
-        Store::connect(&self.url, StoreOptions::default()).await.expect("connect to the test database")
+        Store::connect(&self.url, self.options()).await.expect("connect to the test database")
+    }
+
+    /// Writes this database's keys where `rapport --keys-file` reads them, for a server process
+    /// to open it; returns the path as text.
+    pub fn write_keys(&self, directory: &std::path::Path) -> String {
+        let path = directory.join("test-keys.json");
+        std::fs::write(&path, self.keys.to_json()).expect("write the keys file");
+        path.display().to_string()
+    }
+
+    /// What `connect` connects with: default settings and this database's keys.
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions { keys: self.keys.clone(), ..StoreOptions::default() }
     }
 
     /// Everything the database holds, as bytes an attacker with the files would see: SQLite's
@@ -93,6 +115,22 @@ impl TestDatabase {
                 assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
                 output.stdout
             }
+        }
+    }
+
+    /// The bytes on disk as they are, free pages and all: SQLite's database file and its
+    /// write-ahead log, or PostgreSQL's `pg_dump` (its files are not this process's to read).
+    pub async fn raw_bytes(&self) -> Vec<u8> {
+        match self.kind {
+            BackendKind::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut bytes = std::fs::read(path).expect("read the database file");
+                if let Ok(log) = std::fs::read(format!("{path}-wal")) {
+                    bytes.extend(log);
+                }
+                bytes
+            }
+            BackendKind::Postgres => self.dump().await,
         }
     }
 

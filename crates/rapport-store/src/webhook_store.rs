@@ -52,7 +52,12 @@ impl Store {
         limit: usize,
         lease_ms: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.claim_due_deliveries(now_ms, limit, lease_ms).await)?)
+        let mut due = dispatch!(self.backend(), sql => sql.claim_due_deliveries(now_ms, limit, lease_ms).await)?;
+        for delivery in &mut due {
+            let workspace = WorkspaceId(delivery.workspace_id.clone());
+            self.reveal_json(&workspace, &mut delivery.payload).await?;
+        }
+        Ok(due)
     }
 
     pub async fn record_attempt(

@@ -55,6 +55,9 @@ enum Command {
     /// Customer lifetime value: BG/NBD for purchases, Gamma-Gamma for spend.
     #[command(subcommand)]
     Clv(ClvCommand),
+    /// The keys personal data is sealed with.
+    #[command(subcommand)]
+    DataKey(DataKeyCommand),
     /// Print the effective settings and where each value came from.
     Config(DatabaseArgs),
     /// Print a commented example config file.
@@ -73,6 +76,9 @@ struct DatabaseArgs {
     /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/rapport.db].
     #[arg(long, env = "RAPPORT_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
+    /// The keys personal data is sealed with, made on first start [default: <data-dir>/keys.json].
+    #[arg(long, env = "RAPPORT_KEYS_FILE", value_name = "FILE")]
+    keys_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -379,6 +385,16 @@ enum UsersCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum DataKeyCommand {
+    /// Make a new data key current and re-seal every sealed value under it, then drop the old
+    /// key from the keys file. Stop the servers first; start them again afterwards.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walk the workspace's hash chain: exits 0 and prints the head hash when intact, exits 1
     /// naming the first broken entry otherwise.
@@ -399,6 +415,9 @@ fn resolve(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result
     let cli = SettingsLayer {
         data_dir: database.data_dir.clone(),
         database_url: database.database_url.clone(),
+        keys_file: database.keys_file.clone(),
+        // Environment only, like the admin key.
+        data_keys: std::env::var("RAPPORT_DATA_KEYS").ok().filter(|keys| !keys.trim().is_empty()),
         listen: serve.and_then(|serve| serve.listen.clone()),
         log_format: serve.and_then(|serve| serve.log_format),
         max_identities_per_customer: serve.and_then(|serve| serve.max_identities_per_customer),
@@ -537,6 +556,9 @@ fn main() -> ExitCode {
             }
             Command::Clv(ClvCommand::Fit(args)) => commands::clv::fit(args),
             Command::Churn(ChurnCommand::Evaluate(args)) => commands::churn::evaluate(args),
+            Command::DataKey(DataKeyCommand::Rotate { database }) => {
+                commands::data_key::rotate(&resolve(&database, None)?).await
+            }
             Command::Config(database) => {
                 print!("{}", resolve(&database, None)?.describe());
                 Ok(())

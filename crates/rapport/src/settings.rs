@@ -25,6 +25,10 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct SettingsLayer {
     pub data_dir: Option<PathBuf>,
+    pub keys_file: Option<PathBuf>,
+    /// The keyring itself (JSON), from `RAPPORT_DATA_KEYS` only: never a flag or a file setting.
+    #[serde(skip)]
+    pub data_keys: Option<String>,
     pub listen: Option<String>,
     pub database_url: Option<String>,
     pub admin_key: Option<String>,
@@ -83,6 +87,9 @@ fn pick<T>(cli: Option<T>, file: Option<T>, default: impl FnOnce() -> T) -> Sour
 #[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     pub data_dir: Sourced<PathBuf>,
+    /// Where the keys personal data is sealed with live (unless `data_keys` gives them).
+    pub keys_file: Sourced<PathBuf>,
+    pub data_keys: Option<String>,
     pub listen: Sourced<String>,
     pub database_url: Sourced<String>,
     pub admin_key: Option<Sourced<String>>,
@@ -111,6 +118,8 @@ impl std::fmt::Debug for Settings {
         formatter
             .debug_struct("Settings")
             .field("data_dir", &self.data_dir.value)
+            .field("keys_file", &self.keys_file.value)
+            .field("data_keys", &self.data_keys.as_ref().map(|_| "[redacted]"))
             .field("listen", &self.listen.value)
             .field("database_url", &redact_url(&self.database_url.value))
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
@@ -139,7 +148,10 @@ impl Settings {
     pub fn resolve(cli: SettingsLayer, file: SettingsLayer) -> anyhow::Result<Settings> {
         let data_dir = pick(cli.data_dir, file.data_dir, || PathBuf::from(DEFAULT_DATA_DIR));
         let derived_url = format!("sqlite://{}", data_dir.value.join("rapport.db").display());
+        let derived_keys = data_dir.value.join("keys.json");
         let settings = Settings {
+            keys_file: pick(cli.keys_file, file.keys_file, || derived_keys),
+            data_keys: cli.data_keys,
             listen: pick(cli.listen, file.listen, || DEFAULT_LISTEN.to_owned()),
             database_url: pick(cli.database_url, file.database_url, || derived_url),
             admin_key: match (cli.admin_key, file.admin_key) {
@@ -184,6 +196,12 @@ impl Settings {
         let quoted = |text: &str| format!("{text:?}");
         let mut out = String::new();
         out += &line("data_dir", quoted(&self.data_dir.value.display().to_string()), self.data_dir.source);
+        match &self.data_keys {
+            Some(_) => out += "# keys: from RAPPORT_DATA_KEYS (keys_file unused)\n",
+            None => {
+                out += &line("keys_file", quoted(&self.keys_file.value.display().to_string()), self.keys_file.source)
+            }
+        }
         out += &line("listen", quoted(&self.listen.value), self.listen.source);
         out += &line("database_url", quoted(&redact_url(&self.database_url.value)), self.database_url.source);
         match &self.admin_key {
@@ -232,6 +250,13 @@ pub const DEFAULT_CONFIG: &str = r#"# Rapport configuration (TOML). Every settin
 
 # Where the embedded database lives. Env: RAPPORT_DATA_DIR. Flag: --data-dir.
 # data_dir = "./rapport-data"
+
+# The keys personal data (names, e-mail addresses, phone numbers) is sealed with at rest, made
+# with mode 0600 on first start. Back it up apart from the database: without it the sealed data
+# cannot be read. Every server on one PostgreSQL database needs the same keys. Instead of a file,
+# RAPPORT_DATA_KEYS may hold the keys' JSON (environment only). Env: RAPPORT_KEYS_FILE.
+# Flag: --keys-file. `rapport data-key rotate` makes a new data key and re-seals everything.
+# keys_file = "./rapport-data/keys.json"
 
 # Address to serve on. Env: RAPPORT_LISTEN. Flag: --listen.
 # listen = "127.0.0.1:8080"

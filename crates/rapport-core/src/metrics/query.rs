@@ -216,6 +216,11 @@ impl MetricQuery {
     }
 }
 
+/// Why a personal trait slices no metric.
+fn sealed_trait(name: &str) -> String {
+    format!("`{name}` is personal data, sealed at rest (every value is unique ciphertext): slice by another trait")
+}
+
 pub fn parse_day(field: &str, value: &str, problems: &mut Vec<FieldProblem>) -> Option<i64> {
     match Date::parse(value, format_description!("[year]-[month]-[day]")) {
         Ok(date) => Some(day_of_date(date)),
@@ -287,7 +292,11 @@ pub fn parse_query(
                     .push(FieldProblem::envelope("group_by", "at most one time bucket (day, week, month or quarter)"));
             }
         } else if let Some(dimension) = Dimension::parse(name) {
-            if dimensions.contains(&dimension) {
+            if let Dimension::Trait(key) = &dimension
+                && crate::sealing::is_sealed_trait(key)
+            {
+                problems.push(FieldProblem::envelope("group_by", &sealed_trait(name)));
+            } else if dimensions.contains(&dimension) {
                 problems.push(FieldProblem::envelope("group_by", &format!("`{name}` is listed twice")));
             }
             dimensions.push(dimension);
@@ -319,7 +328,11 @@ pub fn parse_query(
             continue;
         };
         let values: Vec<String> = values.split('|').map(|value| value.trim().to_owned()).collect();
-        if values.iter().any(String::is_empty) {
+        if let Dimension::Trait(key) = &dimension
+            && crate::sealing::is_sealed_trait(key)
+        {
+            problems.push(FieldProblem::envelope("filter", &sealed_trait(field.trim())));
+        } else if values.iter().any(String::is_empty) {
             problems.push(FieldProblem::envelope("filter", &format!("`{item}` has an empty value")));
         } else if filters.iter().any(|filter| filter.dimension == dimension) {
             problems.push(FieldProblem::envelope(

@@ -402,7 +402,9 @@ pub async fn unsubscribe(
     };
     let identity = Identity::parse_typed(&invitation.identity_key)
         .map_err(|error| ApiError::internal(format!("an invitation holds an unreadable identity: {error}")))?;
-    let event = unsubscribe_event(&invitation.id, &identity)?;
+    let anonymous_id =
+        crate::services::surveys::derived_anonymous_id(&state.store, &invitation.workspace_id, &identity);
+    let event = unsubscribe_event(&invitation.id, &identity, anonymous_id)?;
     state.store.ingest(IngestBatch { workspace: invitation.workspace_id.clone(), events: vec![event] }).await?;
     let refusal = rapport_core::privacy::StatedConsent {
         purpose: rapport_core::privacy::Purpose::Surveys,

@@ -46,11 +46,11 @@ pub async fn unsubscribe_invitation(
 }
 
 /// The identify call that marks the invitation's customer `unsubscribed`.
-pub fn unsubscribe_event(invitation_id: &str, identity: &Identity) -> Result<Event, ApiError> {
+pub fn unsubscribe_event(invitation_id: &str, identity: &Identity, anonymous_id: String) -> Result<Event, ApiError> {
     let mut call = json!({"type": "identify", "messageId": format!("unsubscribe-{invitation_id}"),
                           "traits": {"unsubscribed": true}});
     let mut context = Map::new();
-    address_call(&mut call, &mut context, identity);
+    address_call(&mut call, &mut context, identity, anonymous_id);
     call["context"] = Value::Object(context);
     event_from_call(&call, EventType::Identify, time::OffsetDateTime::now_utc())
 }

@@ -185,7 +185,8 @@ pub async fn record_response(
         store.survey(workspace, &record.survey_id, Some(record.version)).await?
     };
     let definition = older.as_ref().map_or(&survey.definition, |older| &older.definition);
-    let event = answered_event(definition, &record, &checked.respondent)?;
+    let anonymous_id = derived_anonymous_id(store, workspace, &checked.respondent);
+    let event = answered_event(definition, &record, &checked.respondent, anonymous_id)?;
     store.ingest(IngestBatch { workspace: workspace.clone(), events: vec![event] }).await?;
     // Follow-up cases the workspace's rules ask for (a retry opens none twice).
     crate::services::cases::open_from_response(store, workspace, &record, &response.feedback).await?;
@@ -244,6 +245,7 @@ pub fn answered_event(
     survey: &SurveyDefinition,
     response: &ResponseRecord,
     respondent: &Identity,
+    anonymous_id: String,
 ) -> Result<rapport_core::event::Event, ApiError> {
     let mut context = Map::new();
     if let Some(channel) = &response.channel {
@@ -263,7 +265,7 @@ pub fn answered_event(
             "answers": answers_json(&response.answers),
         },
     });
-    address_call(&mut call, &mut context, respondent);
+    address_call(&mut call, &mut context, respondent, anonymous_id);
     call["context"] = Value::Object(context);
     let submitted = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(response.submitted_at_ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -281,16 +283,22 @@ pub fn event_from_call(call: &Value, event_type: EventType, received_at: OffsetD
         .map_err(|problems| ApiError::internal(format!("an event Rapport made is invalid: {problems:?}")))
 }
 
+/// The anonymous id a call about `identity` is made under when the identity is not an id of its
+/// own: derived from its blind index, so it is stable and names no one (it is stored in the clear).
+pub fn derived_anonymous_id(store: &Store, workspace: &WorkspaceId, identity: &Identity) -> String {
+    format!("survey-identity:{}", store.keyring().blind_key(workspace.as_str(), &identity.key()))
+}
+
 /// Makes a Segment call about `identity`: a user id or anonymous id is the call's own; an
 /// e-mail, phone, external id or social handle travels in `context` (traits or `externalIds`)
 /// under an anonymous id derived from it, and links the call to the customer who holds it, as
 /// ingestion links any event.
-pub fn address_call(call: &mut Value, context: &mut Map<String, Value>, identity: &Identity) {
+pub fn address_call(call: &mut Value, context: &mut Map<String, Value>, identity: &Identity, anonymous_id: String) {
     match identity.kind() {
         IdentityKind::UserId => call["userId"] = Value::from(identity.value()),
         IdentityKind::AnonymousId => call["anonymousId"] = Value::from(identity.value()),
         other => {
-            call["anonymousId"] = Value::from(format!("survey-identity:{}", identity.key()));
+            call["anonymousId"] = Value::from(anonymous_id);
             let linked = match other {
                 IdentityKind::Email => json!({"traits": {"email": identity.value()}}),
                 IdentityKind::Phone => json!({"traits": {"phone": identity.value()}}),

@@ -236,7 +236,19 @@ pub async fn export_and_erasure_are_complete(app: TestApp) {
     // Aggregates equal what remains: the rollup-read NPS and the raw read by a trait agree.
     let nps = app.read(march).await;
     assert_eq!((nps["groups"][0]["n"].as_u64(), nps["groups"][0]["score"].as_f64()), (Some(1), Some(100.0)), "{nps}");
-    let raw = app.read(&format!("{march}&group_by=traits.name")).await;
+    assert_error(
+        app.client
+            .get(app.url(&format!("{march}&group_by=traits.name")))
+            .bearer_auth(&app.read_key)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        &[(None, "group_by")],
+    )
+    .await;
+    let raw = app.read(&format!("{march}&group_by=account")).await;
     let raw_n: u64 = raw["groups"].as_array().unwrap().iter().filter_map(|g| g["n"].as_u64()).sum();
     assert_eq!(raw_n, 1, "{raw}");
 
@@ -259,7 +271,15 @@ pub async fn export_and_erasure_are_complete(app: TestApp) {
             panic!("`{mark}` is still in the database: …{context}…");
         }
     }
-    assert!(dump.contains("bob stone"), "Bob is kept");
+    // Nor her blind indexes (`email#…`): what stood for her identities is gone with them.
+    let acme = app.store.workspace_by_name("acme").await.unwrap().unwrap().id;
+    for key in ["email:jane.doe@example.com", "phone:+442079460958"] {
+        let blind = app.store.keyring().blind_key(acme.as_str(), key).to_lowercase();
+        assert!(!dump.contains(&blind), "{key}'s blind index is still in the database");
+    }
+    // Bob is kept (his name is sealed at rest: read it back).
+    let bob = app.read("/v1/customers?identity=userId:cust-1200").await;
+    assert_eq!(bob["data"][0]["traits"]["name"]["value"], "Bob Stone", "{bob}");
 }
 
 pub async fn retention_removes_what_is_too_old(app: TestApp) {

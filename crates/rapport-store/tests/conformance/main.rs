@@ -8,6 +8,7 @@ mod journeys;
 mod keys;
 mod metrics;
 mod prediction;
+mod sealing;
 mod surveys;
 mod trust;
 
@@ -70,6 +71,33 @@ conformance_suite! {
     crate::feedback::survey_comments_are_stored_with_their_response => survey_comments_are_stored_with_their_response,
     crate::feedback::alerts_and_their_events_are_kept => alerts_and_their_events_are_kept,
     crate::prediction::churn_models_scores_and_announcements => churn_models_scores_and_announcements,
+}
+
+/// Tests that need the database itself (its bytes, statements behind the store's back).
+macro_rules! database_suite {
+    ($($path:path => $name:ident),* $(,)?) => {
+        mod sqlite_database {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $path(rapport_store::testing::TestDatabase::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres_database {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $path(rapport_store::testing::TestDatabase::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+database_suite! {
+    crate::sealing::data_written_before_sealing_is_sealed_when_opened => data_written_before_sealing_is_sealed_when_opened,
+    crate::sealing::new_data_is_sealed_as_written => new_data_is_sealed_as_written,
 }
 
 /// Parses Segment JSON the way the API does (items name their own `type`).

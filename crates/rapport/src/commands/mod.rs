@@ -2,6 +2,7 @@
 
 pub mod churn;
 pub mod clv;
+pub mod data_key;
 pub mod demo;
 pub mod export;
 pub mod import;
@@ -19,8 +20,9 @@ pub async fn with_store<T>(
     settings: &crate::settings::Settings,
     work: impl AsyncFnOnce(&rapport_store::Store) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let store =
-        rapport_store::Store::connect(&settings.database_url.value, rapport_store::StoreOptions::default()).await?;
+    let options =
+        rapport_store::StoreOptions { keys: std::sync::Arc::new(data_key::load(settings)?), ..Default::default() };
+    let store = rapport_store::Store::connect(&settings.database_url.value, options).await?;
     let result = work(&store).await;
     store.close().await;
     result

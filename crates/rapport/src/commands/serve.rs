@@ -23,8 +23,10 @@ pub type Welcome = Box<dyn FnOnce(&str) + Send>;
 pub async fn run(settings: Settings, welcome: Option<Welcome>) -> anyhow::Result<()> {
     init_logging(settings.log_format.value);
     tracing::info!(settings = ?settings, "starting rapport");
-    let options =
-        StoreOptions { resolution: ResolutionSettings { max_identities: settings.max_identities_per_customer.value } };
+    let options = StoreOptions {
+        resolution: ResolutionSettings { max_identities: settings.max_identities_per_customer.value },
+        keys: std::sync::Arc::new(super::data_key::load(&settings)?),
+    };
     let store = Store::connect(&settings.database_url.value, options).await?;
     let ca_pem = match &settings.smtp_ca_file {
         Some(file) => Some(std::fs::read_to_string(&file.value).map_err(|error| {

@@ -164,13 +164,29 @@ async fn serve_runs_with_zero_configuration_and_stops_on_sigterm() {
     assert_eq!(server.terminate(), Some(0), "a clean exit on SIGTERM");
 }
 
+/// Store options with the keys of the default data directory under `directory` (made there
+/// first if the CLI has not made them yet), so the test and the CLI open one database alike.
+fn data_dir_options(directory: &std::path::Path) -> rapport_store::StoreOptions {
+    let path = directory.join("rapport-data/keys.json");
+    let keys = match std::fs::read_to_string(&path) {
+        Ok(text) => rapport_core::sealing::Keyring::from_json(&text).unwrap(),
+        Err(_) => {
+            let keys = rapport_store::sealing::generate_keyring();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, keys.to_json()).unwrap();
+            keys
+        }
+    };
+    rapport_store::StoreOptions { keys: std::sync::Arc::new(keys), ..Default::default() }
+}
+
 /// The default database under `directory`, with a workspace `shop` holding one survey.
 async fn shop_with_survey(
     directory: &std::path::Path,
     definition: serde_json::Value,
 ) -> (rapport_store::Store, rapport_core::ids::WorkspaceId, rapport_store::records::SurveyRecord) {
     let url = format!("sqlite://{}/rapport-data/rapport.db", directory.display());
-    let store = rapport_store::Store::connect(&url, rapport_store::StoreOptions::default()).await.unwrap();
+    let store = rapport_store::Store::connect(&url, data_dir_options(directory)).await.unwrap();
     let shop = store.ensure_workspace("shop").await.unwrap().id;
     let definition = rapport_core::survey::parse_definition(&definition).unwrap();
     let survey = store.create_survey(&shop, &definition).await.unwrap();
@@ -229,7 +245,7 @@ async fn metrics_prints_a_table_or_json() {
     // With a target and a benchmark, the table shows the gaps to them.
     let store = rapport_store::Store::connect(
         &format!("sqlite://{}/rapport-data/rapport.db", directory.path().display()),
-        rapport_store::StoreOptions::default(),
+        data_dir_options(directory.path()),
     )
     .await
     .unwrap();
@@ -407,4 +423,69 @@ fn import_events_resolves_customers_and_is_idempotent() {
     assert!(report.contains("1 problem in 24999 rows; nothing was imported"), "{report}");
     let skipped = import(&long, &["--skip-bad-rows"]);
     assert_eq!(stdout(&skipped).trim(), "24998", "{}", stderr(&skipped));
+}
+
+/// Personal data is sealed under keys made on first start (mode 0600); `rapport data-key rotate`
+/// re-seals it under a new data key and drops the old one; other keys are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_keys_are_made_rotated_and_checked() {
+    let directory = tempfile::tempdir().unwrap();
+    let key =
+        stdout(&run(rapport(directory.path()).args(["keys", "create", "--workspace", "shop", "--role", "admin"])))
+            .trim()
+            .to_owned();
+    let keys_file = directory.path().join("rapport-data/keys.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keys_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the keys file is the owner's alone");
+    }
+    let client = reqwest::Client::new();
+    let server = Server::start(directory.path(), &[]);
+    let identify =
+        serde_json::json!({"userId": "u1", "traits": {"email": "rotate.me@example.com", "name": "Rosa Tate"}});
+    let response = client.post(server.url("/v1/identify")).bearer_auth(&key).json(&identify).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.terminate(), Some(0));
+    let database = directory.path().join("rapport-data/rapport.db");
+    let on_disk = || {
+        let mut bytes = std::fs::read(&database).unwrap();
+        bytes.extend(std::fs::read(database.with_extension("db-wal")).unwrap_or_default());
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    assert!(on_disk().contains("enc1:k1:") && !on_disk().contains("rotate.me@example.com"));
+
+    let rotated = run(rapport(directory.path()).args(["data-key", "rotate"]));
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(stderr(&rotated).contains("customer_traits: "), "progress by table: {}", stderr(&rotated));
+    let keys = std::fs::read_to_string(&keys_file).unwrap();
+    assert!(keys.contains("\"current\": \"k2\"") && !keys.contains("\"k1\""), "{keys}");
+    let text = on_disk();
+    assert!(text.contains("enc1:k2:") && !text.contains("enc1:k1:"), "every value re-sealed under k2");
+    assert!(!text.contains("rotate.me@example.com") && !text.contains("Rosa Tate"));
+
+    // Found and shown as before, with the new key.
+    let server = Server::start(directory.path(), &[]);
+    let found = client
+        .get(server.url("/v1/customers?identity=email:rotate.me@example.com"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(found["data"][0]["traits"]["name"]["value"], "Rosa Tate", "{found}");
+    assert_eq!(server.terminate(), Some(0));
+
+    // Someone else's keys: the server refuses to start, and says why.
+    let other = directory.path().join("other-keys.json");
+    let refused = run(rapport(directory.path()).args(["serve", "--keys-file", other.to_str().unwrap()]));
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("written with other keys"), "{}", stderr(&refused));
+    // And keys that are not keys are named.
+    let refused = run(rapport(directory.path()).args(["serve"]).env("RAPPORT_DATA_KEYS", "{\"index_key\": 1}"));
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("RAPPORT_DATA_KEYS"), "{}", stderr(&refused));
 }

@@ -23,7 +23,8 @@ async fn acknowledged_events_survive_sigkill(kind: BackendKind) {
     drop(store);
 
     let directory = tempfile::tempdir().unwrap();
-    let server = Server::start(directory.path(), &["--database-url", database.url()]);
+    let keys = database.write_keys(directory.path());
+    let server = Server::start(directory.path(), &["--database-url", database.url(), "--keys-file", &keys]);
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
@@ -80,7 +81,7 @@ async fn acknowledged_events_survive_sigkill(kind: BackendKind) {
     store.close().await;
 
     // And the server starts again on the same data.
-    let restarted = Server::start(directory.path(), &["--database-url", database.url()]);
+    let restarted = Server::start(directory.path(), &["--database-url", database.url(), "--keys-file", &keys]);
     let ready = reqwest::get(restarted.url("/readyz")).await.unwrap();
     assert!(ready.status().is_success());
 }

@@ -22,8 +22,9 @@ async fn two_processes_share_one_postgres() {
     let (key, _) = store.create_api_key(&workspace, Role::Write).await.unwrap();
 
     let directory = tempfile::tempdir().unwrap();
-    let first = Server::start(directory.path(), &["--database-url", database.url()]);
-    let second = Server::start(directory.path(), &["--database-url", database.url()]);
+    let keys = database.write_keys(directory.path());
+    let first = Server::start(directory.path(), &["--database-url", database.url(), "--keys-file", &keys]);
+    let second = Server::start(directory.path(), &["--database-url", database.url(), "--keys-file", &keys]);
     let urls = [first.url("/v1/batch"), second.url("/v1/batch")];
 
     let mut clients = Vec::new();
