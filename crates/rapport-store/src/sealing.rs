@@ -249,12 +249,26 @@ impl Store {
         keys: impl IntoIterator<Item = &'k str>,
     ) -> Result<(), StoreError> {
         let sealing = self.sealing(workspace);
-        let rows: Vec<(String, String)> = keys
+        let wanted: Vec<(String, &str)> = keys
             .into_iter()
             .filter(|key| sealing::is_sensitive_key(key))
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .map(|key| (sealing.blind(key), sealing.seal(IDENTITY_KEY, key)))
+            .map(|key| (sealing.blind(key), key))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        // Most are known already: a read on the pool spares the single writer (SQLite's) a turn.
+        let blinds: Vec<String> = wanted.iter().map(|(blind, _)| blind.clone()).collect();
+        let known: BTreeSet<String> = dispatch!(self.backend(), sql => sql.vault_get(workspace, blinds).await)?
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect();
+        let rows: Vec<(String, String)> = wanted
+            .into_iter()
+            .filter(|(blind, _)| !known.contains(blind))
+            .map(|(blind, key)| (blind, sealing.seal(IDENTITY_KEY, key)))
             .collect();
         if rows.is_empty() {
             return Ok(());
