@@ -77,6 +77,59 @@ pub fn csv_with_columns<'a>(
     Ok((reader, headers))
 }
 
+/// The answer rows of a CSV file, and the rows that could not be read, each with its line; or
+/// why the file cannot be read at all (an unknown column stops it: it would lose its data row by
+/// row).
+pub fn answer_rows_from_csv(text: &str) -> Result<(Vec<AnswerRow>, Vec<RowProblem>), String> {
+    let (mut reader, headers) = csv_with_columns(text, &COLUMNS)?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in reader.records() {
+        // The file's line, as an editor numbers it (the header is line 1).
+        let parsed = record.and_then(|record| {
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            record.deserialize::<AnswerRow>(Some(&headers)).map(|row| AnswerRow { line, ..row })
+        });
+        match parsed {
+            Ok(row) => rows.push(row),
+            Err(error) => problems.push(RowProblem {
+                lines: vec![error.position().map_or(0, |p| p.line() as usize)],
+                field: "row".into(),
+                problem: error.to_string(),
+            }),
+        }
+    }
+    Ok((rows, problems))
+}
+
+/// The answer rows of a JSON-lines file (numbers as good as strings: `"value": 9`), and the lines
+/// that could not be read.
+pub fn answer_rows_from_jsonl(text: &str) -> (Vec<AnswerRow>, Vec<RowProblem>) {
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        let parsed =
+            serde_json::from_str::<Map<String, Value>>(line).map_err(|error| error.to_string()).and_then(|object| {
+                if let Some(column) = object.keys().find(|key| !COLUMNS.contains(&key.as_str())) {
+                    return Err(format!("unknown field `{column}`: expected {}", COLUMNS.join(", ")));
+                }
+                let strings: Map<String, Value> = object
+                    .into_iter()
+                    .map(|(key, value)| match value {
+                        Value::Number(number) => (key, Value::from(number.to_string())),
+                        other => (key, other),
+                    })
+                    .collect();
+                serde_json::from_value::<AnswerRow>(Value::Object(strings)).map_err(|error| error.to_string())
+            });
+        match parsed {
+            Ok(row) => rows.push(AnswerRow { line: index + 1, ..row }),
+            Err(problem) => problems.push(RowProblem { lines: vec![index + 1], field: "row".into(), problem }),
+        }
+    }
+    (rows, problems)
+}
+
 fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|value| !value.is_empty())
 }
@@ -223,5 +276,29 @@ fn response_of(
             problems.extend(error.details.into_iter().map(|detail| (column(detail.field), detail.problem)));
             Err(problems)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_rows_are_read_with_their_lines_and_bad_ones_named() {
+        let csv = "response,customer,submitted_at,question,value\nr1,userId:u1,2025-03-01T10:00:00Z,nps,9\n\
+                   r1,userId:u1,2025-03-01T10:00:00Z,why,\"Fast, friendly\"\nr2,userId:u2\n";
+        let (rows, problems) = answer_rows_from_csv(csv).unwrap();
+        assert_eq!(rows.iter().map(|row| row.line).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(rows[1].value.as_deref(), Some("Fast, friendly"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].lines, vec![4]);
+        let error = answer_rows_from_csv("respons,value\nr1,9\n").unwrap_err();
+        assert!(error.contains("unknown columns in the header: respons"), "{error}");
+
+        let jsonl = "{\"response\": \"r1\", \"question\": \"nps\", \"value\": 9}\n\n{\"reponse\": \"r2\"}\nnot json\n";
+        let (rows, problems) = answer_rows_from_jsonl(jsonl);
+        assert_eq!((rows.len(), rows[0].value.as_deref(), rows[0].line), (1, Some("9"), 1));
+        assert_eq!(problems.iter().map(|p| p.lines[0]).collect::<Vec<_>>(), vec![3, 4]);
+        assert!(problems[0].problem.contains("unknown field `reponse`"), "{}", problems[0].problem);
     }
 }

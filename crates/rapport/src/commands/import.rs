@@ -11,7 +11,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use rapport_server::services::feedback::{analyse_all, attach_survey_comments, text_context};
-use rapport_server::services::import::{AnswerRow, COLUMNS, RowProblem, responses_from_rows};
+use rapport_server::services::import::{
+    AnswerRow, RowProblem, answer_rows_from_csv, answer_rows_from_jsonl, responses_from_rows,
+};
 use rapport_server::services::import_customers::{customers_from_csv, customers_from_jsonl};
 use rapport_server::services::import_events::{EVENT_COLUMNS, call_from_row};
 use rapport_server::services::import_feedback::{feedback_from_csv, feedback_from_jsonl};
@@ -359,61 +361,11 @@ const SHOWN_PROBLEMS: usize = 50;
 fn read_rows(file: &Path) -> anyhow::Result<(Vec<AnswerRow>, Vec<RowProblem>)> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let extension = file.extension().and_then(|extension| extension.to_str()).unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
     match extension {
-        "csv" => {
-            let mut reader = csv::Reader::from_reader(text.as_bytes());
-            // A misspelt column would lose its data row by row: it stops the import whatever else.
-            let unknown: Vec<&str> = reader.headers()?.iter().filter(|column| !COLUMNS.contains(column)).collect();
-            if !unknown.is_empty() {
-                anyhow::bail!("unknown columns in the header: {}; expected {}", unknown.join(", "), COLUMNS.join(", "));
-            }
-            let headers = reader.headers()?.clone();
-            for record in reader.records() {
-                // The file's line, as an editor numbers it (the header is line 1).
-                let parsed = record.and_then(|record| {
-                    let line = record.position().map_or(0, |p| p.line() as usize);
-                    record.deserialize::<AnswerRow>(Some(&headers)).map(|row| AnswerRow { line, ..row })
-                });
-                match parsed {
-                    Ok(row) => rows.push(row),
-                    Err(error) => problems.push(RowProblem {
-                        lines: vec![error.position().map_or(0, |p| p.line() as usize)],
-                        field: "row".into(),
-                        problem: error.to_string(),
-                    }),
-                }
-            }
-        }
-        "jsonl" | "ndjson" => {
-            for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-                let parsed = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
-                    .map_err(|error| error.to_string())
-                    .and_then(|object| {
-                        if let Some(column) = object.keys().find(|key| !COLUMNS.contains(&key.as_str())) {
-                            return Err(format!("unknown field `{column}`: expected {}", COLUMNS.join(", ")));
-                        }
-                        // Numbers are as good as strings in JSON: `"value": 9`.
-                        let strings: serde_json::Map<String, serde_json::Value> = object
-                            .into_iter()
-                            .map(|(key, value)| match value {
-                                serde_json::Value::Number(number) => (key, serde_json::Value::from(number.to_string())),
-                                other => (key, other),
-                            })
-                            .collect();
-                        serde_json::from_value::<AnswerRow>(serde_json::Value::Object(strings))
-                            .map_err(|error| error.to_string())
-                    });
-                match parsed {
-                    Ok(row) => rows.push(AnswerRow { line: index + 1, ..row }),
-                    Err(problem) => problems.push(RowProblem { lines: vec![index + 1], field: "row".into(), problem }),
-                }
-            }
-        }
+        "csv" => answer_rows_from_csv(&text).map_err(anyhow::Error::msg),
+        "jsonl" | "ndjson" => Ok(answer_rows_from_jsonl(&text)),
         other => anyhow::bail!("`{}`: .csv or .jsonl expected, not `.{other}`", file.display()),
     }
-    Ok((rows, problems))
 }
 
 /// Imports the responses to `survey` in `args.file`.
