@@ -70,7 +70,7 @@ impl Fact {
             Dimension::Question => self.question,
             Dimension::ServiceDimension => self.dimension,
             Dimension::Channel => self.channel,
-            Dimension::Touchpoint => self.touchpoint,
+            Dimension::Touchpoint | Dimension::JourneyStage => self.touchpoint,
             Dimension::Agent => self.agent,
             Dimension::Account | Dimension::Trait(_) => NONE,
         }

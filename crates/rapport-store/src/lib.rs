@@ -485,7 +485,7 @@ impl Store {
         let holds = |grain: RollupGrain| {
             query.dimensions_read().all(|dimension| match dimension {
                 Dimension::Survey | Dimension::Question | Dimension::ServiceDimension => true,
-                Dimension::Channel | Dimension::Touchpoint => grain == RollupGrain::Channel,
+                Dimension::Channel | Dimension::Touchpoint | Dimension::JourneyStage => grain == RollupGrain::Channel,
                 Dimension::Agent => grain == RollupGrain::Agent,
                 Dimension::Account | Dimension::Trait(_) => false,
             })

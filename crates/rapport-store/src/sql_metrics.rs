@@ -20,7 +20,8 @@ fn rollup_column(dimension: &Dimension) -> &'static str {
         Dimension::Question => "question_id",
         Dimension::ServiceDimension => "dimension",
         Dimension::Channel => "channel",
-        Dimension::Touchpoint => "touchpoint",
+        // The service reads a journey stage as its touchpoints (`MetricQuery::by_touchpoint`).
+        Dimension::Touchpoint | Dimension::JourneyStage => "touchpoint",
         Dimension::Agent => "agent",
         Dimension::Account | Dimension::Trait(_) => "''",
     }
@@ -33,7 +34,7 @@ fn raw_column(dimension: &Dimension, traits: &[&str]) -> String {
         Dimension::Question => "a.question_id".into(),
         Dimension::ServiceDimension => "a.dimension".into(),
         Dimension::Channel => "r.channel".into(),
-        Dimension::Touchpoint => "r.touchpoint".into(),
+        Dimension::Touchpoint | Dimension::JourneyStage => "r.touchpoint".into(),
         Dimension::Agent => "r.agent".into(),
         Dimension::Account => "acct.value".into(),
         Dimension::Trait(key) => {

@@ -244,6 +244,9 @@ struct MetricsCommand {
     /// CSAT: lowest satisfied score [default: the workspace's setting, 4].
     #[arg(long, value_name = "SCORE")]
     satisfied_from: Option<String>,
+    /// The journey (id) whose stages journey_stage groups and filters by.
+    #[arg(long, value_name = "ID")]
+    journey: Option<String>,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -514,6 +517,7 @@ fn main() -> ExitCode {
                     filter: args.filter,
                     min_n: args.min_n,
                     satisfied_from: args.satisfied_from,
+                    journey: args.journey,
                 };
                 let metrics = commands::metrics::MetricsArgs {
                     metric: args.metric,

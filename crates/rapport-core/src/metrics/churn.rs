@@ -113,6 +113,7 @@ mod tests {
             dimensions: Vec::new(),
             filters: Vec::new(),
             options: FigureOptions::default(),
+            journey: None,
         };
         let customers: Vec<(Vec<Option<String>>, CustomerActivity)> =
             customers.into_iter().map(|customer| (Vec::new(), customer)).collect();

@@ -108,6 +108,10 @@ pub enum Dimension {
     Account,
     /// A customer trait, resolved through the identity graph at query time.
     Trait(String),
+    /// The stage of the query's journey (`journey=<id>`) that the answer's touchpoint belongs to:
+    /// read as the touchpoint (`MetricQuery::by_touchpoint`) and labelled with its stage
+    /// (`MetricQuery::label_stages`).
+    JourneyStage,
 }
 
 impl Dimension {
@@ -120,6 +124,7 @@ impl Dimension {
             "channel" => Dimension::Channel,
             "agent" => Dimension::Agent,
             "account" => Dimension::Account,
+            "journey_stage" => Dimension::JourneyStage,
             _ => {
                 let key = name.strip_prefix("traits.")?;
                 if key.is_empty() || key.len() > 200 {
@@ -140,6 +145,7 @@ impl Dimension {
             Dimension::Agent => "agent".into(),
             Dimension::Account => "account".into(),
             Dimension::Trait(key) => format!("traits.{key}"),
+            Dimension::JourneyStage => "journey_stage".into(),
         }
     }
 
@@ -149,7 +155,8 @@ impl Dimension {
     }
 }
 
-const DIMENSION_NAMES: &str = "survey, question, dimension, touchpoint, channel, agent, account, traits.<key>";
+const DIMENSION_NAMES: &str =
+    "survey, question, dimension, touchpoint, channel, agent, account, journey_stage, traits.<key>";
 
 /// Answers kept when one of `values` matches the dimension (`channel:email|sms`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +174,8 @@ pub struct RawQuery {
     pub filter: Option<String>,
     pub min_n: Option<String>,
     pub satisfied_from: Option<String>,
+    /// The journey (its id) whose stages `journey_stage` groups and filters by.
+    pub journey: Option<String>,
 }
 
 /// A checked query. `from_day..=to_day` is the reported range; with a time bucket it is widened
@@ -180,9 +189,65 @@ pub struct MetricQuery {
     pub dimensions: Vec<Dimension>,
     pub filters: Vec<Filter>,
     pub options: FigureOptions,
+    /// The journey `journey_stage` reads, when the query uses it.
+    pub journey: Option<String>,
 }
 
 impl MetricQuery {
+    /// Whether the query groups or filters by journey stage.
+    pub fn reads_journey_stages(&self) -> bool {
+        self.dimensions_read().any(|dimension| *dimension == Dimension::JourneyStage)
+    }
+
+    /// The query as the answers can be read: journey stages as touchpoints, a stage filter as a
+    /// filter on the stage's touchpoints (`stage_of`: touchpoint → stage), meeting any touchpoint
+    /// filter there is. None when the filters leave no touchpoint to read.
+    pub fn by_touchpoint(&self, stage_of: &std::collections::BTreeMap<String, String>) -> Option<MetricQuery> {
+        let mut query = self.clone();
+        // What it reads has no stages left.
+        query.journey = None;
+        for dimension in &mut query.dimensions {
+            if *dimension == Dimension::JourneyStage {
+                *dimension = Dimension::Touchpoint;
+            }
+        }
+        let Some(position) = query.filters.iter().position(|filter| filter.dimension == Dimension::JourneyStage) else {
+            return Some(query);
+        };
+        let stages = query.filters.remove(position).values;
+        let mut touchpoints: Vec<String> = stage_of
+            .iter()
+            .filter(|(_, stage)| stages.contains(stage))
+            .map(|(touchpoint, _)| touchpoint.clone())
+            .collect();
+        if let Some(filter) = query.filters.iter_mut().find(|filter| filter.dimension == Dimension::Touchpoint) {
+            touchpoints.retain(|touchpoint| filter.values.contains(touchpoint));
+            filter.values = touchpoints.clone();
+        } else {
+            query.filters.push(Filter { dimension: Dimension::Touchpoint, values: touchpoints.clone() });
+        }
+        (!touchpoints.is_empty()).then_some(query)
+    }
+
+    /// Relabels the rows `by_touchpoint`'s query read: where this query groups by journey stage,
+    /// each touchpoint becomes its stage (none when the journey does not have it).
+    pub fn label_stages(
+        &self,
+        rows: &mut [super::report::TallyRow],
+        stage_of: &std::collections::BTreeMap<String, String>,
+    ) {
+        let positions: Vec<usize> = (0..self.dimensions.len())
+            .filter(|position| self.dimensions[*position] == Dimension::JourneyStage)
+            .collect();
+        for row in rows {
+            for position in &positions {
+                if let Some(value) = row.values.get_mut(*position) {
+                    *value = value.as_ref().and_then(|touchpoint| stage_of.get(touchpoint).cloned());
+                }
+            }
+        }
+    }
+
     /// The days to read (inclusive): the range plus the period its first group is compared with.
     pub fn read_range(&self) -> (i64, i64) {
         match self.bucket {
@@ -353,6 +418,20 @@ pub fn parse_query(
         problems.push(FieldProblem::envelope("filter", &format!("at most {MAX_TRAITS} different traits per query")));
     }
 
+    let reads_stages =
+        dimensions.iter().chain(filters.iter().map(|filter| &filter.dimension)).any(|d| *d == Dimension::JourneyStage);
+    let journey = raw.journey.as_deref().map(str::trim).filter(|journey| !journey.is_empty()).map(str::to_owned);
+    match (reads_stages, &journey) {
+        (true, None) => problems.push(FieldProblem::envelope(
+            "journey",
+            "journey_stage needs the journey whose stages it means: journey=<journey id>",
+        )),
+        (false, Some(_)) => {
+            problems.push(FieldProblem::envelope("journey", "is only read with journey_stage in group_by or filter"))
+        }
+        _ => {}
+    }
+
     if metric == Some(Metric::ResponseRate) {
         let read: Vec<&Dimension> = dimensions.iter().chain(filters.iter().map(|filter| &filter.dimension)).collect();
         if let Some(dimension) = read.into_iter().find(|dimension| !dimension.on_invitations()) {
@@ -410,6 +489,7 @@ pub fn parse_query(
                     min_n: min_n.map_or(defaults.min_n, |n| n as u64),
                     satisfied_from: satisfied_from.unwrap_or(defaults.satisfied_from),
                 },
+                journey,
             })
         }
         _ => Err(problems),
@@ -432,6 +512,7 @@ mod tests {
                 "filter" => raw.filter = value,
                 "min_n" => raw.min_n = value,
                 "satisfied_from" => raw.satisfied_from = value,
+                "journey" => raw.journey = value,
                 _ => unreachable!(),
             }
         }
@@ -532,5 +613,67 @@ mod tests {
         let rate =
             fields(parse_query("response_rate", &raw(&[("group_by", "agent")]), today, FigureOptions::default()));
         assert!(rate[0].contains("not `agent`"), "{rate:?}");
+    }
+
+    #[test]
+    fn journey_stages_are_read_as_their_touchpoints() {
+        use crate::metrics::report::TallyRow;
+        let today = 20_000;
+        let missing = parse_query("nps", &raw(&[("group_by", "journey_stage")]), today, FigureOptions::default());
+        assert!(missing.unwrap_err().iter().any(|p| p.field == "journey"));
+        let stray = parse_query("nps", &raw(&[("journey", "j1")]), today, FigureOptions::default());
+        assert!(stray.unwrap_err().iter().any(|p| p.field == "journey"));
+        let churn = raw(&[("group_by", "journey_stage"), ("journey", "j1")]);
+        assert!(parse_query("churn_rate", &churn, today, FigureOptions::default()).is_err());
+
+        let stage_of: std::collections::BTreeMap<String, String> =
+            [("browse", "Discover"), ("compare", "Discover"), ("checkout", "Buy")]
+                .iter()
+                .map(|(t, s)| (t.to_string(), s.to_string()))
+                .collect();
+        let query = parse_query(
+            "nps",
+            &raw(&[("group_by", "journey_stage,channel"), ("filter", "journey_stage:Discover"), ("journey", "j1")]),
+            today,
+            FigureOptions::default(),
+        )
+        .unwrap();
+        assert!(query.reads_journey_stages());
+        let read = query.by_touchpoint(&stage_of).unwrap();
+        assert_eq!(read.dimensions, vec![Dimension::Touchpoint, Dimension::Channel]);
+        assert!(!read.reads_journey_stages() && read.journey.is_none());
+        assert_eq!(
+            read.filters,
+            vec![Filter { dimension: Dimension::Touchpoint, values: vec!["browse".into(), "compare".into()] }]
+        );
+        // A touchpoint filter as well: what both allow; nothing allowed, nothing read.
+        let both = parse_query(
+            "nps",
+            &raw(&[("filter", "journey_stage:Discover,touchpoint:compare|checkout"), ("journey", "j1")]),
+            today,
+            FigureOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(both.by_touchpoint(&stage_of).unwrap().filters[0].values, vec!["compare".to_owned()]);
+        let none = parse_query(
+            "nps",
+            &raw(&[("filter", "journey_stage:Buy,touchpoint:browse"), ("journey", "j1")]),
+            today,
+            FigureOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(none.by_touchpoint(&stage_of), None);
+
+        let row = |touchpoint: Option<&str>| TallyRow {
+            day: today,
+            values: vec![touchpoint.map(str::to_owned), Some("web".into())],
+            score: 9,
+            count: 1,
+        };
+        let mut rows = vec![row(Some("compare")), row(Some("elsewhere")), row(None)];
+        query.label_stages(&mut rows, &stage_of);
+        let labels: Vec<Option<&str>> = rows.iter().map(|r| r.values[0].as_deref()).collect();
+        assert_eq!(labels, vec![Some("Discover"), None, None]);
+        assert!(rows.iter().all(|r| r.values[1].as_deref() == Some("web")));
     }
 }

@@ -196,6 +196,7 @@ mod tests {
             dimensions,
             filters: Vec::new(),
             options: FigureOptions { min_n: 2, satisfied_from: 4 },
+            journey: None,
         }
     }
 

@@ -21,7 +21,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::services::json_body::read_json;
 use crate::services::metrics::{ComparisonReport, MetricReport, compare_groups, metric_report, save_settings};
 
-const REPORT_PARAMETERS: [&str; 6] = ["from", "to", "group_by", "filter", "min_n", "satisfied_from"];
+const REPORT_PARAMETERS: [&str; 7] = ["from", "to", "group_by", "filter", "min_n", "satisfied_from", "journey"];
 
 /// The query string of a metric report (documentation; the handler reads the raw pairs so that a
 /// misspelt parameter is an error, not silently ignored).
@@ -32,7 +32,8 @@ pub struct ReportParams {
     /// Last day, `YYYY-MM-DD` (UTC, inclusive). Default: today.
     pub to: Option<String>,
     /// Comma-separated: at most one of `day`, `week`, `month`, `quarter`, and any of `survey`,
-    /// `question`, `dimension`, `touchpoint`, `channel`, `agent`, `account`, `traits.<key>` (4 at most).
+    /// `question`, `dimension`, `touchpoint`, `channel`, `agent`, `account`, `journey_stage` (with
+    /// `journey`), `traits.<key>` (4 at most).
     pub group_by: Option<String>,
     /// Comma-separated `field:value|value…` on the same fields as `group_by`.
     pub filter: Option<String>,
@@ -40,6 +41,9 @@ pub struct ReportParams {
     pub min_n: Option<String>,
     /// CSAT: the lowest score counted as satisfied (default: the workspace's setting, 4).
     pub satisfied_from: Option<String>,
+    /// The journey (id) whose stages `journey_stage` means: each answer's touchpoint is placed in
+    /// the stage of the journey touchpoint whose `feedbackTouchpoint` it is.
+    pub journey: Option<String>,
 }
 
 /// `parameters` to a `RawQuery`, rejecting any name that is neither a report parameter nor in `extra`.
@@ -61,6 +65,7 @@ fn raw_query(parameters: &BTreeMap<String, String>, extra: &[&str]) -> Result<Ra
         filter: get("filter"),
         min_n: get("min_n"),
         satisfied_from: get("satisfied_from"),
+        journey: get("journey"),
     })
 }
 

@@ -192,6 +192,17 @@ async fn tallies(
     if query.metric == Metric::ChurnRate {
         return Ok((churn_tallies(store, workspace, query, settings.churn.as_ref()).await?, "events"));
     }
+    if let Some(journey) = &query.journey {
+        // Journey stages are read as their touchpoints, then labelled.
+        let stage_of = journey_stages(store, workspace, journey).await?;
+        let Some(by_touchpoint) = query.by_touchpoint(&stage_of) else {
+            return Ok((Vec::new(), store.tally_path(query, source).name()));
+        };
+        // `by_touchpoint` names no journey: this recursion is one level deep.
+        let (mut rows, source) = Box::pin(tallies(store, workspace, &by_touchpoint, settings, source)).await?;
+        query.label_stages(&mut rows, &stage_of);
+        return Ok((rows, source));
+    }
     Ok(match query.metric.question_type() {
         Some(question_type) => {
             let surveys = audience_surveys(store, workspace, query.metric).await?;
@@ -200,6 +211,27 @@ async fn tallies(
         }
         None => (store.invitation_tallies(workspace, query).await?, "invitations"),
     })
+}
+
+/// Touchpoint (as responses carry it) → stage name, of the workspace's journey `id`.
+async fn journey_stages(
+    store: &Store,
+    workspace: &WorkspaceId,
+    id: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    let record = store.journeys(workspace, Some(id)).await?.into_iter().next().ok_or_else(|| {
+        ApiError::invalid_parameter(
+            "journey",
+            format!("no journey `{id}` in this workspace (GET /v1/journeys lists them)"),
+        )
+    })?;
+    let journey = rapport_core::journey::definition::parse(&record.definition)
+        .map_err(|_| ApiError::internal(format!("the stored journey {id} no longer parses")))?;
+    Ok(journey
+        .touchpoints
+        .iter()
+        .map(|touchpoint| (touchpoint.feedback_touchpoint.clone(), journey.stages[touchpoint.stage].clone()))
+        .collect())
 }
 
 fn shape(query: &MetricQuery, settings: &MetricSettings, groups: Vec<Group>, source: &str) -> MetricReport {

@@ -45,6 +45,7 @@ macro_rules! api_suite {
 }
 
 api_suite! {
+    crate::metrics::nps_by_journey_stage => nps_by_journey_stage,
     crate::sealing::personal_data_is_sealed_at_rest => personal_data_is_sealed_at_rest,
     crate::invitations::a_long_survey_keeps_each_page => a_long_survey_keeps_each_page,
     crate::widget::the_widget_shows_eligible_visitors_and_stores_answers => the_widget_shows_eligible_visitors_and_stores_answers,

@@ -332,3 +332,83 @@ pub async fn account_nps_weighs_respondents_by_role(app: TestApp) {
         .unwrap();
     assert_error(bad, StatusCode::BAD_REQUEST, "invalid_parameter", &[(None, "group_by")]).await;
 }
+
+/// Journey stages slice answers: each answer's touchpoint is placed in the stage of the journey
+/// touchpoint whose `feedbackTouchpoint` it is (two touchpoints may share one), in group-bys and
+/// filters; a touchpoint outside the journey has no stage.
+pub async fn nps_by_journey_stage(app: TestApp) {
+    let survey =
+        create(&app, json!({"name": "Pulse", "kind": "transactional", "questions": [{"id": "nps", "type": "nps"}]}))
+            .await;
+    let journey = json!({"name": "Purchase", "stages": ["consider", "decide"], "touchpoints": [
+        {"key": "product", "stage": "consider", "event": "Product Viewed"},
+        {"key": "checkout_app", "stage": "decide", "event": "Checkout Started", "channel": "mobile", "feedbackTouchpoint": "checkout"},
+        {"key": "checkout_web", "stage": "decide", "event": "Checkout Started", "feedbackTouchpoint": "checkout"},
+        {"key": "payment", "stage": "decide", "event": "Payment Info Entered"}]});
+    let (status, created) =
+        status_and_json(app.post("/v1/journeys", &app.admin_key, &journey).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let journey = created["id"].as_str().unwrap().to_owned();
+    let answers = [
+        ("product", 10),
+        ("product", 9),
+        ("checkout", 3),
+        ("checkout", 4),
+        ("checkout", 10),
+        ("payment", 8),
+        ("returns", 0),
+    ];
+    for (n, (touchpoint, score)) in answers.iter().enumerate() {
+        respond(
+            &app,
+            &survey,
+            json!({"customer": format!("userId:j{n}"), "touchpoint": touchpoint, "submittedAt": "2025-05-10T10:00:00Z",
+                   "answers": {"nps": score}}),
+        )
+        .await;
+    }
+    let range = "from=2025-05-01&to=2025-05-31&min_n=1";
+    let report = app.read(&format!("/v1/metrics/nps?{range}&group_by=journey_stage&journey={journey}")).await;
+    let groups: Vec<(Value, u64, f64)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"]["journey_stage"].clone(), g["n"].as_u64().unwrap(), g["score"].as_f64().unwrap()))
+        .collect();
+    // consider: 10, 9 → +100; decide: 3, 4, 10, 8 → (1 − 2) / 4 = −25; no stage: 0 → −100.
+    assert!(groups.contains(&(json!("consider"), 2, 100.0)), "{report}");
+    assert!(groups.contains(&(json!("decide"), 4, -25.0)), "{report}");
+    assert!(groups.contains(&(Value::Null, 1, -100.0)), "{report}");
+    assert_eq!(groups.len(), 3, "{report}");
+
+    let decide = app.read(&format!("/v1/metrics/nps?{range}&filter=journey_stage:decide&journey={journey}")).await;
+    assert_eq!((decide["groups"][0]["n"].as_u64(), decide["groups"][0]["score"].as_f64()), (Some(4), Some(-25.0)));
+    // With a touchpoint as well: both hold.
+    let both = app
+        .read(&format!(
+            "/v1/metrics/nps?{range}&filter=journey_stage:decide,touchpoint:payment|product&journey={journey}"
+        ))
+        .await;
+    assert_eq!(both["groups"][0]["n"].as_u64(), Some(1), "{both}");
+    // Stage and touchpoint side by side.
+    let by_both =
+        app.read(&format!("/v1/metrics/nps?{range}&group_by=journey_stage,touchpoint&journey={journey}")).await;
+    let checkout = by_both["groups"].as_array().unwrap().iter().find(|g| g["key"]["touchpoint"] == "checkout").unwrap();
+    assert_eq!((checkout["key"]["journey_stage"].as_str(), checkout["n"].as_u64()), (Some("decide"), Some(3)));
+
+    let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&app.read_key).send();
+    assert_error(
+        get(format!("/v1/metrics/nps?{range}&group_by=journey_stage")).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        &[(None, "journey")],
+    )
+    .await;
+    assert_error(
+        get(format!("/v1/metrics/nps?{range}&group_by=journey_stage&journey=nope")).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        &[(None, "journey")],
+    )
+    .await;
+}

@@ -39,6 +39,7 @@ fn query(dimensions: Vec<Dimension>, filters: Vec<Filter>, bucket: Option<Bucket
         dimensions,
         filters,
         options: FigureOptions::default(),
+        journey: None,
     }
 }
 
