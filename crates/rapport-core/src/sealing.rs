@@ -443,6 +443,12 @@ fn sensitive_kind(key: &str) -> Option<&str> {
     Some(&key[..("social:".len() + platform.len())])
 }
 
+/// A key that names a person split into its kind (`email`, `social:twitter`) and value.
+pub fn split_sensitive_key(key: &str) -> Option<(&str, &str)> {
+    let kind = sensitive_kind(key)?;
+    Some((kind, &key[kind.len() + 1..]))
+}
+
 /// Whether identity keys of this kind prefix (`email`, `social:twitter`, …) are blinded.
 pub fn is_sensitive_key(key: &str) -> bool {
     sensitive_kind(key).is_some()
@@ -514,6 +520,9 @@ mod tests {
         assert_ne!(blind, other.blind_key("ws1", "email:jane@example.com"));
         assert!(is_blind_key(&blind));
         assert!(is_blind_key("social:twitter#abc"));
+        assert_eq!(split_sensitive_key("social:twitter:jane"), Some(("social:twitter", "jane")));
+        assert_eq!(split_sensitive_key("email:a@b.example"), Some(("email", "a@b.example")));
+        assert_eq!(split_sensitive_key("userId:u1"), None);
         assert!(!is_blind_key("email:a#b@example.com"));
         assert!(!is_blind_key("userId:a#b"));
         let title = format!("Detractors: {blind} gave nps 3");

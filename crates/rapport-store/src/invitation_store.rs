@@ -170,8 +170,13 @@ impl Store {
         let key = self.sealing(workspace).blind(&identity.key());
         let mut subject = dispatch!(self.backend(), sql => sql.contact_subject(workspace, &key).await)?;
         if let Some(subject) = &mut subject {
-            self.reveal_keys(workspace, subject.identity_keys.iter_mut()).await?;
             let sealing = self.sealing(workspace);
+            // The backend gives kind and stored value: open the sealed ones.
+            for key in &mut subject.identity_keys {
+                if let Some((kind, value)) = rapport_core::sealing::split_sensitive_key(key) {
+                    *key = format!("{kind}:{}", sealing.open(crate::sealing::IDENTITY_VALUE, value)?);
+                }
+            }
             for value in subject.traits.values_mut() {
                 *value = sealing.open_trait(value)?;
             }

@@ -285,21 +285,23 @@ impl SqlBackend {
         nodes: &[CustomerId],
         identity_keys: &[String],
     ) -> Result<(Vec<PastInvitation>, Option<i64>), sqlx::Error> {
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT survey_id, sent_at FROM invitations WHERE state IN ('sent', 'responded') AND workspace_id = ",
-        );
-        query.push_bind(workspace.as_str().to_owned());
         // By the customer it was resolved to, or by the identity it was made for: a visitor the
         // identity graph does not know yet (the widget's anonymous visitor) has a history too.
-        query.push(" AND (");
+        // Two reads joined by UNION (which also drops an invitation both find), each on its own
+        // index: with `customer_id IN … OR identity_key IN …` SQLite scanned every invitation of
+        // the workspace (100 ms a decision at 100,000 invitations, measured).
+        let mut query = QueryBuilder::<Db>::new("SELECT id, survey_id, sent_at FROM invitations WHERE workspace_id = ");
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND state IN ('sent', 'responded') AND ");
         push_in_list(&mut query, "customer_id", nodes.iter().map(|node| node.0.clone()).collect());
-        query.push(" OR ");
+        query.push(" UNION SELECT id, survey_id, sent_at FROM invitations WHERE workspace_id = ");
+        query.push_bind(workspace.as_str().to_owned());
+        query.push(" AND state IN ('sent', 'responded') AND ");
         push_in_list(&mut query, "identity_key", identity_keys.to_vec());
-        query.push(")");
-        let rows: Vec<(String, Option<i64>)> = query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<(String, String, Option<i64>)> = query.build_query_as().fetch_all(&self.pool).await?;
         let invitations = rows
             .into_iter()
-            .filter_map(|(survey_id, sent_at)| {
+            .filter_map(|(_, survey_id, sent_at)| {
                 Some(PastInvitation { survey_id, sent_at_ms: sent_at?, reminder: false })
             })
             .collect();
@@ -464,17 +466,20 @@ impl SqlBackend {
         identity_key: &str,
     ) -> Result<Option<ContactSubject>, sqlx::Error> {
         let Some(root) = self.customer_by_identity(workspace, identity_key).await? else { return Ok(None) };
-        let identities: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT c.id, i.identity_key FROM customers c LEFT JOIN identities i ON i.customer_id = c.id \
+        // Kind and value, not the stored key: the store opens a sealed value where it is instead of
+        // looking its blind index up (one query less for every decision).
+        let identities: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT c.id, i.kind, i.value FROM customers c LEFT JOIN identities i ON i.customer_id = c.id \
              WHERE c.workspace_id = $1 AND c.root_id = $2 ORDER BY c.id",
         )
         .bind(workspace.as_str())
         .bind(root.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut nodes: Vec<CustomerId> = identities.iter().map(|(node, _)| CustomerId(node.clone())).collect();
+        let mut nodes: Vec<CustomerId> = identities.iter().map(|(node, ..)| CustomerId(node.clone())).collect();
         nodes.dedup();
-        let identity_keys = identities.into_iter().filter_map(|(_, key)| key).collect();
+        let identity_keys =
+            identities.into_iter().filter_map(|(_, kind, value)| Some(format!("{}:{}", kind?, value?))).collect();
         let rows: Vec<(String, Json<Value>, i64)> = sqlx::query_as(
             "SELECT t.trait_key, t.value, t.updated_at FROM customer_traits t JOIN customers c ON c.id = t.customer_id \
              WHERE c.workspace_id = $1 AND c.root_id = $2 AND t.trait_key IN ('email', 'phone', 'unsubscribed', 'consent')",
