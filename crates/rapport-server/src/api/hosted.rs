@@ -326,6 +326,8 @@ pub async fn submit(
         Some(_) => state.store.draft(&invitation.workspace_id, &invitation.id).await?,
         None => None,
     };
+    // Only a response that kept pages has a draft to delete (a delete is a turn of SQLite's writer).
+    let had_draft = kept.is_some();
     let kept = kept.and_then(|(answers, _)| answers.as_object().cloned()).unwrap_or_default();
     let answers = page_answers(&survey.definition, current, &kept, &form);
     let body = json!({"customer": invitation.identity_key, "channel": invitation.channel, "answers": answers});
@@ -359,7 +361,9 @@ pub async fn submit(
     if !created || !first {
         return Ok(link_problem(t, LinkProblem::AlreadyAnswered));
     }
-    state.store.delete_draft(&invitation.workspace_id, &invitation.id).await?;
+    if had_draft {
+        state.store.delete_draft(&invitation.workspace_id, &invitation.id).await?;
+    }
     let thanks = survey.definition.thank_you.as_deref().unwrap_or(t.thanks_text);
     Ok(notice(t, StatusCode::OK, (t.thanks_title, thanks)))
 }
