@@ -413,9 +413,7 @@ impl Store {
         if blinds.is_empty() {
             return Ok(());
         }
-        let mut plain = blinds.clone();
-        self.reveal_keys(workspace, plain.iter_mut()).await?;
-        let found: HashMap<String, String> = blinds.into_iter().zip(plain).collect();
+        let found: HashMap<String, String> = self.revealed_pairs(workspace, blinds).await?.into_iter().collect();
         for record in records.iter_mut() {
             let mut pairs: Vec<(String, String)> = Vec::new();
             for key in record.keys_mut() {
@@ -444,25 +442,27 @@ impl Store {
         if found.is_empty() {
             return Ok(());
         }
-        let blinds: Vec<String> = found.into_iter().collect();
-        let mut plain = blinds.clone();
-        self.reveal_keys(workspace, plain.iter_mut()).await?;
-        let pairs: Vec<(String, String)> = blinds.into_iter().zip(plain).collect();
+        let pairs = self.revealed_pairs(workspace, found.into_iter().collect()).await?;
         replace_in_json(document, &pairs);
         Ok(())
+    }
+
+    /// Each of `blinds` with the key it stands for (itself when its key is gone).
+    async fn revealed_pairs(
+        &self,
+        workspace: &WorkspaceId,
+        blinds: Vec<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut plain = blinds.clone();
+        self.reveal_keys(workspace, plain.iter_mut()).await?;
+        Ok(blinds.into_iter().zip(plain).collect())
     }
 }
 
 /// Replaces, in every string of `value`, each `from` of `pairs` with its `to`.
 pub(crate) fn replace_in_json(value: &mut Value, pairs: &[(String, String)]) {
     match value {
-        Value::String(text) => {
-            for (from, to) in pairs {
-                if from != to && text.contains(from.as_str()) {
-                    *text = text.replace(from.as_str(), to);
-                }
-            }
-        }
+        Value::String(text) => replace_in_text(text, pairs),
         Value::Array(items) => items.iter_mut().for_each(|item| replace_in_json(item, pairs)),
         Value::Object(map) => map.values_mut().for_each(|item| replace_in_json(item, pairs)),
         _ => {}
@@ -471,10 +471,14 @@ pub(crate) fn replace_in_json(value: &mut Value, pairs: &[(String, String)]) {
 
 fn replace_all(texts: Vec<&mut String>, pairs: &[(String, String)]) {
     for text in texts {
-        for (from, to) in pairs {
-            if text.contains(from.as_str()) {
-                *text = text.replace(from.as_str(), to);
-            }
+        replace_in_text(text, pairs);
+    }
+}
+
+fn replace_in_text(text: &mut String, pairs: &[(String, String)]) {
+    for (from, to) in pairs {
+        if from != to && text.contains(from.as_str()) {
+            *text = text.replace(from.as_str(), to);
         }
     }
 }
