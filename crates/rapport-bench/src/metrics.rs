@@ -235,18 +235,31 @@ async fn ingestion_overhead(
 /// Runs the suite on `kind`; returns the markdown rows of the query table and the ingestion row.
 pub async fn measure(kind: BackendKind, args: &MetricArgs) -> anyhow::Result<(String, String)> {
     let today = rapport_store::now_ms().div_euclid(MS_PER_DAY);
-    let (database, url) = match (&args.keep, kind) {
+    let (database, url, options) = match (&args.keep, kind) {
         (Some(directory), BackendKind::Sqlite) => {
             std::fs::create_dir_all(directory)?;
-            (None, format!("sqlite://{}", directory.join("rapport.db").display()))
+            // The kept database is read with the keys it was written with.
+            let keys_file = directory.join("keys.json");
+            let options = match std::fs::read_to_string(&keys_file) {
+                Ok(text) => StoreOptions {
+                    keys: std::sync::Arc::new(rapport_core::sealing::Keyring::from_json(&text)?),
+                    ..StoreOptions::default()
+                },
+                Err(_) => {
+                    let options = StoreOptions::default();
+                    std::fs::write(&keys_file, options.keys.to_json())?;
+                    options
+                }
+            };
+            (None, format!("sqlite://{}", directory.join("rapport.db").display()), options)
         }
         _ => {
             let database = TestDatabase::create(kind).await;
             let url = database.url().to_owned();
-            (Some(database), url)
+            (Some(database), url, StoreOptions::default())
         }
     };
-    let store = Store::connect(&url, StoreOptions::default()).await?;
+    let store = Store::connect(&url, options).await?;
     let existing = store.workspace_by_name("bench").await?;
     let workspace = store.ensure_workspace("bench").await?.id;
     let nps_survey = match existing {

@@ -18,9 +18,12 @@ use std::sync::Arc;
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::query::{Dimension, MetricQuery, day_of_ms};
 use rapport_core::metrics::report::TallyRow;
+use rusqlite::Connection;
 use tokio::sync::Mutex;
 
+use crate::StoreError;
 use crate::sqlite::SqlBackend;
+use crate::sqlite_reader::SqliteReader;
 
 /// Labels and keys interned as numbers.
 #[derive(Debug, Default)]
@@ -53,7 +56,6 @@ const NONE: u32 = u32::MAX;
 struct Fact {
     day: i32,
     score: i16,
-    question_type: u32,
     survey: u32,
     question: u32,
     dimension: u32,
@@ -93,8 +95,13 @@ struct WorkspaceIndex {
     values: HashMap<Dimension, HashMap<String, String>>,
 }
 
-type AnswerRow =
-    (i64, String, i64, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>, i64);
+/// The customers whose trait and account values a refresh must read again.
+enum Stale {
+    /// Everyone (the first load, or after an undone merge).
+    Everyone,
+    /// The customers (roots) the new events touched.
+    Roots(Vec<String>),
+}
 
 impl WorkspaceIndex {
     fn label(&mut self, value: Option<&str>) -> u32 {
@@ -102,130 +109,153 @@ impl WorkspaceIndex {
     }
 
     /// Brings the index up to what is committed now.
-    async fn refresh(&mut self, sql: &SqlBackend, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
-        let responses_mark: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM survey_responses").fetch_one(&sql.pool).await?;
-        let events_mark: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&sql.pool).await?;
-        let undone: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM merges WHERE workspace_id = $1 AND undone_at IS NOT NULL")
-                .bind(workspace.as_str())
-                .fetch_one(&sql.pool)
-                .await?;
-        let resolve_everyone = !self.loaded || undone != self.undone_merges;
-
-        let rows: Vec<AnswerRow> = sqlx::query_as(
-            "SELECT r.rowid, r.identity_key, r.submitted_at, r.survey_id, a.question_type, a.question_id, a.dimension, \
-             r.channel, r.touchpoint, r.agent, a.score FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id \
-             WHERE r.workspace_id = $1 AND r.rowid > $2 AND r.rowid <= $3 AND a.score IS NOT NULL",
-        )
-        .bind(workspace.as_str())
-        .bind(self.responses_through)
-        .bind(responses_mark)
-        .fetch_all(&sql.pool)
-        .await?;
-        let mut unresolved: Vec<String> = Vec::new();
-        for (
-            _,
-            identity_key,
-            submitted_at,
-            survey,
-            question_type,
-            question,
-            dimension,
-            channel,
-            touchpoint,
-            agent,
-            score,
-        ) in rows
-        {
-            let known = self.respondents.get(&identity_key);
-            let respondent = self.respondents.id(&identity_key);
-            if known.is_none() {
-                self.root_of.push(None);
-                unresolved.push(identity_key);
-            }
-            let fact = Fact {
-                day: day_of_ms(submitted_at) as i32,
-                score: score as i16,
-                question_type: self.labels.id(&question_type),
-                survey: self.labels.id(&survey),
-                question: self.labels.id(&question),
-                dimension: self.label(dimension.as_deref()),
-                channel: self.label(channel.as_deref()),
-                touchpoint: self.label(touchpoint.as_deref()),
-                agent: self.label(agent.as_deref()),
-                respondent,
-            };
-            self.facts.entry(fact.question_type).or_default().push(fact);
-        }
-        self.responses_through = responses_mark;
-
-        if resolve_everyone {
-            let all: Vec<(String, String)> = sqlx::query_as(
-                "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
-                 WHERE i.workspace_id = $1",
-            )
-            .bind(workspace.as_str())
-            .fetch_all(&sql.pool)
+    async fn refresh(
+        &mut self,
+        sql: &SqlBackend,
+        reader: &SqliteReader,
+        workspace: &WorkspaceId,
+    ) -> Result<(), StoreError> {
+        // The rows go through rusqlite in one blocking call (`sqlite_reader.rs`): through sqlx,
+        // building the index for 22,000,000 answers took 207-305 s, nearly all of it handing rows
+        // across threads. The index moves into the call and back; while it is out, this
+        // workspace's lock is held, so no report sees it half-built, and a failed read leaves it
+        // empty (the next report builds it again).
+        let mut index = std::mem::take(self);
+        let id = workspace.as_str().to_owned();
+        let (index, stale) = reader
+            .read(move |connection| {
+                let stale = index.read_rows(connection, &id)?;
+                Ok((index, stale))
+            })
             .await?;
-            self.root_of.iter_mut().for_each(|root| *root = None);
-            for (identity_key, root) in all {
-                if let Some(respondent) = self.respondents.get(&identity_key) {
-                    self.root_of[respondent as usize] = Some(root);
+        *self = index;
+        let dimensions: Vec<Dimension> = self.values.keys().cloned().collect();
+        for dimension in dimensions {
+            match &stale {
+                Stale::Everyone => {
+                    let values = sql.customer_values(workspace, &dimension, None).await?;
+                    self.values.insert(dimension, values.into_iter().collect());
                 }
-            }
-            let dimensions: Vec<Dimension> = self.values.keys().cloned().collect();
-            for dimension in dimensions {
-                let values = sql.customer_values(workspace, &dimension, None).await?;
-                self.values.insert(dimension, values.into_iter().collect());
-            }
-        } else {
-            // The customers the new events touched: their identities may have moved to another
-            // root (a merge) and their traits or account may have changed.
-            let touched: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT c.root_id FROM events e JOIN identities i ON i.workspace_id = e.workspace_id \
-                 AND i.identity_key = CASE WHEN e.user_id IS NOT NULL THEN 'userId:' || e.user_id \
-                 ELSE 'anonymousId:' || e.anonymous_id END JOIN customers c ON c.id = i.customer_id \
-                 WHERE e.workspace_id = $1 AND e.seq > $2 AND e.seq <= $3",
-            )
-            .bind(workspace.as_str())
-            .bind(self.events_through)
-            .bind(events_mark)
-            .fetch_all(&sql.pool)
-            .await?;
-            let mut keys: Vec<(String, String)> = Vec::new();
-            for chunk in touched.chunks(10_000) {
-                keys.extend(identity_roots(sql, workspace, Of::Customers, chunk).await?);
-            }
-            for chunk in unresolved.chunks(10_000) {
-                keys.extend(identity_roots(sql, workspace, Of::Keys, chunk).await?);
-            }
-            for (identity_key, root) in keys {
-                if let Some(respondent) = self.respondents.get(&identity_key) {
-                    self.root_of[respondent as usize] = Some(root);
-                }
-            }
-            let dimensions: Vec<Dimension> = self.values.keys().cloned().collect();
-            for dimension in dimensions {
-                let mut fresh: HashMap<String, String> = HashMap::new();
-                for chunk in touched.chunks(10_000) {
-                    fresh.extend(sql.customer_values(workspace, &dimension, Some(chunk.to_vec())).await?);
-                }
-                if let Some(values) = self.values.get_mut(&dimension) {
-                    for root in &touched {
-                        match fresh.remove(root) {
-                            Some(value) => values.insert(root.clone(), value),
-                            None => values.remove(root),
-                        };
+                Stale::Roots(touched) => {
+                    let mut fresh: HashMap<String, String> = HashMap::new();
+                    for chunk in touched.chunks(10_000) {
+                        fresh.extend(sql.customer_values(workspace, &dimension, Some(chunk.to_vec())).await?);
+                    }
+                    if let Some(values) = self.values.get_mut(&dimension) {
+                        for root in touched {
+                            match fresh.remove(root) {
+                                Some(value) => values.insert(root.clone(), value),
+                                None => values.remove(root),
+                            };
+                        }
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Reads the answers stored since the last refresh and resolves respondents to their
+    /// customers as the graph stands, in one read transaction (one snapshot); says whose values
+    /// are stale.
+    fn read_rows(&mut self, connection: &Connection, workspace: &str) -> rusqlite::Result<Stale> {
+        let snapshot = connection.unchecked_transaction()?;
+        let responses_mark: i64 =
+            connection.query_row("SELECT COALESCE(MAX(rowid), 0) FROM survey_responses", [], |row| row.get(0))?;
+        let events_mark: i64 =
+            connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |row| row.get(0))?;
+        let undone: i64 = connection.query_row(
+            "SELECT COUNT(*) FROM merges WHERE workspace_id = $1 AND undone_at IS NOT NULL",
+            [workspace],
+            |row| row.get(0),
+        )?;
+        let resolve_everyone = !self.loaded || undone != self.undone_merges;
+
+        let mut unresolved: Vec<String> = Vec::new();
+        let mut statement = connection.prepare(
+            "SELECT r.identity_key, r.submitted_at, r.survey_id, a.question_type, a.question_id, a.dimension, \
+             r.channel, r.touchpoint, r.agent, a.score FROM survey_responses r JOIN survey_answers a ON a.response_id = r.id \
+             WHERE r.workspace_id = $1 AND r.rowid > $2 AND r.rowid <= $3 AND a.score IS NOT NULL",
+        )?;
+        let mut rows = statement.query(rusqlite::params![workspace, self.responses_through, responses_mark])?;
+        while let Some(row) = rows.next()? {
+            // Borrowed from the row: a string is copied only the first time it is seen.
+            let text = |column: usize| -> rusqlite::Result<Option<&str>> {
+                row.get_ref(column)?.as_str_or_null().map_err(|error| {
+                    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(error))
+                })
+            };
+            let identity_key = text(0)?.unwrap_or_default();
+            let respondent = match self.respondents.get(identity_key) {
+                Some(respondent) => respondent,
+                None => {
+                    self.root_of.push(None);
+                    unresolved.push(identity_key.to_owned());
+                    self.respondents.id(identity_key)
+                }
+            };
+            let submitted_at: i64 = row.get(1)?;
+            let score: i64 = row.get(9)?;
+            let question_type = self.label(text(3)?);
+            let fact = Fact {
+                day: day_of_ms(submitted_at) as i32,
+                score: score as i16,
+                survey: self.label(text(2)?),
+                question: self.label(text(4)?),
+                dimension: self.label(text(5)?),
+                channel: self.label(text(6)?),
+                touchpoint: self.label(text(7)?),
+                agent: self.label(text(8)?),
+                respondent,
+            };
+            self.facts.entry(question_type).or_default().push(fact);
+        }
+        drop(rows);
+        drop(statement);
+        self.responses_through = responses_mark;
+
+        let stale = if resolve_everyone {
+            self.root_of.iter_mut().for_each(|root| *root = None);
+            let mut statement = connection.prepare(
+                "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+                 WHERE i.workspace_id = $1",
+            )?;
+            let mut rows = statement.query([workspace])?;
+            while let Some(row) = rows.next()? {
+                let identity_key: &str = row.get_ref(0)?.as_str()?;
+                if let Some(respondent) = self.respondents.get(identity_key) {
+                    self.root_of[respondent as usize] = Some(row.get(1)?);
+                }
+            }
+            Stale::Everyone
+        } else {
+            // The customers the new events touched: their identities may have moved to another
+            // root (a merge) and their traits or account may have changed.
+            let touched: Vec<String> = connection
+                .prepare(
+                    "SELECT DISTINCT c.root_id FROM events e JOIN identities i ON i.workspace_id = e.workspace_id \
+                     AND i.identity_key = CASE WHEN e.user_id IS NOT NULL THEN 'userId:' || e.user_id \
+                     ELSE 'anonymousId:' || e.anonymous_id END JOIN customers c ON c.id = i.customer_id \
+                     WHERE e.workspace_id = $1 AND e.seq > $2 AND e.seq <= $3",
+                )?
+                .query_map(rusqlite::params![workspace, self.events_through, events_mark], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            for (of, values) in [(Of::Customers, &touched), (Of::Keys, &unresolved)] {
+                for chunk in values.chunks(10_000) {
+                    for (identity_key, root) in identity_roots(connection, workspace, of, chunk)? {
+                        if let Some(respondent) = self.respondents.get(&identity_key) {
+                            self.root_of[respondent as usize] = Some(root);
+                        }
+                    }
+                }
+            }
+            Stale::Roots(touched)
+        };
+        snapshot.commit()?;
         self.loaded = true;
         self.events_through = events_mark;
         self.undone_merges = undone;
-        Ok(())
+        Ok(stale)
     }
 
     /// Loads a trait's or the account's values the first time a report reads them.
@@ -234,7 +264,7 @@ impl WorkspaceIndex {
         sql: &SqlBackend,
         workspace: &WorkspaceId,
         dimension: &Dimension,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         if !self.values.contains_key(dimension) {
             let values = sql.customer_values(workspace, dimension, None).await?;
             self.values.insert(dimension.clone(), values.into_iter().collect());
@@ -343,25 +373,28 @@ enum Of {
 }
 
 /// (identity key, root) of the identities `of` names.
-async fn identity_roots(
-    sql: &SqlBackend,
-    workspace: &WorkspaceId,
+fn identity_roots(
+    connection: &Connection,
+    workspace: &str,
     of: Of,
     values: &[String],
-) -> Result<Vec<(String, String)>, sqlx::Error> {
+) -> rusqlite::Result<Vec<(String, String)>> {
     // Each through its index: customers by (workspace, root), identities by (workspace, key).
-    let (table, column) = match of {
-        Of::Customers => ("c", "c.root_id"),
-        Of::Keys => ("i", "i.identity_key"),
+    let sql = match of {
+        Of::Customers => {
+            "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE c.workspace_id = $1 AND c.root_id IN (SELECT value FROM json_each($2))"
+        }
+        Of::Keys => {
+            "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.workspace_id = $1 AND i.identity_key IN (SELECT value FROM json_each($2))"
+        }
     };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT i.identity_key, c.root_id FROM identities i JOIN customers c ON c.id = i.customer_id \
-         WHERE {table}.workspace_id = $1 AND {column} IN (SELECT value FROM json_each($2))"
-    )))
-    .bind(workspace.as_str())
-    .bind(serde_json::Value::from(values.to_vec()).to_string())
-    .fetch_all(&sql.pool)
-    .await
+    let values = serde_json::Value::from(values.to_vec()).to_string();
+    connection
+        .prepare_cached(sql)?
+        .query_map(rusqlite::params![workspace, values], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
 }
 
 const ON_DEMAND: u8 = 0;
@@ -389,11 +422,16 @@ impl AnswerIndex {
     /// Builds (or brings up to date) every one of `workspaces`' indexes now, so the first report
     /// that needs one does not wait for it: reports asked for meanwhile wait on the same lock, then
     /// find it built.
-    pub async fn warm_all(&self, sql: &SqlBackend, workspaces: &[WorkspaceId]) -> Result<(), sqlx::Error> {
+    pub async fn warm_all(
+        &self,
+        sql: &SqlBackend,
+        reader: &SqliteReader,
+        workspaces: &[WorkspaceId],
+    ) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         self.warmed.store(BUILDING, Ordering::Relaxed);
         for workspace in workspaces {
-            if let Err(error) = self.warm(sql, workspace).await {
+            if let Err(error) = self.warm(sql, reader, workspace).await {
                 self.warmed.store(ON_DEMAND, Ordering::Relaxed);
                 return Err(error);
             }
@@ -412,12 +450,12 @@ impl AnswerIndex {
         }
     }
 
-    async fn warm(&self, sql: &SqlBackend, workspace: &WorkspaceId) -> Result<(), sqlx::Error> {
+    async fn warm(&self, sql: &SqlBackend, reader: &SqliteReader, workspace: &WorkspaceId) -> Result<(), StoreError> {
         let index = {
             let mut workspaces = self.workspaces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             workspaces.entry(workspace.clone()).or_default().clone()
         };
-        index.lock().await.refresh(sql, workspace).await
+        index.lock().await.refresh(sql, reader, workspace).await
     }
 
     /// Counts of the scored answers of `question_type` as `SqlBackend::answer_tallies` returns
@@ -426,17 +464,18 @@ impl AnswerIndex {
     pub async fn tallies(
         &self,
         sql: &SqlBackend,
+        reader: &SqliteReader,
         workspace: &WorkspaceId,
         question_type: &str,
         query: &MetricQuery,
         surveys: Option<&[String]>,
-    ) -> Result<Vec<TallyRow>, sqlx::Error> {
+    ) -> Result<Vec<TallyRow>, StoreError> {
         let index = {
             let mut workspaces = self.workspaces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             workspaces.entry(workspace.clone()).or_default().clone()
         };
         let mut index = index.lock().await;
-        index.refresh(sql, workspace).await?;
+        index.refresh(sql, reader, workspace).await?;
         for dimension in query.dimensions_read() {
             if matches!(dimension, Dimension::Account | Dimension::Trait(_)) {
                 index.ensure_values(sql, workspace, dimension).await?;

@@ -2,11 +2,10 @@
 //! when due. The SQL is in `sql_invitations.rs`.
 
 use rand::RngCore;
-use rapport_core::contact_policy::PastInvitation;
 use rapport_core::identity::Identity;
 use rapport_core::ids::{CustomerId, WorkspaceId};
 
-use crate::records::{ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation, SurveyRecord};
+use crate::records::{ContactFacts, InvitationOutcome, InvitationRecord, NewInvitation, SurveyRecord};
 use crate::{Backend, Store, StoreError};
 
 /// Survey invitations: created by triggers, decided by the contact policy when due.
@@ -161,16 +160,23 @@ impl Store {
         Ok(dispatch!(self.backend(), sql => sql.seed_sent_invitations(workspace, &stored).await)?)
     }
 
-    /// What a contact decision reads about the customer holding `identity`, if any does.
-    pub async fn contact_subject(
+    /// What a contact decision reads about `identity` (`ContactFacts`), in one read.
+    pub async fn contact_facts(
         &self,
         workspace: &WorkspaceId,
         identity: &Identity,
-    ) -> Result<Option<ContactSubject>, StoreError> {
-        let key = self.sealing(workspace).blind(&identity.key());
-        let mut subject = dispatch!(self.backend(), sql => sql.contact_subject(workspace, &key).await)?;
-        if let Some(subject) = &mut subject {
-            let sealing = self.sealing(workspace);
+    ) -> Result<ContactFacts, StoreError> {
+        let sealing = self.sealing(workspace);
+        let key = sealing.blind(&identity.key());
+        let mut facts = match self.backend() {
+            Backend::Sqlite(_) => {
+                let workspace = workspace.clone();
+                let read = move |connection: &_| crate::contact_reads::sqlite(connection, &workspace, &key);
+                self.sqlite_reader()?.read(read).await?
+            }
+            Backend::Postgres(sql) => crate::contact_reads::postgres(&sql.pool, workspace, &key).await?,
+        };
+        if let Some(subject) = &mut facts.subject {
             // The backend gives kind and stored value: open the sealed ones.
             for key in &mut subject.identity_keys {
                 if let Some((kind, value)) = rapport_core::sealing::split_sensitive_key(key) {
@@ -181,7 +187,7 @@ impl Store {
                 *value = sealing.open_trait(value)?;
             }
         }
-        Ok(subject)
+        Ok(facts)
     }
 
     /// The invitation with this id in whichever workspace holds it.
@@ -208,17 +214,5 @@ impl Store {
         let candidate: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
         let stored = dispatch!(self.backend(), sql => sql.secret(name, &candidate).await)?;
         Ok(stored.into_bytes())
-    }
-
-    /// The invitations sent to a customer (any of its `nodes`) and when it last answered a survey
-    /// (as any of its `identity_keys`).
-    pub async fn contact_history(
-        &self,
-        workspace: &WorkspaceId,
-        nodes: &[CustomerId],
-        identity_keys: &[String],
-    ) -> Result<(Vec<PastInvitation>, Option<i64>), StoreError> {
-        let keys = self.blind_keys(workspace, identity_keys);
-        Ok(dispatch!(self.backend(), sql => sql.contact_history(workspace, nodes, &keys).await)?)
     }
 }

@@ -12,6 +12,7 @@ mod answer_index;
 /// one second filled a new user's log with warnings at every start.
 const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(60);
 pub mod case_records;
+mod contact_reads;
 pub mod feedback_records;
 mod ingest_queue;
 pub mod journey_records;
@@ -20,6 +21,7 @@ pub mod prediction_records;
 pub mod privacy_records;
 pub mod records;
 mod sqlite;
+mod sqlite_reader;
 mod sqlite_writer;
 pub mod testing;
 pub mod trust_records;
@@ -178,6 +180,8 @@ struct StoreInner {
     ingest: mpsc::Sender<IngestJob>,
     /// SQLite's ingest connection, for the benchmark's raw inserts.
     sqlite_writer: Option<sqlite_writer::SqliteWriter>,
+    /// SQLite's reads through rusqlite (`sqlite_reader.rs`).
+    sqlite_reader: Option<sqlite_reader::SqliteReader>,
     /// SQLite: scored answers in memory for the reports no rollup holds (`answer_index.rs`).
     answer_index: answer_index::AnswerIndex,
     /// What personal data is sealed with (`sealing.rs`).
@@ -189,15 +193,16 @@ impl Store {
     /// starts the ingest queue's writer task.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         let kind = BackendKind::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
-        let (backend, writer) = match kind {
+        let (backend, writer, sqlite_reader) = match kind {
             BackendKind::Sqlite => {
                 let (sql, path) = sqlite::connect(url).await.map_err(connect_error)?;
                 let writer = sqlite_writer::SqliteWriter::open(&path)?;
-                (Backend::Sqlite(sql), ingest_queue::Writer::Sqlite(writer))
+                let reader = sqlite_reader::SqliteReader::new(&path);
+                (Backend::Sqlite(sql), ingest_queue::Writer::Sqlite(writer), Some(reader))
             }
             BackendKind::Postgres => {
                 let sql = postgres::connect(url).await.map_err(connect_error)?;
-                (Backend::Postgres(sql.clone()), ingest_queue::Writer::Postgres(sql))
+                (Backend::Postgres(sql.clone()), ingest_queue::Writer::Postgres(sql), None)
             }
         };
         let sqlite_writer = match &writer {
@@ -207,7 +212,9 @@ impl Store {
         let ingest = ingest_queue::start(writer, options.resolution, options.keys.clone());
         let answer_index = answer_index::AnswerIndex::default();
         let keys = options.keys;
-        let store = Store { inner: Arc::new(StoreInner { backend, kind, ingest, sqlite_writer, answer_index, keys }) };
+        let store = Store {
+            inner: Arc::new(StoreInner { backend, kind, ingest, sqlite_writer, sqlite_reader, answer_index, keys }),
+        };
         store.check_keys().await?;
         Ok(store)
     }
@@ -218,6 +225,14 @@ impl Store {
 
     fn backend(&self) -> &Backend {
         &self.inner.backend
+    }
+
+    /// SQLite's rusqlite readers (`sqlite_reader.rs`); every SQLite store has them.
+    fn sqlite_reader(&self) -> Result<&sqlite_reader::SqliteReader, StoreError> {
+        self.inner
+            .sqlite_reader
+            .as_ref()
+            .ok_or_else(|| StoreError::Internal("no SQLite reader on this store".to_owned()))
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -273,7 +288,7 @@ impl Store {
     pub async fn warm_answer_indexes(&self) -> Result<usize, StoreError> {
         let Backend::Sqlite(sql) = self.backend() else { return Ok(0) };
         let workspaces = self.workspace_ids().await?;
-        self.inner.answer_index.warm_all(sql, &workspaces).await?;
+        self.inner.answer_index.warm_all(sql, self.sqlite_reader()?, &workspaces).await?;
         Ok(workspaces.len())
     }
 
@@ -517,7 +532,8 @@ impl Store {
     ) -> Result<Vec<TallyRow>, StoreError> {
         let grain = match (self.tally_path(query, source), self.backend()) {
             (TallyPath::Index, Backend::Sqlite(sql)) => {
-                return Ok(self.inner.answer_index.tallies(sql, workspace, question_type, query, surveys).await?);
+                let reader = self.sqlite_reader()?;
+                return self.inner.answer_index.tallies(sql, reader, workspace, question_type, query, surveys).await;
             }
             (TallyPath::Rollup(grain), _) => Some(grain),
             _ => None,

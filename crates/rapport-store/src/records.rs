@@ -297,11 +297,23 @@ pub struct InvitationOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactSubject {
     pub root: CustomerId,
-    pub nodes: Vec<CustomerId>,
     /// `kind:value` of every identity the customer holds.
     pub identity_keys: Vec<String>,
     /// Only `email`, `phone`, `unsubscribed` and `consent`, each at its latest value.
     pub traits: serde_json::Map<String, Value>,
+}
+
+/// Everything a contact decision reads about the identity it is asked about, in one read: the
+/// customer holding it (none for an identity the graph does not know yet), the invitations sent
+/// to that customer or to the identity, when either last answered a survey, and the consent
+/// statements made as any of the customer's identities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactFacts {
+    pub subject: Option<ContactSubject>,
+    pub invitations: Vec<rapport_core::contact_policy::PastInvitation>,
+    pub last_response_ms: Option<i64>,
+    /// Oldest first, as `rapport_core::privacy::deciding` reads them.
+    pub consents: Vec<rapport_core::privacy::ConsentChoice>,
 }
 
 /// Where metric counts are read from: the fastest source that holds every dimension the query

@@ -1,9 +1,9 @@
 // Survey invitations and the contact history the frequency policy reads: SQL both backends share,
 // `include!`d after `sql_backend.rs` by `sqlite.rs` and `postgres.rs`.
 
-use rapport_core::contact_policy::{ContactPolicy, PastInvitation};
+use rapport_core::contact_policy::ContactPolicy;
 
-use crate::records::{ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
+use crate::records::{InvitationOutcome, InvitationRecord, NewInvitation};
 
 // `SurveyDefinition` and `SurveyRecord` come from `sql_surveys.rs`, included alongside.
 
@@ -277,42 +277,6 @@ impl SqlBackend {
         Ok(rows.into_iter().map(invitation_record).collect())
     }
 
-    /// What the frequency policy reads about one customer: the invitations sent to any of its
-    /// nodes, and when it last answered a survey as any of its identities.
-    pub async fn contact_history(
-        &self,
-        workspace: &WorkspaceId,
-        nodes: &[CustomerId],
-        identity_keys: &[String],
-    ) -> Result<(Vec<PastInvitation>, Option<i64>), sqlx::Error> {
-        // By the customer it was resolved to, or by the identity it was made for: a visitor the
-        // identity graph does not know yet (the widget's anonymous visitor) has a history too.
-        // Two reads joined by UNION (which also drops an invitation both find), each on its own
-        // index: with `customer_id IN … OR identity_key IN …` SQLite scanned every invitation of
-        // the workspace (100 ms a decision at 100,000 invitations, measured).
-        let mut query = QueryBuilder::<Db>::new("SELECT id, survey_id, sent_at FROM invitations WHERE workspace_id = ");
-        query.push_bind(workspace.as_str().to_owned());
-        query.push(" AND state IN ('sent', 'responded') AND ");
-        push_in_list(&mut query, "customer_id", nodes.iter().map(|node| node.0.clone()).collect());
-        query.push(" UNION SELECT id, survey_id, sent_at FROM invitations WHERE workspace_id = ");
-        query.push_bind(workspace.as_str().to_owned());
-        query.push(" AND state IN ('sent', 'responded') AND ");
-        push_in_list(&mut query, "identity_key", identity_keys.to_vec());
-        let rows: Vec<(String, String, Option<i64>)> = query.build_query_as().fetch_all(&self.pool).await?;
-        let invitations = rows
-            .into_iter()
-            .filter_map(|(_, survey_id, sent_at)| {
-                Some(PastInvitation { survey_id, sent_at_ms: sent_at?, reminder: false })
-            })
-            .collect();
-        let mut query = QueryBuilder::<Db>::new("SELECT MAX(submitted_at) FROM survey_responses WHERE workspace_id = ");
-        query.push_bind(workspace.as_str().to_owned());
-        query.push(" AND ");
-        push_in_list(&mut query, "identity_key", identity_keys.to_vec());
-        let last_response: Option<i64> = query.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok((invitations, last_response))
-    }
-
     /// The invitation with this id, in whichever workspace (a signed link names only the id).
     pub async fn invitation_anywhere(&self, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error> {
         let row: Option<InvitationRow> =
@@ -455,47 +419,6 @@ impl SqlBackend {
             query.build().execute(&mut *tx).await?;
         }
         tx.commit().await
-    }
-
-    /// What a contact decision reads about the customer holding `identity_key`: its root, nodes,
-    /// identity keys and the traits the policy reads (`email`, `phone`, `unsubscribed`, `consent`), in
-    /// three statements; the customer profile's per-channel aggregates over events are not needed.
-    pub async fn contact_subject(
-        &self,
-        workspace: &WorkspaceId,
-        identity_key: &str,
-    ) -> Result<Option<ContactSubject>, sqlx::Error> {
-        let Some(root) = self.customer_by_identity(workspace, identity_key).await? else { return Ok(None) };
-        // Kind and value, not the stored key: the store opens a sealed value where it is instead of
-        // looking its blind index up (one query less for every decision).
-        let identities: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT c.id, i.kind, i.value FROM customers c LEFT JOIN identities i ON i.customer_id = c.id \
-             WHERE c.workspace_id = $1 AND c.root_id = $2 ORDER BY c.id",
-        )
-        .bind(workspace.as_str())
-        .bind(root.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut nodes: Vec<CustomerId> = identities.iter().map(|(node, ..)| CustomerId(node.clone())).collect();
-        nodes.dedup();
-        let identity_keys =
-            identities.into_iter().filter_map(|(_, kind, value)| Some(format!("{}:{}", kind?, value?))).collect();
-        let rows: Vec<(String, Json<Value>, i64)> = sqlx::query_as(
-            "SELECT t.trait_key, t.value, t.updated_at FROM customer_traits t JOIN customers c ON c.id = t.customer_id \
-             WHERE c.workspace_id = $1 AND c.root_id = $2 AND t.trait_key IN ('email', 'phone', 'unsubscribed', 'consent')",
-        )
-        .bind(workspace.as_str())
-        .bind(root.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut latest: BTreeMap<String, (i64, Value)> = BTreeMap::new();
-        for (key, Json(value), updated_at) in rows {
-            if latest.get(&key).is_none_or(|(current, _)| updated_at > *current) {
-                latest.insert(key, (updated_at, value));
-            }
-        }
-        let traits = latest.into_iter().map(|(key, (_, value))| (key, value)).collect();
-        Ok(Some(ContactSubject { root, nodes, identity_keys, traits }))
     }
 
     pub async fn contact_policy(&self, workspace: &WorkspaceId) -> Result<Option<ContactPolicy>, sqlx::Error> {

@@ -10,7 +10,7 @@ use rapport_core::event::Event;
 use rapport_core::identity::{Identity, IdentityKind};
 use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery, Trigger, cadence_invitation};
-use rapport_store::records::{ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
+use rapport_store::records::{ContactFacts, ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
 
 use crate::services::hosted_survey::{LINK_VALID_DAYS, link_path, unsubscribe_path};
 use crate::services::mail::Mailer;
@@ -195,18 +195,12 @@ pub struct Ask<'a> {
 /// has no history.
 pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError> {
     let Ask { workspace, survey_id, delivery, channel, identity, now_ms, reminder, policy } = ask;
-    let subject = store.contact_subject(workspace, identity).await?;
-    let (nodes, keys) = match &subject {
-        Some(subject) => (subject.nodes.clone(), subject.identity_keys.clone()),
-        None => (Vec::new(), vec![identity.key()]),
-    };
-    let (invitations, last_response) = store.contact_history(workspace, &nodes, &keys).await?;
-    let mut history = history_of(subject.as_ref().map(|subject| &subject.traits), invitations, last_response);
+    let ContactFacts { subject, invitations, last_response_ms, consents } =
+        store.contact_facts(workspace, identity).await?;
+    let mut history = history_of(subject.as_ref().map(|subject| &subject.traits), invitations, last_response_ms);
     // Consent statements (API, unsubscribe link, Segment `context.consent`) for the surveys
     // purpose on this channel; a refusal by the unsubscribe link reads as one.
-    let consents = store.consents_of(workspace, &identity.key()).await?;
-    let choices: Vec<_> = consents.into_iter().map(|record| record.choice).collect();
-    match rapport_core::privacy::deciding(&choices, rapport_core::privacy::Purpose::Surveys, Some(channel)) {
+    match rapport_core::privacy::deciding(&consents, rapport_core::privacy::Purpose::Surveys, Some(channel)) {
         Some(refusal) if !refusal.granted && refusal.source == "unsubscribe" => history.unsubscribed = true,
         Some(refusal) if !refusal.granted => history.no_consent_channels.push(channel.to_owned()),
         _ => {}

@@ -15,18 +15,17 @@ fn triggered(survey: &str, message_id: &str, due_at_ms: i64) -> NewInvitation {
     }
 }
 
+async fn nps_survey(store: &Store, workspace: &rapport_core::ids::WorkspaceId) -> rapport_store::records::SurveyRecord {
+    let definition = rapport_core::survey::parse_definition(
+        &serde_json::json!({"name": "NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]}),
+    )
+    .unwrap();
+    store.create_survey(workspace, &definition).await.unwrap()
+}
+
 pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     let acme = workspace(&store, "acme").await;
-    let survey = store
-        .create_survey(
-            &acme,
-            &rapport_core::survey::parse_definition(
-                &serde_json::json!({"name": "NPS", "kind": "relational", "questions": [{"id": "nps", "type": "nps"}]}),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    let survey = nps_survey(&store, &acme).await;
     let batch =
         [triggered(&survey.id, "m1", 1_000), triggered(&survey.id, "m2", 5_000), triggered(&survey.id, "m1", 1_000)];
     assert_eq!(store.create_invitations(&acme, &batch).await.unwrap(), 2, "one per triggering event");
@@ -78,16 +77,15 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
         )
         .await
         .unwrap();
-    let (history, last_response) = store
-        .contact_history(&acme, &[customer, CustomerId("c-0".to_owned())], &["userId:u1".to_owned()])
-        .await
-        .unwrap();
-    assert_eq!(history.len(), 1);
-    assert_eq!((history[0].survey_id.as_str(), history[0].sent_at_ms), (survey.id.as_str(), 2_000));
-    assert_eq!(last_response, Some(3_000));
-    let (none, never) =
-        store.contact_history(&acme, &[CustomerId("other".to_owned())], &["userId:x".to_owned()]).await.unwrap();
-    assert!(none.is_empty() && never.is_none());
+    // `userId:u1` is no customer yet: its history is what was sent to that identity.
+    let u1 = rapport_core::identity::Identity::user_id("u1").unwrap();
+    let facts = store.contact_facts(&acme, &u1).await.unwrap();
+    assert!(facts.subject.is_none());
+    assert_eq!(facts.invitations.len(), 1);
+    assert_eq!((facts.invitations[0].survey_id.as_str(), facts.invitations[0].sent_at_ms), (survey.id.as_str(), 2_000));
+    assert_eq!(facts.last_response_ms, Some(3_000));
+    let stranger = store.contact_facts(&acme, &rapport_core::identity::Identity::user_id("x").unwrap()).await.unwrap();
+    assert!(stranger.invitations.is_empty() && stranger.last_response_ms.is_none() && stranger.consents.is_empty());
     assert_eq!(store.invitations(&acme, &survey.id, 10).await.unwrap().len(), 2);
 
     // A link names only the invitation; it is answered once.
@@ -115,4 +113,71 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     assert_ne!(store.secret("another").await.unwrap(), secret);
     let other = workspace(&store, "other").await;
     assert!(store.invitations(&other, &survey.id, 10).await.unwrap().is_empty());
+}
+
+/// A decision asked about one identity reads what was sent to, answered by and stated by every
+/// identity of its customer, and the traits the policy reads at their newest values; nothing of
+/// another customer.
+pub async fn contact_facts_gather_every_identity_of_the_customer(store: Store) {
+    use rapport_core::identity::Identity;
+    use rapport_core::privacy::{ConsentChoice, Purpose};
+    let acme = workspace(&store, "acme").await;
+    crate::ingest(
+        &store,
+        &acme,
+        &[
+            serde_json::json!({"type": "identify", "messageId": "i1", "anonymousId": "a1",
+                "traits": {"email": "Ann@Example.org", "plan": "pro"}, "timestamp": "2026-01-01T00:00:00Z"}),
+            serde_json::json!({"type": "identify", "messageId": "i2", "userId": "ann", "anonymousId": "a1",
+                "traits": {"unsubscribed": true}, "timestamp": "2026-01-02T00:00:00Z"}),
+            serde_json::json!({"type": "identify", "messageId": "i3", "userId": "bob",
+                "traits": {"email": "bob@example.org"}, "timestamp": "2026-01-02T00:00:00Z"}),
+        ],
+    )
+    .await;
+    let survey = nps_survey(&store, &acme).await;
+    let ann = Identity::user_id("ann").unwrap();
+    let email = Identity::parse_typed("email:ann@example.org").unwrap();
+    let bob = Identity::user_id("bob").unwrap();
+    let root = store.customer_by_identity(&acme, &ann).await.unwrap().expect("ann is a customer");
+    let bob_root = store.customer_by_identity(&acme, &bob).await.unwrap().expect("bob is a customer");
+    store
+        .seed_sent_invitations(
+            &acme,
+            &[
+                (survey.id.clone(), root.clone(), email.key(), 1_000),
+                (survey.id.clone(), root.clone(), "anonymousId:a1".to_owned(), 2_000),
+                (survey.id.clone(), bob_root.clone(), bob.key(), 3_000),
+            ],
+        )
+        .await
+        .unwrap();
+    let refusal = ConsentChoice {
+        purpose: Purpose::Surveys,
+        channel: Some("email".to_owned()),
+        granted: false,
+        source: "api".to_owned(),
+        at_ms: 4_000,
+    };
+    store.record_consents(&acme, &email.key(), std::slice::from_ref(&refusal)).await.unwrap();
+
+    for asked in [&ann, &email] {
+        let facts = store.contact_facts(&acme, asked).await.unwrap();
+        let subject = facts.subject.expect("a known customer");
+        assert_eq!(subject.root, root);
+        let mut keys = subject.identity_keys.clone();
+        keys.sort();
+        assert_eq!(keys, ["anonymousId:a1", "email:ann@example.org", "userId:ann"], "opened, not blind");
+        assert_eq!(subject.traits.get("email"), Some(&serde_json::json!("Ann@Example.org")));
+        assert_eq!(subject.traits.get("unsubscribed"), Some(&serde_json::json!(true)));
+        assert!(!subject.traits.contains_key("plan"), "only what the policy reads");
+        let mut sent: Vec<i64> = facts.invitations.iter().map(|invitation| invitation.sent_at_ms).collect();
+        sent.sort();
+        assert_eq!(sent, [1_000, 2_000], "both of ann's, none of bob's");
+        assert_eq!(facts.consents, std::slice::from_ref(&refusal));
+        assert_eq!(facts.last_response_ms, None);
+    }
+    let bobs = store.contact_facts(&acme, &bob).await.unwrap();
+    assert_eq!(bobs.invitations.len(), 1);
+    assert!(bobs.consents.is_empty());
 }

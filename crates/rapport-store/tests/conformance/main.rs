@@ -63,6 +63,7 @@ conformance_suite! {
     crate::surveys::responses_keep_typed_answers_once => responses_keep_typed_answers_once,
     crate::surveys::a_customers_scores_over_time => a_customers_scores_over_time,
     crate::invitations::invitations_are_made_once_and_dispatched_once => invitations_are_made_once_and_dispatched_once,
+    crate::invitations::contact_facts_gather_every_identity_of_the_customer => contact_facts_gather_every_identity_of_the_customer,
     crate::metrics::rollups_return_exactly_what_the_raw_answers_return => rollups_return_exactly_what_the_raw_answers_return,
     crate::metrics::trait_groups_follow_the_identity_graph => trait_groups_follow_the_identity_graph,
     crate::metrics::trait_reports_stay_exact_as_the_graph_changes => trait_reports_stay_exact_as_the_graph_changes,
