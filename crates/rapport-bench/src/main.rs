@@ -703,11 +703,11 @@ async fn run_metrics(args: &Args) -> anyhow::Result<()> {
     let table = format!(
         "| backend | report | p50 / p90 (rollup or index) | full scan p50 / p90 | scan ÷ fast |\n|---|---|---|---|---|\n{queries}\n\
          What keeping the rollup current costs: responses stored one at a time with five scored \
-         answers, which update the rollup (a row at each of its two grains), against five text answers, which do \
-         not; 10 alternating rounds of 300. Rates are medians; the difference is the median of the rounds' paired \
+         answers, which update the rollup (a row at each of its two grains), against five single-choice answers, \
+         which do not; 10 alternating rounds of 300. Rates are medians; the difference is the median of the rounds' paired \
          ratios. Measured at the store (one transaction per response) and as the API stores a response (also \
          committing its `Survey Answered` event through the ingest queue).\n\n\
-         | backend | path | scored responses/s | text responses/s | difference |\n|---|---|---|---|---|\n{ingestion}"
+         | backend | path | scored responses/s | choice responses/s | difference |\n|---|---|---|---|---|\n{ingestion}"
     );
     finish_suite(args, "## Metrics", &command, &intro, &table)
 }

@@ -172,7 +172,7 @@ enum Path {
 }
 
 /// Responses stored one at a time with five scored answers (the rollup is updated) against five
-/// text answers (it is not): the rollup's cost to ingestion. Rates are medians; the difference is
+/// single-choice answers (it is not): the rollup's cost to ingestion. Rates are medians; the difference is
 /// the median of each round's paired ratio (the two halves of a round run back to back, steadier
 /// than a ratio of medians while the disk's flush times drift).
 async fn ingestion_overhead(
@@ -188,16 +188,20 @@ async fn ingestion_overhead(
         .create_survey(&workspace, &definition(json!({"name": "Scored", "kind": "transactional", "questions": [
             {"id": "nps", "type": "nps"}, {"id": "csat", "type": "csat", "dimensions": ["knowledge", "communication", "effectiveness"]}]}))?)
         .await?;
-    let texts = store
-        .create_survey(&workspace, &definition(json!({"name": "Texts", "kind": "transactional", "questions": [
-            {"id": "a", "type": "text", "text": "A"}, {"id": "b", "type": "text", "text": "B"}, {"id": "c", "type": "text", "text": "C"},
-            {"id": "d", "type": "text", "text": "D"}, {"id": "e", "type": "text", "text": "E"}]}))?)
+    // Choices, not open text: a text answer also becomes a feedback item (text analytics in the
+    // response's transaction), which would make the control the slower of the two.
+    let options = json!(["1", "2", "3", "4", "5", "6", "7"]);
+    let choices = store
+        .create_survey(&workspace, &definition(json!({"name": "Choices", "kind": "transactional", "questions": [
+            {"id": "a", "type": "single_choice", "text": "A", "options": options}, {"id": "b", "type": "single_choice", "text": "B", "options": options},
+            {"id": "c", "type": "single_choice", "text": "C", "options": options}, {"id": "d", "type": "single_choice", "text": "D", "options": options},
+            {"id": "e", "type": "single_choice", "text": "E", "options": options}]}))?)
         .await?;
     let mut next = crate::xorshift(77);
     let (mut with, mut without) = (Vec::new(), Vec::new());
     let now = time::OffsetDateTime::now_utc();
     for _ in 0..rounds {
-        for (survey, rates) in [(&scored, &mut with), (&texts, &mut without)] {
+        for (survey, rates) in [(&scored, &mut with), (&choices, &mut without)] {
             let started = Instant::now();
             for _ in 0..per_round {
                 let score = |next: &mut dyn FnMut() -> u64, high: u64| 1 + (next() % high) as i64;

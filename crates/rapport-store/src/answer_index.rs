@@ -12,13 +12,16 @@
 //! undone merge (an admin action, not an event) re-resolves everyone. The conformance suite
 //! compares the index with the raw answers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rapport_core::ids::WorkspaceId;
 use rapport_core::metrics::query::{Dimension, MetricQuery, day_of_ms};
 use rapport_core::metrics::report::TallyRow;
 use rusqlite::Connection;
+// FxHash, not the standard SipHash: a report hashes every respondent and every answer it counts
+// (millions), and the keys are the store's own (ids and blind indexes), not an attacker's.
+use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::Mutex;
 
 use crate::StoreError;
@@ -28,7 +31,7 @@ use crate::sqlite_reader::SqliteReader;
 /// Labels and keys interned as numbers.
 #[derive(Debug, Default)]
 struct Interner {
-    ids: HashMap<String, u32>,
+    ids: FxHashMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -47,6 +50,9 @@ impl Interner {
         self.ids.get(name).copied()
     }
 }
+
+/// One dimension's (a trait's or the account's) value per customer (root).
+type Values = FxHashMap<String, String>;
 
 /// "No value" in a label column.
 const NONE: u32 = u32::MAX;
@@ -90,9 +96,9 @@ struct WorkspaceIndex {
     /// Per respondent, the customer (root) its identity belongs to now.
     root_of: Vec<Option<String>>,
     /// The answers, by question type (a report reads one type).
-    facts: HashMap<u32, Vec<Fact>>,
+    facts: FxHashMap<u32, Vec<Fact>>,
     /// Per dimension read so far (a trait or the account): root → value.
-    values: HashMap<Dimension, HashMap<String, String>>,
+    values: HashMap<Dimension, Values>,
 }
 
 /// The customers whose trait and account values a refresh must read again.
@@ -137,7 +143,7 @@ impl WorkspaceIndex {
                     self.values.insert(dimension, values.into_iter().collect());
                 }
                 Stale::Roots(touched) => {
-                    let mut fresh: HashMap<String, String> = HashMap::new();
+                    let mut fresh: FxHashMap<String, String> = FxHashMap::default();
                     for chunk in touched.chunks(10_000) {
                         fresh.extend(sql.customer_values(workspace, &dimension, Some(chunk.to_vec())).await?);
                     }
@@ -276,13 +282,13 @@ impl WorkspaceIndex {
     fn tallies(&self, question_type: &str, query: &MetricQuery, surveys: Option<&[String]>) -> Vec<TallyRow> {
         let Some(question_type) = self.labels.get(question_type) else { return Vec::new() };
         let (from_day, to_day) = query.read_range();
-        let surveys: Option<HashSet<u32>> =
+        let surveys: Option<FxHashSet<u32>> =
             surveys.map(|surveys| surveys.iter().filter_map(|survey| self.labels.get(survey)).collect());
         let overall_only = !query.reads_service_dimensions();
         let is_customer_dimension =
             |dimension: &Dimension| matches!(dimension, Dimension::Account | Dimension::Trait(_));
         // Label filters as sets of label ids; customer filters as sets of values.
-        let label_filters: Vec<(&Dimension, HashSet<u32>)> = query
+        let label_filters: Vec<(&Dimension, FxHashSet<u32>)> = query
             .filters
             .iter()
             .filter(|filter| !is_customer_dimension(&filter.dimension))
@@ -290,39 +296,41 @@ impl WorkspaceIndex {
                 (&filter.dimension, filter.values.iter().filter_map(|value| self.labels.get(value)).collect())
             })
             .collect();
-        let customer_value = |dimension: &Dimension, respondent: u32| -> Option<&String> {
-            let root = self.root_of.get(respondent as usize)?.as_ref()?;
-            self.values.get(dimension)?.get(root)
-        };
+        // Each customer dimension's values, looked up once, not per respondent.
+        let values_of = |dimension: &Dimension| self.values.get(dimension);
+        let customer_filters: Vec<(Option<&Values>, &[String])> = query
+            .filters
+            .iter()
+            .filter(|filter| is_customer_dimension(&filter.dimension))
+            .map(|filter| (values_of(&filter.dimension), filter.values.as_slice()))
+            .collect();
+        let customer_dimensions: Vec<Option<&FxHashMap<String, String>>> =
+            query.dimensions.iter().filter(|dimension| is_customer_dimension(dimension)).map(values_of).collect();
         // Per respondent: whether it passes the customer filters, and its customer values in
-        // the query's order (interned as one tuple).
-        let customer_dimensions: Vec<&Dimension> =
-            query.dimensions.iter().filter(|dimension| is_customer_dimension(dimension)).collect();
-        let mut tuple_ids: HashMap<Vec<Option<&String>>, u32> = HashMap::new();
-        let mut tuples: Vec<Vec<Option<&String>>> = Vec::new();
+        // the query's order (interned as one tuple; a query has at most four dimensions).
+        let mut tuple_ids: FxHashMap<[Option<&str>; 4], u32> = FxHashMap::default();
+        let mut tuples: Vec<[Option<&str>; 4]> = Vec::new();
         let mut respondent_tuple: Vec<Option<u32>> = Vec::with_capacity(self.respondents.names.len());
-        for respondent in 0..self.respondents.names.len() as u32 {
-            let passes = query.filters.iter().filter(|filter| is_customer_dimension(&filter.dimension)).all(|filter| {
-                customer_value(&filter.dimension, respondent).is_some_and(|value| filter.values.contains(value))
-            });
+        for root in &self.root_of {
+            let value = |values| value_of(values, root.as_deref());
+            let passes = customer_filters
+                .iter()
+                .all(|(values, allowed)| value(*values).is_some_and(|value| allowed.iter().any(|one| one == value)));
             if !passes {
                 respondent_tuple.push(None);
                 continue;
             }
-            let values: Vec<Option<&String>> =
-                customer_dimensions.iter().map(|dimension| customer_value(dimension, respondent)).collect();
-            let id = match tuple_ids.get(&values) {
-                Some(id) => *id,
-                None => {
-                    let id = tuples.len() as u32;
-                    tuples.push(values.clone());
-                    tuple_ids.insert(values, id);
-                    id
-                }
-            };
+            let mut key = [None; 4];
+            for (slot, values) in key.iter_mut().zip(&customer_dimensions) {
+                *slot = value(*values);
+            }
+            let id = *tuple_ids.entry(key).or_insert_with(|| {
+                tuples.push(key);
+                tuples.len() as u32 - 1
+            });
             respondent_tuple.push(Some(id));
         }
-        let mut counts: HashMap<(i32, [u32; 4], u32, i16), u64> = HashMap::new();
+        let mut counts: FxHashMap<(i32, [u32; 4], u32, i16), u64> = FxHashMap::default();
         for fact in self.facts.get(&question_type).map(Vec::as_slice).unwrap_or_default() {
             if (fact.day as i64) < from_day || (fact.day as i64) > to_day {
                 continue;
@@ -347,7 +355,7 @@ impl WorkspaceIndex {
         counts
             .into_iter()
             .map(|((day, labels, tuple, score), count)| {
-                let mut customer = tuples[tuple as usize].iter().map(|value| value.cloned());
+                let mut customer = tuples[tuple as usize].iter().map(|value| value.map(str::to_owned));
                 let values =
                     query
                         .dimensions
@@ -361,6 +369,11 @@ impl WorkspaceIndex {
             })
             .collect()
     }
+}
+
+/// A customer's value in one dimension's values (none for a respondent no customer holds).
+fn value_of<'a>(values: Option<&'a Values>, root: Option<&str>) -> Option<&'a str> {
+    values?.get(root?).map(String::as_str)
 }
 
 /// Which identities `identity_roots` reads.
