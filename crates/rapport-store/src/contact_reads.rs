@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use rapport_core::contact_policy::PastInvitation;
 use rapport_core::ids::{CustomerId, WorkspaceId};
-use rapport_core::privacy::{ConsentChoice, Purpose};
 use serde_json::Value;
 
 use crate::records::{ContactFacts, ContactSubject};
@@ -78,16 +77,6 @@ fn latest_traits(rows: Vec<TraitRow>) -> serde_json::Map<String, Value> {
     latest.into_iter().map(|(key, (_, value))| (key, value)).collect()
 }
 
-fn consent_choice((purpose, channel, granted, source, at_ms): ConsentRow) -> Option<ConsentChoice> {
-    Some(ConsentChoice {
-        purpose: Purpose::parse(&purpose)?,
-        channel: (!channel.is_empty()).then_some(channel),
-        granted,
-        source,
-        at_ms,
-    })
-}
-
 /// The facts from the rows each statement returned.
 fn facts(
     root: Option<String>,
@@ -110,7 +99,7 @@ fn facts(
         subject,
         invitations,
         last_response_ms,
-        consents: consents.into_iter().filter_map(consent_choice).collect(),
+        consents: consents.into_iter().filter_map(crate::privacy_records::consent_choice).collect(),
     }
 }
 

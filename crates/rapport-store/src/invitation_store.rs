@@ -1,5 +1,5 @@
 //! The survey-invitations half of [`Store`]: created by triggers, decided by the contact policy
-//! when due. The SQL is in `sql_invitations.rs`.
+//! when due. The SQL is in `sql_invitations.rs`, and a decision's reads in `contact_reads.rs`.
 
 use rand::RngCore;
 use rapport_core::identity::Identity;

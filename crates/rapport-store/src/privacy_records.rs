@@ -2,7 +2,21 @@
 //! data-subject request is about, and what an erasure or a retention run removed.
 
 use rapport_core::ids::CustomerId;
-use rapport_core::privacy::ConsentChoice;
+use rapport_core::privacy::{ConsentChoice, Purpose};
+
+/// A consent statement as both backends store it (purpose, channel with `''` for every channel,
+/// granted, source, time); None for a purpose this version does not know.
+pub(crate) fn consent_choice(
+    (purpose, channel, granted, source, at_ms): (String, String, bool, String, i64),
+) -> Option<ConsentChoice> {
+    Some(ConsentChoice {
+        purpose: Purpose::parse(&purpose)?,
+        channel: (!channel.is_empty()).then_some(channel),
+        granted,
+        source,
+        at_ms,
+    })
+}
 
 /// One consent statement with the identity it was made for.
 #[derive(Debug, Clone, PartialEq, Eq)]

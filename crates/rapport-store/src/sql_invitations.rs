@@ -1,5 +1,6 @@
-// Survey invitations and the contact history the frequency policy reads: SQL both backends share,
-// `include!`d after `sql_backend.rs` by `sqlite.rs` and `postgres.rs`.
+// Survey invitations and the kept pages of hosted surveys: SQL both backends share, `include!`d
+// after `sql_backend.rs` by `sqlite.rs` and `postgres.rs`. What a contact decision reads is in
+// `contact_reads.rs`.
 
 use rapport_core::contact_policy::ContactPolicy;
 

@@ -10,16 +10,8 @@ use crate::privacy_records::{ConsentRecord, DataSubject, RowCounts};
 type ConsentRow = (String, String, String, bool, String, i64);
 
 fn consent_record((identity_key, purpose, channel, granted, source, at_ms): ConsentRow) -> Option<ConsentRecord> {
-    Some(ConsentRecord {
-        identity_key,
-        choice: ConsentChoice {
-            purpose: Purpose::parse(&purpose)?,
-            channel: (!channel.is_empty()).then_some(channel),
-            granted,
-            source,
-            at_ms,
-        },
-    })
+    let choice = crate::privacy_records::consent_choice((purpose, channel, granted, source, at_ms))?;
+    Some(ConsentRecord { identity_key, choice })
 }
 
 /// Who a subject's row belongs to, pushed onto `query` after `WHERE … AND `.
