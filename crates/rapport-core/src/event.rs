@@ -240,7 +240,12 @@ fn correct_clock_skew(
 ) -> (OffsetDateTime, Option<OffsetDateTime>) {
     let client_time = original_timestamp.or(timestamp);
     match (client_time, sent_at) {
-        (Some(client_time), Some(sent_at)) => (received_at - (sent_at - client_time), Some(client_time)),
+        // A skew so large that the corrected time falls outside the calendar (a client sending
+        // year 9328 at year 1013, found by fuzzing) says nothing about when it happened: the
+        // receive time stands in, as when no time was sent.
+        (Some(client_time), Some(sent_at)) => {
+            (received_at.checked_sub(sent_at - client_time).unwrap_or(received_at), Some(client_time))
+        }
         (Some(client_time), None) => (client_time, Some(client_time)),
         (None, _) => (received_at, None),
     }
@@ -575,6 +580,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(historical.timestamp, datetime!(2023-12-31 22:00:00 UTC));
+
+        // A correction past the end of the calendar is no time at all: the receive time, no panic.
+        let (absurd, _) = parse(
+            json!({"anonymousId": "a", "event": "x",
+                   "timestamp": "9328-05-01T10:00:00Z", "sentAt": "1013-05-01T10:00:01Z"}),
+            Some(EventType::Track),
+        )
+        .unwrap();
+        assert_eq!(absurd.timestamp, RECEIVED);
+        assert_eq!(absurd.original_timestamp, Some(datetime!(9328-05-01 10:00:00 UTC)));
     }
 
     #[test]
