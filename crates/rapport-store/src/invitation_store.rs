@@ -71,9 +71,10 @@ impl Store {
         self.reveal_invitations(invitations).await
     }
 
-    /// Takes a pending invitation for dispatch: false when someone else took it.
-    pub async fn claim_invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.claim_invitation(workspace, id).await)?)
+    /// Takes pending invitations for dispatch in one write; returns the ids taken (not those
+    /// another dispatcher took first).
+    pub async fn claim_invitations(&self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.claim_invitations(ids).await)?)
     }
 
     pub async fn finish_invitation(
@@ -166,17 +167,34 @@ impl Store {
         workspace: &WorkspaceId,
         identity: &Identity,
     ) -> Result<ContactFacts, StoreError> {
+        let mut facts = self.contact_facts_of_many(workspace, std::slice::from_ref(identity)).await?;
+        facts.pop().ok_or_else(|| StoreError::Internal("a contact read returned nothing".to_owned()))
+    }
+
+    /// What contact decisions read about each of `identities`, in order: on SQLite one read, in
+    /// one snapshot (the dispatcher decides a pass's invitations from it).
+    pub async fn contact_facts_of_many(
+        &self,
+        workspace: &WorkspaceId,
+        identities: &[Identity],
+    ) -> Result<Vec<ContactFacts>, StoreError> {
         let sealing = self.sealing(workspace);
-        let key = sealing.blind(&identity.key());
-        let mut facts = match self.backend() {
+        let keys: Vec<String> = identities.iter().map(|identity| sealing.blind(&identity.key())).collect();
+        let mut all = match self.backend() {
             Backend::Sqlite(_) => {
                 let workspace = workspace.clone();
-                let read = move |connection: &_| crate::contact_reads::sqlite(connection, &workspace, &key);
+                let read = move |connection: &_| crate::contact_reads::sqlite(connection, &workspace, &keys);
                 self.sqlite_reader()?.read(read).await?
             }
-            Backend::Postgres(sql) => crate::contact_reads::postgres(&sql.pool, workspace, &key).await?,
+            Backend::Postgres(sql) => {
+                let mut all = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    all.push(crate::contact_reads::postgres(&sql.pool, workspace, key).await?);
+                }
+                all
+            }
         };
-        if let Some(subject) = &mut facts.subject {
+        for subject in all.iter_mut().filter_map(|facts| facts.subject.as_mut()) {
             // The backend gives kind and stored value: open the sealed ones.
             for key in &mut subject.identity_keys {
                 if let Some((kind, value)) = rapport_core::sealing::split_sensitive_key(key) {
@@ -187,7 +205,7 @@ impl Store {
                 *value = sealing.open_trait(value)?;
             }
         }
-        Ok(facts)
+        Ok(all)
     }
 
     /// The invitation with this id in whichever workspace holds it.

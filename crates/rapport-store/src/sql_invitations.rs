@@ -173,18 +173,20 @@ impl SqlBackend {
         Ok(rows.into_iter().map(invitation_record).collect())
     }
 
-    /// Takes a pending invitation for dispatch; false if another dispatcher (in this process or
-    /// another) took it first.
-    pub async fn claim_invitation(&self, workspace: &WorkspaceId, id: &str) -> Result<bool, sqlx::Error> {
-        let claimed = sqlx::query(
-            "UPDATE invitations SET state = 'dispatching' WHERE workspace_id = $1 AND id = $2 AND state = 'pending'",
-        )
-        .bind(workspace.as_str())
-        .bind(id)
-        .execute(&self.write_pool)
-        .await?
-        .rows_affected();
-        Ok(claimed == 1)
+    /// Takes pending invitations for dispatch, in one statement; returns the ids taken (an id
+    /// another dispatcher, in this process or another, took first is not among them).
+    pub async fn claim_invitations(&self, ids: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            QueryBuilder::<Db>::new("UPDATE invitations SET state = 'dispatching' WHERE state = 'pending' AND id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(") RETURNING id");
+        query.build_query_scalar().fetch_all(&self.write_pool).await
     }
 
     /// Records how a dispatch ended. The state changes only from `dispatching`: an answer that

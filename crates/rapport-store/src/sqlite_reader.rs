@@ -67,7 +67,15 @@ impl Inner {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         connection.busy_timeout(Duration::from_secs(10))?;
-        connection.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")?;
+        // Reads through a memory map of the database file: a page is the kernel's cached page,
+        // not a copy into this connection's cache, which also survives a writer's commit (WAL
+        // drops a reader's page cache whenever the database changed). 1.3× the contact decisions
+        // per second at 1,000,000 invitations (BENCHMARKS.md "Survey decisions"). SQLite caps
+        // the map at its compile-time maximum, 2 GiB by default; beyond that it reads as before.
+        connection.execute_batch(
+            "PRAGMA query_only = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+             PRAGMA mmap_size = 2147418112;",
+        )?;
         connection.set_prepared_statement_cache_capacity(32);
         Ok(connection)
     }

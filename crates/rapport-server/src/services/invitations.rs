@@ -1,7 +1,7 @@
 //! Survey invitations as a service: which ingested events trigger which surveys, and, when an
 //! invitation is due, whether the contact policy lets it go out (and why not).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,9 @@ use rapport_core::event::Event;
 use rapport_core::identity::{Identity, IdentityKind};
 use rapport_core::ids::{CustomerId, WorkspaceId};
 use rapport_core::survey_delivery::{DEFAULT_CADENCE_DAYS, Delivery, Trigger, cadence_invitation};
-use rapport_store::records::{ContactFacts, ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation};
+use rapport_store::records::{
+    ContactFacts, ContactSubject, InvitationOutcome, InvitationRecord, NewInvitation, SurveyRecord,
+};
 
 use crate::services::hosted_survey::{LINK_VALID_DAYS, link_path, unsubscribe_path};
 use crate::services::mail::Mailer;
@@ -27,7 +29,7 @@ const MAX_TRIGGER_AGE: time::Duration = time::Duration::hours(24);
 /// Customers read per page when planning a relational survey's cadence.
 const CADENCE_PAGE: usize = 500;
 /// Due invitations handled per dispatcher pass.
-const DISPATCH_BATCH: usize = 200;
+pub const DISPATCH_BATCH: usize = 200;
 
 /// One survey's trigger, as ingestion checks it.
 #[derive(Debug, Clone)]
@@ -194,9 +196,39 @@ pub struct Ask<'a> {
 /// Decides an [`Ask`], reading the customer's contact history. An identity no customer holds yet
 /// has no history.
 pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError> {
-    let Ask { workspace, survey_id, delivery, channel, identity, now_ms, reminder, policy } = ask;
-    let ContactFacts { subject, invitations, last_response_ms, consents } =
-        store.contact_facts(workspace, identity).await?;
+    let facts = store.contact_facts(ask.workspace, ask.identity).await?;
+    Ok(decide_from(facts, &ask, &SentInPass::default()))
+}
+
+/// Invitations sent during one dispatcher pass, by the customer (root) they went to, or by the
+/// identity when no customer held it: a pass decides from facts read at its start, so a second
+/// invitation to the same customer in the same pass must see the first.
+#[derive(Debug, Default)]
+pub struct SentInPass(HashMap<String, Vec<contact_policy::PastInvitation>>);
+
+impl SentInPass {
+    fn key(customer: Option<&CustomerId>, identity: &Identity) -> String {
+        customer.map_or_else(|| identity.key(), |customer| customer.0.clone())
+    }
+
+    /// Records an invitation sent to `identity` (held by `customer`) in this pass.
+    pub fn record(&mut self, customer: Option<&CustomerId>, identity: &Identity, survey_id: &str, at_ms: i64) {
+        let sent =
+            contact_policy::PastInvitation { survey_id: survey_id.to_owned(), sent_at_ms: at_ms, reminder: false };
+        self.0.entry(Self::key(customer, identity)).or_default().push(sent);
+    }
+
+    fn of(&self, customer: Option<&CustomerId>, identity: &Identity) -> &[contact_policy::PastInvitation] {
+        self.0.get(&Self::key(customer, identity)).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Decides an [`Ask`] from facts read before (`Store::contact_facts_of_many`), counting what was
+/// sent since in the same pass.
+pub fn decide_from(facts: ContactFacts, ask: &Ask<'_>, sent: &SentInPass) -> Decision {
+    let Ask { survey_id, delivery, channel, identity, now_ms, reminder, policy, .. } = *ask;
+    let ContactFacts { subject, mut invitations, last_response_ms, consents } = facts;
+    invitations.extend_from_slice(sent.of(subject.as_ref().map(|subject| &subject.root), identity));
     let mut history = history_of(subject.as_ref().map(|subject| &subject.traits), invitations, last_response_ms);
     // Consent statements (API, unsubscribe link, Segment `context.consent`) for the surveys
     // purpose on this channel; a refusal by the unsubscribe link reads as one.
@@ -216,7 +248,7 @@ pub async fn decide(store: &Store, ask: Ask<'_>) -> Result<Decision, StoreError>
         reminder,
     );
     let address = address_for(channel, identity, subject.as_ref());
-    Ok(Decision { customer: subject.map(|subject| subject.root), address, outcome })
+    Decision { customer: subject.map(|subject| subject.root), address, outcome }
 }
 
 /// Where an invitation on `channel` goes: the `email` trait for e-mail; for SMS and chat a phone
@@ -238,6 +270,13 @@ fn address_for(channel: &str, identity: &Identity, subject: Option<&ContactSubje
         }
         _ => text("email").map(str::to_owned),
     }
+}
+
+/// What one dispatcher pass remembers: what it sent, and the survey versions it read.
+#[derive(Default)]
+struct Pass {
+    sent: SentInPass,
+    surveys: HashMap<(WorkspaceId, String, i64), Option<SurveyRecord>>,
 }
 
 /// Sends due invitations: decides each by the contact policy, then delivers it on its channel.
@@ -270,22 +309,34 @@ impl Dispatcher {
     /// many were handled.
     pub async fn run_once(&self, now_ms: i64) -> Result<usize, StoreError> {
         let due = self.store.due_invitations(now_ms, DISPATCH_BATCH).await?;
+        let ids: Vec<&str> = due.iter().map(|invitation| invitation.id.as_str()).collect();
+        let claimed: HashSet<String> = self.store.claim_invitations(&ids).await?.into_iter().collect();
+        let mut by_workspace: Vec<(WorkspaceId, Vec<InvitationRecord>)> = Vec::new();
+        for invitation in due.into_iter().filter(|invitation| claimed.contains(&invitation.id)) {
+            match by_workspace.iter_mut().find(|(workspace, _)| *workspace == invitation.workspace_id) {
+                Some((_, invitations)) => invitations.push(invitation),
+                None => by_workspace.push((invitation.workspace_id.clone(), vec![invitation])),
+            }
+        }
         let mut handled = 0;
-        // Each workspace's contact policy, read once per pass.
-        let mut policies: HashMap<WorkspaceId, ContactPolicy> = HashMap::new();
-        for invitation in due {
-            if !self.store.claim_invitation(&invitation.workspace_id, &invitation.id).await? {
-                continue;
+        let mut pass = Pass::default();
+        for (workspace, invitations) in by_workspace {
+            // The workspace's policy and its customers' contact facts, each read once per pass.
+            let policy = self.store.contact_policy(&workspace).await?;
+            let identities: Vec<Option<Identity>> =
+                invitations.iter().map(|invitation| Identity::parse_typed(&invitation.identity_key).ok()).collect();
+            let readable: Vec<Identity> = identities.iter().flatten().cloned().collect();
+            let mut facts = self.store.contact_facts_of_many(&workspace, &readable).await?.into_iter();
+            for (invitation, identity) in invitations.iter().zip(identities) {
+                let subject = identity.and_then(|identity| Some((identity, facts.next()?)));
+                let outcome = self.dispatch_one(invitation, &policy, subject.as_ref(), &mut pass, now_ms).await?;
+                self.store.finish_invitation(&workspace, &invitation.id, &outcome).await?;
+                if let (Some((identity, _)), "sent") = (&subject, outcome.state) {
+                    pass.sent.record(outcome.customer_id.as_ref(), identity, &invitation.survey_id, now_ms);
+                }
+                metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
+                handled += 1;
             }
-            if !policies.contains_key(&invitation.workspace_id) {
-                let policy = self.store.contact_policy(&invitation.workspace_id).await?;
-                policies.insert(invitation.workspace_id.clone(), policy);
-            }
-            let policy = policies.get(&invitation.workspace_id).copied().unwrap_or_default();
-            let outcome = self.dispatch_one(&invitation, &policy, now_ms).await?;
-            self.store.finish_invitation(&invitation.workspace_id, &invitation.id, &outcome).await?;
-            metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
-            handled += 1;
         }
         for invitation in self.store.reminders_due(now_ms, DISPATCH_BATCH).await? {
             if self.store.claim_reminder(&invitation.workspace_id, &invitation.id, now_ms).await? {
@@ -391,10 +442,14 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Decides and delivers one claimed invitation; `subject` is its identity with the contact
+    /// facts read for it at the start of the pass (`None`: the identity cannot be read).
     async fn dispatch_one(
         &self,
         invitation: &InvitationRecord,
         policy: &ContactPolicy,
+        subject: Option<&(Identity, ContactFacts)>,
+        pass: &mut Pass,
         now_ms: i64,
     ) -> Result<InvitationOutcome, StoreError> {
         let store = &self.store;
@@ -412,7 +467,16 @@ impl Dispatcher {
                 remind_at_ms: None,
             }
         };
-        let survey = store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
+        let survey_key = (invitation.workspace_id.clone(), invitation.survey_id.clone(), invitation.version);
+        let survey = match pass.surveys.get(&survey_key) {
+            Some(survey) => survey.clone(),
+            None => {
+                let survey =
+                    store.survey(&invitation.workspace_id, &invitation.survey_id, Some(invitation.version)).await?;
+                pass.surveys.insert(survey_key, survey.clone());
+                survey
+            }
+        };
         let Some((name, delivery)) =
             survey.and_then(|survey| Some((survey.definition.name, survey.definition.delivery?)))
         else {
@@ -423,7 +487,7 @@ impl Dispatcher {
                 Some(("no_delivery", "the survey version has no delivery settings".to_owned())),
             ));
         };
-        let Ok(identity) = Identity::parse_typed(&invitation.identity_key) else {
+        let Some((identity, facts)) = subject else {
             return Ok(outcome(
                 "failed",
                 None,
@@ -436,12 +500,12 @@ impl Dispatcher {
             survey_id: &invitation.survey_id,
             delivery: &delivery,
             channel: &invitation.channel,
-            identity: &identity,
+            identity,
             now_ms,
             reminder: false,
             policy,
         };
-        let decision = decide(store, ask).await?;
+        let decision = decide_from(facts.clone(), &ask, &pass.sent);
         if let Err(suppression) = decision.outcome {
             let why = Some((suppression.code(), suppression.explanation()));
             return Ok(outcome("suppressed", decision.customer, None, why));
@@ -548,19 +612,21 @@ pub async fn dry_run_audience(
     }
     let now_ms = rapport_store::now_ms();
     let policy = store.contact_policy(workspace).await?;
+    // One read for the whole audience.
+    let facts = store.contact_facts_of_many(workspace, &identities).await?;
     let mut data = Vec::with_capacity(identities.len());
-    for (typed, identity) in customers.into_iter().zip(identities) {
+    for ((typed, identity), facts) in customers.into_iter().zip(&identities).zip(facts) {
         let ask = Ask {
             workspace,
             survey_id,
             delivery: &delivery,
             channel: &channel,
-            identity: &identity,
+            identity,
             now_ms,
             reminder: false,
             policy: &policy,
         };
-        let decision = decide(store, ask).await?;
+        let decision = decide_from(facts, &ask, &SentInPass::default());
         let (reason, explanation) = match &decision.outcome {
             Ok(()) => (None, None),
             Err(suppression) => (Some(suppression.code().to_owned()), Some(suppression.explanation())),

@@ -348,3 +348,39 @@ pub async fn a_long_survey_keeps_each_page(app: TestApp) {
     let again = client.post(&link).form(&[("page", "3"), ("q.more", "Again")]).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
 }
+
+/// A dispatcher pass decides its invitations from one read made at its start: a second
+/// invitation to the same customer in the same pass (here through another of their identities)
+/// still sees the first one sent.
+pub async fn a_dispatcher_pass_counts_what_it_sent(app: TestApp) {
+    use rapport_server::services::hosted_survey::LINK_SECRET;
+    use rapport_server::services::invitations::Dispatcher;
+    let definition = json!({"name": "After delivery", "kind": "transactional",
+        "questions": [{"id": "nps", "type": "nps"}],
+        "delivery": {"channel": "link", "notAgainWithinDays": 30,
+                     "trigger": {"event": "Order Delivered", "delayMinutes": 60}}});
+    let (_, survey) = status_and_json(app.post("/v1/surveys", &app.admin_key, &definition).send().await.unwrap()).await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    app.send("/v1/identify", &json!({"userId": "ann", "anonymousId": "ann-phone"})).await;
+    app.send("/v1/track", &json!({"userId": "ann", "event": "Order Delivered", "messageId": "d1"})).await;
+    app.send("/v1/track", &json!({"anonymousId": "ann-phone", "event": "Order Delivered", "messageId": "d2"})).await;
+    app.send("/v1/track", &json!({"userId": "bob", "event": "Order Delivered", "messageId": "d3"})).await;
+    for _ in 0..100 {
+        if app.read(&format!("/v1/surveys/{id}/invitations")).await["data"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let secret = app.store.secret(LINK_SECRET).await.unwrap();
+    let dispatcher = Dispatcher::new(app.store.clone(), None, app.url(""), secret);
+    assert_eq!(dispatcher.run_once(rapport_store::now_ms() + 2 * 60 * 60 * 1000).await.unwrap(), 3, "one pass");
+    let invitations = settled_invitations(&app, &id, 3).await;
+    let outcome = |message: &str| {
+        let invitation = invitations.iter().find(|invitation| invitation["messageId"] == message).unwrap();
+        (invitation["state"].as_str().unwrap().to_owned(), invitation["reason"].as_str().map(str::to_owned))
+    };
+    assert_eq!(outcome("d1"), ("sent".to_owned(), None));
+    assert_eq!(outcome("d2"), ("suppressed".to_owned(), Some("survey_repeated_too_soon".to_owned())));
+    assert_eq!(outcome("d3"), ("sent".to_owned(), None), "another customer is not held back");
+}

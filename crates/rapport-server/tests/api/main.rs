@@ -86,6 +86,7 @@ api_suite! {
     crate::invitations::a_link_invitation_is_answered_once_on_the_hosted_page => a_link_invitation_is_answered_once_on_the_hosted_page,
     crate::invitations::a_relational_survey_invites_every_customer_once_per_period => a_relational_survey_invites_every_customer_once_per_period,
     crate::invitations::a_trigger_can_require_customer_traits => a_trigger_can_require_customer_traits,
+    crate::invitations::a_dispatcher_pass_counts_what_it_sent => a_dispatcher_pass_counts_what_it_sent,
     crate::invitations::the_hosted_page_speaks_the_survey_language => the_hosted_page_speaks_the_survey_language,
     crate::metrics::nps_by_month_and_channel_with_intervals_and_changes => nps_by_month_and_channel_with_intervals_and_changes,
     crate::metrics::enps_and_response_rate_read_their_own_data => enps_and_response_rate_read_their_own_data,

@@ -34,8 +34,10 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     let due = store.due_invitations(2_000, 10).await.unwrap();
     assert_eq!(due.len(), 1, "only what is due");
     assert_eq!((due[0].state.as_str(), due[0].trigger_message_id.as_str()), ("pending", "m1"));
-    assert!(store.claim_invitation(&acme, &due[0].id).await.unwrap());
-    assert!(!store.claim_invitation(&acme, &due[0].id).await.unwrap(), "claimed once");
+    let first = due[0].id.as_str();
+    assert_eq!(store.claim_invitations(&[first, "unknown"]).await.unwrap(), [first], "only what is pending");
+    assert!(store.claim_invitations(&[first]).await.unwrap().is_empty(), "claimed once");
+    assert!(store.claim_invitations(&[]).await.unwrap().is_empty());
     assert!(store.due_invitations(2_000, 10).await.unwrap().is_empty());
 
     let customer = CustomerId("c-1".to_owned());
@@ -99,7 +101,7 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
 
     // An invitation sent and never answered expires; an answered one does not.
     let second = store.due_invitations(10_000, 10).await.unwrap().remove(0);
-    assert!(store.claim_invitation(&acme, &second.id).await.unwrap());
+    assert_eq!(store.claim_invitations(&[second.id.as_str()]).await.unwrap(), std::slice::from_ref(&second.id));
     store.finish_invitation(&acme, &second.id, &InvitationOutcome { at_ms: 6_000, ..sent.clone() }).await.unwrap();
     assert_eq!(store.expire_invitations(5_999).await.unwrap(), 0);
     assert_eq!(store.expire_invitations(6_000).await.unwrap(), 1);
@@ -180,4 +182,12 @@ pub async fn contact_facts_gather_every_identity_of_the_customer(store: Store) {
     let bobs = store.contact_facts(&acme, &bob).await.unwrap();
     assert_eq!(bobs.invitations.len(), 1);
     assert!(bobs.consents.is_empty());
+
+    // An unanswered invitation whose link expired was still delivered: it keeps counting
+    // against the contact rules (a repeat rule of 90 days outlives a link of 14).
+    assert_eq!(store.expire_invitations(10_000).await.unwrap(), 3);
+    let facts = store.contact_facts(&acme, &ann).await.unwrap();
+    let mut sent: Vec<i64> = facts.invitations.iter().map(|invitation| invitation.sent_at_ms).collect();
+    sent.sort();
+    assert_eq!(sent, [1_000, 2_000], "expired invitations still count");
 }

@@ -1,0 +1,7 @@
+-- A contact decision reads a customer's delivered invitations (`contact_reads.rs`): by the
+-- customer they were sent to and by the identity they were made for. These indexes answer both
+-- reads alone (sending time and survey included), without a lookup of each invitation's row.
+DROP INDEX invitations_by_customer;
+CREATE INDEX invitations_by_customer ON invitations (workspace_id, customer_id, sent_at, survey_id);
+DROP INDEX invitations_by_identity;
+CREATE INDEX invitations_by_identity ON invitations (workspace_id, identity_key, sent_at, customer_id, survey_id);
