@@ -112,6 +112,7 @@ async fn seed_responses(
                     answers: check_answers(&definitions[which], answers.as_object().expect("an object"))
                         .expect("valid benchmark answers"),
                     feedback: Vec::new(),
+                    invitation: None,
                 }
             })
             .collect();

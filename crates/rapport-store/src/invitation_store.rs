@@ -214,16 +214,6 @@ impl Store {
         Ok(self.reveal_invitations(invitation.into_iter().collect()).await?.pop())
     }
 
-    /// Marks a sent invitation answered; false if it was answered already (or never sent).
-    pub async fn mark_invitation_responded(
-        &self,
-        workspace: &WorkspaceId,
-        id: &str,
-        at_ms: i64,
-    ) -> Result<bool, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.mark_invitation_responded(workspace, id, at_ms).await)?)
-    }
-
     /// The installation's 256-bit secret called `name`, made on first use and shared by every
     /// process on this database.
     pub async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {

@@ -196,7 +196,7 @@ impl Store {
         let (backend, writer, sqlite_reader) = match kind {
             BackendKind::Sqlite => {
                 let (sql, path) = sqlite::connect(url).await.map_err(connect_error)?;
-                let writer = sqlite_writer::SqliteWriter::open(&path)?;
+                let writer = sqlite_writer::SqliteWriter::open(&path, sql.write_pool.clone())?;
                 let reader = sqlite_reader::SqliteReader::new(&path);
                 (Backend::Sqlite(sql), ingest_queue::Writer::Sqlite(writer), Some(reader))
             }

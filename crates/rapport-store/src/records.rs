@@ -197,6 +197,9 @@ pub struct NewResponse {
     /// The open-text answers as feedback items (redacted and analysed by the caller), stored in
     /// the response's transaction.
     pub feedback: Vec<crate::feedback_records::NewFeedback>,
+    /// The invitation this response answers (hosted page, widget): marked `responded` in the
+    /// response's transaction, when the response is new.
+    pub invitation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

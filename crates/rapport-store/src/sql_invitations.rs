@@ -290,20 +290,6 @@ impl SqlBackend {
         Ok(row.map(invitation_record))
     }
 
-    /// Marks a sent invitation answered; false if it was answered already (or never sent). An
-    /// invitation still `dispatching` counts as sent: its e-mail can arrive (and be answered)
-    /// before the dispatcher records it.
-    pub async fn mark_invitation_responded(
-        &self,
-        workspace: &WorkspaceId,
-        id: &str,
-        at_ms: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let sql = "UPDATE invitations SET state = 'responded', responded_at = $1 \
-             WHERE workspace_id = $2 AND id = $3 AND state IN ('sent', 'dispatching')";
-        self.update_one_invitation(sql, at_ms, workspace, id).await
-    }
-
     /// Runs a conditional update of one invitation (`$1` a time, `$2` the workspace, `$3` the id);
     /// true if it applied.
     async fn update_one_invitation(

@@ -248,6 +248,19 @@ impl SqlBackend {
                 position += 1;
             }
         }
+        if let Some(invitation) = &response.invitation {
+            // An invitation whose link is still valid is answered even if the sweep just
+            // expired it (both end 14 days after sending).
+            sqlx::query(
+                "UPDATE invitations SET state = 'responded', responded_at = $1 \
+                 WHERE workspace_id = $2 AND id = $3 AND state IN ('sent', 'dispatching', 'expired')",
+            )
+            .bind(response.received_at_ms)
+            .bind(workspace.as_str())
+            .bind(invitation)
+            .execute(&mut *tx)
+            .await?;
+        }
         add_to_rollup(&mut tx, workspace, response).await?;
         insert_response_feedback(&mut tx, workspace, &id, response).await?;
         // Announced with the response: webhooks deliver it (imports of history announce nothing).

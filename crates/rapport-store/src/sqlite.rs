@@ -45,7 +45,10 @@ pub async fn connect(url: &str) -> Result<(SqlBackend, std::path::PathBuf), sqlx
     let path = options.get_filename().to_path_buf();
     let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    let write_pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+    // One write connection: sqlx's writes queue for it, and the ingest writer takes its turn in
+    // the same queue (`sqlite_writer.rs`). No ping before each use: the file does not go away.
+    let write_pool =
+        SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options).await?;
     Ok((SqlBackend { pool, write_pool }, path))
 }
 

@@ -351,14 +351,15 @@ pub async fn submit(
             .await?;
         return Ok(Redirect::to(&format!("/s/{token}")).into_response());
     }
-    let checked = match check_response(&survey, &body, key, now) {
+    let mut checked = match check_response(&survey, &body, key, now) {
         Ok(checked) => checked,
         Err(error) => return Ok(refused(error)),
     };
+    // The invitation is marked answered in the response's transaction; a second submission
+    // finds the first response under the same idempotency key.
+    checked.response.invitation = Some(invitation.id.clone());
     let (_, created) = record_response(&state.store, &invitation.workspace_id, &survey, &checked).await?;
-    let at = rapport_core::resolution::millis(now);
-    let first = state.store.mark_invitation_responded(&invitation.workspace_id, &invitation.id, at).await?;
-    if !created || !first {
+    if !created {
         return Ok(link_problem(t, LinkProblem::AlreadyAnswered));
     }
     if had_draft {

@@ -151,6 +151,7 @@ pub fn check_response(
                 idempotency_key,
                 answers,
                 feedback: Vec::new(),
+                invitation: None,
             },
             respondent,
         }),

@@ -146,10 +146,10 @@ pub async fn answer(
     };
     let channel = body.get("channel").and_then(Value::as_str).unwrap_or("web");
     let request = json!({"customer": invitation.identity_key, "channel": channel, "answers": body.get("answers")});
-    let checked = check_response(&survey, &request, Some(format!("invitation:{}", invitation.id)), now)?;
+    let mut checked = check_response(&survey, &request, Some(format!("invitation:{}", invitation.id)), now)?;
+    checked.response.invitation = Some(invitation.id.clone());
     let (_, created) = record_response(&state.store, &invitation.workspace_id, &survey, &checked).await?;
-    let first = state.store.mark_invitation_responded(&invitation.workspace_id, &invitation.id, now_ms).await?;
-    if !created || !first {
+    if !created {
         return Err(ApiError::new(ErrorCode::Conflict, "this survey was answered already"));
     }
     Ok(json!({"thanks": survey.definition.thank_you}))

@@ -152,6 +152,7 @@ pub async fn survey_comments_are_stored_with_their_response(store: Store) {
             details: json!({"surveyId": survey.id}),
             ..item("survey", T0, "negative", &["login"], None)
         }],
+        invitation: None,
     };
     let (record, created) = store.insert_response(&acme, &response).await.unwrap();
     assert!(created);

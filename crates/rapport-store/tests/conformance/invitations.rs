@@ -60,25 +60,23 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     assert!(store.reminders_due(9_999, 10).await.unwrap().is_empty());
     assert_eq!(store.invitation(&acme, &due[0].id).await.unwrap().unwrap().reminded_at_ms, Some(2_600));
 
-    store
-        .insert_response(
-            &acme,
-            &NewResponse {
-                survey_id: survey.id.clone(),
-                version: 1,
-                identity_key: "userId:u1".to_owned(),
-                channel: None,
-                touchpoint: None,
-                agent: None,
-                submitted_at_ms: 3_000,
-                received_at_ms: 3_000,
-                idempotency_key: None,
-                answers: Vec::new(),
-                feedback: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
+    // An answer to the first invitation, as the hosted page stores it.
+    let answer = |at_ms: i64| NewResponse {
+        survey_id: survey.id.clone(),
+        version: 1,
+        identity_key: "userId:u1".to_owned(),
+        channel: None,
+        touchpoint: None,
+        agent: None,
+        submitted_at_ms: at_ms,
+        received_at_ms: at_ms,
+        idempotency_key: Some(format!("invitation:{}", due[0].id)),
+        answers: Vec::new(),
+        feedback: Vec::new(),
+        invitation: Some(due[0].id.clone()),
+    };
+    let unprompted = NewResponse { idempotency_key: None, invitation: None, ..answer(3_000) };
+    store.insert_response(&acme, &unprompted).await.unwrap();
     // `userId:u1` is no customer yet: its history is what was sent to that identity.
     let u1 = rapport_core::identity::Identity::user_id("u1").unwrap();
     let facts = store.contact_facts(&acme, &u1).await.unwrap();
@@ -93,10 +91,10 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     // A link names only the invitation; it is answered once.
     let found = store.invitation_anywhere(&due[0].id).await.unwrap().expect("found without a workspace");
     assert_eq!(found.workspace_id, acme);
-    assert!(store.mark_invitation_responded(&acme, &due[0].id, 4_000).await.unwrap());
-    assert!(!store.mark_invitation_responded(&acme, &due[0].id, 5_000).await.unwrap(), "answered once");
+    assert!(store.insert_response(&acme, &answer(4_000)).await.unwrap().1, "the response is new");
+    assert!(!store.insert_response(&acme, &answer(5_000)).await.unwrap().1, "answered once");
     let answered = store.invitation(&acme, &due[0].id).await.unwrap().unwrap();
-    assert_eq!((answered.state.as_str(), answered.responded_at_ms), ("responded", Some(4_000)));
+    assert_eq!((answered.state.as_str(), answered.responded_at_ms), ("responded", Some(4_000)), "in its transaction");
     assert!(store.invitation_anywhere("nope").await.unwrap().is_none());
 
     // An invitation sent and never answered expires; an answered one does not.

@@ -63,6 +63,7 @@ pub async fn deleting_a_workspace_removes_all_of_it(store: Store) {
             answers: rapport_core::survey_answers::check_answers(&definition, json!({"nps": 3}).as_object().unwrap())
                 .unwrap(),
             feedback: Vec::new(),
+            invitation: None,
         };
         assert_eq!(store.import_responses(&workspace.id, &[response]).await.unwrap(), 1);
         store.create_journey(&workspace.id, &json!({"name": "Purchase"})).await.unwrap();

@@ -101,6 +101,7 @@ pub async fn rollups_return_exactly_what_the_raw_answers_return(store: Store) {
             idempotency_key: None,
             answers: typed,
             feedback: Vec::new(),
+            invitation: None,
         };
         // A third of acme's responses arrive by bulk import, which adds to the rollup in aggregate.
         if index % 3 == 1 && target == &acme {
@@ -211,6 +212,7 @@ pub async fn trait_groups_follow_the_identity_graph(store: Store) {
         idempotency_key: None,
         answers: check_answers(&definition(), json!({"nps": nps}).as_object().unwrap()).unwrap(),
         feedback: Vec::new(),
+        invitation: None,
     };
     for (identity, nps) in [
         ("email:ann@example.com", 10),
@@ -299,6 +301,7 @@ pub async fn trait_reports_stay_exact_as_the_graph_changes(store: Store) {
             idempotency_key: None,
             answers: check_answers(&definition(), answers.as_object().unwrap()).unwrap(),
             feedback: Vec::new(),
+            invitation: None,
         }
     };
     let queries = [

@@ -32,6 +32,7 @@ fn response(survey: &str, version: i64, answers: Value, at_ms: i64, key: Option<
         idempotency_key: key.map(str::to_owned),
         answers: check_answers(&definition("x"), answers.as_object().unwrap()).expect("valid answers"),
         feedback: Vec::new(),
+        invitation: None,
     }
 }
 

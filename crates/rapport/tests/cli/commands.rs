@@ -222,6 +222,7 @@ async fn metrics_prints_a_table_or_json() {
             idempotency_key: None,
             answers: check_answers(&definition, answers.as_object().unwrap()).unwrap(),
             feedback: Vec::new(),
+            invitation: None,
         };
         store.insert_response(&shop, &response).await.unwrap();
     }
