@@ -44,7 +44,7 @@ pub(crate) struct SqliteWriter {
 
 /// Checkpoint at most this often.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
-/// A WAL longer than this (frames of one page each, 64 MiB at 4 KiB pages) is checkpointed
+/// A WAL longer than this (frames of one page each, 16 MiB at 4 KiB pages) is checkpointed
 /// with `RESTART`, which waits for the writer between groups, so the file cannot grow without
 /// bound under sustained ingestion.
 const WAL_RESTART_FRAMES: i64 = 4_096;
