@@ -71,10 +71,16 @@ impl Store {
         self.reveal_invitations(invitations).await
     }
 
-    /// Takes pending invitations for dispatch in one write; returns the ids taken (not those
-    /// another dispatcher took first).
-    pub async fn claim_invitations(&self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
-        Ok(dispatch!(self.backend(), sql => sql.claim_invitations(ids).await)?)
+    /// Takes pending invitations for dispatch at `now_ms` in one write; returns the ids taken
+    /// (not those another dispatcher took first).
+    pub async fn claim_invitations(&self, ids: &[&str], now_ms: i64) -> Result<Vec<String>, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.claim_invitations(ids, now_ms).await)?)
+    }
+
+    /// Releases claims made before `before_ms` and never finished (the dispatcher holding them
+    /// stopped): those invitations are pending again. Returns how many.
+    pub async fn release_stale_claims(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(dispatch!(self.backend(), sql => sql.release_stale_claims(before_ms).await)?)
     }
 
     pub async fn finish_invitation(

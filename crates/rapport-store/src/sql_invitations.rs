@@ -173,20 +173,35 @@ impl SqlBackend {
         Ok(rows.into_iter().map(invitation_record).collect())
     }
 
-    /// Takes pending invitations for dispatch, in one statement; returns the ids taken (an id
-    /// another dispatcher, in this process or another, took first is not among them).
-    pub async fn claim_invitations(&self, ids: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    /// Takes pending invitations for dispatch at `now_ms`, in one statement; returns the ids
+    /// taken (an id another dispatcher, in this process or another, took first is not among them).
+    pub async fn claim_invitations(&self, ids: &[&str], now_ms: i64) -> Result<Vec<String>, sqlx::Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query =
-            QueryBuilder::<Db>::new("UPDATE invitations SET state = 'dispatching' WHERE state = 'pending' AND id IN (");
+        let mut query = QueryBuilder::<Db>::new("UPDATE invitations SET state = 'dispatching', claimed_at = ");
+        query.push_bind(now_ms);
+        query.push(" WHERE state = 'pending' AND id IN (");
         let mut list = query.separated(", ");
         for id in ids {
             list.push_bind(*id);
         }
         query.push(") RETURNING id");
         query.build_query_scalar().fetch_all(&self.write_pool).await
+    }
+
+    /// Puts invitations claimed before `before_ms` and never finished back to `pending` (their
+    /// dispatcher stopped mid-pass); returns how many. Claims from before claims had a time are
+    /// released too.
+    pub async fn release_stale_claims(&self, before_ms: i64) -> Result<u64, sqlx::Error> {
+        let released = sqlx::query(
+            "UPDATE invitations SET state = 'pending', claimed_at = NULL \
+             WHERE state = 'dispatching' AND (claimed_at < $1 OR claimed_at IS NULL)",
+        )
+        .bind(before_ms)
+        .execute(&self.write_pool)
+        .await?;
+        Ok(released.rows_affected())
     }
 
     /// Records how a dispatch ended. The state changes only from `dispatching`: an answer that

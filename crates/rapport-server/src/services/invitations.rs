@@ -30,6 +30,11 @@ const MAX_TRIGGER_AGE: time::Duration = time::Duration::hours(24);
 const CADENCE_PAGE: usize = 500;
 /// Due invitations handled per dispatcher pass.
 pub const DISPATCH_BATCH: usize = 200;
+/// A claim older than this was left by a dispatcher that stopped mid-pass (a pass sends at most
+/// `DISPATCH_BATCH` messages): its invitations are dispatched again. One whose message went out
+/// just before the stop, and was not yet recorded, is sent twice; without the release, every
+/// invitation of the pass would never be sent.
+const STALE_CLAIM_MS: i64 = 15 * 60 * 1000;
 
 /// One survey's trigger, as ingestion checks it.
 #[derive(Debug, Clone)]
@@ -308,9 +313,13 @@ impl Dispatcher {
     /// One pass: every due invitation is claimed, decided, delivered and finished. Returns how
     /// many were handled.
     pub async fn run_once(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let released = self.store.release_stale_claims(now_ms - STALE_CLAIM_MS).await?;
+        if released > 0 {
+            tracing::warn!(released, "invitations left mid-dispatch by a stopped dispatcher are pending again");
+        }
         let due = self.store.due_invitations(now_ms, DISPATCH_BATCH).await?;
         let ids: Vec<&str> = due.iter().map(|invitation| invitation.id.as_str()).collect();
-        let claimed: HashSet<String> = self.store.claim_invitations(&ids).await?.into_iter().collect();
+        let claimed: HashSet<String> = self.store.claim_invitations(&ids, now_ms).await?.into_iter().collect();
         let mut by_workspace: Vec<(WorkspaceId, Vec<InvitationRecord>)> = Vec::new();
         for invitation in due.into_iter().filter(|invitation| claimed.contains(&invitation.id)) {
             match by_workspace.iter_mut().find(|(workspace, _)| *workspace == invitation.workspace_id) {

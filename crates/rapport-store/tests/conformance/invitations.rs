@@ -35,9 +35,14 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
     assert_eq!(due.len(), 1, "only what is due");
     assert_eq!((due[0].state.as_str(), due[0].trigger_message_id.as_str()), ("pending", "m1"));
     let first = due[0].id.as_str();
-    assert_eq!(store.claim_invitations(&[first, "unknown"]).await.unwrap(), [first], "only what is pending");
-    assert!(store.claim_invitations(&[first]).await.unwrap().is_empty(), "claimed once");
-    assert!(store.claim_invitations(&[]).await.unwrap().is_empty());
+    assert_eq!(store.claim_invitations(&[first, "unknown"], 2_000).await.unwrap(), [first], "only what is pending");
+    assert!(store.claim_invitations(&[first], 2_000).await.unwrap().is_empty(), "claimed once");
+    assert!(store.claim_invitations(&[], 2_000).await.unwrap().is_empty());
+    // A claim its dispatcher never finished is released once it is old.
+    assert_eq!(store.release_stale_claims(2_000).await.unwrap(), 0, "not yet stale");
+    assert_eq!(store.release_stale_claims(2_001).await.unwrap(), 1);
+    assert_eq!(store.due_invitations(2_000, 10).await.unwrap().len(), 1, "pending again");
+    assert_eq!(store.claim_invitations(&[first], 2_100).await.unwrap(), [first]);
     assert!(store.due_invitations(2_000, 10).await.unwrap().is_empty());
 
     let customer = CustomerId("c-1".to_owned());
@@ -99,7 +104,7 @@ pub async fn invitations_are_made_once_and_dispatched_once(store: Store) {
 
     // An invitation sent and never answered expires; an answered one does not.
     let second = store.due_invitations(10_000, 10).await.unwrap().remove(0);
-    assert_eq!(store.claim_invitations(&[second.id.as_str()]).await.unwrap(), std::slice::from_ref(&second.id));
+    assert_eq!(store.claim_invitations(&[second.id.as_str()], 6_000).await.unwrap(), std::slice::from_ref(&second.id));
     store.finish_invitation(&acme, &second.id, &InvitationOutcome { at_ms: 6_000, ..sent.clone() }).await.unwrap();
     assert_eq!(store.expire_invitations(5_999).await.unwrap(), 0);
     assert_eq!(store.expire_invitations(6_000).await.unwrap(), 1);
