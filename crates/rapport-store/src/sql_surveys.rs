@@ -282,8 +282,35 @@ impl SqlBackend {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let stored = self.response(workspace, &id).await?;
-        stored.map(|record| (record, true)).ok_or(sqlx::Error::RowNotFound)
+        // What was just written, as a read of it returns it (rows in position order), without
+        // reading it back.
+        let answers = response
+            .answers
+            .iter()
+            .flat_map(|answer| {
+                answer_rows(answer).into_iter().map(|(score, choice, text)| StoredAnswer {
+                    question: answer.question.clone(),
+                    question_type: answer.question_type.to_owned(),
+                    dimension: answer.dimension.clone(),
+                    score,
+                    choice,
+                    text,
+                })
+            })
+            .collect();
+        let record = ResponseRecord {
+            id,
+            survey_id: response.survey_id.clone(),
+            version: response.version,
+            identity_key: response.identity_key.clone(),
+            channel: response.channel.clone(),
+            touchpoint: response.touchpoint.clone(),
+            agent: response.agent.clone(),
+            submitted_at_ms: response.submitted_at_ms,
+            received_at_ms: response.received_at_ms,
+            answers,
+        };
+        Ok((record, true))
     }
 
     /// Imports historical responses in one transaction, skipping those whose idempotency key the
