@@ -145,18 +145,45 @@ impl Suppression {
                 format!("not in this survey's sample ({:.0}% of customers are asked)", sample_rate * 100.0)
             }
             Suppression::SurveyRepeatedTooSoon { days_since, not_again_within_days } => format!(
-                "sent this survey {days_since} days ago; it is not sent again within {not_again_within_days} days"
+                "sent this survey {}; it is not sent again within {}",
+                ago(*days_since),
+                days(i64::from(*not_again_within_days))
             ),
             Suppression::CoolingDownAfterResponse { days_since, cooldown_days } => {
-                format!("answered a survey {days_since} days ago; {cooldown_days} days of rest after an answer")
+                format!(
+                    "answered a survey {}; {} of rest after an answer",
+                    ago(*days_since),
+                    days(i64::from(*cooldown_days))
+                )
             }
             Suppression::TooSoonAfterInvitation { days_since, min_days_between } => {
-                format!("invited {days_since} days ago; at least {min_days_between} days between invitations")
+                format!(
+                    "invited {}; at least {} between invitations",
+                    ago(*days_since),
+                    days(i64::from(*min_days_between))
+                )
             }
             Suppression::TooManyInvitations { count, max_invitations, window_days } => {
-                format!("already invited {count} times in the last {window_days} days; at most {max_invitations}")
+                format!(
+                    "already invited {count} times in the last {}; at most {max_invitations}",
+                    days(i64::from(*window_days))
+                )
             }
         }
+    }
+}
+
+/// "1 day", "30 days".
+fn days(count: i64) -> String {
+    if count == 1 { "1 day".to_owned() } else { format!("{count} days") }
+}
+
+/// "today", "yesterday", "12 days ago".
+fn ago(days_since: i64) -> String {
+    match days_since {
+        ..=0 => "today".to_owned(),
+        1 => "yesterday".to_owned(),
+        _ => format!("{days_since} days ago"),
     }
 }
 
@@ -378,5 +405,15 @@ mod tests {
         assert!(sample_point("c1", "nps") < 1.0 && sample_point("c1", "nps") >= 0.0);
         let nobody = SurveyContactRules { sample_rate: 0.0, ..rules() };
         assert_eq!(check(&empty, &nobody).unwrap_err().code(), "sampled_out");
+    }
+
+    #[test]
+    fn explanations_read_as_sentences() {
+        let today = Suppression::SurveyRepeatedTooSoon { days_since: 0, not_again_within_days: 30 };
+        assert_eq!(today.explanation(), "sent this survey today; it is not sent again within 30 days");
+        let yesterday = Suppression::TooSoonAfterInvitation { days_since: 1, min_days_between: 1 };
+        assert_eq!(yesterday.explanation(), "invited yesterday; at least 1 day between invitations");
+        let earlier = Suppression::CoolingDownAfterResponse { days_since: 12, cooldown_days: 14 };
+        assert_eq!(earlier.explanation(), "answered a survey 12 days ago; 14 days of rest after an answer");
     }
 }
