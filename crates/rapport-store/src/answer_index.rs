@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rapport_core::ids::WorkspaceId;
-use rapport_core::metrics::query::{Dimension, MetricQuery, day_of_ms};
+use rapport_core::metrics::query::{Dimension, MAX_GROUP_BYS, MetricQuery, day_of_ms};
 use rapport_core::metrics::report::TallyRow;
 use rusqlite::Connection;
 // FxHash, not the standard SipHash: a report hashes every respondent and every answer it counts
@@ -143,7 +143,7 @@ impl WorkspaceIndex {
                     self.values.insert(dimension, values.into_iter().collect());
                 }
                 Stale::Roots(touched) => {
-                    let mut fresh: FxHashMap<String, String> = FxHashMap::default();
+                    let mut fresh = Values::default();
                     for chunk in touched.chunks(10_000) {
                         fresh.extend(sql.customer_values(workspace, &dimension, Some(chunk.to_vec())).await?);
                     }
@@ -304,12 +304,12 @@ impl WorkspaceIndex {
             .filter(|filter| is_customer_dimension(&filter.dimension))
             .map(|filter| (values_of(&filter.dimension), filter.values.as_slice()))
             .collect();
-        let customer_dimensions: Vec<Option<&FxHashMap<String, String>>> =
+        let customer_dimensions: Vec<Option<&Values>> =
             query.dimensions.iter().filter(|dimension| is_customer_dimension(dimension)).map(values_of).collect();
         // Per respondent: whether it passes the customer filters, and its customer values in
-        // the query's order (interned as one tuple; a query has at most four dimensions).
-        let mut tuple_ids: FxHashMap<[Option<&str>; 4], u32> = FxHashMap::default();
-        let mut tuples: Vec<[Option<&str>; 4]> = Vec::new();
+        // the query's order (interned as one tuple; a query has at most `MAX_GROUP_BYS` dimensions).
+        let mut tuple_ids: FxHashMap<[Option<&str>; MAX_GROUP_BYS], u32> = FxHashMap::default();
+        let mut tuples: Vec<[Option<&str>; MAX_GROUP_BYS]> = Vec::new();
         let mut respondent_tuple: Vec<Option<u32>> = Vec::with_capacity(self.respondents.names.len());
         for root in &self.root_of {
             let value = |values| value_of(values, root.as_deref());
@@ -320,7 +320,7 @@ impl WorkspaceIndex {
                 respondent_tuple.push(None);
                 continue;
             }
-            let mut key = [None; 4];
+            let mut key = [None; MAX_GROUP_BYS];
             for (slot, values) in key.iter_mut().zip(&customer_dimensions) {
                 *slot = value(*values);
             }
@@ -330,7 +330,7 @@ impl WorkspaceIndex {
             });
             respondent_tuple.push(Some(id));
         }
-        let mut counts: FxHashMap<(i32, [u32; 4], u32, i16), u64> = FxHashMap::default();
+        let mut counts: FxHashMap<(i32, [u32; MAX_GROUP_BYS], u32, i16), u64> = FxHashMap::default();
         for fact in self.facts.get(&question_type).map(Vec::as_slice).unwrap_or_default() {
             if (fact.day as i64) < from_day || (fact.day as i64) > to_day {
                 continue;
@@ -345,7 +345,7 @@ impl WorkspaceIndex {
                 continue;
             }
             let Some(tuple) = respondent_tuple[fact.respondent as usize] else { continue };
-            let mut labels = [NONE; 4];
+            let mut labels = [NONE; MAX_GROUP_BYS];
             for (slot, dimension) in labels.iter_mut().zip(&query.dimensions) {
                 *slot = fact.label(dimension);
             }

@@ -92,16 +92,35 @@ impl SqliteWriter {
         settings: ResolutionSettings,
         keys: Arc<Keyring>,
     ) -> Result<Vec<IngestReceipt>, StoreError> {
+        self.write(move |connection| ingest_group(connection, &batches, settings, &keys)).await
+    }
+
+    /// See `insert_raw`.
+    pub(crate) async fn insert_events_raw(
+        &self,
+        workspace: &WorkspaceId,
+        events: &[Event],
+    ) -> Result<usize, StoreError> {
+        let (workspace, events) = (workspace.clone(), events.to_vec());
+        self.write(move |connection| insert_raw(connection, &workspace, &events)).await
+    }
+
+    /// Runs `write` on the connection in one blocking call, in the writers' turn, then wakes the
+    /// checkpointer.
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let connection = self.connection.clone();
         let turn = self.turns.acquire().await?;
         let result = tokio::task::spawn_blocking(move || {
             // A panic while holding the lock rolled its transaction back (rusqlite rolls back on
-            // drop), so the connection is sound: recover it rather than fail every later ingest.
+            // drop), so the connection is sound: recover it rather than fail every later write.
             let mut connection = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            ingest_group(&mut connection, &batches, settings, &keys)
+            write(&mut connection)
         })
         .await
-        .map_err(|error| StoreError::Internal(format!("the ingest task failed: {error}")))?;
+        .map_err(|error| StoreError::Internal(format!("a SQLite write task failed: {error}")))?;
         drop(turn);
         self.committed();
         result
@@ -113,25 +132,6 @@ impl SqliteWriter {
         if let Err(TrySendError::Disconnected(())) = self.checkpoint.try_send(()) {
             tracing::warn!("the SQLite checkpoint thread has stopped");
         }
-    }
-
-    /// See `insert_raw`.
-    pub(crate) async fn insert_events_raw(
-        &self,
-        workspace: &WorkspaceId,
-        events: &[Event],
-    ) -> Result<usize, StoreError> {
-        let (connection, workspace, events) = (self.connection.clone(), workspace.clone(), events.to_vec());
-        let turn = self.turns.acquire().await?;
-        let result = tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            insert_raw(&mut connection, &workspace, &events)
-        })
-        .await
-        .map_err(|error| StoreError::Internal(format!("the insert task failed: {error}")))?;
-        drop(turn);
-        self.committed();
-        result
     }
 }
 

@@ -337,10 +337,10 @@ impl Dispatcher {
             let readable: Vec<Identity> = identities.iter().flatten().cloned().collect();
             let mut facts = self.store.contact_facts_of_many(&workspace, &readable).await?.into_iter();
             for (invitation, identity) in invitations.iter().zip(identities) {
-                let subject = identity.and_then(|identity| Some((identity, facts.next()?)));
-                let outcome = self.dispatch_one(invitation, &policy, subject.as_ref(), &mut pass, now_ms).await?;
+                let subject = identity.as_ref().and_then(|identity| Some((identity, facts.next()?)));
+                let outcome = self.dispatch_one(invitation, &policy, subject, &mut pass, now_ms).await?;
                 self.store.finish_invitation(&workspace, &invitation.id, &outcome).await?;
-                if let (Some((identity, _)), "sent") = (&subject, outcome.state) {
+                if let (Some(identity), "sent") = (&identity, outcome.state) {
                     pass.sent.record(outcome.customer_id.as_ref(), identity, &invitation.survey_id, now_ms);
                 }
                 metrics::counter!("rapport_invitations_total", "state" => outcome.state).increment(1);
@@ -457,7 +457,7 @@ impl Dispatcher {
         &self,
         invitation: &InvitationRecord,
         policy: &ContactPolicy,
-        subject: Option<&(Identity, ContactFacts)>,
+        subject: Option<(&Identity, ContactFacts)>,
         pass: &mut Pass,
         now_ms: i64,
     ) -> Result<InvitationOutcome, StoreError> {
@@ -514,7 +514,7 @@ impl Dispatcher {
             reminder: false,
             policy,
         };
-        let decision = decide_from(facts.clone(), &ask, &pass.sent);
+        let decision = decide_from(facts, &ask, &pass.sent);
         if let Err(suppression) = decision.outcome {
             let why = Some((suppression.code(), suppression.explanation()));
             return Ok(outcome("suppressed", decision.customer, None, why));
